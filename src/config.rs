@@ -1,0 +1,479 @@
+//! `bot.toml`: the model, its defaults, validation with messages that name the key, and secrets
+//! read from the environment variables the file names.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::core::command::MAX_BRIEF_SIZE;
+use crate::core::schedule::{Schedule, parse_timezone};
+
+/// A configuration problem, naming the key and what is allowed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("config file {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// toml's message (with line and key).
+        message: String,
+    },
+    /// A value is out of its allowed range.
+    #[error("config file {path}: {key}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key, e.g. `brief.size`.
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// Neither the given file nor the fallbacks exist.
+    #[error("no config file: {0} does not exist (copy bot.example.toml to bot.toml, or pass --config PATH)")]
+    Missing(PathBuf),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where data is kept.
+    pub database: DatabaseConfig,
+    /// What to read and how.
+    pub ingest: IngestConfig,
+    /// Insight extraction.
+    pub extract: ExtractConfig,
+    /// The daily brief.
+    pub brief: BriefConfig,
+    /// Lookups.
+    pub search: SearchConfig,
+    /// The console chat.
+    pub console: ConsoleConfig,
+    /// Telegram.
+    pub telegram: TelegramConfig,
+    /// Discord.
+    pub discord: DiscordConfig,
+    /// The optional LLM engine.
+    pub llm: LlmConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// The directory relative paths in this file are resolved from (the file's own directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative paths are relative to the working directory).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: "sqlite://podbrief.db".into(), max_connections: 5 }
+    }
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Feed URLs (http/https) or file paths (relative to this file).
+    pub feeds: Vec<String>,
+    /// How often `run` polls the feeds again.
+    pub poll_every: String,
+    /// Timeout of one HTTP request.
+    pub timeout: String,
+    /// Largest feed or transcript accepted, in megabytes.
+    pub max_body_mb: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig { feeds: Vec::new(), poll_every: "30m".into(), timeout: "20s".into(), max_body_mb: 20 }
+    }
+}
+
+/// `[extract]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractConfig {
+    /// `extractive` (the only engine in this version).
+    pub engine: String,
+    /// Insights kept per episode.
+    pub per_episode: usize,
+}
+
+impl Default for ExtractConfig {
+    fn default() -> Self {
+        ExtractConfig { engine: "extractive".into(), per_episode: 5 }
+    }
+}
+
+/// What a brief with nothing new does.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmptyBrief {
+    /// Send nothing.
+    #[default]
+    Skip,
+    /// Send a short "nothing new today" notice.
+    Notice,
+}
+
+/// `[brief]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BriefConfig {
+    /// Insights per brief (1..=10); chats may change theirs.
+    pub size: u8,
+    /// Time of day for a new subscription that names none.
+    pub default_time: String,
+    /// Timezone for a new subscription that names none.
+    pub default_timezone: String,
+    /// How far back an episode may have been published to enter a brief.
+    pub lookback: String,
+    /// Freshness halves every this long.
+    pub half_life: String,
+    /// At most this many insights from one episode per brief.
+    pub max_per_episode: usize,
+    /// At most this many insights from one podcast per brief.
+    pub max_per_podcast: usize,
+    /// A brief with nothing new: `skip` or `notice`.
+    pub empty: EmptyBrief,
+    /// An occurrence missed by less than this (downtime) is still sent.
+    pub catch_up: String,
+}
+
+impl Default for BriefConfig {
+    fn default() -> Self {
+        BriefConfig {
+            size: 5,
+            default_time: "08:00".into(),
+            default_timezone: "UTC".into(),
+            lookback: "7d".into(),
+            half_life: "3d".into(),
+            max_per_episode: 1,
+            max_per_podcast: 2,
+            empty: EmptyBrief::Skip,
+            catch_up: "6h".into(),
+        }
+    }
+}
+
+/// `[search]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Results per lookup.
+    pub results: usize,
+    /// "More like this" may return insights of the same episode.
+    pub related_same_episode: bool,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { results: 5, related_same_episode: false }
+    }
+}
+
+/// When the console chat opens.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleMode {
+    /// When no chat platform is enabled.
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+/// `[console]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// `auto`, `on` or `off`.
+    pub enabled: ConsoleMode,
+}
+
+/// `[telegram]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// Whether to connect to Telegram.
+    pub enabled: bool,
+    /// The environment variable holding the bot token.
+    pub token_env: String,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        TelegramConfig { enabled: false, token_env: "TELEGRAM_BOT_TOKEN".into() }
+    }
+}
+
+/// `[discord]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// Whether to connect to Discord.
+    pub enabled: bool,
+    /// The environment variable holding the bot token.
+    pub token_env: String,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig { enabled: false, token_env: "DISCORD_TOKEN".into() }
+    }
+}
+
+/// `[llm]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// An OpenAI-compatible endpoint; empty means no LLM.
+    pub base_url: String,
+    /// The model name.
+    pub model: String,
+    /// The environment variable holding the API key.
+    pub api_key_env: String,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig { base_url: String::new(), model: String::new(), api_key_env: "PODBRIEF_LLM_API_KEY".into() }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `podbrief=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}
+
+/// A secret read from the environment; its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Reads the secret in environment variable `var`, if set and non-empty.
+pub fn secret_from_env(var: &str) -> Option<Secret> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(|v| Secret(v.trim().to_string()))
+}
+
+/// Parses durations such as `90s`, `30m`, `6h`, `7d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" | "min" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// How `load` found its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// The path given or `./bot.toml`.
+    File(PathBuf),
+    /// `bot.toml` was missing, so `bot.example.toml` was used.
+    Example(PathBuf),
+}
+
+impl Config {
+    /// Loads the config: `path` if given; else `./bot.toml`; else `./bot.example.toml`.
+    pub fn load(path: Option<&Path>) -> Result<(Config, ConfigSource), ConfigError> {
+        if let Some(p) = path {
+            return Ok((Config::from_file(p)?, ConfigSource::File(p.to_path_buf())));
+        }
+        let main = PathBuf::from("bot.toml");
+        if main.exists() {
+            return Ok((Config::from_file(&main)?, ConfigSource::File(main)));
+        }
+        let example = PathBuf::from("bot.example.toml");
+        if example.exists() {
+            return Ok((Config::from_file(&example)?, ConfigSource::Example(example)));
+        }
+        Err(ConfigError::Missing(main))
+    }
+
+    /// Reads and validates one file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::from_toml(&text, path, base)
+    }
+
+    /// Parses and validates TOML text; `path` is only used in messages.
+    pub fn from_toml(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string().trim().to_string() })?;
+        config.base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid { path: path.to_path_buf(), key: key.into(), message };
+        let b = &self.brief;
+        if !(1..=MAX_BRIEF_SIZE).contains(&b.size) {
+            return Err(bad("brief.size", format!("{} is out of range 1..={MAX_BRIEF_SIZE}", b.size)));
+        }
+        Schedule::parse(&b.default_time).map_err(|e| bad("brief.default_time", e.to_string()))?;
+        parse_timezone(&b.default_timezone).map_err(|e| bad("brief.default_timezone", e.to_string()))?;
+        for (key, value) in [
+            ("brief.lookback", &b.lookback),
+            ("brief.half_life", &b.half_life),
+            ("brief.catch_up", &b.catch_up),
+            ("ingest.poll_every", &self.ingest.poll_every),
+            ("ingest.timeout", &self.ingest.timeout),
+        ] {
+            match parse_duration(value) {
+                Some(d) if !d.is_zero() => {}
+                _ => return Err(bad(key, format!("{value:?} is not a duration (e.g. \"90s\", \"30m\", \"6h\", \"7d\")"))),
+            }
+        }
+        if b.max_per_episode == 0 || b.max_per_podcast == 0 {
+            return Err(bad("brief.max_per_episode", "max_per_episode and max_per_podcast must be at least 1".into()));
+        }
+        if !(1..=1024).contains(&self.ingest.max_body_mb) {
+            return Err(bad("ingest.max_body_mb", format!("{} is out of range 1..=1024", self.ingest.max_body_mb)));
+        }
+        if self.extract.engine != "extractive" {
+            return Err(bad("extract.engine", format!("{:?} is not an engine (allowed: \"extractive\")", self.extract.engine)));
+        }
+        if !(1..=50).contains(&self.extract.per_episode) {
+            return Err(bad("extract.per_episode", format!("{} is out of range 1..=50", self.extract.per_episode)));
+        }
+        if !(1..=25).contains(&self.search.results) {
+            return Err(bad("search.results", format!("{} is out of range 1..=25", self.search.results)));
+        }
+        if !self.database.url.starts_with("sqlite:") {
+            return Err(bad("database.url", "must be a sqlite:// URL (e.g. \"sqlite://podbrief.db\")".into()));
+        }
+        if !(1..=100).contains(&self.database.max_connections) {
+            return Err(bad("database.max_connections", format!("{} is out of range 1..=100", self.database.max_connections)));
+        }
+        for (i, feed) in self.ingest.feeds.iter().enumerate() {
+            if feed.trim().is_empty() {
+                return Err(bad(&format!("ingest.feeds[{i}]"), "is empty".into()));
+            }
+        }
+        if self.telegram.enabled {
+            return Err(bad("telegram.enabled", "the Telegram adapter is not available in this version of podbrief; set it to false".into()));
+        }
+        if self.discord.enabled {
+            return Err(bad("discord.enabled", "the Discord adapter is not available in this version of podbrief; set it to false".into()));
+        }
+        if !self.llm.base_url.is_empty() {
+            return Err(bad("llm.base_url", "the LLM engine is not available in this version of podbrief; leave it empty".into()));
+        }
+        for (key, var) in [("telegram.token_env", &self.telegram.token_env), ("discord.token_env", &self.discord.token_env), ("llm.api_key_env", &self.llm.api_key_env)] {
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(bad(key, format!("{var:?} is not an environment variable name (letters, digits, _)")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A duration setting that `validate` has checked.
+    pub fn duration(value: &str) -> Duration {
+        parse_duration(value).unwrap_or(Duration::from_secs(60))
+    }
+
+    /// The feeds to read, with relative file paths resolved against the config's directory.
+    pub fn feed_sources(&self) -> Vec<String> {
+        self.ingest
+            .feeds
+            .iter()
+            .map(|f| {
+                let f = f.trim();
+                if f.contains("://") || Path::new(f).is_absolute() {
+                    f.to_string()
+                } else {
+                    self.base_dir.join(f).to_string_lossy().into_owned()
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("bot.toml"), PathBuf::from("."))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = load("").unwrap();
+        assert_eq!(c.brief.size, 5);
+        assert_eq!(c.database.url, "sqlite://podbrief.db");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = load("[brief]\nsize = 0\n").unwrap_err().to_string();
+        assert_eq!(e, "config file bot.toml: brief.size: 0 is out of range 1..=10");
+        let e = load("[brief]\ndefault_timezone = \"Europe/Berln\"\n").unwrap_err().to_string();
+        assert!(e.contains("brief.default_timezone") && e.contains("\"Europe/Berln\" is not an IANA zone"), "{e}");
+        let e = load("[brief]\nsise = 3\n").unwrap_err().to_string();
+        assert!(e.contains("sise"), "{e}");
+        let e = load("[brief]\nlookback = \"soon\"\n").unwrap_err().to_string();
+        assert!(e.contains("brief.lookback"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret("123:abc".into());
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("x"), None);
+    }
+}

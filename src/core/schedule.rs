@@ -1,0 +1,187 @@
+//! When a subscription's brief is due: `HH:MM` or a cron expression in an IANA timezone,
+//! with podbrief's own daylight-saving rules.
+//!
+//! * A local time that does not exist that day (spring forward) runs at the first instant after
+//!   the gap.
+//! * A local time that happens twice (fall back) runs once, at its first occurrence.
+//!
+//! The `cron` crate evaluates expressions here on naive local wall-clock times only; turning those
+//! into instants is done by [`resolve_local`], which applies the rules above.
+
+use std::str::FromStr;
+
+use chrono::{
+    DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+};
+use chrono_tz::Tz;
+
+/// Why a schedule or timezone was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// Neither `HH:MM` nor a valid cron expression.
+    #[error("{0:?} is not a time of day (HH:MM, e.g. 08:00) or a cron expression (e.g. \"0 30 7 * * Mon-Fri\")")]
+    BadSchedule(String),
+    /// Not a zone of the IANA database.
+    #[error("timezone {0:?} is not an IANA zone (e.g. Europe/Berlin, America/New_York, UTC)")]
+    BadTimezone(String),
+}
+
+/// A parsed schedule.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    /// Every day at this local time.
+    Daily(NaiveTime),
+    /// A 6- or 7-field cron expression (seconds first), evaluated on local wall-clock time.
+    Cron(Box<cron::Schedule>),
+}
+
+impl Schedule {
+    /// Parses `HH:MM` (or `H:MM`) or a cron expression.
+    pub fn parse(s: &str) -> Result<Schedule, ScheduleError> {
+        let s = s.trim();
+        if let Some(t) = parse_hhmm(s) {
+            return Ok(Schedule::Daily(t));
+        }
+        let fields = s.split_whitespace().count();
+        if (6..=7).contains(&fields) {
+            if let Ok(c) = cron::Schedule::from_str(s) {
+                return Ok(Schedule::Cron(Box::new(c)));
+            }
+        }
+        Err(ScheduleError::BadSchedule(s.to_string()))
+    }
+
+    /// The first occurrence strictly after `after`, in `tz`.
+    pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let local_after = after.with_timezone(&tz).naive_local();
+        match self {
+            Schedule::Daily(t) => {
+                // Look from the day before (an instant resolved across a gap can land on a
+                // later local day) up to a few days on.
+                let start = local_after.date().pred_opt()?;
+                (0..4)
+                    .filter_map(|d| start.checked_add_signed(Duration::days(d)))
+                    .map(|date: NaiveDate| resolve_local(tz, date.and_time(*t)))
+                    .find(|at| *at > after)
+            }
+            Schedule::Cron(c) => {
+                // Naive local times in order, as if the wall clock were UTC.
+                let from = Utc.from_utc_datetime(&(local_after - Duration::hours(4)));
+                c.after(&from)
+                    .take(100_000)
+                    .map(|naive| resolve_local(tz, naive.naive_utc()))
+                    .find(|at| *at > after)
+            }
+        }
+    }
+}
+
+/// Parses `HH:MM` or `H:MM` (24-hour clock).
+pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+    let (h, m) = s.split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    let h: u32 = h.parse().ok()?;
+    let m: u32 = m.parse().ok()?;
+    NaiveTime::from_hms_opt(h, m, 0)
+}
+
+/// Parses an IANA timezone name.
+pub fn parse_timezone(s: &str) -> Result<Tz, ScheduleError> {
+    s.trim()
+        .parse::<Tz>()
+        .map_err(|_| ScheduleError::BadTimezone(s.to_string()))
+}
+
+/// The instant of a local wall-clock time: the earlier one when it happens twice, the first
+/// instant after the gap when it does not exist.
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
+        LocalResult::None => {
+            // Gaps are whole minutes long (at most a few hours): the first valid minute after the
+            // missing time is where the gap ends.
+            let minute_start = local
+                .with_second(0)
+                .and_then(|t| t.with_nanosecond(0))
+                .unwrap_or(local);
+            (1..=24 * 60)
+                .map(|m| minute_start + Duration::minutes(m))
+                .find_map(|t| match tz.from_local_datetime(&t) {
+                    LocalResult::Single(x) => Some(x.with_timezone(&Utc)),
+                    LocalResult::Ambiguous(a, _) => Some(a.with_timezone(&Utc)),
+                    LocalResult::None => None,
+                })
+                .unwrap_or_else(|| Utc.from_utc_datetime(&local))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn daily_time_runs_at_local_time() {
+        let s = Schedule::parse("08:00").unwrap();
+        let tz: Tz = "Europe/Paris".parse().unwrap();
+        assert_eq!(
+            s.next_after(utc("2026-11-27T06:00:00Z"), tz).unwrap(),
+            utc("2026-11-27T07:00:00Z")
+        );
+        assert_eq!(
+            s.next_after(utc("2026-11-27T07:00:00Z"), tz).unwrap(),
+            utc("2026-11-28T07:00:00Z")
+        );
+    }
+
+    #[test]
+    fn spring_forward_gap_runs_at_end_of_gap() {
+        // 2026-03-08: New York skips 02:00-03:00.
+        let s = Schedule::parse("02:30").unwrap();
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let at = s.next_after(utc("2026-03-08T00:00:00Z"), tz).unwrap();
+        assert_eq!(at, utc("2026-03-08T07:00:00Z")); // 03:00 EDT
+    }
+
+    #[test]
+    fn fall_back_overlap_runs_once() {
+        // 2026-11-01: New York repeats 01:00-02:00.
+        let s = Schedule::parse("01:30").unwrap();
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let first = s.next_after(utc("2026-11-01T00:00:00Z"), tz).unwrap();
+        assert_eq!(first, utc("2026-11-01T05:30:00Z")); // 01:30 EDT
+        let second = s.next_after(first, tz).unwrap();
+        assert_eq!(second, utc("2026-11-02T06:30:00Z")); // next day, 01:30 EST
+    }
+
+    #[test]
+    fn cron_expressions_follow_the_same_rules() {
+        let s = Schedule::parse("0 30 2 * * *").unwrap();
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let at = s.next_after(utc("2026-03-08T00:00:00Z"), tz).unwrap();
+        assert_eq!(at, utc("2026-03-08T07:00:00Z"));
+        let weekdays = Schedule::parse("0 30 7 * * Mon-Fri").unwrap();
+        // 2026-11-28 is a Saturday: next run is Monday the 30th.
+        let at = weekdays
+            .next_after(utc("2026-11-27T12:00:00Z"), "UTC".parse().unwrap())
+            .unwrap();
+        assert_eq!(at, utc("2026-11-30T07:30:00Z"));
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        assert!(matches!(Schedule::parse("25:00"), Err(ScheduleError::BadSchedule(_))));
+        assert!(matches!(Schedule::parse("soon"), Err(ScheduleError::BadSchedule(_))));
+        assert_eq!(
+            parse_timezone("Europe/Berln").unwrap_err().to_string(),
+            "timezone \"Europe/Berln\" is not an IANA zone (e.g. Europe/Berlin, America/New_York, UTC)"
+        );
+    }
+}

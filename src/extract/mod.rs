@@ -1,0 +1,40 @@
+//! Insight extraction: an [`Extractor`] turns an episode's transcript into a few short,
+//! self-contained insights. The extractive engine needs no network and is the default.
+
+use async_trait::async_trait;
+
+use crate::core::model::NewInsight;
+use crate::ingest::transcript::Segment;
+
+pub mod extractive;
+pub mod sentences;
+
+pub use extractive::ExtractiveEngine;
+
+/// What an extractor reads: an episode's words and where they came from.
+#[derive(Debug, Clone)]
+pub struct EpisodeText {
+    /// The podcast's title (for context; never copied into insights).
+    pub podcast: String,
+    /// The episode's title.
+    pub title: String,
+    /// Transcript segments (or show notes as untimed segments), in order.
+    pub segments: Vec<Segment>,
+}
+
+/// Why extraction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The input was unusable.
+    #[error("cannot extract insights: {0}")]
+    Input(String),
+}
+
+/// Turns an episode into insights.
+#[async_trait]
+pub trait Extractor: Send + Sync {
+    /// A short name for logs.
+    fn name(&self) -> &'static str;
+    /// The best insights of the episode, best first.
+    async fn extract(&self, episode: &EpisodeText) -> Result<Vec<NewInsight>, ExtractError>;
+}

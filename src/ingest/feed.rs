@@ -1,0 +1,279 @@
+//! Feeds (RSS 2.0, Atom, JSON Feed) to podcast metadata and episodes, with feed-rs.
+//!
+//! feed-rs reads the feed; a second light pass over the XML reads what it leaves out for
+//! podcasts: whether an item really has a `<guid>` (feed-rs invents one when it does not) and
+//! `<podcast:transcript>` links that are relative to the feed.
+
+use chrono::Utc;
+use feed_rs::model::{Entry, Feed};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+use crate::core::model::{NewEpisode, PodcastMeta};
+
+/// Why a feed could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// Not a feed feed-rs can parse.
+    #[error("not a valid RSS/Atom feed: {0}")]
+    Parse(String),
+    /// A feed with no title and no items.
+    #[error("the feed has no title and no episodes")]
+    Empty,
+}
+
+/// A transcript link found on an item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscriptLink {
+    /// The URL as written (possibly relative).
+    pub url: String,
+    /// The declared MIME type.
+    pub kind: Option<String>,
+    /// The declared language.
+    pub language: Option<String>,
+}
+
+/// What the raw pass found on one item.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct RawItem {
+    guid: Option<String>,
+    transcripts: Vec<TranscriptLink>,
+}
+
+/// A parsed feed: the show and its episodes (newest first), each with its transcript links.
+#[derive(Debug, Clone)]
+pub struct ParsedFeed {
+    /// The show.
+    pub podcast: PodcastMeta,
+    /// Episodes with their transcript candidates (relative URLs unresolved).
+    pub episodes: Vec<(NewEpisode, Vec<TranscriptLink>)>,
+}
+
+/// Parses feed bytes.
+pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, FeedError> {
+    let feed: Feed = feed_rs::parser::Builder::new()
+        .id_generator(|_, _, _| String::new())
+        .build()
+        .parse(bytes)
+        .map_err(|e| FeedError::Parse(e.to_string()))?;
+    let raw = scan_items(bytes);
+    let title = feed.title.as_ref().map(|t| clean_text(&t.content)).unwrap_or_default();
+    if title.is_empty() && feed.entries.is_empty() {
+        return Err(FeedError::Empty);
+    }
+    let podcast = PodcastMeta {
+        title: if title.is_empty() { "Untitled podcast".into() } else { title },
+        link: feed.links.iter().find(|l| l.rel.as_deref() != Some("self")).map(|l| l.href.clone()),
+        image: feed.logo.as_ref().or(feed.icon.as_ref()).map(|i| i.uri.clone()),
+    };
+    let same_count = raw.len() == feed.entries.len();
+    let mut episodes: Vec<(NewEpisode, Vec<TranscriptLink>)> = feed
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let raw = if same_count { raw.get(i).cloned().unwrap_or_default() } else { RawItem::default() };
+            episode(e, raw)
+        })
+        .collect();
+    episodes.sort_by(|a, b| b.0.published_at.cmp(&a.0.published_at));
+    Ok(ParsedFeed { podcast, episodes })
+}
+
+fn clean_text(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Show notes as plain text.
+fn notes_text(html: &str) -> String {
+    let text = html2text::from_read(html.as_bytes(), 100_000).unwrap_or_else(|_| html.to_string());
+    text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_string()
+}
+
+fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)> {
+    let title = e.title.as_ref().map(|t| clean_text(&t.content)).unwrap_or_default();
+    let link = e.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).map(|l| l.href.clone());
+    let audio_url = e
+        .media
+        .iter()
+        .flat_map(|m| m.content.iter())
+        .find(|c| c.content_type.as_ref().is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video"))
+        .and_then(|c| c.url.as_ref().map(|u| u.to_string()));
+    let duration_s = e
+        .media
+        .iter()
+        .find_map(|m| m.duration.or_else(|| m.content.iter().find_map(|c| c.duration)))
+        .map(|d| d.as_secs() as i64);
+    let published_at = e.published.or(e.updated).map(|t| t.min(Utc::now()));
+    // Identity: the item's own guid; else the enclosure URL; else the link; else title + date.
+    let guid = raw
+        .guid
+        .filter(|g| !g.trim().is_empty())
+        .or_else(|| (!e.id.is_empty()).then(|| e.id.clone()))
+        .or_else(|| audio_url.clone())
+        .or_else(|| link.clone())
+        .or_else(|| {
+            (!title.is_empty()).then(|| match published_at {
+                Some(p) => format!("{title} @ {}", p.date_naive()),
+                None => title.clone(),
+            })
+        })?;
+    let notes = e
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .or_else(|| e.summary.as_ref().map(|s| s.content.clone()))
+        .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(|d| d.content.clone())))
+        .map(|h| notes_text(&h))
+        .filter(|n| !n.is_empty());
+    let mut transcripts = raw.transcripts;
+    for m in &e.media {
+        for t in &m.transcripts {
+            let url = t.url.to_string();
+            if !transcripts.iter().any(|x| x.url == url) {
+                transcripts.push(TranscriptLink { url, kind: Some(t.content_type.to_string()), language: t.language.clone() });
+            }
+        }
+    }
+    Some((
+        NewEpisode {
+            guid,
+            title: if title.is_empty() { "Untitled episode".into() } else { title },
+            link,
+            audio_url,
+            published_at,
+            duration_s,
+            transcript_url: None,
+            transcript_kind: None,
+            show_notes: notes,
+        },
+        transcripts,
+    ))
+}
+
+/// Reads each `<item>`/`<entry>`'s own `<guid>`/`<id>` and `<podcast:transcript>` elements.
+fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
+    let mut reader = Reader::from_reader(bytes);
+    reader.config_mut().check_end_names = false;
+    let mut items = Vec::new();
+    let mut current: Option<RawItem> = None;
+    let mut depth_in_item = 0usize;
+    let mut in_guid = false;
+    let mut buf = Vec::new();
+    loop {
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(e) => e,
+            Err(_) => break,
+        };
+        match event {
+            Event::Eof => break,
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                let name = s.name();
+                let local = name.local_name();
+                let qname: &str = name.as_ref();
+                if current.is_none() && (local.as_ref() == "item" || local.as_ref() == "entry") {
+                    if !is_empty {
+                        current = Some(RawItem::default());
+                        depth_in_item = 0;
+                    }
+                } else if let Some(item) = current.as_mut() {
+                    if !is_empty {
+                        depth_in_item += 1;
+                    }
+                    if depth_in_item == 1 && (qname == "guid" || qname == "id") && !is_empty {
+                        in_guid = true;
+                    }
+                    if local.as_ref() == "transcript" && qname.starts_with("podcast") {
+                        let attr = |k: &str| {
+                            s.attributes()
+                                .flatten()
+                                .find(|a| a.key.as_ref() == k)
+                                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.trim().to_string()))
+                        };
+                        if let Some(url) = attr("url").filter(|u| !u.is_empty()) {
+                            item.transcripts.push(TranscriptLink { url, kind: attr("type"), language: attr("language") });
+                        }
+                    }
+                }
+            }
+            Event::Text(t) if in_guid => {
+                if let Some(item) = current.as_mut() {
+                    let raw = t.xml10_content();
+                    let text = quick_xml::escape::unescape(&raw).map(|c| c.into_owned()).unwrap_or_else(|_| raw.into_owned());
+                    item.guid.get_or_insert_with(String::new).push_str(text.trim());
+                }
+            }
+            Event::CData(t) if in_guid => {
+                if let Some(item) = current.as_mut() {
+                    item.guid.get_or_insert_with(String::new).push_str(t.xml10_content().trim());
+                }
+            }
+            Event::End(e) => {
+                let name = e.name();
+                let local = name.local_name();
+                if current.is_some() && depth_in_item == 0 && (local.as_ref() == "item" || local.as_ref() == "entry") {
+                    items.extend(current.take());
+                } else if current.is_some() {
+                    depth_in_item = depth_in_item.saturating_sub(1);
+                    in_guid = false;
+                }
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    items
+}
+
+/// Chooses the transcript to read: timed formats first (VTT, SRT, JSON), then HTML, then the rest.
+pub fn choose_transcript(links: &[TranscriptLink]) -> Option<&TranscriptLink> {
+    let rank = |t: &TranscriptLink| {
+        let k = t.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+        if k.contains("vtt") {
+            0
+        } else if k.contains("srt") || k.contains("subrip") {
+            1
+        } else if k.contains("json") {
+            2
+        } else if k.contains("html") {
+            3
+        } else {
+            4
+        }
+    };
+    links.iter().min_by_key(|t| rank(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FEED: &str = r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0">
+<channel><title>Test Show</title><link>https://example.com</link>
+<item><title>One</title><guid isPermaLink="false">ep-1</guid>
+  <enclosure url="https://example.com/1.mp3" type="audio/mpeg" length="1"/>
+  <podcast:transcript url="t/1.vtt" type="text/vtt"/>
+  <podcast:transcript url="t/1.txt" type="text/plain"/></item>
+<item><title>Two</title><enclosure url="https://example.com/2.mp3" type="audio/mpeg" length="1"/></item>
+</channel></rss>"#;
+
+    #[test]
+    fn guids_enclosures_and_relative_transcripts() {
+        let f = parse_feed(FEED.as_bytes()).unwrap();
+        assert_eq!(f.podcast.title, "Test Show");
+        let one = f.episodes.iter().find(|e| e.0.title == "One").unwrap();
+        assert_eq!(one.0.guid, "ep-1");
+        assert_eq!(one.1.len(), 2);
+        assert_eq!(choose_transcript(&one.1).unwrap().url, "t/1.vtt");
+        let two = f.episodes.iter().find(|e| e.0.title == "Two").unwrap();
+        assert_eq!(two.0.guid, "https://example.com/2.mp3");
+    }
+
+    #[test]
+    fn broken_feeds_are_errors() {
+        assert!(parse_feed(b"<rss><channel><title>x</title><item><ti").is_err());
+        assert!(parse_feed(b"not xml at all").is_err());
+    }
+}

@@ -1,0 +1,549 @@
+//! Transcripts in every format podcasts publish, read into timed speaker segments.
+//!
+//! The format is sniffed from the content, never taken from the declared type (feeds often
+//! label SRT as `text/plain`, or VTT as SRT). Supported: WebVTT (with `<v Name>` voices), SRT
+//! (with `Name:` prefixes), Podcasting 2.0 JSON (including word-level segments), Podcasting 2.0
+//! HTML (`<cite>`/`<time>`/`<p>`) and other HTML, Markdown speaker turns (`**Name:** …`) and plain
+//! text (`Name: …` lines or paragraphs).
+
+use serde::Deserialize;
+
+/// One piece of a transcript: who said what, and when (if the format has times).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// The speaker, if named.
+    pub speaker: Option<String>,
+    /// Start in milliseconds from the beginning of the episode.
+    pub start_ms: Option<i64>,
+    /// End in milliseconds.
+    pub end_ms: Option<i64>,
+    /// The words, with markup removed and whitespace collapsed.
+    pub text: String,
+}
+
+/// The formats podbrief reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// WebVTT.
+    Vtt,
+    /// SubRip.
+    Srt,
+    /// Podcasting 2.0 JSON.
+    Json,
+    /// HTML (Podcasting 2.0 or any other).
+    Html,
+    /// Markdown speaker turns.
+    Markdown,
+    /// Plain text.
+    Text,
+}
+
+impl Format {
+    /// A short lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Vtt => "vtt",
+            Format::Srt => "srt",
+            Format::Json => "json",
+            Format::Html => "html",
+            Format::Markdown => "markdown",
+            Format::Text => "text",
+        }
+    }
+}
+
+/// A parsed transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// The format found in the content.
+    pub format: Format,
+    /// Segments in order.
+    pub segments: Vec<Segment>,
+}
+
+/// Why a transcript could not be read.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TranscriptError {
+    /// The content held no words.
+    #[error("the {0} transcript has no text")]
+    Empty(&'static str),
+    /// The content is JSON but not a Podcasting 2.0 transcript.
+    #[error("not a Podcasting 2.0 JSON transcript: {0}")]
+    Json(String),
+    /// The bytes are not text.
+    #[error("the transcript is not UTF-8 text")]
+    NotText,
+}
+
+impl Transcript {
+    /// Parses a transcript, sniffing its format from the content.
+    pub fn parse(bytes: &[u8]) -> Result<Transcript, TranscriptError> {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) if bytes.iter().filter(|b| **b == 0).count() > bytes.len() / 100 => {
+                return Err(TranscriptError::NotText);
+            }
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+        let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n").replace('\r', "\n");
+        let format = sniff(&text);
+        let segments = match format {
+            Format::Vtt | Format::Srt => parse_cues(&text),
+            Format::Json => parse_json(&text)?,
+            Format::Html => parse_html(&text),
+            Format::Markdown => parse_markdown(&text),
+            Format::Text => parse_text(&text),
+        };
+        let segments: Vec<Segment> = segments.into_iter().filter(|s| !s.text.is_empty()).collect();
+        if segments.is_empty() {
+            return Err(TranscriptError::Empty(format.name()));
+        }
+        Ok(Transcript { format, segments })
+    }
+
+    /// Consecutive segments of one speaker merged into turns: the unit insights are drawn from.
+    pub fn turns(&self) -> Vec<Segment> {
+        let mut turns: Vec<Segment> = Vec::new();
+        for s in &self.segments {
+            match turns.last_mut() {
+                Some(t) if t.speaker == s.speaker && s.speaker.is_some() => {
+                    t.text.push(' ');
+                    t.text.push_str(&s.text);
+                    t.end_ms = s.end_ms.or(t.end_ms);
+                }
+                _ => turns.push(s.clone()),
+            }
+        }
+        turns
+    }
+
+    /// All the words, one turn per line.
+    pub fn plain_text(&self) -> String {
+        self.turns().iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+fn sniff(text: &str) -> Format {
+    let head = text.trim_start();
+    if head.starts_with("WEBVTT") {
+        return Format::Vtt;
+    }
+    if head.starts_with('{') || head.starts_with('[') && head[1..].trim_start().starts_with('{') {
+        return Format::Json;
+    }
+    let timing_lines = text.lines().take(200).filter(|l| parse_timing(l).is_some()).count();
+    if timing_lines >= 1 {
+        let comma = text.lines().take(200).any(|l| l.contains("-->") && l.contains(','));
+        return if comma { Format::Srt } else { Format::Vtt };
+    }
+    let lower: String = head.chars().take(4000).collect::<String>().to_ascii_lowercase();
+    if ["<html", "<!doctype", "<body", "<cite", "<p>", "<p ", "<div", "<!--"].iter().any(|t| lower.contains(t)) {
+        return Format::Html;
+    }
+    if text.lines().take(400).any(|l| markdown_speaker(l).is_some()) {
+        return Format::Markdown;
+    }
+    Format::Text
+}
+
+/// Collapses whitespace and decodes the HTML entities transcripts use.
+fn clean(s: &str) -> String {
+    let decoded = decode_entities(s);
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest[1..].find(';').map(|j| j + 1).filter(|j| *j <= 10);
+        let decoded = end.and_then(|j| {
+            let name = &rest[1..j];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                "rsquo" | "lsquo" => Some('\''),
+                "rdquo" | "ldquo" => Some('"'),
+                "mdash" => Some('—'),
+                "ndash" => Some('–'),
+                "hellip" => Some('…'),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|d| d.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            c.map(|c| (c, j))
+        });
+        match decoded {
+            Some((c, j)) => {
+                out.push(c);
+                rest = &rest[j + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Removes `<...>` tags, keeping the text between them.
+fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Parses `HH:MM:SS.mmm`, `HH:MM:SS,mmm`, `MM:SS.mmm`, `H:MM:SS` or `M:SS` into milliseconds.
+pub fn parse_clock(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (main, frac) = match s.find(['.', ',']) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    let parts: Vec<&str> = main.split(':').collect();
+    if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 3) {
+        return None;
+    }
+    let nums: Vec<i64> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+    let (h, m, sec) = match nums[..] {
+        [m, s] => (0, m, s),
+        [h, m, s] => (h, m, s),
+        _ => return None,
+    };
+    if sec >= 60 || (parts.len() == 3 && m >= 60) {
+        return None;
+    }
+    let ms = if frac.is_empty() {
+        0
+    } else {
+        if !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let f: String = frac.chars().chain("000".chars()).take(3).collect();
+        f.parse().ok()?
+    };
+    Some(((h * 60 + m) * 60 + sec) * 1000 + ms)
+}
+
+fn parse_timing(line: &str) -> Option<(i64, i64)> {
+    let (a, b) = line.split_once("-->")?;
+    let b = b.split_whitespace().next()?; // VTT cue settings follow the end time
+    Some((parse_clock(a)?, parse_clock(b)?))
+}
+
+/// A `Name: text` prefix that looks like a speaker label.
+fn speaker_prefix(line: &str) -> Option<(&str, &str)> {
+    let (name, rest) = line.split_once(':')?;
+    let name = name.trim();
+    let words = name.split_whitespace().count();
+    let ok = !name.is_empty()
+        && name.chars().count() <= 40
+        && (1..=4).contains(&words)
+        && name.chars().next().is_some_and(|c| c.is_uppercase())
+        && name.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '.' || c == '-' || c == '\'')
+        && !rest.starts_with("//");
+    ok.then_some((name, rest.trim_start()))
+}
+
+fn parse_cues(text: &str) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    let mut speaker: Option<String> = None;
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some((start, end)) = parse_timing(line) else { continue };
+        let mut body = Vec::new();
+        while let Some(l) = lines.peek() {
+            if l.trim().is_empty() || parse_timing(l).is_some() {
+                break;
+            }
+            body.push(*l);
+            lines.next();
+        }
+        // An SRT cue number or VTT cue id just before the next timing line is not text.
+        if let (Some(last), Some(next)) = (body.last(), lines.peek()) {
+            if parse_timing(next).is_some() && last.trim().bytes().all(|b| b.is_ascii_digit()) {
+                body.pop();
+            }
+        }
+        let mut joined = body.join(" ");
+        if let Some(i) = joined.find("<v ").or_else(|| joined.find("<v.")) {
+            if let Some(j) = joined[i..].find('>') {
+                let tag = &joined[i + 2..i + j];
+                let name = tag.split_once(' ').map(|(_, n)| n).unwrap_or("").trim();
+                if !name.is_empty() {
+                    speaker = Some(clean(name));
+                }
+            }
+        }
+        joined = strip_tags(&joined);
+        if let Some((name, rest)) = speaker_prefix(&joined) {
+            speaker = Some(name.to_string());
+            joined = rest.to_string();
+        }
+        segments.push(Segment {
+            speaker: speaker.clone(),
+            start_ms: Some(start),
+            end_ms: Some(end),
+            text: clean(&joined),
+        });
+    }
+    segments
+}
+
+#[derive(Deserialize)]
+struct JsonTranscript {
+    segments: Vec<JsonSegment>,
+}
+
+#[derive(Deserialize)]
+struct JsonSegment {
+    speaker: Option<String>,
+    #[serde(rename = "startTime")]
+    start_time: Option<f64>,
+    #[serde(rename = "endTime")]
+    end_time: Option<f64>,
+    body: Option<String>,
+}
+
+fn seconds_to_ms(s: Option<f64>) -> Option<i64> {
+    s.filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9).map(|s| (s * 1000.0).round() as i64)
+}
+
+fn parse_json(text: &str) -> Result<Vec<Segment>, TranscriptError> {
+    let parsed: JsonTranscript = match serde_json::from_str::<JsonTranscript>(text) {
+        Ok(t) => t,
+        Err(e) => match serde_json::from_str::<Vec<JsonSegment>>(text) {
+            Ok(segments) => JsonTranscript { segments },
+            Err(_) => return Err(TranscriptError::Json(e.to_string())),
+        },
+    };
+    // Word-level transcripts become one segment per run of a speaker, broken at sentence ends, so
+    // segments stay phrase-sized and their start times stay exact.
+    let mut out: Vec<Segment> = Vec::new();
+    for s in parsed.segments {
+        let body = clean(&strip_tags(s.body.as_deref().unwrap_or("")));
+        if body.is_empty() {
+            continue;
+        }
+        let speaker = s.speaker.map(|n| clean(&n)).filter(|n| !n.is_empty());
+        let start = seconds_to_ms(s.start_time);
+        let end = seconds_to_ms(s.end_time);
+        let word_level = !body.contains(' ');
+        match out.last_mut() {
+            Some(prev)
+                if word_level
+                    && prev.speaker == speaker
+                    && !prev.text.ends_with(['.', '?', '!'])
+                    && prev.text.len() < 400 =>
+            {
+                prev.text.push(' ');
+                prev.text.push_str(&body);
+                prev.end_ms = end.or(prev.end_ms);
+            }
+            _ => out.push(Segment { speaker, start_ms: start, end_ms: end, text: body }),
+        }
+    }
+    Ok(out)
+}
+
+fn parse_html(text: &str) -> Vec<Segment> {
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains("<cite") {
+        let plain = html2text::from_read(text.as_bytes(), 100_000).unwrap_or_default();
+        return parse_text(&plain);
+    }
+    // Podcasting 2.0 HTML: <cite>Name:</cite> <time>0:00</time> <p>text</p>, repeated.
+    let mut segments = Vec::new();
+    let mut speaker: Option<String> = None;
+    let mut start: Option<i64> = None;
+    let mut pos = 0;
+    while pos < text.len() {
+        let Some(open) = lower[pos..].find('<').map(|i| pos + i) else { break };
+        let Some(close) = lower[open..].find('>').map(|i| open + i) else { break };
+        let tag = lower[open + 1..close].split_whitespace().next().unwrap_or("");
+        let end_tag = format!("</{tag}");
+        let content_end = |from: usize| lower[from..].find(&end_tag).map(|i| from + i);
+        match tag {
+            "cite" | "time" | "p" => {
+                let Some(e) = content_end(close + 1) else { break };
+                let inner = clean(&strip_tags(&text[close + 1..e]));
+                match tag {
+                    "cite" => speaker = Some(inner.trim_end_matches(':').trim().to_string()).filter(|s| !s.is_empty()),
+                    "time" => start = parse_clock(&inner),
+                    _ => {
+                        segments.push(Segment { speaker: speaker.clone(), start_ms: start, end_ms: None, text: inner });
+                    }
+                }
+                pos = e + end_tag.len();
+            }
+            _ => pos = close + 1,
+        }
+    }
+    // Each segment ends where the next begins.
+    for i in 1..segments.len() {
+        let next = segments[i].start_ms;
+        segments[i - 1].end_ms = next;
+    }
+    segments
+}
+
+fn markdown_speaker(line: &str) -> Option<(String, &str)> {
+    let rest = line.trim_start().strip_prefix("**")?;
+    let end = rest.find("**")?;
+    let label = &rest[..end];
+    let (name, after) = if let Some(n) = label.strip_suffix(':') {
+        (n, &rest[end + 2..])
+    } else {
+        (label, rest[end + 2..].trim_start().strip_prefix(':')?)
+    };
+    let name = name.trim();
+    (!name.is_empty() && name.chars().count() <= 40).then(|| (name.to_string(), after.trim()))
+}
+
+fn unescape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else if c != '*' && c != '_' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A line or block that is only a timestamp marker such as `[00:34:12]`.
+fn is_marker(s: &str) -> bool {
+    let t = s.trim().trim_start_matches('[').trim_end_matches(']');
+    parse_clock(t).is_some() || s.trim().is_empty()
+}
+
+fn parse_markdown(text: &str) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = Vec::new();
+    for block in text.split("\n\n") {
+        let block = block.trim();
+        if block.is_empty() || block.starts_with('#') || block.starts_with("---") {
+            continue;
+        }
+        let (speaker, body) = match markdown_speaker(block) {
+            Some((name, rest)) => (Some(unescape_markdown(&name)), rest.to_string()),
+            None => (segments.last().and_then(|s| s.speaker.clone()), block.to_string()),
+        };
+        if is_marker(&unescape_markdown(&body)) {
+            continue;
+        }
+        let body = clean(&unescape_markdown(&body));
+        segments.push(Segment { speaker, start_ms: None, end_ms: None, text: body });
+    }
+    segments
+}
+
+fn parse_text(text: &str) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut new_paragraph = true;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            new_paragraph = true;
+            continue;
+        }
+        // An optional leading timestamp: "[00:01:02] ...", "(1:02) ..." or "00:01:02 ...".
+        let (start, line) = leading_clock(line);
+        if let Some((name, rest)) = speaker_prefix(line) {
+            segments.push(Segment { speaker: Some(name.to_string()), start_ms: start, end_ms: None, text: clean(rest) });
+        } else if new_paragraph || start.is_some() || segments.is_empty() {
+            let speaker = segments.last().and_then(|s| s.speaker.clone()).filter(|_| !new_paragraph);
+            segments.push(Segment { speaker, start_ms: start, end_ms: None, text: clean(line) });
+        } else if let Some(last) = segments.last_mut() {
+            last.text.push(' ');
+            last.text.push_str(&clean(line));
+        }
+        new_paragraph = false;
+    }
+    segments
+}
+
+fn leading_clock(line: &str) -> (Option<i64>, &str) {
+    let (token, rest) = match line.split_once(char::is_whitespace) {
+        Some((t, r)) => (t, r.trim_start()),
+        None => return (None, line),
+    };
+    let t = token.trim_matches(|c| c == '[' || c == ']' || c == '(' || c == ')');
+    match parse_clock(t) {
+        Some(ms) if token.contains(':') => (Some(ms), rest),
+        _ => (None, line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks() {
+        assert_eq!(parse_clock("00:01:02.500"), Some(62_500));
+        assert_eq!(parse_clock("00:01:02,5"), Some(62_500));
+        assert_eq!(parse_clock("1:02"), Some(62_000));
+        assert_eq!(parse_clock("1:02:03"), Some(3_723_000));
+        assert_eq!(parse_clock("hello"), None);
+        assert_eq!(parse_clock("1:75"), None);
+    }
+
+    #[test]
+    fn sniffing_ignores_declared_types() {
+        let srt = "1\n00:00:01,000 --> 00:00:02,000\nAda: Hello there.\n\n2\n00:00:02,000 --> 00:00:03,000\nGeneral Kenobi.\n";
+        let t = Transcript::parse(srt.as_bytes()).unwrap();
+        assert_eq!(t.format, Format::Srt);
+        assert_eq!(t.segments[1].speaker.as_deref(), Some("Ada"));
+        assert_eq!(t.segments[1].text, "General Kenobi.");
+        let vtt = "WEBVTT\n\n00:01.000 --> 00:02.000 align:start\n<v Ben>Fish &amp; chips.</v>\n";
+        let t = Transcript::parse(vtt.as_bytes()).unwrap();
+        assert_eq!((t.format, t.segments[0].text.as_str()), (Format::Vtt, "Fish & chips."));
+        assert_eq!(t.segments[0].speaker.as_deref(), Some("Ben"));
+    }
+
+    #[test]
+    fn word_level_json_becomes_phrases() {
+        let j = r#"{"segments":[{"speaker":"A","startTime":0.5,"endTime":0.7,"body":"Hello"},
+            {"speaker":"A","startTime":0.8,"endTime":1.0,"body":"world."},
+            {"speaker":"A","startTime":1.2,"endTime":1.4,"body":"Again"}]}"#;
+        let t = Transcript::parse(j.as_bytes()).unwrap();
+        assert_eq!(t.segments.len(), 2);
+        assert_eq!(t.segments[0].text, "Hello world.");
+        assert_eq!(t.segments[1].start_ms, Some(1200));
+        assert_eq!(t.turns().len(), 1);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for input in ["", "\u{0}\u{0}\u{0}", "{", "<cite>", "WEBVTT\n\n-->", "**:**", "1:\n", "&#xFFFFFFFF;", "é&"] {
+            let _ = Transcript::parse(input.as_bytes());
+        }
+        assert!(matches!(Transcript::parse(b"   "), Err(TranscriptError::Empty(_))));
+    }
+}

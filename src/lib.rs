@@ -1,0 +1,18 @@
+//! podbrief: a self-hosted podcast-insights bot.
+//!
+//! It reads new podcast episodes (feeds and their transcripts), turns them into short insights,
+//! posts the top insights every day to the chats that subscribed, and answers "related to X".
+//! See `ARCHITECTURE.md` for the map of the code.
+
+#![warn(missing_docs)]
+
+pub mod adapters;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod deliver;
+pub mod extract;
+pub mod ingest;
+pub mod search;
+pub mod store;

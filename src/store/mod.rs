@@ -1,0 +1,184 @@
+//! The store: the single source of truth. A [`Store`] trait the rest of podbrief talks to, and one
+//! backend per database (`sqlite` now; PostgreSQL mirrors the same schema in
+//! `migrations/postgres/`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::core::model::{
+    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, PodcastId, PodcastMeta,
+    Subscription, SubscriptionId,
+};
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// A failure of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed (for example, the database is newer than this binary).
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// The database URL names a backend this build does not have.
+    #[error("unsupported database URL scheme {0:?}: use sqlite://PATH")]
+    Unsupported(String),
+}
+
+/// Result type of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A subscription to create or replace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    /// Where the brief goes.
+    pub chat: ChatRef,
+    /// `HH:MM` or a cron expression.
+    pub schedule: String,
+    /// IANA timezone.
+    pub timezone: String,
+    /// Insights per brief.
+    pub size: u8,
+    /// Topic filter.
+    pub topics: Vec<String>,
+    /// First occurrence.
+    pub next_run_at: DateTime<Utc>,
+    /// Who subscribed (a platform user id), for the record.
+    pub created_by: Option<String>,
+}
+
+/// A feed as the store knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedRow {
+    /// Row id.
+    pub id: PodcastId,
+    /// Where the feed is read from.
+    pub feed_url: String,
+    /// The show's title.
+    pub title: String,
+    /// Consecutive failures.
+    pub failures: i64,
+    /// The last error, if the last poll failed.
+    pub last_error: Option<String>,
+    /// Episodes stored for it.
+    pub episodes: i64,
+}
+
+/// What happened to one delivery occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The brief was sent.
+    Sent,
+    /// Nothing new to send, so nothing was sent.
+    Empty,
+    /// The occurrence was too old to send when podbrief came back.
+    Missed,
+    /// Sending failed.
+    Failed,
+}
+
+impl DeliveryOutcome {
+    /// The status stored in `deliveries.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Sent => "sent",
+            DeliveryOutcome::Empty => "empty",
+            DeliveryOutcome::Missed => "missed",
+            DeliveryOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// Counts of what is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Podcasts.
+    pub podcasts: i64,
+    /// Episodes.
+    pub episodes: i64,
+    /// Insights.
+    pub insights: i64,
+    /// Subscriptions.
+    pub subscriptions: i64,
+}
+
+/// Everything podbrief keeps. Implementations must be safe to share between tasks.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Counts of stored things.
+    async fn stats(&self) -> StoreResult<Stats>;
+
+    /// Creates or updates a podcast by feed URL, clearing its failure count.
+    async fn upsert_podcast(&self, feed_url: &str, meta: &PodcastMeta, now: DateTime<Utc>) -> StoreResult<PodcastId>;
+    /// Records a failed poll of a feed (if the feed is known).
+    async fn record_feed_error(&self, feed_url: &str, error: &str) -> StoreResult<()>;
+    /// Every known feed.
+    async fn feeds(&self) -> StoreResult<Vec<FeedRow>>;
+
+    /// Inserts an episode, or updates its metadata if `(podcast, guid)` exists. Returns its id and
+    /// whether it is new.
+    async fn upsert_episode(&self, podcast: PodcastId, ep: &NewEpisode, now: DateTime<Utc>) -> StoreResult<(EpisodeId, bool)>;
+    /// Episodes waiting for transcript and extraction.
+    async fn pending_episodes(&self) -> StoreResult<Vec<Episode>>;
+    /// Marks an episode processed (`done`) or `failed` with the error.
+    async fn finish_episode(&self, id: EpisodeId, error: Option<&str>) -> StoreResult<()>;
+
+    /// Stores insights of an episode; one whose content hash exists already is skipped. Returns
+    /// the ids of the new ones.
+    async fn insert_insights(&self, episode: EpisodeId, insights: &[NewInsight], now: DateTime<Utc>) -> StoreResult<Vec<InsightId>>;
+    /// Insights by id, in the order asked (unknown ids are left out).
+    async fn insights(&self, ids: &[InsightId]) -> StoreResult<Vec<InsightView>>;
+    /// Insights with id greater than `after`, in id order, at most `limit`.
+    async fn insights_after(&self, after: InsightId, limit: i64) -> StoreResult<Vec<InsightView>>;
+    /// Brief candidates: insights from episodes published since `since`, not yet delivered to
+    /// `subscription` (when given).
+    async fn brief_candidates(&self, since: DateTime<Utc>, subscription: Option<SubscriptionId>) -> StoreResult<Vec<InsightView>>;
+
+    /// Creates or replaces the subscription of a chat (resuming it if paused).
+    async fn upsert_subscription(&self, sub: &NewSubscription) -> StoreResult<Subscription>;
+    /// The subscription of a chat.
+    async fn subscription(&self, chat: &ChatRef) -> StoreResult<Option<Subscription>>;
+    /// Saves changed settings of a subscription (schedule, timezone, size, topics, next run).
+    async fn update_subscription(&self, sub: &Subscription) -> StoreResult<()>;
+    /// Removes the subscription of a chat; false if there was none.
+    async fn delete_subscription(&self, chat: &ChatRef) -> StoreResult<bool>;
+    /// Active subscriptions due at `now`.
+    async fn due_subscriptions(&self, now: DateTime<Utc>) -> StoreResult<Vec<Subscription>>;
+    /// The earliest `next_run_at` of the active subscriptions.
+    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// Creates the delivery row of `(subscription, occurrence)` unless it exists. Returns the id
+    /// and whether it was already finished (so it must not be sent again).
+    async fn open_delivery(&self, sub: SubscriptionId, occurrence: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<(i64, bool)>;
+    /// Finishes a delivery in one transaction: its status, message ids and error; the insights
+    /// it delivered; and the subscription's next run.
+    #[allow(clippy::too_many_arguments)]
+    async fn close_delivery(
+        &self,
+        delivery: i64,
+        sub: SubscriptionId,
+        outcome: DeliveryOutcome,
+        message_ids: &[String],
+        insights: &[InsightId],
+        error: Option<&str>,
+        next_run_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
+/// Opens the store a database URL names, creating the database file if needed.
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::connect(url, max_connections).await?))
+    } else {
+        Err(StoreError::Unsupported(url.split(':').next().unwrap_or_default().to_string()))
+    }
+}
