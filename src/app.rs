@@ -39,17 +39,28 @@ impl App {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let store = connect(&config.database.url, config.database.max_connections)
             .await
-            .with_context(|| format!("opening the database ({})", redact_url(&config.database.url)))?;
+            .with_context(|| {
+                format!(
+                    "opening the database ({})",
+                    redact_url(&config.database.url)
+                )
+            })?;
         store.migrate().await.context("migrating the database")?;
         let index = Arc::new(SearchIndex::in_memory().context("creating the search index")?);
         let mut after = 0;
         loop {
-            let batch = store.insights_after(after, 5_000).await.context("loading insights into the index")?;
+            let batch = store
+                .insights_after(after, 5_000)
+                .await
+                .context("loading insights into the index")?;
             let Some(last) = batch.last() else { break };
             after = last.id;
             index.add(&batch).context("indexing insights")?;
         }
-        let extractor = Arc::new(ExtractiveEngine { per_episode: config.extract.per_episode, ..Default::default() });
+        let extractor = Arc::new(ExtractiveEngine {
+            per_episode: config.extract.per_episode,
+            ..Default::default()
+        });
         let ingestor = Arc::new(Ingestor::new(
             store.clone(),
             index.clone(),
@@ -58,13 +69,27 @@ impl App {
             Config::duration(&config.ingest.timeout),
             config.ingest.max_body_mb,
         ));
-        let core = Arc::new(Core::new(store.clone(), index.clone(), clock.clone(), Settings::from_config(&config)));
-        Ok(App { config, store, index, core, ingestor, clock })
+        let core = Arc::new(Core::new(
+            store.clone(),
+            index.clone(),
+            clock.clone(),
+            Settings::from_config(&config),
+        ));
+        Ok(App {
+            config,
+            store,
+            index,
+            core,
+            ingestor,
+            clock,
+        })
     }
 
     /// Reads every configured feed now.
     pub async fn ingest(&self, progress: bool) -> IngestReport {
-        self.ingestor.ingest_all(&self.config.feed_sources(), progress).await
+        self.ingestor
+            .ingest_all(&self.config.feed_sources(), progress)
+            .await
     }
 
     /// Runs the bot with the console chat on `input`/`output` until the input ends: the brief
@@ -78,7 +103,11 @@ impl App {
         let console = Console::new(self.core.clone(), out);
         let mut senders: HashMap<Platform, Arc<dyn crate::deliver::Sender>> = HashMap::new();
         senders.insert(Platform::Console, console.sender());
-        let scheduler = Scheduler::new(self.core.clone(), senders, Config::duration(&self.config.brief.catch_up));
+        let scheduler = Scheduler::new(
+            self.core.clone(),
+            senders,
+            Config::duration(&self.config.brief.catch_up),
+        );
         let timer = tokio::spawn(scheduler.run());
         let poller = tokio::spawn(poll_forever(
             self.ingestor.clone(),
@@ -86,7 +115,10 @@ impl App {
             self.config.feed_sources(),
             Config::duration(&self.config.ingest.poll_every),
         ));
-        let result = console.run(input).await.context("console input/output failed");
+        let result = console
+            .run(input)
+            .await
+            .context("console input/output failed");
         timer.abort();
         poller.abort();
         info!("console closed");
@@ -94,7 +126,12 @@ impl App {
     }
 }
 
-async fn poll_forever(ingestor: Arc<Ingestor>, clock: Arc<dyn Clock>, sources: Vec<String>, every: std::time::Duration) {
+async fn poll_forever(
+    ingestor: Arc<Ingestor>,
+    clock: Arc<dyn Clock>,
+    sources: Vec<String>,
+    every: std::time::Duration,
+) {
     let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(30));
     loop {
         clock.sleep_until(clock.now() + every).await;

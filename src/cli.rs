@@ -11,10 +11,10 @@ use tracing::info;
 use crate::adapters::console::render;
 use crate::app::App;
 use crate::config::{Config, ConfigSource};
+use crate::core::UserContext;
 use crate::core::clock::SystemClock;
 use crate::core::command::Command;
 use crate::core::model::{Card, Reply};
-use crate::core::{UserContext};
 
 /// podbrief: daily podcast insights for Discord, Telegram and the console.
 #[derive(Debug, Parser)]
@@ -63,7 +63,10 @@ pub async fn main() -> anyhow::Result<()> {
     let (mut config, source) = Config::load(cli.config.as_deref())?;
     init_logging(&config.log.level);
     if let ConfigSource::Example(p) = &source {
-        info!("bot.toml not found; using {} (copy it to bot.toml to make it yours)", p.display());
+        info!(
+            "bot.toml not found; using {} (copy it to bot.toml to make it yours)",
+            p.display()
+        );
     }
     if let CliCommand::Brief { size: Some(n), .. } = &cli.command {
         if !(1..=crate::core::command::MAX_BRIEF_SIZE).contains(n) {
@@ -107,7 +110,12 @@ pub async fn main() -> anyhow::Result<()> {
                 eprintln!("feed {feed}: {e}");
             }
             let stats = app.store.stats().await.context("reading stats")?;
-            info!(podcasts = stats.podcasts, episodes = stats.episodes, insights = stats.insights, "ready");
+            info!(
+                podcasts = stats.podcasts,
+                episodes = stats.episodes,
+                insights = stats.insights,
+                "ready"
+            );
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
             tokio::select! {
                 r = app.run_console(stdin, tokio::io::stdout()) => r?,
@@ -119,7 +127,11 @@ pub async fn main() -> anyhow::Result<()> {
 }
 
 async fn answer(app: &App, cmd: Command) -> Reply {
-    let ctx = UserContext { chat: crate::adapters::console::console_chat(), user_id: None, can_manage: false };
+    let ctx = UserContext {
+        chat: crate::adapters::console::console_chat(),
+        user_id: None,
+        can_manage: false,
+    };
     app.core.handle(&ctx, cmd).await
 }
 
@@ -130,7 +142,13 @@ fn print_reply(reply: &Reply, json: bool) -> anyhow::Result<()> {
             message: &'a str,
             insights: &'a [Card],
         }
-        println!("{}", serde_json::to_string_pretty(&Out { message: &reply.text, insights: &reply.cards })?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Out {
+                message: &reply.text,
+                insights: &reply.cards
+            })?
+        );
     } else {
         print!("{}", render(reply));
     }
@@ -141,5 +159,8 @@ fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

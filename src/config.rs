@@ -39,7 +39,9 @@ pub enum ConfigError {
         message: String,
     },
     /// Neither the given file nor the fallbacks exist.
-    #[error("no config file: {0} does not exist (copy bot.example.toml to bot.toml, or pass --config PATH)")]
+    #[error(
+        "no config file: {0} does not exist (copy bot.example.toml to bot.toml, or pass --config PATH)"
+    )]
     Missing(PathBuf),
 }
 
@@ -84,7 +86,10 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: "sqlite://podbrief.db".into(), max_connections: 5 }
+        DatabaseConfig {
+            url: "sqlite://podbrief.db".into(),
+            max_connections: 5,
+        }
     }
 }
 
@@ -104,7 +109,12 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { feeds: Vec::new(), poll_every: "30m".into(), timeout: "20s".into(), max_body_mb: 20 }
+        IngestConfig {
+            feeds: Vec::new(),
+            poll_every: "30m".into(),
+            timeout: "20s".into(),
+            max_body_mb: 20,
+        }
     }
 }
 
@@ -120,7 +130,10 @@ pub struct ExtractConfig {
 
 impl Default for ExtractConfig {
     fn default() -> Self {
-        ExtractConfig { engine: "extractive".into(), per_episode: 5 }
+        ExtractConfig {
+            engine: "extractive".into(),
+            per_episode: 5,
+        }
     }
 }
 
@@ -187,7 +200,10 @@ pub struct SearchConfig {
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        SearchConfig { results: 5, related_same_episode: false }
+        SearchConfig {
+            results: 5,
+            related_same_episode: false,
+        }
     }
 }
 
@@ -224,7 +240,10 @@ pub struct TelegramConfig {
 
 impl Default for TelegramConfig {
     fn default() -> Self {
-        TelegramConfig { enabled: false, token_env: "TELEGRAM_BOT_TOKEN".into() }
+        TelegramConfig {
+            enabled: false,
+            token_env: "TELEGRAM_BOT_TOKEN".into(),
+        }
     }
 }
 
@@ -240,7 +259,10 @@ pub struct DiscordConfig {
 
 impl Default for DiscordConfig {
     fn default() -> Self {
-        DiscordConfig { enabled: false, token_env: "DISCORD_TOKEN".into() }
+        DiscordConfig {
+            enabled: false,
+            token_env: "DISCORD_TOKEN".into(),
+        }
     }
 }
 
@@ -258,7 +280,11 @@ pub struct LlmConfig {
 
 impl Default for LlmConfig {
     fn default() -> Self {
-        LlmConfig { base_url: String::new(), model: String::new(), api_key_env: "PODBRIEF_LLM_API_KEY".into() }
+        LlmConfig {
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: "PODBRIEF_LLM_API_KEY".into(),
+        }
     }
 }
 
@@ -272,7 +298,9 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig {
+            level: "info".into(),
+        }
     }
 }
 
@@ -295,7 +323,10 @@ impl std::fmt::Debug for Secret {
 
 /// Reads the secret in environment variable `var`, if set and non-empty.
 pub fn secret_from_env(var: &str) -> Option<Secret> {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(|v| Secret(v.trim().to_string()))
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Secret(v.trim().to_string()))
 }
 
 /// Parses durations such as `90s`, `30m`, `6h`, `7d` (a bare number is seconds).
@@ -342,28 +373,45 @@ impl Config {
 
     /// Reads and validates one file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Config::from_toml(&text, path, base)
     }
 
     /// Parses and validates TOML text; `path` is only used in messages.
     pub fn from_toml(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, ConfigError> {
-        let mut config: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string().trim().to_string() })?;
-        config.base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().to_string(),
+        })?;
+        config.base_dir = if base_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base_dir
+        };
         config.validate(path)?;
         Ok(config)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| ConfigError::Invalid { path: path.to_path_buf(), key: key.into(), message };
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.into(),
+            message,
+        };
         let b = &self.brief;
         if !(1..=MAX_BRIEF_SIZE).contains(&b.size) {
-            return Err(bad("brief.size", format!("{} is out of range 1..={MAX_BRIEF_SIZE}", b.size)));
+            return Err(bad(
+                "brief.size",
+                format!("{} is out of range 1..={MAX_BRIEF_SIZE}", b.size),
+            ));
         }
         Schedule::parse(&b.default_time).map_err(|e| bad("brief.default_time", e.to_string()))?;
-        parse_timezone(&b.default_timezone).map_err(|e| bad("brief.default_timezone", e.to_string()))?;
+        parse_timezone(&b.default_timezone)
+            .map_err(|e| bad("brief.default_timezone", e.to_string()))?;
         for (key, value) in [
             ("brief.lookback", &b.lookback),
             ("brief.half_life", &b.half_life),
@@ -373,29 +421,60 @@ impl Config {
         ] {
             match parse_duration(value) {
                 Some(d) if !d.is_zero() => {}
-                _ => return Err(bad(key, format!("{value:?} is not a duration (e.g. \"90s\", \"30m\", \"6h\", \"7d\")"))),
+                _ => {
+                    return Err(bad(
+                        key,
+                        format!(
+                            "{value:?} is not a duration (e.g. \"90s\", \"30m\", \"6h\", \"7d\")"
+                        ),
+                    ));
+                }
             }
         }
         if b.max_per_episode == 0 || b.max_per_podcast == 0 {
-            return Err(bad("brief.max_per_episode", "max_per_episode and max_per_podcast must be at least 1".into()));
+            return Err(bad(
+                "brief.max_per_episode",
+                "max_per_episode and max_per_podcast must be at least 1".into(),
+            ));
         }
         if !(1..=1024).contains(&self.ingest.max_body_mb) {
-            return Err(bad("ingest.max_body_mb", format!("{} is out of range 1..=1024", self.ingest.max_body_mb)));
+            return Err(bad(
+                "ingest.max_body_mb",
+                format!("{} is out of range 1..=1024", self.ingest.max_body_mb),
+            ));
         }
         if self.extract.engine != "extractive" {
-            return Err(bad("extract.engine", format!("{:?} is not an engine (allowed: \"extractive\")", self.extract.engine)));
+            return Err(bad(
+                "extract.engine",
+                format!(
+                    "{:?} is not an engine (allowed: \"extractive\")",
+                    self.extract.engine
+                ),
+            ));
         }
         if !(1..=50).contains(&self.extract.per_episode) {
-            return Err(bad("extract.per_episode", format!("{} is out of range 1..=50", self.extract.per_episode)));
+            return Err(bad(
+                "extract.per_episode",
+                format!("{} is out of range 1..=50", self.extract.per_episode),
+            ));
         }
         if !(1..=25).contains(&self.search.results) {
-            return Err(bad("search.results", format!("{} is out of range 1..=25", self.search.results)));
+            return Err(bad(
+                "search.results",
+                format!("{} is out of range 1..=25", self.search.results),
+            ));
         }
         if !self.database.url.starts_with("sqlite:") {
-            return Err(bad("database.url", "must be a sqlite:// URL (e.g. \"sqlite://podbrief.db\")".into()));
+            return Err(bad(
+                "database.url",
+                "must be a sqlite:// URL (e.g. \"sqlite://podbrief.db\")".into(),
+            ));
         }
         if !(1..=100).contains(&self.database.max_connections) {
-            return Err(bad("database.max_connections", format!("{} is out of range 1..=100", self.database.max_connections)));
+            return Err(bad(
+                "database.max_connections",
+                format!("{} is out of range 1..=100", self.database.max_connections),
+            ));
         }
         for (i, feed) in self.ingest.feeds.iter().enumerate() {
             if feed.trim().is_empty() {
@@ -406,14 +485,29 @@ impl Config {
             return Err(bad("telegram.enabled", "the Telegram adapter is not available in this version of podbrief; set it to false".into()));
         }
         if self.discord.enabled {
-            return Err(bad("discord.enabled", "the Discord adapter is not available in this version of podbrief; set it to false".into()));
+            return Err(bad(
+                "discord.enabled",
+                "the Discord adapter is not available in this version of podbrief; set it to false"
+                    .into(),
+            ));
         }
         if !self.llm.base_url.is_empty() {
-            return Err(bad("llm.base_url", "the LLM engine is not available in this version of podbrief; leave it empty".into()));
+            return Err(bad(
+                "llm.base_url",
+                "the LLM engine is not available in this version of podbrief; leave it empty"
+                    .into(),
+            ));
         }
-        for (key, var) in [("telegram.token_env", &self.telegram.token_env), ("discord.token_env", &self.discord.token_env), ("llm.api_key_env", &self.llm.api_key_env)] {
+        for (key, var) in [
+            ("telegram.token_env", &self.telegram.token_env),
+            ("discord.token_env", &self.discord.token_env),
+            ("llm.api_key_env", &self.llm.api_key_env),
+        ] {
             if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(bad(key, format!("{var:?} is not an environment variable name (letters, digits, _)")));
+                return Err(bad(
+                    key,
+                    format!("{var:?} is not an environment variable name (letters, digits, _)"),
+                ));
             }
         }
         Ok(())
@@ -459,12 +553,23 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let e = load("[brief]\nsize = 0\n").unwrap_err().to_string();
-        assert_eq!(e, "config file bot.toml: brief.size: 0 is out of range 1..=10");
-        let e = load("[brief]\ndefault_timezone = \"Europe/Berln\"\n").unwrap_err().to_string();
-        assert!(e.contains("brief.default_timezone") && e.contains("\"Europe/Berln\" is not an IANA zone"), "{e}");
+        assert_eq!(
+            e,
+            "config file bot.toml: brief.size: 0 is out of range 1..=10"
+        );
+        let e = load("[brief]\ndefault_timezone = \"Europe/Berln\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("brief.default_timezone")
+                && e.contains("\"Europe/Berln\" is not an IANA zone"),
+            "{e}"
+        );
         let e = load("[brief]\nsise = 3\n").unwrap_err().to_string();
         assert!(e.contains("sise"), "{e}");
-        let e = load("[brief]\nlookback = \"soon\"\n").unwrap_err().to_string();
+        let e = load("[brief]\nlookback = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("brief.lookback"), "{e}");
     }
 

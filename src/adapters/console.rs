@@ -17,7 +17,11 @@ pub type ConsoleOut = Arc<Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
 
 /// The console's one chat.
 pub fn console_chat() -> ChatRef {
-    ChatRef { platform: Platform::Console, chat_id: "console".into(), thread_id: None }
+    ChatRef {
+        platform: Platform::Console,
+        chat_id: "console".into(),
+        thread_id: None,
+    }
 }
 
 /// Renders a reply as plain text: the message, then numbered cards.
@@ -59,7 +63,9 @@ impl Console {
 
     /// The sender that prints briefs on this console.
     pub fn sender(&self) -> Arc<dyn Sender> {
-        Arc::new(ConsoleSender { out: self.out.clone() })
+        Arc::new(ConsoleSender {
+            out: self.out.clone(),
+        })
     }
 
     async fn write(&self, text: &str) -> std::io::Result<()> {
@@ -68,9 +74,19 @@ impl Console {
 
     /// Reads commands line by line until end of input or `/quit`.
     pub async fn run<R: AsyncBufRead + Unpin>(&self, input: R) -> std::io::Result<()> {
-        self.write("podbrief console — type /help, /top, or \"related to <words>\". /quit leaves.\n").await?;
-        let ctx = UserContext { chat: console_chat(), user_id: Some("console".into()), can_manage: true };
-        let parse = ParseContext { bot_username: None, plain_text_is_lookup: true };
+        self.write(
+            "podbrief console — type /help, /top, or \"related to <words>\". /quit leaves.\n",
+        )
+        .await?;
+        let ctx = UserContext {
+            chat: console_chat(),
+            user_id: Some("console".into()),
+            can_manage: true,
+        };
+        let parse = ParseContext {
+            bot_username: None,
+            plain_text_is_lookup: true,
+        };
         let mut lines = input.lines();
         while let Some(line) = lines.next_line().await? {
             let line = line.trim();
@@ -98,7 +114,9 @@ struct ConsoleSender {
 #[async_trait]
 impl Sender for ConsoleSender {
     async fn send(&self, _chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError> {
-        write_out(&self.out, &format!("\n{}\n", render(reply))).await.map_err(|e| SendError::Transient(e.to_string()))?;
+        write_out(&self.out, &format!("\n{}\n", render(reply)))
+            .await
+            .map_err(|e| SendError::Transient(e.to_string()))?;
         Ok(vec![])
     }
 }

@@ -55,7 +55,10 @@ impl TopicFilter {
         let words: Vec<String> = content_words(&insight.text);
         list.iter()
             .filter(|t| {
-                insight.topics.iter().any(|it| it == *t || it.contains(t.as_str()))
+                insight
+                    .topics
+                    .iter()
+                    .any(|it| it == *t || it.contains(t.as_str()))
                     || {
                         let tw = content_words(t);
                         !tw.is_empty() && tw.iter().all(|w| words.contains(w))
@@ -99,9 +102,9 @@ pub fn rank(
         }
         if per_episode.get(&c.episode_id).copied().unwrap_or(0) >= rules.max_per_episode
             || per_podcast.get(&c.podcast_id).copied().unwrap_or(0) >= rules.max_per_podcast
-            || picked
-                .iter()
-                .any(|p| p.content_hash == c.content_hash || similarity(&p.text, &c.text) >= NEAR_DUPLICATE)
+            || picked.iter().any(|p| {
+                p.content_hash == c.content_hash || similarity(&p.text, &c.text) >= NEAR_DUPLICATE
+            })
         {
             continue;
         }
@@ -136,7 +139,12 @@ mod tests {
     }
 
     fn rules(size: usize) -> BriefRules {
-        BriefRules { size, max_per_episode: 1, max_per_podcast: 2, half_life_days: 3.0 }
+        BriefRules {
+            size,
+            max_per_episode: 1,
+            max_per_podcast: 2,
+            half_life_days: 3.0,
+        }
     }
 
     #[test]
@@ -149,7 +157,10 @@ mod tests {
             insight(5, 4, 2, 0.5, "Searing does not seal in juices."),
         ];
         let now = "2026-11-21T00:00:00Z".parse().unwrap();
-        let ids: Vec<i64> = rank(&c, &rules(5), &TopicFilter::default(), now).iter().map(|i| i.id).collect();
+        let ids: Vec<i64> = rank(&c, &rules(5), &TopicFilter::default(), now)
+            .iter()
+            .map(|i| i.id)
+            .collect();
         assert_eq!(ids, [1, 3, 5]);
     }
 
@@ -160,7 +171,10 @@ mod tests {
         let b = insight(2, 2, 2, 0.3, "Chip exports to China fell.");
         let now = "2026-11-21T00:00:00Z".parse().unwrap();
         let f = TopicFilter::from_list(&["chips".into(), "-crypto".into()]);
-        let ids: Vec<i64> = rank(&[a, b], &rules(5), &f, now).iter().map(|i| i.id).collect();
+        let ids: Vec<i64> = rank(&[a, b], &rules(5), &f, now)
+            .iter()
+            .map(|i| i.id)
+            .collect();
         assert_eq!(ids, [2]);
     }
 }

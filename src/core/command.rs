@@ -86,14 +86,20 @@ pub struct ParseContext<'a> {
 /// Usage lines, one per command, shown by `/help`.
 pub const COMMANDS: &[(&str, &str)] = &[
     ("/top", "today's top insights"),
-    ("/related <words>", "insights related to something (or just write \"related to <words>\")"),
+    (
+        "/related <words>",
+        "insights related to something (or just write \"related to <words>\")",
+    ),
     ("/more <id>", "more insights like insight <id>"),
     ("/subscribe [HH:MM] [Area/City]", "get the daily brief here"),
     ("/unsubscribe", "stop the daily brief"),
     ("/settings", "this chat's subscription"),
     ("/time HH:MM [Area/City]", "change when the brief comes"),
     ("/size N", "insights per brief (1-10)"),
-    ("/topics ai, chips, -crypto", "prefer or exclude topics (/topics clear to reset)"),
+    (
+        "/topics ai, chips, -crypto",
+        "prefer or exclude topics (/topics clear to reset)",
+    ),
     ("/help", "this list"),
 ];
 
@@ -191,14 +197,19 @@ fn parse_time_and_zone(
     for word in args.split_whitespace() {
         if word.contains(':') && word.len() <= 5 && word.starts_with(|c: char| c.is_ascii_digit()) {
             if parse_hhmm(word).is_none() {
-                return Err(usage(format!("{word} is not a time of day (00:00 to 23:59)."), usage_line));
+                return Err(usage(
+                    format!("{word} is not a time of day (00:00 to 23:59)."),
+                    usage_line,
+                ));
             }
             time = Some(word.to_string());
         } else if let Ok(tz) = parse_timezone(word) {
             zone = Some(tz.name().to_string());
         } else {
             return Err(usage(
-                format!("{word:?} is neither a time (HH:MM) nor an IANA timezone (Area/City, e.g. Europe/Paris)."),
+                format!(
+                    "{word:?} is neither a time (HH:MM) nor an IANA timezone (Area/City, e.g. Europe/Paris)."
+                ),
                 usage_line,
             ));
         }
@@ -210,7 +221,10 @@ fn parse_size(args: &str) -> Result<u8, CommandError> {
     match args.parse::<u8>() {
         Ok(n) if (1..=MAX_BRIEF_SIZE).contains(&n) => Ok(n),
         _ if args.is_empty() => Err(usage("How many insights per brief?", SIZE_USAGE)),
-        _ => Err(usage(format!("{args:?} is not a number from 1 to 10."), SIZE_USAGE)),
+        _ => Err(usage(
+            format!("{args:?} is not a number from 1 to 10."),
+            SIZE_USAGE,
+        )),
     }
 }
 
@@ -238,7 +252,11 @@ fn parse_topics(args: &str) -> TopicsArg {
             topics.push(t);
         }
     }
-    if topics.is_empty() { TopicsArg::Clear } else { TopicsArg::Set(topics) }
+    if topics.is_empty() {
+        TopicsArg::Clear
+    } else {
+        TopicsArg::Set(topics)
+    }
 }
 
 #[cfg(test)]
@@ -246,7 +264,13 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<Option<Command>, CommandError> {
-        Command::parse(s, ParseContext { bot_username: Some("podbrief_bot"), plain_text_is_lookup: false })
+        Command::parse(
+            s,
+            ParseContext {
+                bot_username: Some("podbrief_bot"),
+                plain_text_is_lookup: false,
+            },
+        )
     }
 
     #[test]
@@ -256,16 +280,32 @@ mod tests {
         assert_eq!(p("/top@otherbot").unwrap(), None);
         assert_eq!(
             p("/subscribe 07:30 Asia/Tokyo").unwrap(),
-            Some(Command::Subscribe { time: Some("07:30".into()), timezone: Some("Asia/Tokyo".into()) })
+            Some(Command::Subscribe {
+                time: Some("07:30".into()),
+                timezone: Some("Asia/Tokyo".into())
+            })
         );
-        assert_eq!(p("/subscribe").unwrap(), Some(Command::Subscribe { time: None, timezone: None }));
+        assert_eq!(
+            p("/subscribe").unwrap(),
+            Some(Command::Subscribe {
+                time: None,
+                timezone: None
+            })
+        );
         assert_eq!(p("/size 3").unwrap(), Some(Command::Size(3)));
         assert_eq!(p("/more 42").unwrap(), Some(Command::More(42)));
         assert_eq!(
             p("/topics AI, Chips, -crypto").unwrap(),
-            Some(Command::Topics(TopicsArg::Set(vec!["ai".into(), "chip".into(), "-crypto".into()])))
+            Some(Command::Topics(TopicsArg::Set(vec![
+                "ai".into(),
+                "chip".into(),
+                "-crypto".into()
+            ])))
         );
-        assert_eq!(p("related to chip exports?").unwrap(), Some(Command::Related("chip exports".into())));
+        assert_eq!(
+            p("related to chip exports?").unwrap(),
+            Some(Command::Related("chip exports".into()))
+        );
         assert_eq!(p("hello there").unwrap(), None);
     }
 
@@ -274,7 +314,10 @@ mod tests {
         let e = p("/size 0").unwrap_err().to_string();
         assert!(e.contains("from 1 to 10"), "{e}");
         let e = p("/subscribe 08:00 Europe/Berln").unwrap_err().to_string();
-        assert!(e.contains("Europe/Berln") && e.contains("Usage: /subscribe"), "{e}");
+        assert!(
+            e.contains("Europe/Berln") && e.contains("Usage: /subscribe"),
+            "{e}"
+        );
         let e = p("/subscribe 25:00").unwrap_err().to_string();
         assert!(e.contains("25:00"), "{e}");
         assert!(matches!(p("/frobnicate"), Err(CommandError::Unknown(_))));

@@ -49,7 +49,8 @@ impl Settings {
             size: c.brief.size,
             default_time: c.brief.default_time.clone(),
             default_timezone: c.brief.default_timezone.clone(),
-            lookback: chrono::Duration::from_std(Config::duration(&c.brief.lookback)).unwrap_or(chrono::Duration::days(7)),
+            lookback: chrono::Duration::from_std(Config::duration(&c.brief.lookback))
+                .unwrap_or(chrono::Duration::days(7)),
             half_life_days: days(&c.brief.half_life),
             max_per_episode: c.brief.max_per_episode,
             max_per_podcast: c.brief.max_per_podcast,
@@ -80,12 +81,24 @@ pub struct Core {
     schedule_changed: Arc<Notify>,
 }
 
-const INTERNAL_ERROR: &str = "Sorry, something went wrong on my side. Please try again in a moment.";
+const INTERNAL_ERROR: &str =
+    "Sorry, something went wrong on my side. Please try again in a moment.";
 
 impl Core {
     /// A core over a store and an index.
-    pub fn new(store: Arc<dyn Store>, index: Arc<SearchIndex>, clock: Arc<dyn Clock>, settings: Settings) -> Core {
-        Core { store, index, clock, settings, schedule_changed: Arc::new(Notify::new()) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        index: Arc<SearchIndex>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Core {
+        Core {
+            store,
+            index,
+            clock,
+            settings,
+            schedule_changed: Arc::new(Notify::new()),
+        }
     }
 
     /// Notified whenever a subscription's schedule changes, so the scheduler can re-plan.
@@ -109,11 +122,18 @@ impl Core {
     }
 
     /// Parses and answers one chat message; `None` when the message is not for the bot.
-    pub async fn handle_text(&self, ctx: &UserContext, text: &str, parse: ParseContext<'_>) -> Option<Reply> {
+    pub async fn handle_text(
+        &self,
+        ctx: &UserContext,
+        text: &str,
+        parse: ParseContext<'_>,
+    ) -> Option<Reply> {
         match Command::parse(text, parse) {
             Ok(Some(cmd)) => Some(self.handle(ctx, cmd).await),
             Ok(None) => None,
-            Err(e @ CommandError::Usage { .. }) | Err(e @ CommandError::Unknown(_)) => Some(Reply::text(e.to_string())),
+            Err(e @ CommandError::Usage { .. }) | Err(e @ CommandError::Unknown(_)) => {
+                Some(Reply::text(e.to_string()))
+            }
         }
     }
 
@@ -131,10 +151,16 @@ impl Core {
     async fn try_handle(&self, ctx: &UserContext, cmd: Command) -> Result<Reply, StoreError> {
         let manages = matches!(
             cmd,
-            Command::Subscribe { .. } | Command::Unsubscribe | Command::Topics(TopicsArg::Set(_) | TopicsArg::Clear) | Command::Size(_) | Command::Time { .. }
+            Command::Subscribe { .. }
+                | Command::Unsubscribe
+                | Command::Topics(TopicsArg::Set(_) | TopicsArg::Clear)
+                | Command::Size(_)
+                | Command::Time { .. }
         );
         if manages && !ctx.can_manage {
-            return Ok(Reply::text("Only the chat's admins can change its subscription."));
+            return Ok(Reply::text(
+                "Only the chat's admins can change its subscription.",
+            ));
         }
         Ok(match cmd {
             Command::Start => Reply::text(format!(
@@ -146,14 +172,17 @@ impl Core {
                 self.settings.default_time, self.settings.default_timezone, self.settings.size
             )),
             Command::Help => {
-                let lines: Vec<String> = COMMANDS.iter().map(|(c, d)| format!("{c} — {d}")).collect();
+                let lines: Vec<String> =
+                    COMMANDS.iter().map(|(c, d)| format!("{c} — {d}")).collect();
                 Reply::text(format!("What I can do:\n{}", lines.join("\n")))
             }
             Command::Subscribe { time, timezone } => self.subscribe(ctx, time, timezone).await?,
             Command::Unsubscribe => {
                 if self.store.delete_subscription(&ctx.chat).await? {
                     self.schedule_changed.notify_one();
-                    Reply::text("Unsubscribed: no more daily briefs here. /subscribe brings them back.")
+                    Reply::text(
+                        "Unsubscribed: no more daily briefs here. /subscribe brings them back.",
+                    )
                 } else {
                     Reply::text("This chat has no subscription.")
                 }
@@ -187,16 +216,26 @@ impl Core {
                     s.next_run_at = next;
                     self.store.update_subscription(&s).await?;
                     self.schedule_changed.notify_one();
-                    Reply::text(format!("Done: the brief now comes {}. Next: {}.", schedule_words(&s), local(next, tz)))
+                    Reply::text(format!(
+                        "Done: the brief now comes {}. Next: {}.",
+                        schedule_words(&s),
+                        local(next, tz)
+                    ))
                 }
                 None => Reply::text(NOT_SUBSCRIBED),
             },
             Command::Top => {
                 let picked = self.rank_for(None).await?;
                 if picked.is_empty() {
-                    Reply::text(format!("No insights yet from episodes of the last {}. Try again after the next ingest.", days(self.settings.lookback)))
+                    Reply::text(format!(
+                        "No insights yet from episodes of the last {}. Try again after the next ingest.",
+                        days(self.settings.lookback)
+                    ))
                 } else {
-                    Reply { text: format!("Top {} insights:", picked.len()), cards: picked.iter().map(Card::from).collect() }
+                    Reply {
+                        text: format!("Top {} insights:", picked.len()),
+                        cards: picked.iter().map(Card::from).collect(),
+                    }
                 }
             }
             Command::Related(q) => self.related(&q).await?,
@@ -204,7 +243,12 @@ impl Core {
         })
     }
 
-    async fn subscribe(&self, ctx: &UserContext, time: Option<String>, timezone: Option<String>) -> Result<Reply, StoreError> {
+    async fn subscribe(
+        &self,
+        ctx: &UserContext,
+        time: Option<String>,
+        timezone: Option<String>,
+    ) -> Result<Reply, StoreError> {
         let existing = self.store.subscription(&ctx.chat).await?;
         let schedule_text = time
             .or_else(|| existing.as_ref().map(|s| s.schedule.clone()))
@@ -226,14 +270,24 @@ impl Core {
                 chat: ctx.chat.clone(),
                 schedule: schedule_text,
                 timezone: tz.name().to_string(),
-                size: existing.as_ref().map(|s| s.size).unwrap_or(self.settings.size),
-                topics: existing.as_ref().map(|s| s.topics.clone()).unwrap_or_default(),
+                size: existing
+                    .as_ref()
+                    .map(|s| s.size)
+                    .unwrap_or(self.settings.size),
+                topics: existing
+                    .as_ref()
+                    .map(|s| s.topics.clone())
+                    .unwrap_or_default(),
                 next_run_at: next,
                 created_by: ctx.user_id.clone(),
             })
             .await?;
         self.schedule_changed.notify_one();
-        let verb = if existing.is_some() { "Updated" } else { "Subscribed" };
+        let verb = if existing.is_some() {
+            "Updated"
+        } else {
+            "Subscribed"
+        };
         Ok(Reply::text(format!(
             "{verb}: the top {} insights will arrive here {}. The first brief: {}.\n/settings shows this, /unsubscribe stops it.",
             sub.size,
@@ -249,7 +303,10 @@ impl Core {
         Ok(match arg {
             TopicsArg::Show => Reply::text(if s.topics.is_empty() {
                 let known = self.index.top_topics(8);
-                format!("No topic filter: the brief covers everything.\nSet one with /topics {}", example_topics(&known))
+                format!(
+                    "No topic filter: the brief covers everything.\nSet one with /topics {}",
+                    example_topics(&known)
+                )
             } else {
                 format!("Topics: {}", s.topics.join(", "))
             }),
@@ -261,14 +318,20 @@ impl Core {
             TopicsArg::Set(t) => {
                 s.topics = t;
                 self.store.update_subscription(&s).await?;
-                Reply::text(format!("Topics set: {}. Insights on these rank first; -topic ones never appear.", s.topics.join(", ")))
+                Reply::text(format!(
+                    "Topics set: {}. Insights on these rank first; -topic ones never appear.",
+                    s.topics.join(", ")
+                ))
             }
         })
     }
 
     async fn related(&self, q: &str) -> Result<Reply, StoreError> {
         let shown: String = q.chars().take(100).collect();
-        let hits = match self.index.search(q, self.settings.results, self.clock.now()) {
+        let hits = match self
+            .index
+            .search(q, self.settings.results, self.clock.now())
+        {
             Ok(h) => h,
             Err(e) => {
                 error!(error = %e, "search failed");
@@ -279,17 +342,31 @@ impl Core {
         let found = self.store.insights(&ids).await?;
         if found.is_empty() {
             let known = self.index.top_topics(5);
-            let hint = if known.is_empty() { String::new() } else { format!(" Try: {}.", known.join(", ")) };
-            return Ok(Reply::text(format!("Nothing related to \"{shown}\" yet.{hint}")));
+            let hint = if known.is_empty() {
+                String::new()
+            } else {
+                format!(" Try: {}.", known.join(", "))
+            };
+            return Ok(Reply::text(format!(
+                "Nothing related to \"{shown}\" yet.{hint}"
+            )));
         }
-        Ok(Reply { text: format!("Related to \"{shown}\":"), cards: found.iter().map(Card::from).collect() })
+        Ok(Reply {
+            text: format!("Related to \"{shown}\":"),
+            cards: found.iter().map(Card::from).collect(),
+        })
     }
 
     async fn more(&self, id: i64) -> Result<Reply, StoreError> {
         let Some(insight) = self.store.insights(&[id]).await?.into_iter().next() else {
             return Ok(Reply::text(format!("There is no insight #{id}.")));
         };
-        let hits = match self.index.related(&insight, self.settings.results, self.settings.related_same_episode, self.clock.now()) {
+        let hits = match self.index.related(
+            &insight,
+            self.settings.results,
+            self.settings.related_same_episode,
+            self.clock.now(),
+        ) {
             Ok(h) => h,
             Err(e) => {
                 error!(error = %e, "related search failed");
@@ -301,20 +378,31 @@ impl Core {
         if found.is_empty() {
             return Ok(Reply::text(format!("Nothing else like #{id} yet.")));
         }
-        Ok(Reply { text: format!("More like #{id}:"), cards: found.iter().map(Card::from).collect() })
+        Ok(Reply {
+            text: format!("More like #{id}:"),
+            cards: found.iter().map(Card::from).collect(),
+        })
     }
 
     /// The ranked insights for a subscription's next brief (or for `/top` without one).
-    pub async fn rank_for(&self, sub: Option<&Subscription>) -> Result<Vec<InsightView>, StoreError> {
+    pub async fn rank_for(
+        &self,
+        sub: Option<&Subscription>,
+    ) -> Result<Vec<InsightView>, StoreError> {
         let now = self.clock.now();
-        let candidates = self.store.brief_candidates(now - self.settings.lookback, sub.map(|s| s.id)).await?;
+        let candidates = self
+            .store
+            .brief_candidates(now - self.settings.lookback, sub.map(|s| s.id))
+            .await?;
         let rules = BriefRules {
             size: usize::from(sub.map(|s| s.size).unwrap_or(self.settings.size)),
             max_per_episode: self.settings.max_per_episode,
             max_per_podcast: self.settings.max_per_podcast,
             half_life_days: self.settings.half_life_days,
         };
-        let filter = sub.map(|s| TopicFilter::from_list(&s.topics)).unwrap_or_default();
+        let filter = sub
+            .map(|s| TopicFilter::from_list(&s.topics))
+            .unwrap_or_default();
         Ok(rank(&candidates, &rules, &filter, now))
     }
 
@@ -327,7 +415,10 @@ impl Core {
         if picked.is_empty() {
             return Ok(match self.settings.empty {
                 EmptyBrief::Skip => None,
-                EmptyBrief::Notice => Some((Reply::text(format!("podbrief for {date}: nothing new today.")), Vec::new())),
+                EmptyBrief::Notice => Some((
+                    Reply::text(format!("podbrief for {date}: nothing new today.")),
+                    Vec::new(),
+                )),
             });
         }
         let ids = picked.iter().map(|i| i.id).collect();
@@ -343,7 +434,14 @@ impl Core {
         let mut lines = vec![
             format!("Daily brief: {}", schedule_words(s)),
             format!("Insights per brief: {}", s.size),
-            format!("Topics: {}", if s.topics.is_empty() { "all".to_string() } else { s.topics.join(", ") }),
+            format!(
+                "Topics: {}",
+                if s.topics.is_empty() {
+                    "all".to_string()
+                } else {
+                    s.topics.join(", ")
+                }
+            ),
             format!("Next brief: {}", local(s.next_run_at, tz)),
         ];
         if let Some(r) = &s.paused_reason {
@@ -364,7 +462,9 @@ fn schedule_words(s: &Subscription) -> String {
 }
 
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%a %-d %b %H:%M %Z").to_string()
+    t.with_timezone(&tz)
+        .format("%a %-d %b %H:%M %Z")
+        .to_string()
 }
 
 fn days(d: chrono::Duration) -> String {

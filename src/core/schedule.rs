@@ -19,7 +19,9 @@ use chrono_tz::Tz;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ScheduleError {
     /// Neither `HH:MM` nor a valid cron expression.
-    #[error("{0:?} is not a time of day (HH:MM, e.g. 08:00) or a cron expression (e.g. \"0 30 7 * * Mon-Fri\")")]
+    #[error(
+        "{0:?} is not a time of day (HH:MM, e.g. 08:00) or a cron expression (e.g. \"0 30 7 * * Mon-Fri\")"
+    )]
     BadSchedule(String),
     /// Not a zone of the IANA database.
     #[error("timezone {0:?} is not an IANA zone (e.g. Europe/Berlin, America/New_York, UTC)")]
@@ -177,8 +179,14 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        assert!(matches!(Schedule::parse("25:00"), Err(ScheduleError::BadSchedule(_))));
-        assert!(matches!(Schedule::parse("soon"), Err(ScheduleError::BadSchedule(_))));
+        assert!(matches!(
+            Schedule::parse("25:00"),
+            Err(ScheduleError::BadSchedule(_))
+        ));
+        assert!(matches!(
+            Schedule::parse("soon"),
+            Err(ScheduleError::BadSchedule(_))
+        ));
         assert_eq!(
             parse_timezone("Europe/Berln").unwrap_err().to_string(),
             "timezone \"Europe/Berln\" is not an IANA zone (e.g. Europe/Berlin, America/New_York, UTC)"

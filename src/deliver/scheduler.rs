@@ -26,8 +26,16 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler sending through `senders`.
-    pub fn new(core: Arc<Core>, senders: HashMap<Platform, Arc<dyn Sender>>, catch_up: std::time::Duration) -> Scheduler {
-        Scheduler { core, senders, catch_up: chrono::Duration::from_std(catch_up).unwrap_or(chrono::Duration::hours(6)) }
+    pub fn new(
+        core: Arc<Core>,
+        senders: HashMap<Platform, Arc<dyn Sender>>,
+        catch_up: std::time::Duration,
+    ) -> Scheduler {
+        Scheduler {
+            core,
+            senders,
+            catch_up: chrono::Duration::from_std(catch_up).unwrap_or(chrono::Duration::hours(6)),
+        }
     }
 
     /// Runs until the task is dropped or aborted.
@@ -46,7 +54,10 @@ impl Scheduler {
                 }
             };
             // Re-plan at least hourly; wake early when a subscription changes.
-            let wake = next.unwrap_or(now + chrono::Duration::hours(1)).min(now + chrono::Duration::hours(1)).max(now);
+            let wake = next
+                .unwrap_or(now + chrono::Duration::hours(1))
+                .min(now + chrono::Duration::hours(1))
+                .max(now);
             let clock = self.core.clock().clone();
             tokio::select! {
                 _ = clock.sleep_until(wake) => {}
@@ -66,7 +77,10 @@ impl Scheduler {
     async fn deliver(&self, sub: &Subscription, now: DateTime<Utc>) -> Result<(), StoreError> {
         let store = self.core.store();
         let occurrence = sub.next_run_at;
-        let next = match (Schedule::parse(&sub.schedule), parse_timezone(&sub.timezone)) {
+        let next = match (
+            Schedule::parse(&sub.schedule),
+            parse_timezone(&sub.timezone),
+        ) {
             (Ok(s), Ok(tz)) => s.next_after(now.max(occurrence), tz),
             _ => None,
         }
@@ -76,7 +90,20 @@ impl Scheduler {
             let error = error.clone();
             let ids = ids.to_vec();
             let insights = insights.to_vec();
-            async move { store.close_delivery(delivery, sub.id, outcome, &ids, &insights, error.as_deref(), next, now).await }
+            async move {
+                store
+                    .close_delivery(
+                        delivery,
+                        sub.id,
+                        outcome,
+                        &ids,
+                        &insights,
+                        error.as_deref(),
+                        next,
+                        now,
+                    )
+                    .await
+            }
         };
         if finished {
             let mut s = sub.clone();
@@ -91,12 +118,19 @@ impl Scheduler {
             return close(DeliveryOutcome::Empty, &[], &[], None).await;
         };
         let Some(sender) = self.senders.get(&sub.chat.platform) else {
-            let e = format!("no {} connection in this process", sub.chat.platform.as_str());
+            let e = format!(
+                "no {} connection in this process",
+                sub.chat.platform.as_str()
+            );
             return close(DeliveryOutcome::Failed, &[], &[], Some(e)).await;
         };
         match sender.send(&sub.chat, &reply).await {
             Ok(message_ids) => {
-                info!(subscription = sub.id, insights = insights.len(), "brief sent");
+                info!(
+                    subscription = sub.id,
+                    insights = insights.len(),
+                    "brief sent"
+                );
                 close(DeliveryOutcome::Sent, &message_ids, &insights, None).await
             }
             Err(e) => {

@@ -35,49 +35,189 @@ pub struct ExtractiveEngine {
 
 impl Default for ExtractiveEngine {
     fn default() -> Self {
-        ExtractiveEngine { per_episode: 5, min_score: 0.12 }
+        ExtractiveEngine {
+            per_episode: 5,
+            min_score: 0.12,
+        }
     }
 }
 
 const AD_CUES: &[&str] = &[
-    "brought to you by", "sponsored by", "our sponsor", "today's sponsor", "this week's sponsor", "promo code",
-    "use code", "use the code", "discount code", "offer code", "coupon code", "percent off", "% off",
-    "dot com slash", ".com/", "free trial", "support for this episode", "this episode is supported",
-    "this show is supported", "supported by", "thanks to our sponsors", "word from our sponsor",
-    "special offer", "exclusive offer", "first month free",
+    "brought to you by",
+    "sponsored by",
+    "our sponsor",
+    "today's sponsor",
+    "this week's sponsor",
+    "promo code",
+    "use code",
+    "use the code",
+    "discount code",
+    "offer code",
+    "coupon code",
+    "percent off",
+    "% off",
+    "dot com slash",
+    ".com/",
+    "free trial",
+    "support for this episode",
+    "this episode is supported",
+    "this show is supported",
+    "supported by",
+    "thanks to our sponsors",
+    "word from our sponsor",
+    "special offer",
+    "exclusive offer",
+    "first month free",
 ];
 const INTRO_CUES: &[&str] = &[
-    "welcome to", "welcome back", "i'm your host", "your host", "with me today", "with me as always",
-    "joining me", "i'm joined by", "today we're", "today we are", "on today's episode", "in today's episode",
-    "in this episode", "on this episode", "this is episode", "today on", "let's get started", "let's dive in",
-    "let's jump in", "great to be here", "thanks for having me", "glad to be here",
+    "welcome to",
+    "welcome back",
+    "i'm your host",
+    "your host",
+    "with me today",
+    "with me as always",
+    "joining me",
+    "i'm joined by",
+    "today we're",
+    "today we are",
+    "on today's episode",
+    "in today's episode",
+    "in this episode",
+    "on this episode",
+    "this is episode",
+    "today on",
+    "let's get started",
+    "let's dive in",
+    "let's jump in",
+    "great to be here",
+    "thanks for having me",
+    "glad to be here",
 ];
 const OUTRO_CUES: &[&str] = &[
-    "thanks for listening", "thank you for listening", "thanks so much for listening", "that's all for",
-    "that's it for", "that's our show", "see you next", "until next time", "rate and review", "leave a review",
-    "leave us a review", "subscribe", "wherever you get your podcasts", "follow us", "catch you next",
-    "thanks for joining", "thanks for coming on", "thank you for coming on", "we'll see you", "see you then",
-    "take care, everyone", "bye everyone", "signing off",
+    "thanks for listening",
+    "thank you for listening",
+    "thanks so much for listening",
+    "that's all for",
+    "that's it for",
+    "that's our show",
+    "see you next",
+    "until next time",
+    "rate and review",
+    "leave a review",
+    "leave us a review",
+    "subscribe",
+    "wherever you get your podcasts",
+    "follow us",
+    "catch you next",
+    "thanks for joining",
+    "thanks for coming on",
+    "thank you for coming on",
+    "we'll see you",
+    "see you then",
+    "take care, everyone",
+    "bye everyone",
+    "signing off",
 ];
 const UNRESOLVED_OPENERS: &[&str] = &[
-    "that", "that's", "thats", "this", "these", "those", "it", "it's", "its", "he", "she", "they", "them",
-    "his", "her", "their", "which", "so", "and", "but", "or", "because", "also", "yeah", "yes", "right",
-    "exactly", "well", "oh", "no", "totally", "absolutely", "sure", "there", "then", "same", "both",
+    "that",
+    "that's",
+    "thats",
+    "this",
+    "these",
+    "those",
+    "it",
+    "it's",
+    "its",
+    "he",
+    "she",
+    "they",
+    "them",
+    "his",
+    "her",
+    "their",
+    "which",
+    "so",
+    "and",
+    "but",
+    "or",
+    "because",
+    "also",
+    "yeah",
+    "yes",
+    "right",
+    "exactly",
+    "well",
+    "oh",
+    "no",
+    "totally",
+    "absolutely",
+    "sure",
+    "there",
+    "theres",
+    "then",
+    "same",
+    "both",
+    "here",
+    "heres",
+    "two",
+    "first",
+    "second",
+    "another",
+    "other",
+    "such",
+    "plus",
 ];
-const FILLERS: &[&str] = &["um", "uh", "erm", "uhm", "hmm", "mm", "ah", "like", "basically", "literally", "anyway"];
-const FILLER_PHRASES: &[&str] = &["you know", "i mean", "kind of", "sort of", "i guess", "i don't know"];
+const FILLERS: &[&str] = &[
+    "um",
+    "uh",
+    "erm",
+    "uhm",
+    "hmm",
+    "mm",
+    "ah",
+    "like",
+    "basically",
+    "literally",
+    "anyway",
+];
+const FILLER_PHRASES: &[&str] = &[
+    "you know",
+    "i mean",
+    "kind of",
+    "sort of",
+    "i guess",
+    "i don't know",
+];
 const NUMBER_WORDS: &[&str] = &[
-    "percent", "million", "billion", "trillion", "thousand", "hundred", "dozen", "twice", "half", "double",
-    "triple", "tenfold", "third", "quarter", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    "percent", "million", "billion", "trillion", "thousand", "hundred", "dozen", "twice", "half",
+    "double", "triple", "tenfold", "third", "quarter", "two", "three", "four", "five", "six",
+    "seven", "eight", "nine", "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
+    "eighty", "ninety",
 ];
 const COMPARISONS: &[&str] = &[
-    "than", "more", "less", "fewer", "faster", "slower", "cheaper", "bigger", "smaller", "better", "worse",
-    "most", "least", "higher", "lower", "largest", "biggest", "cheapest", "fastest", "compared",
+    "than", "more", "less", "fewer", "faster", "slower", "cheaper", "bigger", "smaller", "better",
+    "worse", "most", "least", "higher", "lower", "largest", "biggest", "cheapest", "fastest",
+    "compared",
 ];
 const CAUSAL: &[&str] = &[
-    "because", "so that", "which means", "that means", "due to", "leads to", "lead to", "results in", "causes",
-    "therefore", "thanks to", "drives", "driven by", "the reason", "means that", "if you", "unless", "when you",
+    "because",
+    "so that",
+    "which means",
+    "that means",
+    "due to",
+    "leads to",
+    "lead to",
+    "results in",
+    "causes",
+    "therefore",
+    "thanks to",
+    "drives",
+    "driven by",
+    "the reason",
+    "means that",
+    "if you",
+    "unless",
+    "when you",
 ];
 const DISFLUENCIES: &[&str] = &["um", "uh", "erm", "uhm", "hmm", "mm"];
 
@@ -121,7 +261,9 @@ impl ExtractiveEngine {
         // Term weights over the episode's talk: TF-IDF with sentences as documents.
         let mut tf: HashMap<&str, f64> = HashMap::new();
         let mut df: HashMap<&str, f64> = HashMap::new();
-        let talk: Vec<usize> = (0..sents.len()).filter(|i| labels[*i] == Label::Talk).collect();
+        let talk: Vec<usize> = (0..sents.len())
+            .filter(|i| labels[*i] == Label::Talk)
+            .collect();
         for &i in &talk {
             let mut seen = HashSet::new();
             for w in &sent_words[i] {
@@ -135,9 +277,17 @@ impl ExtractiveEngine {
         let weight = |w: &str| -> f64 {
             let t = tf.get(w).copied().unwrap_or(0.0);
             let d = df.get(w).copied().unwrap_or(1.0);
-            if t < 2.0 { 0.0 } else { (1.0 + t).ln() * (1.0 + n / d).ln() }
+            if t < 2.0 {
+                0.0
+            } else {
+                (1.0 + t).ln() * (1.0 + n / d).ln()
+            }
         };
-        let mut key_terms: Vec<(&str, f64)> = tf.keys().map(|w| (*w, weight(w))).filter(|(_, s)| *s > 0.0).collect();
+        let mut key_terms: Vec<(&str, f64)> = tf
+            .keys()
+            .map(|w| (*w, weight(w)))
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
         key_terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
         let top_terms: HashSet<&str> = key_terms.iter().take(12).map(|(w, _)| *w).collect();
         let phrases = key_phrases(&sents, &talk);
@@ -155,24 +305,42 @@ impl ExtractiveEngine {
                 {
                     break;
                 }
-                let text: String = (first..=last).map(|i| sents[i].text.as_str()).collect::<Vec<_>>().join(" ");
+                let text: String = (first..=last)
+                    .map(|i| sents[i].text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let nwords = text.split_whitespace().count();
                 if !(10..=90).contains(&nwords) {
                     continue;
                 }
-                let terms: HashSet<&str> = (first..=last).flat_map(|i| sent_words[i].iter().map(String::as_str)).collect();
-                let central: f64 = terms.iter().map(|w| weight(w)).sum::<f64>() / (nwords as f64).sqrt();
+                let terms: HashSet<&str> = (first..=last)
+                    .flat_map(|i| sent_words[i].iter().map(String::as_str))
+                    .collect();
+                let central: f64 =
+                    terms.iter().map(|w| weight(w)).sum::<f64>() / (nwords as f64).sqrt();
                 max_central = max_central.max(central);
                 central_raw.push(central);
-                let coverage = (terms.iter().filter(|w| top_terms.contains(*w)).count() as f64 / 3.0).min(1.0);
-                let lower_text = (first..=last).map(|i| lower[i].as_str()).collect::<Vec<_>>().join(" ");
+                let coverage =
+                    (terms.iter().filter(|w| top_terms.contains(*w)).count() as f64 / 3.0).min(1.0);
+                let lower_text = (first..=last)
+                    .map(|i| lower[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let raw = 0.2 * coverage + 0.5 * claims(&text, &lower_text);
                 let penalty = penalties(&sents[first].text, &text, &lower_text, nwords, len);
-                cands.push(Candidate { first, last, score: raw * penalty });
+                cands.push(Candidate {
+                    first,
+                    last,
+                    score: raw * penalty,
+                });
             }
         }
         for (c, central) in cands.iter_mut().zip(central_raw) {
-            let rel = if max_central > 0.0 { central / max_central } else { 0.0 };
+            let rel = if max_central > 0.0 {
+                central / max_central
+            } else {
+                0.0
+            };
             // Centrality is relative to the episode, so it weighs less than the absolute cues.
             c.score += 0.3 * rel * (c.score / 0.7).min(1.0).max(0.25);
             c.score = c.score.clamp(0.0, 1.0);
@@ -184,11 +352,20 @@ impl ExtractiveEngine {
             if picked.len() >= self.per_episode || c.score < self.min_score {
                 break;
             }
-            if picked.iter().any(|(p, _)| c.first <= p.last && p.first <= c.last) {
+            if picked
+                .iter()
+                .any(|(p, _)| c.first <= p.last && p.first <= c.last)
+            {
                 continue;
             }
-            let quote: String = (c.first..=c.last).map(|i| sents[i].text.as_str()).collect::<Vec<_>>().join(" ");
-            if picked.iter().any(|(_, q)| similarity(q, &quote) >= NEAR_DUPLICATE) {
+            let quote: String = (c.first..=c.last)
+                .map(|i| sents[i].text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if picked
+                .iter()
+                .any(|(_, q)| similarity(q, &quote) >= NEAR_DUPLICATE)
+            {
                 continue;
             }
             picked.push((c, quote));
@@ -227,10 +404,18 @@ fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
     for (i, l) in lower.iter().enumerate() {
         if contains_any(l, AD_CUES) {
             labels[i] = Label::Ad;
-            for cue in ["brought to you by", "sponsored by", "supported by", "our sponsor", "today's sponsor"] {
+            for cue in [
+                "brought to you by",
+                "sponsored by",
+                "supported by",
+                "our sponsor",
+                "today's sponsor",
+            ] {
                 if let Some(pos) = l.find(cue) {
                     let after = &l[pos + cue.len()..];
-                    if let Some(brand) = words(after).find(|w| w.len() > 2 && !crate::core::text::is_stop_word(w)) {
+                    if let Some(brand) =
+                        words(after).find(|w| w.len() > 2 && !crate::core::text::is_stop_word(w))
+                    {
                         brands.insert(brand);
                     }
                 }
@@ -239,7 +424,11 @@ fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
     }
     for t in 0..turns.len() {
         let idx: Vec<usize> = (0..n).filter(|i| sents[*i].turn == t).collect();
-        let ads: Vec<usize> = idx.iter().copied().filter(|i| labels[*i] == Label::Ad).collect();
+        let ads: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|i| labels[*i] == Label::Ad)
+            .collect();
         if let (Some(first), Some(last)) = (ads.first(), ads.last()) {
             for l in labels.iter_mut().take(*last + 1).skip(*first) {
                 *l = Label::Ad;
@@ -254,7 +443,10 @@ fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
 
     // Intro: the opening up to the last turn in the first fifth that greets or introduces.
     let head = (n / 5).max(3).min(n);
-    if let Some(last) = (0..head).rev().find(|i| contains_any(&lower[*i], INTRO_CUES)) {
+    if let Some(last) = (0..head)
+        .rev()
+        .find(|i| contains_any(&lower[*i], INTRO_CUES))
+    {
         let turn = sents[last].turn;
         for i in 0..n {
             if i <= last || sents[i].turn == turn && i < head {
@@ -268,7 +460,9 @@ fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
     let tail = n - (n / 5).max(3).min(n);
     if let Some(first) = (tail..n).find(|i| contains_any(&lower[*i], OUTRO_CUES)) {
         let turn = sents[first].turn;
-        let start = (0..=first).find(|i| sents[*i].turn == turn && *i >= tail).unwrap_or(first);
+        let start = (0..=first)
+            .find(|i| sents[*i].turn == turn && *i >= tail)
+            .unwrap_or(first);
         for l in labels.iter_mut().skip(start) {
             if *l == Label::Talk {
                 *l = Label::Outro;
@@ -290,7 +484,10 @@ fn claims(text: &str, lower: &str) -> f64 {
         .skip(1)
         .filter(|w| {
             let w = w.trim_matches(|c: char| !c.is_alphanumeric());
-            w.len() > 1 && w.chars().next().is_some_and(char::is_uppercase) && w != "I" && !w.starts_with("I'")
+            w.len() > 1
+                && w.chars().next().is_some_and(char::is_uppercase)
+                && w != "I"
+                && !w.starts_with("I'")
         })
         .count();
     let mut s = 0.0;
@@ -313,17 +510,28 @@ fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent
     let mut p = 1.0;
     let questions = text.matches('?').count();
     if questions > 0 {
-        p *= if text.trim_end().ends_with('?') { 0.1 } else { 0.4 };
+        p *= if text.trim_end().ends_with('?') {
+            0.1
+        } else {
+            0.4
+        };
     }
     let opener = words(first_sentence).next().unwrap_or_default();
-    let opener_raw = first_sentence.split_whitespace().next().unwrap_or("").to_lowercase();
+    let opener_raw = first_sentence
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
     let opener_raw = opener_raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
     if UNRESOLVED_OPENERS.contains(&opener.as_str()) || UNRESOLVED_OPENERS.contains(&opener_raw) {
         p *= 0.3;
     }
     let ws: Vec<String> = words(lower).collect();
     let fillers = ws.iter().filter(|w| FILLERS.contains(&w.as_str())).count()
-        + FILLER_PHRASES.iter().map(|f| lower.matches(f).count()).sum::<usize>();
+        + FILLER_PHRASES
+            .iter()
+            .map(|f| lower.matches(f).count())
+            .sum::<usize>();
     let density = fillers as f64 / nwords.max(1) as f64;
     p *= 1.0 - (density * 4.0).min(0.7);
     if nwords < 15 {
@@ -333,10 +541,65 @@ fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent
     }
     p *= 1.0 - 0.06 * (nsent.saturating_sub(1)) as f64;
     // Talk about the show or the conversation itself.
-    if contains_any(lower, &["this episode", "this show", "this podcast", "our listeners", "last week we", "next week", "patreon", "newsletter"]) {
+    if contains_any(
+        lower,
+        &[
+            "this episode",
+            "this show",
+            "this podcast",
+            "our listeners",
+            "last week we",
+            "next week",
+            "patreon",
+            "newsletter",
+        ],
+    ) {
         p *= 0.3;
     }
     p
+}
+
+/// Words that make poor topics on their own: numbers, units and vague quantities.
+const NOT_TOPICS: &[&str] = &[
+    "percent",
+    "per",
+    "roughly",
+    "around",
+    "about",
+    "degree",
+    "gram",
+    "hour",
+    "minute",
+    "second",
+    "dollar",
+    "pound",
+    "euro",
+    "meter",
+    "kilogram",
+    "kilometer",
+    "celsius",
+    "fahrenheit",
+    "cent",
+    "number",
+    "lot",
+    "keep",
+    "add",
+    "point",
+    "case",
+    "example",
+    "idea",
+    "question",
+    "answer",
+    "reason",
+    "fact",
+    "end",
+];
+
+fn topical(w: &str) -> bool {
+    !NOT_TOPICS.contains(&w)
+        && !NUMBER_WORDS.contains(&w)
+        && w.chars().any(char::is_alphabetic)
+        && w.chars().count() > 2
 }
 
 /// Two-word phrases of content words that recur in the episode's talk ("heat pump").
@@ -346,9 +609,13 @@ fn key_phrases(sents: &[Sentence], talk: &[usize]) -> HashMap<String, usize> {
         let ws: Vec<String> = words(&sents[i].text).collect();
         for pair in ws.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
-            let content = |w: &str| !crate::core::text::is_stop_word(w) && w.chars().any(char::is_alphabetic) && w.len() > 2;
+            let content = |w: &str| {
+                !crate::core::text::is_stop_word(w) && topical(&crate::core::text::singular(w))
+            };
             if content(a) && content(b) {
-                *counts.entry(normalize_topic(&format!("{a} {b}"))).or_default() += 1;
+                *counts
+                    .entry(normalize_topic(&format!("{a} {b}")))
+                    .or_default() += 1;
             }
         }
     }
@@ -357,7 +624,11 @@ fn key_phrases(sents: &[Sentence], talk: &[usize]) -> HashMap<String, usize> {
 }
 
 /// Up to three topics: recurring phrases first, then the passage's heaviest words.
-fn topics(quote: &str, weight: &dyn Fn(&str) -> f64, phrases: &HashMap<String, usize>) -> Vec<String> {
+fn topics(
+    quote: &str,
+    weight: &dyn Fn(&str) -> f64,
+    phrases: &HashMap<String, usize>,
+) -> Vec<String> {
     let ws: Vec<String> = words(quote).collect();
     let mut out: Vec<String> = Vec::new();
     let mut found: Vec<(&String, usize)> = ws
@@ -373,10 +644,14 @@ fn topics(quote: &str, weight: &dyn Fn(&str) -> f64, phrases: &HashMap<String, u
             out.push(p.clone());
         }
     }
-    let mut singles: Vec<(String, f64)> = content_words(quote).into_iter().map(|w| {
-        let s = weight(&w);
-        (w, s)
-    }).filter(|(_, s)| *s > 0.0).collect();
+    let mut singles: Vec<(String, f64)> = content_words(quote)
+        .into_iter()
+        .map(|w| {
+            let s = weight(&w);
+            (w, s)
+        })
+        .filter(|(w, s)| *s > 0.0 && topical(w))
+        .collect();
     singles.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     singles.dedup_by(|a, b| a.0 == b.0);
     for (w, _) in singles {
@@ -397,10 +672,15 @@ pub fn tidy(quote: &str) -> String {
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i];
-        let bare = t.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+        let bare = t
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
         if DISFLUENCIES.contains(&bare.as_str()) {
             // Keep sentence-ending punctuation that was attached to the filler.
-            if let (Some(last), Some(p)) = (out.last_mut(), t.chars().last().filter(|c| matches!(c, '.' | '!' | '?'))) {
+            if let (Some(last), Some(p)) = (
+                out.last_mut(),
+                t.chars().last().filter(|c| matches!(c, '.' | '!' | '?')),
+            ) {
                 if !last.ends_with(['.', '!', '?']) {
                     last.push(p);
                 }
@@ -409,14 +689,24 @@ pub fn tidy(quote: &str) -> String {
             continue;
         }
         // "you know," as a filler between commas.
-        if bare == "you" && tokens.get(i + 1).is_some_and(|n| n.to_lowercase() == "know,") && out.last().is_some_and(|l| l.ends_with(',')) {
+        if bare == "you"
+            && tokens
+                .get(i + 1)
+                .is_some_and(|n| n.to_lowercase() == "know,")
+            && out.last().is_some_and(|l| l.ends_with(','))
+        {
             i += 2;
             continue;
         }
         // Stutters: "the the", "I- I".
         if let Some(prev) = out.last() {
-            let pb = prev.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
-            if !pb.is_empty() && pb == bare && (prev.ends_with('-') || !prev.ends_with(|c: char| c.is_ascii_punctuation())) {
+            let pb = prev
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase();
+            if !pb.is_empty()
+                && pb == bare
+                && (prev.ends_with('-') || !prev.ends_with(|c: char| c.is_ascii_punctuation()))
+            {
                 out.pop();
             }
         }
@@ -458,8 +748,14 @@ mod tests {
 
     #[test]
     fn tidy_removes_disfluencies() {
-        assert_eq!(tidy("um, the the grid needs, uh, storage."), "The grid needs, storage.");
-        assert_eq!(tidy("so I- I think it's, you know, cheaper."), "So I think it's, cheaper.");
+        assert_eq!(
+            tidy("um, the the grid needs, uh, storage."),
+            "The grid needs, storage."
+        );
+        assert_eq!(
+            tidy("so I- I think it's, you know, cheaper."),
+            "So I think it's, cheaper."
+        );
     }
 
     #[test]
@@ -467,18 +763,49 @@ mod tests {
         let e = ep(&[
             ("A", "Welcome to Grid Talk, I'm Ann and with me is Bo."),
             ("B", "Thanks, great to be here."),
-            ("A", "Battery storage on the grid grew fast this year in Texas and California."),
-            ("B", "That's why battery storage prices fell 40 percent, because factories scaled up."),
-            ("A", "Battery storage prices fell 40 percent in two years because cell factories in China tripled output."),
-            ("B", "This episode is brought to you by Voltly. Voltly batteries last 3 times longer than the rest, use code GRID for 20 percent off."),
-            ("A", "Grid operators now use battery storage instead of gas peaker plants during evening peaks."),
-            ("B", "Thanks for listening, subscribe and see you next week."),
+            (
+                "A",
+                "Battery storage on the grid grew fast this year in Texas and California.",
+            ),
+            (
+                "B",
+                "That's why battery storage prices fell 40 percent, because factories scaled up.",
+            ),
+            (
+                "A",
+                "Battery storage prices fell 40 percent in two years because cell factories in China tripled output.",
+            ),
+            (
+                "B",
+                "This episode is brought to you by Voltly. Voltly batteries last 3 times longer than the rest, use code GRID for 20 percent off.",
+            ),
+            (
+                "A",
+                "Grid operators now use battery storage instead of gas peaker plants during evening peaks.",
+            ),
+            (
+                "B",
+                "Thanks for listening, subscribe and see you next week.",
+            ),
         ]);
         let got = ExtractiveEngine::default().extract_sync(&e);
         assert!(!got.is_empty());
-        assert!(got[0].text.starts_with("Battery storage prices fell"), "{:?}", got[0]);
-        assert!(got.iter().all(|i| !i.quote.contains("Voltly") && !i.quote.contains("Welcome") && !i.quote.contains("listening")), "{got:?}");
+        assert!(
+            got[0].text.starts_with("Battery storage prices fell"),
+            "{:?}",
+            got[0]
+        );
+        assert!(
+            got.iter().all(|i| !i.quote.contains("Voltly")
+                && !i.quote.contains("Welcome")
+                && !i.quote.contains("listening")),
+            "{got:?}"
+        );
         assert_eq!(got[0].start_ms, Some(40_000));
-        assert!(got[0].topics.iter().any(|t| t.contains("battery")), "{:?}", got[0].topics);
+        assert!(
+            got[0].topics.iter().any(|t| t.contains("battery")),
+            "{:?}",
+            got[0].topics
+        );
     }
 }

@@ -60,7 +60,11 @@ impl Turn {
         let i = self.marks.iter().rposition(|m| m.0 <= pos)?;
         let (off, start, end) = self.marks[i];
         let start = start?;
-        let seg_end_off = self.marks.get(i + 1).map(|m| m.0).unwrap_or(self.text.len());
+        let seg_end_off = self
+            .marks
+            .get(i + 1)
+            .map(|m| m.0)
+            .unwrap_or(self.text.len());
         let end = end.or_else(|| self.marks.get(i + 1).and_then(|m| m.1));
         match end {
             Some(end) if end > start && seg_end_off > off => {
@@ -73,8 +77,9 @@ impl Turn {
 }
 
 const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "e.g", "i.e", "u.s", "u.k", "inc", "jr", "sr", "no", "approx",
-    "fig", "mt", "ft", "co", "ltd", "jan", "feb", "aug", "sept", "oct", "nov", "dec",
+    "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "e.g", "i.e", "u.s", "u.k", "inc", "jr",
+    "sr", "no", "approx", "fig", "mt", "ft", "co", "ltd", "jan", "feb", "aug", "sept", "oct",
+    "nov", "dec",
 ];
 
 /// Longest run of words kept as one sentence when a transcript has no punctuation.
@@ -113,7 +118,12 @@ fn split_spans(text: &str) -> Vec<(usize, usize)> {
         if matches!(c, '.' | '!' | '?' | '…') {
             // Take closing quotes/brackets and repeated marks with the sentence.
             let mut j = i + 1;
-            while j < chars.len() && matches!(chars[j].1, '.' | '!' | '?' | '"' | '\'' | '”' | '’' | ')' | ']') {
+            while j < chars.len()
+                && matches!(
+                    chars[j].1,
+                    '.' | '!' | '?' | '"' | '\'' | '”' | '’' | ')' | ']'
+                )
+            {
                 j += 1;
             }
             let end = chars.get(j).map(|x| x.0).unwrap_or(text.len());
@@ -123,7 +133,9 @@ fn split_spans(text: &str) -> Vec<(usize, usize)> {
                 k += 1;
             }
             let next_starts = chars.get(k).is_none_or(|x| {
-                x.1.is_uppercase() || x.1.is_ascii_digit() || matches!(x.1, '"' | '“' | '\'' | '(' | '[')
+                x.1.is_uppercase()
+                    || x.1.is_ascii_digit()
+                    || matches!(x.1, '"' | '“' | '\'' | '(' | '[')
             });
             let word_before: String = text[start..pos]
                 .rsplit(char::is_whitespace)
@@ -162,12 +174,24 @@ fn cut_long(text: &str, a: usize, b: usize) -> Vec<(usize, usize)> {
     let mut piece_start = a;
     for (i, (off, w)) in words.iter().enumerate() {
         let len = i - from;
-        let clause = w.ends_with(',') || matches!(w.to_lowercase().as_str(), "and" | "so" | "but" | "because" | "which");
+        let clause = w.ends_with(',')
+            || matches!(
+                w.to_lowercase().as_str(),
+                "and" | "so" | "but" | "because" | "which"
+            );
         if (len >= 25 && clause) || len >= MAX_WORDS {
-            let cut = if w.ends_with(',') { off + w.len() } else { *off };
+            let cut = if w.ends_with(',') {
+                off + w.len()
+            } else {
+                *off
+            };
             if cut > piece_start {
                 out.push((piece_start, cut));
-                piece_start = if w.ends_with(',') { words.get(i + 1).map(|x| x.0).unwrap_or(b) } else { *off };
+                piece_start = if w.ends_with(',') {
+                    words.get(i + 1).map(|x| x.0).unwrap_or(b)
+                } else {
+                    *off
+                };
                 from = if w.ends_with(',') { i + 1 } else { i };
             }
         }
@@ -183,19 +207,40 @@ mod tests {
     use super::*;
 
     fn seg(speaker: &str, start: i64, end: i64, text: &str) -> Segment {
-        Segment { speaker: Some(speaker.into()), start_ms: Some(start), end_ms: Some(end), text: text.into() }
+        Segment {
+            speaker: Some(speaker.into()),
+            start_ms: Some(start),
+            end_ms: Some(end),
+            text: text.into(),
+        }
     }
 
     #[test]
     fn splits_sentences_not_abbreviations_or_decimals() {
-        let t = turns(&[seg("A", 0, 10_000, "Dr. Smith measured 3.5 volts. It was U.S. made! Was it? Yes.")]);
+        let t = turns(&[seg(
+            "A",
+            0,
+            10_000,
+            "Dr. Smith measured 3.5 volts. It was U.S. made! Was it? Yes.",
+        )]);
         let s: Vec<String> = sentences(&t).into_iter().map(|s| s.text).collect();
-        assert_eq!(s, ["Dr. Smith measured 3.5 volts.", "It was U.S. made!", "Was it?", "Yes."]);
+        assert_eq!(
+            s,
+            [
+                "Dr. Smith measured 3.5 volts.",
+                "It was U.S. made!",
+                "Was it?",
+                "Yes."
+            ]
+        );
     }
 
     #[test]
     fn sentence_times_come_from_their_segment() {
-        let t = turns(&[seg("A", 0, 5_000, "First part."), seg("A", 60_000, 65_000, "Second part here.")]);
+        let t = turns(&[
+            seg("A", 0, 5_000, "First part."),
+            seg("A", 60_000, 65_000, "Second part here."),
+        ]);
         let s = sentences(&t);
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].start_ms, Some(60_000));
@@ -203,10 +248,16 @@ mod tests {
 
     #[test]
     fn unpunctuated_runs_are_cut() {
-        let long = (0..120).map(|i| if i % 10 == 9 { "and" } else { "word" }).collect::<Vec<_>>().join(" ");
+        let long = (0..120)
+            .map(|i| if i % 10 == 9 { "and" } else { "word" })
+            .collect::<Vec<_>>()
+            .join(" ");
         let t = turns(&[seg("A", 0, 60_000, &long)]);
         let s = sentences(&t);
         assert!(s.len() >= 3, "{}", s.len());
-        assert!(s.iter().all(|x| x.text.split_whitespace().count() <= MAX_WORDS));
+        assert!(
+            s.iter()
+                .all(|x| x.text.split_whitespace().count() <= MAX_WORDS)
+        );
     }
 }

@@ -4,7 +4,6 @@
 //! podcasts: whether an item really has a `<guid>` (feed-rs invents one when it does not) and
 //! `<podcast:transcript>` links that are relative to the feed.
 
-use chrono::Utc;
 use feed_rs::model::{Entry, Feed};
 use quick_xml::Reader;
 use quick_xml::events::Event;
@@ -57,14 +56,30 @@ pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, FeedError> {
         .parse(bytes)
         .map_err(|e| FeedError::Parse(e.to_string()))?;
     let raw = scan_items(bytes);
-    let title = feed.title.as_ref().map(|t| clean_text(&t.content)).unwrap_or_default();
+    let title = feed
+        .title
+        .as_ref()
+        .map(|t| clean_text(&t.content))
+        .unwrap_or_default();
     if title.is_empty() && feed.entries.is_empty() {
         return Err(FeedError::Empty);
     }
     let podcast = PodcastMeta {
-        title: if title.is_empty() { "Untitled podcast".into() } else { title },
-        link: feed.links.iter().find(|l| l.rel.as_deref() != Some("self")).map(|l| l.href.clone()),
-        image: feed.logo.as_ref().or(feed.icon.as_ref()).map(|i| i.uri.clone()),
+        title: if title.is_empty() {
+            "Untitled podcast".into()
+        } else {
+            title
+        },
+        link: feed
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref() != Some("self"))
+            .map(|l| l.href.clone()),
+        image: feed
+            .logo
+            .as_ref()
+            .or(feed.icon.as_ref())
+            .map(|i| i.uri.clone()),
     };
     let same_count = raw.len() == feed.entries.len();
     let mut episodes: Vec<(NewEpisode, Vec<TranscriptLink>)> = feed
@@ -72,7 +87,11 @@ pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, FeedError> {
         .iter()
         .enumerate()
         .filter_map(|(i, e)| {
-            let raw = if same_count { raw.get(i).cloned().unwrap_or_default() } else { RawItem::default() };
+            let raw = if same_count {
+                raw.get(i).cloned().unwrap_or_default()
+            } else {
+                RawItem::default()
+            };
             episode(e, raw)
         })
         .collect();
@@ -86,25 +105,59 @@ fn clean_text(s: &str) -> String {
 
 /// Show notes as plain text.
 fn notes_text(html: &str) -> String {
-    let text = html2text::from_read(html.as_bytes(), 100_000).unwrap_or_else(|_| html.to_string());
-    text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_string()
+    let text = html2text::config::plain()
+        .string_from_read(html.as_bytes(), 100_000)
+        .unwrap_or_else(|_| html.to_string());
+    // One paragraph per block or list item, so an item never runs into the text before it.
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let item = line.strip_prefix("* ").or_else(|| line.strip_prefix("- "));
+        match item {
+            Some(i) => out.push(i.trim().to_string()),
+            None if line.is_empty() => out.push(String::new()),
+            None => match out.last_mut() {
+                Some(last) if !last.is_empty() => {
+                    last.push(' ');
+                    last.push_str(line);
+                }
+                _ => out.push(line.to_string()),
+            },
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out.join("\n\n")
 }
 
 fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)> {
-    let title = e.title.as_ref().map(|t| clean_text(&t.content)).unwrap_or_default();
-    let link = e.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).map(|l| l.href.clone());
+    let title = e
+        .title
+        .as_ref()
+        .map(|t| clean_text(&t.content))
+        .unwrap_or_default();
+    let link = e
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .map(|l| l.href.clone());
     let audio_url = e
         .media
         .iter()
         .flat_map(|m| m.content.iter())
-        .find(|c| c.content_type.as_ref().is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video"))
+        .find(|c| {
+            c.content_type
+                .as_ref()
+                .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
+        })
         .and_then(|c| c.url.as_ref().map(|u| u.to_string()));
     let duration_s = e
         .media
         .iter()
-        .find_map(|m| m.duration.or_else(|| m.content.iter().find_map(|c| c.duration)))
+        .find_map(|m| {
+            m.duration
+                .or_else(|| m.content.iter().find_map(|c| c.duration))
+        })
         .map(|d| d.as_secs() as i64);
-    let published_at = e.published.or(e.updated).map(|t| t.min(Utc::now()));
+    let published_at = e.published.or(e.updated);
     // Identity: the item's own guid; else the enclosure URL; else the link; else title + date.
     let guid = raw
         .guid
@@ -123,7 +176,11 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
         .as_ref()
         .and_then(|c| c.body.clone())
         .or_else(|| e.summary.as_ref().map(|s| s.content.clone()))
-        .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(|d| d.content.clone())))
+        .or_else(|| {
+            e.media
+                .iter()
+                .find_map(|m| m.description.as_ref().map(|d| d.content.clone()))
+        })
         .map(|h| notes_text(&h))
         .filter(|n| !n.is_empty());
     let mut transcripts = raw.transcripts;
@@ -131,14 +188,22 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
         for t in &m.transcripts {
             let url = t.url.to_string();
             if !transcripts.iter().any(|x| x.url == url) {
-                transcripts.push(TranscriptLink { url, kind: Some(t.content_type.to_string()), language: t.language.clone() });
+                transcripts.push(TranscriptLink {
+                    url,
+                    kind: Some(t.content_type.to_string()),
+                    language: t.language.clone(),
+                });
             }
         }
     }
     Some((
         NewEpisode {
             guid,
-            title: if title.is_empty() { "Untitled episode".into() } else { title },
+            title: if title.is_empty() {
+                "Untitled episode".into()
+            } else {
+                title
+            },
             link,
             audio_url,
             published_at,
@@ -189,10 +254,18 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
                             s.attributes()
                                 .flatten()
                                 .find(|a| a.key.as_ref() == k)
-                                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.trim().to_string()))
+                                .and_then(|a| {
+                                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                        .ok()
+                                        .map(|v| v.trim().to_string())
+                                })
                         };
                         if let Some(url) = attr("url").filter(|u| !u.is_empty()) {
-                            item.transcripts.push(TranscriptLink { url, kind: attr("type"), language: attr("language") });
+                            item.transcripts.push(TranscriptLink {
+                                url,
+                                kind: attr("type"),
+                                language: attr("language"),
+                            });
                         }
                     }
                 }
@@ -200,19 +273,28 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
             Event::Text(t) if in_guid => {
                 if let Some(item) = current.as_mut() {
                     let raw = t.xml10_content();
-                    let text = quick_xml::escape::unescape(&raw).map(|c| c.into_owned()).unwrap_or_else(|_| raw.into_owned());
-                    item.guid.get_or_insert_with(String::new).push_str(text.trim());
+                    let text = quick_xml::escape::unescape(&raw)
+                        .map(|c| c.into_owned())
+                        .unwrap_or_else(|_| raw.into_owned());
+                    item.guid
+                        .get_or_insert_with(String::new)
+                        .push_str(text.trim());
                 }
             }
             Event::CData(t) if in_guid => {
                 if let Some(item) = current.as_mut() {
-                    item.guid.get_or_insert_with(String::new).push_str(t.xml10_content().trim());
+                    item.guid
+                        .get_or_insert_with(String::new)
+                        .push_str(t.xml10_content().trim());
                 }
             }
             Event::End(e) => {
                 let name = e.name();
                 let local = name.local_name();
-                if current.is_some() && depth_in_item == 0 && (local.as_ref() == "item" || local.as_ref() == "entry") {
+                if current.is_some()
+                    && depth_in_item == 0
+                    && (local.as_ref() == "item" || local.as_ref() == "entry")
+                {
                     items.extend(current.take());
                 } else if current.is_some() {
                     depth_in_item = depth_in_item.saturating_sub(1);

@@ -91,7 +91,9 @@ impl Location {
     pub fn parse(s: &str) -> Location {
         match url::Url::parse(s) {
             Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Location::Http(u),
-            Ok(u) if u.scheme() == "file" => Location::File(u.to_file_path().unwrap_or_else(|_| PathBuf::from(u.path()))),
+            Ok(u) if u.scheme() == "file" => {
+                Location::File(u.to_file_path().unwrap_or_else(|_| PathBuf::from(u.path())))
+            }
             _ => Location::File(PathBuf::from(s)),
         }
     }
@@ -101,12 +103,15 @@ impl Location {
         let href = href.trim();
         match (self, url::Url::parse(href)) {
             (_, Ok(u)) if u.scheme() == "http" || u.scheme() == "https" => Ok(Location::Http(u)),
-            (Location::File(_), Ok(u)) if u.scheme() == "file" => {
-                Ok(Location::File(u.to_file_path().map_err(|_| IngestError::Forbidden(href.to_string()))?))
-            }
+            (Location::File(_), Ok(u)) if u.scheme() == "file" => Ok(Location::File(
+                u.to_file_path()
+                    .map_err(|_| IngestError::Forbidden(href.to_string()))?,
+            )),
             (Location::File(base), Err(url::ParseError::RelativeUrlWithoutBase)) => {
                 let rel = Path::new(href);
-                Ok(Location::File(base.parent().unwrap_or(Path::new(".")).join(rel)))
+                Ok(Location::File(
+                    base.parent().unwrap_or(Path::new(".")).join(rel),
+                ))
             }
             (Location::Http(base), Err(url::ParseError::RelativeUrlWithoutBase)) => base
                 .join(href)
@@ -169,7 +174,14 @@ impl Ingestor {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .unwrap_or_default();
-        Ingestor { store, index, extractor, clock, http, max_body: max_body_mb * 1024 * 1024 }
+        Ingestor {
+            store,
+            index,
+            extractor,
+            clock,
+            http,
+            max_body: max_body_mb * 1024 * 1024,
+        }
     }
 
     /// Polls every feed, then processes every pending episode. One failing feed or episode is
@@ -216,7 +228,9 @@ impl Ingestor {
                     if let Err(se) = self.store.finish_episode(ep.id, Some(&e.to_string())).await {
                         warn!(error = %se, "could not record episode error");
                     }
-                    report.episode_errors.push((ep.meta.title.clone(), e.to_string()));
+                    report
+                        .episode_errors
+                        .push((ep.meta.title.clone(), e.to_string()));
                 }
             }
             bar.inc(1);
@@ -236,18 +250,28 @@ impl Ingestor {
     pub async fn poll_feed(&self, source: &str) -> Result<usize, IngestError> {
         let loc = Location::parse(source);
         let bytes = self.fetch(&loc, "feed").await?;
-        let parsed = parse_feed(&bytes).map_err(|error| IngestError::Feed { source_name: source.to_string(), error })?;
+        let parsed = parse_feed(&bytes).map_err(|error| IngestError::Feed {
+            source_name: source.to_string(),
+            error,
+        })?;
         let now = self.clock.now();
-        let podcast = self.store.upsert_podcast(source, &parsed.podcast, now).await?;
+        let podcast = self
+            .store
+            .upsert_podcast(source, &parsed.podcast, now)
+            .await?;
         let mut new = 0;
         for (mut ep, links) in parsed.episodes {
+            // A date in the future (a feed's clock or typo) counts as now.
+            ep.published_at = ep.published_at.map(|t| t.min(now));
             if let Some(t) = choose_transcript(&links) {
                 match loc.join(&t.url) {
                     Ok(l) => {
                         ep.transcript_url = Some(l.display());
                         ep.transcript_kind = t.kind.clone();
                     }
-                    Err(e) => warn!(feed = %source, episode = %ep.title, error = %e, "transcript link ignored"),
+                    Err(e) => {
+                        warn!(feed = %source, episode = %ep.title, error = %e, "transcript link ignored")
+                    }
                 }
             }
             let (_, created) = self.store.upsert_episode(podcast, &ep, now).await?;
@@ -259,7 +283,11 @@ impl Ingestor {
     /// Reads an episode's transcript (or show notes), extracts, stores and indexes its insights.
     pub async fn process_episode(&self, ep: &Episode) -> Result<usize, IngestError> {
         let segments = self.episode_segments(ep).await?;
-        let text = EpisodeText { podcast: String::new(), title: ep.meta.title.clone(), segments };
+        let text = EpisodeText {
+            podcast: String::new(),
+            title: ep.meta.title.clone(),
+            segments,
+        };
         let insights = match self.extractor.extract(&text).await {
             Ok(i) => i,
             Err(e) => {
@@ -267,7 +295,10 @@ impl Ingestor {
                 Vec::new()
             }
         };
-        let ids = self.store.insert_insights(ep.id, &insights, self.clock.now()).await?;
+        let ids = self
+            .store
+            .insert_insights(ep.id, &insights, self.clock.now())
+            .await?;
         let views = self.store.insights(&ids).await?;
         self.index.add(&views)?;
         self.store.finish_episode(ep.id, None).await?;
@@ -280,14 +311,22 @@ impl Ingestor {
                 n.split("\n\n")
                     .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
                     .filter(|p| !p.is_empty())
-                    .map(|text| Segment { speaker: None, start_ms: None, end_ms: None, text })
+                    .map(|text| Segment {
+                        speaker: None,
+                        start_ms: None,
+                        end_ms: None,
+                        text,
+                    })
                     .collect::<Vec<_>>()
             })
         };
         if let Some(url) = &ep.meta.transcript_url {
             let loc = Location::parse(url);
             let parsed = match self.fetch(&loc, "transcript").await {
-                Ok(bytes) => Transcript::parse(&bytes).map_err(|error| IngestError::Transcript { url: url.clone(), error }),
+                Ok(bytes) => Transcript::parse(&bytes).map_err(|error| IngestError::Transcript {
+                    url: url.clone(),
+                    error,
+                }),
                 Err(e) => Err(e),
             };
             match parsed {
@@ -309,20 +348,39 @@ impl Ingestor {
 
     /// Reads a document, refusing bodies over the size limit.
     pub async fn fetch(&self, loc: &Location, what: &str) -> Result<Vec<u8>, IngestError> {
-        let too_large = || IngestError::TooLarge { what: format!("{what} {}", loc.display()), limit_mb: self.max_body / 1024 / 1024 };
+        let too_large = || IngestError::TooLarge {
+            what: format!("{what} {}", loc.display()),
+            limit_mb: self.max_body / 1024 / 1024,
+        };
         match loc {
             Location::File(path) => {
-                let meta = tokio::fs::metadata(path).await.map_err(|source| IngestError::Io { path: path.clone(), source })?;
+                let meta = tokio::fs::metadata(path)
+                    .await
+                    .map_err(|source| IngestError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
                 if meta.len() > self.max_body {
                     return Err(too_large());
                 }
-                tokio::fs::read(path).await.map_err(|source| IngestError::Io { path: path.clone(), source })
+                tokio::fs::read(path)
+                    .await
+                    .map_err(|source| IngestError::Io {
+                        path: path.clone(),
+                        source,
+                    })
             }
             Location::Http(url) => {
-                let fetch_err = |e: reqwest::Error| IngestError::Fetch { url: url.to_string(), message: e.without_url().to_string() };
+                let fetch_err = |e: reqwest::Error| IngestError::Fetch {
+                    url: url.to_string(),
+                    message: e.without_url().to_string(),
+                };
                 let mut resp = self.http.get(url.clone()).send().await.map_err(fetch_err)?;
                 if !resp.status().is_success() {
-                    return Err(IngestError::Fetch { url: url.to_string(), message: format!("HTTP {}", resp.status()) });
+                    return Err(IngestError::Fetch {
+                        url: url.to_string(),
+                        message: format!("HTTP {}", resp.status()),
+                    });
                 }
                 if resp.content_length().is_some_and(|n| n > self.max_body) {
                     return Err(too_large());
@@ -345,7 +403,9 @@ fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(&format!("{{spinner}} {what:>8} [{{bar:30}}] {{pos}}/{{len}} {{wide_msg}}")) {
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{spinner}} {what:>8} [{{bar:30}}] {{pos}}/{{len}} {{wide_msg}}"
+    )) {
         b.set_style(style);
     }
     b
@@ -358,9 +418,15 @@ mod tests {
     #[test]
     fn transcript_links_resolve_safely() {
         let file = Location::parse("samples/show/feed.xml");
-        assert_eq!(file.join("t/1.vtt").unwrap(), Location::File(PathBuf::from("samples/show/t/1.vtt")));
+        assert_eq!(
+            file.join("t/1.vtt").unwrap(),
+            Location::File(PathBuf::from("samples/show/t/1.vtt"))
+        );
         let web = Location::parse("https://example.com/feeds/show.xml");
-        assert_eq!(web.join("t/1.vtt").unwrap().display(), "https://example.com/feeds/t/1.vtt");
+        assert_eq!(
+            web.join("t/1.vtt").unwrap().display(),
+            "https://example.com/feeds/t/1.vtt"
+        );
         assert!(web.join("file:///etc/passwd").is_err());
         assert!(file.join("ftp://example.com/x").is_err());
     }

@@ -85,7 +85,10 @@ impl Transcript {
             }
             Err(_) => String::from_utf8_lossy(bytes),
         };
-        let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n").replace('\r', "\n");
+        let text = text
+            .trim_start_matches('\u{feff}')
+            .replace("\r\n", "\n")
+            .replace('\r', "\n");
         let format = sniff(&text);
         let segments = match format {
             Format::Vtt | Format::Srt => parse_cues(&text),
@@ -94,7 +97,10 @@ impl Transcript {
             Format::Markdown => parse_markdown(&text),
             Format::Text => parse_text(&text),
         };
-        let segments: Vec<Segment> = segments.into_iter().filter(|s| !s.text.is_empty()).collect();
+        let segments: Vec<Segment> = segments
+            .into_iter()
+            .filter(|s| !s.text.is_empty())
+            .collect();
         if segments.is_empty() {
             return Err(TranscriptError::Empty(format.name()));
         }
@@ -119,7 +125,11 @@ impl Transcript {
 
     /// All the words, one turn per line.
     pub fn plain_text(&self) -> String {
-        self.turns().iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join("\n")
+        self.turns()
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -131,16 +141,43 @@ fn sniff(text: &str) -> Format {
     if head.starts_with('{') || head.starts_with('[') && head[1..].trim_start().starts_with('{') {
         return Format::Json;
     }
-    let timing_lines = text.lines().take(200).filter(|l| parse_timing(l).is_some()).count();
+    let timing_lines = text
+        .lines()
+        .take(200)
+        .filter(|l| parse_timing(l).is_some())
+        .count();
     if timing_lines >= 1 {
-        let comma = text.lines().take(200).any(|l| l.contains("-->") && l.contains(','));
+        let comma = text
+            .lines()
+            .take(200)
+            .any(|l| l.contains("-->") && l.contains(','));
         return if comma { Format::Srt } else { Format::Vtt };
     }
-    let lower: String = head.chars().take(4000).collect::<String>().to_ascii_lowercase();
-    if ["<html", "<!doctype", "<body", "<cite", "<p>", "<p ", "<div", "<!--"].iter().any(|t| lower.contains(t)) {
+    let lower: String = head
+        .chars()
+        .take(4000)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if [
+        "<html",
+        "<!doctype",
+        "<body",
+        "<cite",
+        "<p>",
+        "<p ",
+        "<div",
+        "<!--",
+    ]
+    .iter()
+    .any(|t| lower.contains(t))
+    {
         return Format::Html;
     }
-    if text.lines().take(400).any(|l| markdown_speaker(l).is_some()) {
+    if text
+        .lines()
+        .take(400)
+        .any(|l| markdown_speaker(l).is_some())
+    {
         return Format::Markdown;
     }
     Format::Text
@@ -223,7 +260,12 @@ pub fn parse_clock(s: &str) -> Option<i64> {
         None => (s, ""),
     };
     let parts: Vec<&str> = main.split(':').collect();
-    if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 3) {
+    if parts.len() < 2
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 3)
+    {
         return None;
     }
     let nums: Vec<i64> = parts.iter().filter_map(|p| p.parse().ok()).collect();
@@ -262,7 +304,9 @@ fn speaker_prefix(line: &str) -> Option<(&str, &str)> {
         && name.chars().count() <= 40
         && (1..=4).contains(&words)
         && name.chars().next().is_some_and(|c| c.is_uppercase())
-        && name.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '.' || c == '-' || c == '\'')
+        && name
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '.' || c == '-' || c == '\'')
         && !rest.starts_with("//");
     ok.then_some((name, rest.trim_start()))
 }
@@ -272,7 +316,9 @@ fn parse_cues(text: &str) -> Vec<Segment> {
     let mut speaker: Option<String> = None;
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
-        let Some((start, end)) = parse_timing(line) else { continue };
+        let Some((start, end)) = parse_timing(line) else {
+            continue;
+        };
         let mut body = Vec::new();
         while let Some(l) = lines.peek() {
             if l.trim().is_empty() || parse_timing(l).is_some() {
@@ -328,7 +374,8 @@ struct JsonSegment {
 }
 
 fn seconds_to_ms(s: Option<f64>) -> Option<i64> {
-    s.filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9).map(|s| (s * 1000.0).round() as i64)
+    s.filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(|s| (s * 1000.0).round() as i64)
 }
 
 fn parse_json(text: &str) -> Result<Vec<Segment>, TranscriptError> {
@@ -362,7 +409,12 @@ fn parse_json(text: &str) -> Result<Vec<Segment>, TranscriptError> {
                 prev.text.push_str(&body);
                 prev.end_ms = end.or(prev.end_ms);
             }
-            _ => out.push(Segment { speaker, start_ms: start, end_ms: end, text: body }),
+            _ => out.push(Segment {
+                speaker,
+                start_ms: start,
+                end_ms: end,
+                text: body,
+            }),
         }
     }
     Ok(out)
@@ -380,20 +432,37 @@ fn parse_html(text: &str) -> Vec<Segment> {
     let mut start: Option<i64> = None;
     let mut pos = 0;
     while pos < text.len() {
-        let Some(open) = lower[pos..].find('<').map(|i| pos + i) else { break };
-        let Some(close) = lower[open..].find('>').map(|i| open + i) else { break };
-        let tag = lower[open + 1..close].split_whitespace().next().unwrap_or("");
+        let Some(open) = lower[pos..].find('<').map(|i| pos + i) else {
+            break;
+        };
+        let Some(close) = lower[open..].find('>').map(|i| open + i) else {
+            break;
+        };
+        let tag = lower[open + 1..close]
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
         let end_tag = format!("</{tag}");
         let content_end = |from: usize| lower[from..].find(&end_tag).map(|i| from + i);
         match tag {
             "cite" | "time" | "p" => {
-                let Some(e) = content_end(close + 1) else { break };
+                let Some(e) = content_end(close + 1) else {
+                    break;
+                };
                 let inner = clean(&strip_tags(&text[close + 1..e]));
                 match tag {
-                    "cite" => speaker = Some(inner.trim_end_matches(':').trim().to_string()).filter(|s| !s.is_empty()),
+                    "cite" => {
+                        speaker = Some(inner.trim_end_matches(':').trim().to_string())
+                            .filter(|s| !s.is_empty())
+                    }
                     "time" => start = parse_clock(&inner),
                     _ => {
-                        segments.push(Segment { speaker: speaker.clone(), start_ms: start, end_ms: None, text: inner });
+                        segments.push(Segment {
+                            speaker: speaker.clone(),
+                            start_ms: start,
+                            end_ms: None,
+                            text: inner,
+                        });
                     }
                 }
                 pos = e + end_tag.len();
@@ -452,13 +521,21 @@ fn parse_markdown(text: &str) -> Vec<Segment> {
         }
         let (speaker, body) = match markdown_speaker(block) {
             Some((name, rest)) => (Some(unescape_markdown(&name)), rest.to_string()),
-            None => (segments.last().and_then(|s| s.speaker.clone()), block.to_string()),
+            None => (
+                segments.last().and_then(|s| s.speaker.clone()),
+                block.to_string(),
+            ),
         };
         if is_marker(&unescape_markdown(&body)) {
             continue;
         }
         let body = clean(&unescape_markdown(&body));
-        segments.push(Segment { speaker, start_ms: None, end_ms: None, text: body });
+        segments.push(Segment {
+            speaker,
+            start_ms: None,
+            end_ms: None,
+            text: body,
+        });
     }
     segments
 }
@@ -475,10 +552,23 @@ fn parse_text(text: &str) -> Vec<Segment> {
         // An optional leading timestamp: "[00:01:02] ...", "(1:02) ..." or "00:01:02 ...".
         let (start, line) = leading_clock(line);
         if let Some((name, rest)) = speaker_prefix(line) {
-            segments.push(Segment { speaker: Some(name.to_string()), start_ms: start, end_ms: None, text: clean(rest) });
+            segments.push(Segment {
+                speaker: Some(name.to_string()),
+                start_ms: start,
+                end_ms: None,
+                text: clean(rest),
+            });
         } else if new_paragraph || start.is_some() || segments.is_empty() {
-            let speaker = segments.last().and_then(|s| s.speaker.clone()).filter(|_| !new_paragraph);
-            segments.push(Segment { speaker, start_ms: start, end_ms: None, text: clean(line) });
+            let speaker = segments
+                .last()
+                .and_then(|s| s.speaker.clone())
+                .filter(|_| !new_paragraph);
+            segments.push(Segment {
+                speaker,
+                start_ms: start,
+                end_ms: None,
+                text: clean(line),
+            });
         } else if let Some(last) = segments.last_mut() {
             last.text.push(' ');
             last.text.push_str(&clean(line));
@@ -523,7 +613,10 @@ mod tests {
         assert_eq!(t.segments[1].text, "General Kenobi.");
         let vtt = "WEBVTT\n\n00:01.000 --> 00:02.000 align:start\n<v Ben>Fish &amp; chips.</v>\n";
         let t = Transcript::parse(vtt.as_bytes()).unwrap();
-        assert_eq!((t.format, t.segments[0].text.as_str()), (Format::Vtt, "Fish & chips."));
+        assert_eq!(
+            (t.format, t.segments[0].text.as_str()),
+            (Format::Vtt, "Fish & chips.")
+        );
         assert_eq!(t.segments[0].speaker.as_deref(), Some("Ben"));
     }
 
@@ -541,9 +634,22 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for input in ["", "\u{0}\u{0}\u{0}", "{", "<cite>", "WEBVTT\n\n-->", "**:**", "1:\n", "&#xFFFFFFFF;", "é&"] {
+        for input in [
+            "",
+            "\u{0}\u{0}\u{0}",
+            "{",
+            "<cite>",
+            "WEBVTT\n\n-->",
+            "**:**",
+            "1:\n",
+            "&#xFFFFFFFF;",
+            "é&",
+        ] {
             let _ = Transcript::parse(input.as_bytes());
         }
-        assert!(matches!(Transcript::parse(b"   "), Err(TranscriptError::Empty(_))));
+        assert!(matches!(
+            Transcript::parse(b"   "),
+            Err(TranscriptError::Empty(_))
+        ));
     }
 }

@@ -10,11 +10,16 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
-use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 use crate::core::model::{InsightId, InsightView};
@@ -64,7 +69,9 @@ pub struct SearchIndex {
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchIndex").field("docs", &self.len()).finish()
+        f.debug_struct("SearchIndex")
+            .field("docs", &self.len())
+            .finish()
     }
 }
 
@@ -94,13 +101,24 @@ impl SearchIndex {
         let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
-            .filter(StopWordFilter::new(Language::English).expect("tantivy ships English stop words"))
+            .filter(
+                StopWordFilter::new(Language::English).expect("tantivy ships English stop words"),
+            )
             .filter(Stemmer::new(Language::English))
             .build();
         index.tokenizers().register(ANALYZER, analyzer);
         let writer = index.writer_with_num_threads(1, 30_000_000)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, topics: Mutex::new(HashMap::new()) })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            topics: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Number of insights indexed.
@@ -144,7 +162,11 @@ impl SearchIndex {
 
     /// The analysed terms of user text (stemmed, no stop words), deduplicated, at most 32.
     fn terms(&self, text: &str) -> Vec<String> {
-        let mut analyzer = self.index.tokenizers().get(ANALYZER).expect("analyser registered at creation");
+        let mut analyzer = self
+            .index
+            .tokenizers()
+            .get(ANALYZER)
+            .expect("analyser registered at creation");
         let mut stream = analyzer.token_stream(text);
         let mut out: Vec<String> = Vec::new();
         while let Some(tok) = stream.next() {
@@ -160,7 +182,10 @@ impl SearchIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in terms {
             for (field, boost) in [(f.text, 1.0), (f.topics, 1.5), (f.titles, 0.5)] {
-                let q = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
+                let q = TermQuery::new(
+                    Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
             }
             if fuzzy && t.chars().count() >= 5 {
@@ -169,7 +194,10 @@ impl SearchIndex {
             }
         }
         if (2..=6).contains(&terms.len()) {
-            let phrase: Vec<Term> = terms.iter().map(|t| Term::from_field_text(f.text, t)).collect();
+            let phrase: Vec<Term> = terms
+                .iter()
+                .map(|t| Term::from_field_text(f.text, t))
+                .collect();
             let mut q = PhraseQuery::new(phrase);
             q.set_slop(3);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 2.0))));
@@ -177,7 +205,12 @@ impl SearchIndex {
         BooleanQuery::new(clauses)
     }
 
-    fn run(&self, query: &dyn Query, limit: usize, now: DateTime<Utc>) -> Result<Vec<(Hit, Stored)>, SearchError> {
+    fn run(
+        &self,
+        query: &dyn Query,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Hit, Stored)>, SearchError> {
         let searcher = self.reader.searcher();
         let top = searcher.search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
@@ -191,11 +224,25 @@ impl SearchIndex {
             ) else {
                 continue;
             };
-            let text = d.get_first(f.text).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let text = d
+                .get_first(f.text)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
             // Recency is a gentle boost: a month-old insight keeps ~90% of its score.
             let age_days = ((now.timestamp() - published).max(0) as f64) / 86_400.0;
             let fresh = 1.0 + 0.2 * 0.5f64.powf(age_days / 30.0);
-            hits.push((Hit { id: id as i64, score: score * fresh as f32 }, Stored { episode, published, text }));
+            hits.push((
+                Hit {
+                    id: id as i64,
+                    score: score * fresh as f32,
+                },
+                Stored {
+                    episode,
+                    published,
+                    text,
+                },
+            ));
         }
         hits.sort_by(|a, b| {
             b.0.score
@@ -207,7 +254,12 @@ impl SearchIndex {
     }
 
     /// Insights related to user text, best first. Never fails on odd input: text is words.
-    pub fn search(&self, text: &str, limit: usize, now: DateTime<Utc>) -> Result<Vec<Hit>, SearchError> {
+    pub fn search(
+        &self,
+        text: &str,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Hit>, SearchError> {
         let terms = self.terms(text);
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
@@ -217,7 +269,10 @@ impl SearchIndex {
         // Near-duplicates collapse to the best of them.
         let mut kept: Vec<(Hit, Stored)> = Vec::new();
         for h in hits.drain(..) {
-            if kept.iter().all(|k| similarity(&k.1.text, &h.1.text) < NEAR_DUPLICATE) {
+            if kept
+                .iter()
+                .all(|k| similarity(&k.1.text, &h.1.text) < NEAR_DUPLICATE)
+            {
                 kept.push(h);
             }
             if kept.len() >= limit {
@@ -229,7 +284,13 @@ impl SearchIndex {
 
     /// Insights like `insight`: never itself or a near-duplicate of it, and (unless
     /// `same_episode`) not from its own episode.
-    pub fn related(&self, insight: &InsightView, limit: usize, same_episode: bool, now: DateTime<Utc>) -> Result<Vec<Hit>, SearchError> {
+    pub fn related(
+        &self,
+        insight: &InsightView,
+        limit: usize,
+        same_episode: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Hit>, SearchError> {
         let mut source = insight.text.clone();
         for t in &insight.topics {
             source.push_str(" . ");
@@ -246,7 +307,9 @@ impl SearchIndex {
             if h.0.id == insight.id
                 || (!same_episode && h.1.episode == insight.episode_id)
                 || similarity(&h.1.text, &insight.text) >= NEAR_DUPLICATE
-                || kept.iter().any(|k| similarity(&k.1.text, &h.1.text) >= NEAR_DUPLICATE)
+                || kept
+                    .iter()
+                    .any(|k| similarity(&k.1.text, &h.1.text) >= NEAR_DUPLICATE)
             {
                 continue;
             }
@@ -264,7 +327,11 @@ impl SearchIndex {
         let mut v: Vec<(&String, &usize)> = topics.iter().collect();
         v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let mut seen = HashSet::new();
-        v.into_iter().filter(|(t, _)| seen.insert(t.as_str())).take(n).map(|(t, _)| t.clone()).collect()
+        v.into_iter()
+            .filter(|(t, _)| seen.insert(t.as_str()))
+            .take(n)
+            .map(|(t, _)| t.clone())
+            .collect()
     }
 }
 
@@ -295,8 +362,18 @@ mod tests {
     fn finds_stems_typos_and_ignores_syntax() {
         let idx = SearchIndex::in_memory().unwrap();
         idx.add(&[
-            view(1, 1, "Export controls on chips reshaped data center plans.", "2026-11-01T00:00:00Z"),
-            view(2, 2, "Sourdough acidity slows staling of bread.", "2026-11-01T00:00:00Z"),
+            view(
+                1,
+                1,
+                "Export controls on chips reshaped data center plans.",
+                "2026-11-01T00:00:00Z",
+            ),
+            view(
+                2,
+                2,
+                "Sourdough acidity slows staling of bread.",
+                "2026-11-01T00:00:00Z",
+            ),
         ])
         .unwrap();
         let now = "2026-11-27T00:00:00Z".parse().unwrap();
@@ -311,14 +388,34 @@ mod tests {
     #[test]
     fn fresher_wins_ties_and_related_excludes_itself() {
         let idx = SearchIndex::in_memory().unwrap();
-        let a = view(1, 1, "Heat pumps work well in cold climates.", "2026-01-01T00:00:00Z");
-        let b = view(2, 2, "Heat pumps work well in cold climates!", "2026-11-20T00:00:00Z");
-        let c = view(3, 3, "Cold climates suit modern heat pumps with vapour injection.", "2026-11-20T00:00:00Z");
+        let a = view(
+            1,
+            1,
+            "Heat pumps work well in cold climates.",
+            "2026-01-01T00:00:00Z",
+        );
+        let b = view(
+            2,
+            2,
+            "Heat pumps work well in cold climates!",
+            "2026-11-20T00:00:00Z",
+        );
+        let c = view(
+            3,
+            3,
+            "Cold climates suit modern heat pumps with vapour injection.",
+            "2026-11-20T00:00:00Z",
+        );
         idx.add(&[a.clone(), b, c]).unwrap();
         let now = "2026-11-27T00:00:00Z".parse().unwrap();
         let hits = idx.search("heat pumps", 5, now).unwrap();
         assert_eq!(hits[0].id, 2, "{hits:?}");
-        let rel: Vec<i64> = idx.related(&a, 5, false, now).unwrap().iter().map(|h| h.id).collect();
+        let rel: Vec<i64> = idx
+            .related(&a, 5, false, now)
+            .unwrap()
+            .iter()
+            .map(|h| h.id)
+            .collect();
         assert_eq!(rel, [3]);
     }
 }

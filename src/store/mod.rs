@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::core::model::{
-    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, PodcastId, PodcastMeta,
-    Subscription, SubscriptionId,
+    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, PodcastId,
+    PodcastMeta, Subscription, SubscriptionId,
 };
 
 pub mod sqlite;
@@ -117,7 +117,12 @@ pub trait Store: Send + Sync {
     async fn stats(&self) -> StoreResult<Stats>;
 
     /// Creates or updates a podcast by feed URL, clearing its failure count.
-    async fn upsert_podcast(&self, feed_url: &str, meta: &PodcastMeta, now: DateTime<Utc>) -> StoreResult<PodcastId>;
+    async fn upsert_podcast(
+        &self,
+        feed_url: &str,
+        meta: &PodcastMeta,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PodcastId>;
     /// Records a failed poll of a feed (if the feed is known).
     async fn record_feed_error(&self, feed_url: &str, error: &str) -> StoreResult<()>;
     /// Every known feed.
@@ -125,7 +130,12 @@ pub trait Store: Send + Sync {
 
     /// Inserts an episode, or updates its metadata if `(podcast, guid)` exists. Returns its id and
     /// whether it is new.
-    async fn upsert_episode(&self, podcast: PodcastId, ep: &NewEpisode, now: DateTime<Utc>) -> StoreResult<(EpisodeId, bool)>;
+    async fn upsert_episode(
+        &self,
+        podcast: PodcastId,
+        ep: &NewEpisode,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(EpisodeId, bool)>;
     /// Episodes waiting for transcript and extraction.
     async fn pending_episodes(&self) -> StoreResult<Vec<Episode>>;
     /// Marks an episode processed (`done`) or `failed` with the error.
@@ -133,14 +143,23 @@ pub trait Store: Send + Sync {
 
     /// Stores insights of an episode; one whose content hash exists already is skipped. Returns
     /// the ids of the new ones.
-    async fn insert_insights(&self, episode: EpisodeId, insights: &[NewInsight], now: DateTime<Utc>) -> StoreResult<Vec<InsightId>>;
+    async fn insert_insights(
+        &self,
+        episode: EpisodeId,
+        insights: &[NewInsight],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<InsightId>>;
     /// Insights by id, in the order asked (unknown ids are left out).
     async fn insights(&self, ids: &[InsightId]) -> StoreResult<Vec<InsightView>>;
     /// Insights with id greater than `after`, in id order, at most `limit`.
     async fn insights_after(&self, after: InsightId, limit: i64) -> StoreResult<Vec<InsightView>>;
     /// Brief candidates: insights from episodes published since `since`, not yet delivered to
     /// `subscription` (when given).
-    async fn brief_candidates(&self, since: DateTime<Utc>, subscription: Option<SubscriptionId>) -> StoreResult<Vec<InsightView>>;
+    async fn brief_candidates(
+        &self,
+        since: DateTime<Utc>,
+        subscription: Option<SubscriptionId>,
+    ) -> StoreResult<Vec<InsightView>>;
 
     /// Creates or replaces the subscription of a chat (resuming it if paused).
     async fn upsert_subscription(&self, sub: &NewSubscription) -> StoreResult<Subscription>;
@@ -157,7 +176,12 @@ pub trait Store: Send + Sync {
 
     /// Creates the delivery row of `(subscription, occurrence)` unless it exists. Returns the id
     /// and whether it was already finished (so it must not be sent again).
-    async fn open_delivery(&self, sub: SubscriptionId, occurrence: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<(i64, bool)>;
+    async fn open_delivery(
+        &self,
+        sub: SubscriptionId,
+        occurrence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(i64, bool)>;
     /// Finishes a delivery in one transaction: its status, message ids and error; the insights
     /// it delivered; and the subscription's next run.
     #[allow(clippy::too_many_arguments)]
@@ -177,8 +201,12 @@ pub trait Store: Send + Sync {
 /// Opens the store a database URL names, creating the database file if needed.
 pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::connect(url, max_connections).await?))
+        Ok(std::sync::Arc::new(
+            SqliteStore::connect(url, max_connections).await?,
+        ))
     } else {
-        Err(StoreError::Unsupported(url.split(':').next().unwrap_or_default().to_string()))
+        Err(StoreError::Unsupported(
+            url.split(':').next().unwrap_or_default().to_string(),
+        ))
     }
 }

@@ -12,8 +12,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::{DeliveryOutcome, FeedRow, NewSubscription, Stats, Store, StoreError, StoreResult};
 use crate::core::model::{
-    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform, PodcastId,
-    PodcastMeta, Subscription, SubscriptionId,
+    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
+    PodcastId, PodcastMeta, Subscription, SubscriptionId,
 };
 
 /// A SQLite database.
@@ -107,7 +107,9 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -126,7 +128,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn upsert_podcast(&self, feed_url: &str, meta: &PodcastMeta, now: DateTime<Utc>) -> StoreResult<PodcastId> {
+    async fn upsert_podcast(
+        &self,
+        feed_url: &str,
+        meta: &PodcastMeta,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PodcastId> {
         let id = sqlx::query_scalar(
             "INSERT INTO podcasts (feed_url, title, link, image, created_at) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (feed_url) DO UPDATE SET title = excluded.title, link = excluded.link, \
@@ -143,11 +150,13 @@ impl Store for SqliteStore {
     }
 
     async fn record_feed_error(&self, feed_url: &str, error: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE podcasts SET failures = failures + 1, last_error = ? WHERE feed_url = ?")
-            .bind(error)
-            .bind(feed_url)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE podcasts SET failures = failures + 1, last_error = ? WHERE feed_url = ?",
+        )
+        .bind(error)
+        .bind(feed_url)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -173,13 +182,19 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn upsert_episode(&self, podcast: PodcastId, ep: &NewEpisode, now: DateTime<Utc>) -> StoreResult<(EpisodeId, bool)> {
+    async fn upsert_episode(
+        &self,
+        podcast: PodcastId,
+        ep: &NewEpisode,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(EpisodeId, bool)> {
         let mut tx = self.pool.begin().await?;
-        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM episodes WHERE podcast_id = ? AND guid = ?")
-            .bind(podcast)
-            .bind(&ep.guid)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM episodes WHERE podcast_id = ? AND guid = ?")
+                .bind(podcast)
+                .bind(&ep.guid)
+                .fetch_optional(&mut *tx)
+                .await?;
         let result = match existing {
             Some(id) => {
                 sqlx::query(
@@ -266,7 +281,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_insights(&self, episode: EpisodeId, insights: &[NewInsight], now: DateTime<Utc>) -> StoreResult<Vec<InsightId>> {
+    async fn insert_insights(
+        &self,
+        episode: EpisodeId,
+        insights: &[NewInsight],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<InsightId>> {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::new();
         for i in insights {
@@ -304,18 +324,27 @@ impl Store for SqliteStore {
             q = q.bind(id);
         }
         let rows = q.fetch_all(&self.pool).await?;
-        let mut found: Vec<InsightView> = rows.iter().map(insight_view).collect::<StoreResult<_>>()?;
+        let mut found: Vec<InsightView> =
+            rows.iter().map(insight_view).collect::<StoreResult<_>>()?;
         found.sort_by_key(|v| ids.iter().position(|id| *id == v.id));
         Ok(found)
     }
 
     async fn insights_after(&self, after: InsightId, limit: i64) -> StoreResult<Vec<InsightView>> {
         let sql = format!("{INSIGHT_VIEW} WHERE i.id > ? ORDER BY i.id LIMIT ?");
-        let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(insight_view).collect()
     }
 
-    async fn brief_candidates(&self, since: DateTime<Utc>, sub: Option<SubscriptionId>) -> StoreResult<Vec<InsightView>> {
+    async fn brief_candidates(
+        &self,
+        since: DateTime<Utc>,
+        sub: Option<SubscriptionId>,
+    ) -> StoreResult<Vec<InsightView>> {
         let sql = format!(
             "{INSIGHT_VIEW} WHERE COALESCE(e.published_at, e.created_at) >= ? AND NOT EXISTS \
              (SELECT 1 FROM delivered_insights d WHERE d.subscription_id = ? AND d.insight_id = i.id)"
@@ -379,30 +408,43 @@ impl Store for SqliteStore {
     }
 
     async fn delete_subscription(&self, chat: &ChatRef) -> StoreResult<bool> {
-        let r = sqlx::query("DELETE FROM subscriptions WHERE platform = ? AND chat_id = ? AND thread_id = ?")
-            .bind(chat.platform.as_str())
-            .bind(&chat.chat_id)
-            .bind(chat.thread_id.as_deref().unwrap_or(""))
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "DELETE FROM subscriptions WHERE platform = ? AND chat_id = ? AND thread_id = ?",
+        )
+        .bind(chat.platform.as_str())
+        .bind(&chat.chat_id)
+        .bind(chat.thread_id.as_deref().unwrap_or(""))
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected() > 0)
     }
 
     async fn due_subscriptions(&self, now: DateTime<Utc>) -> StoreResult<Vec<Subscription>> {
-        let sql = format!("{SUBSCRIPTION} WHERE paused_reason IS NULL AND next_run_at <= ? ORDER BY next_run_at, id");
-        let rows = sqlx::query(&sql).bind(ts(now)).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "{SUBSCRIPTION} WHERE paused_reason IS NULL AND next_run_at <= ? ORDER BY next_run_at, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ts(now))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(subscription).collect()
     }
 
     async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let t: Option<String> =
-            sqlx::query_scalar("SELECT MIN(next_run_at) FROM subscriptions WHERE paused_reason IS NULL")
-                .fetch_one(&self.pool)
-                .await?;
+        let t: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(next_run_at) FROM subscriptions WHERE paused_reason IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         t.as_deref().map(parse_ts).transpose()
     }
 
-    async fn open_delivery(&self, sub: SubscriptionId, occurrence: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<(i64, bool)> {
+    async fn open_delivery(
+        &self,
+        sub: SubscriptionId,
+        occurrence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(i64, bool)> {
         sqlx::query(
             "INSERT INTO deliveries (subscription_id, occurrence, status, created_at) VALUES (?, ?, 'pending', ?) \
              ON CONFLICT (subscription_id, occurrence) DO NOTHING",
@@ -412,11 +454,13 @@ impl Store for SqliteStore {
         .bind(ts(now))
         .execute(&self.pool)
         .await?;
-        let r = sqlx::query("SELECT id, status FROM deliveries WHERE subscription_id = ? AND occurrence = ?")
-            .bind(sub)
-            .bind(ts(occurrence))
-            .fetch_one(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "SELECT id, status FROM deliveries WHERE subscription_id = ? AND occurrence = ?",
+        )
+        .bind(sub)
+        .bind(ts(occurrence))
+        .fetch_one(&self.pool)
+        .await?;
         let status: String = r.try_get("status")?;
         Ok((r.try_get("id")?, status != "pending"))
     }

@@ -1,0 +1,67 @@
+//! The command line a script or an operator uses.
+
+use std::process::Command;
+
+use crate::support::fixtures;
+
+fn podbrief(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_podbrief"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn ingest_then_brief_and_related_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = fixtures().join("feeds");
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}, {:?}]\n[brief]\nlookback = \"36500d\"\n",
+            dir.path().join("cli.db").display(),
+            feeds.join("tides.xml").display().to_string(),
+            feeds.join("orchard.xml").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let out = podbrief(dir.path(), &["ingest"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("2 feeds read, 0 failed; 4 new episodes")
+    );
+
+    let out = podbrief(dir.path(), &["brief", "--json", "--size", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("brief --json prints JSON");
+    assert_eq!(v["insights"].as_array().unwrap().len(), 2);
+
+    let out = podbrief(dir.path(), &["related", "--json", "Orkney"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("related --json prints JSON");
+    assert_eq!(v["insights"][0]["episode"], "Wave Energy Buoys");
+}
+
+#[test]
+fn a_wrong_config_value_fails_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bot.toml"), "[brief]\nsize = 0\n").unwrap();
+    let out = podbrief(dir.path(), &["brief"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("brief.size: 0 is out of range 1..=10"),
+        "{err}"
+    );
+}

@@ -1,0 +1,249 @@
+//! The test harness: a whole podbrief on a temporary SQLite database, a manual clock, and a feed
+//! server on 127.0.0.1 serving fixtures written for these tests.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use podbrief::adapters::console::console_chat;
+use podbrief::app::App;
+use podbrief::config::Config;
+use podbrief::core::UserContext;
+use podbrief::core::clock::ManualClock;
+use podbrief::core::command::ParseContext;
+use podbrief::core::model::Reply;
+use podbrief::ingest::IngestReport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+/// The instant every test starts at.
+pub const START: &str = "2026-11-27T06:00:00Z";
+
+/// Test fixtures folder.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A feed server on 127.0.0.1 serving `tests/fixtures/feeds/`, counting requests per path.
+pub struct FeedServer {
+    pub base: String,
+    pub hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+#[derive(Clone)]
+struct ServerState {
+    root: PathBuf,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+async fn serve_file(State(s): State<ServerState>, Path(path): Path<String>) -> impl IntoResponse {
+    *s.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+    if path.contains("..") {
+        return (StatusCode::BAD_REQUEST, Vec::new());
+    }
+    match tokio::fs::read(s.root.join(&path)).await {
+        Ok(body) => (StatusCode::OK, body),
+        Err(_) => (StatusCode::NOT_FOUND, b"not found".to_vec()),
+    }
+}
+
+impl FeedServer {
+    pub async fn start() -> FeedServer {
+        let hits = Arc::new(Mutex::new(HashMap::new()));
+        let state = ServerState {
+            root: fixtures().join("feeds"),
+            hits: hits.clone(),
+        };
+        let app = Router::new()
+            .route("/{*path}", axum::routing::get(serve_file))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FeedServer {
+            base: format!("http://{addr}"),
+            hits,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+/// A running podbrief for one test.
+pub struct TestApp {
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    pub feeds: FeedServer,
+    pub dir: tempfile::TempDir,
+}
+
+/// Options for [`TestApp::spawn_with`].
+pub struct Options {
+    /// Feed paths on the feed server.
+    pub feeds: Vec<&'static str>,
+    /// Extra TOML appended to the config.
+    pub extra: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            feeds: vec!["tides.xml", "orchard.xml"],
+            extra: "",
+        }
+    }
+}
+
+impl TestApp {
+    /// An app reading the two fixture feeds over HTTP, not yet ingested.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> TestApp {
+        let feeds = FeedServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let feed_list: Vec<String> = opts
+            .feeds
+            .iter()
+            .map(|f| format!("{:?}", feeds.url(f)))
+            .collect();
+        let toml = format!(
+            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{}]\n[brief]\nlookback = \"30d\"\nsize = 3\n{}",
+            dir.path().join("test.db").display(),
+            feed_list.join(", "),
+            opts.extra
+        );
+        let config = Config::from_toml(
+            &toml,
+            std::path::Path::new("test.toml"),
+            dir.path().to_path_buf(),
+        )
+        .expect("test config is valid");
+        let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
+        let app = App::build(config, clock.clone()).await.expect("app builds");
+        TestApp {
+            app: Arc::new(app),
+            clock,
+            feeds,
+            dir,
+        }
+    }
+
+    /// An app with the fixture feeds already ingested.
+    pub async fn ingested() -> TestApp {
+        let t = TestApp::spawn().await;
+        let r = t.ingest().await;
+        assert!(
+            r.feed_errors.is_empty() && r.episode_errors.is_empty(),
+            "{r:?}"
+        );
+        t
+    }
+
+    pub async fn ingest(&self) -> IngestReport {
+        self.app.ingest(false).await
+    }
+
+    /// What the bot answers the console chat's `text`.
+    pub async fn say(&self, text: &str) -> Reply {
+        let ctx = UserContext {
+            chat: console_chat(),
+            user_id: Some("tester".into()),
+            can_manage: true,
+        };
+        let parse = ParseContext {
+            bot_username: None,
+            plain_text_is_lookup: true,
+        };
+        self.app
+            .core
+            .handle_text(&ctx, text, parse)
+            .await
+            .expect("the console answers every message")
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        use podbrief::core::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Opens the console chat (with its brief timer) on in-memory pipes.
+    pub fn open_console(&self) -> ConsoleSession {
+        let (input, theirs_in) = tokio::io::duplex(1 << 16);
+        let (theirs_out, mut output) = tokio::io::duplex(1 << 20);
+        let app = self.app.clone();
+        let task = tokio::spawn(async move {
+            app.run_console(tokio::io::BufReader::new(theirs_in), theirs_out)
+                .await
+                .unwrap();
+        });
+        let seen = Arc::new(Mutex::new(String::new()));
+        let sink = seen.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = output.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        ConsoleSession { input, seen, task }
+    }
+}
+
+/// A console chat in progress.
+pub struct ConsoleSession {
+    input: DuplexStream,
+    seen: Arc<Mutex<String>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl ConsoleSession {
+    pub async fn type_line(&mut self, line: &str) {
+        self.input
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Everything printed so far.
+    pub fn output(&self) -> String {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until the output satisfies `pred`; fails (with the output) if it never does.
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        for _ in 0..1000 {
+            let out = self.output();
+            if pred(&out) {
+                return out;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "console never showed {what}; it printed:\n{}",
+            self.output()
+        );
+    }
+
+    /// Waits until `text` has been printed `n` times.
+    pub async fn wait_count(&self, text: &str, n: usize) -> String {
+        self.wait_for(&format!("{n}× {text:?}"), |o| o.matches(text).count() >= n)
+            .await
+    }
+}
