@@ -55,11 +55,21 @@ pub enum CliCommand {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Read transcript files (or folders of them) and report what podbrief finds in each; fails
+    /// if any file yields no text. Needs no config or database.
+    CheckTranscripts {
+        /// Files or folders.
+        #[arg(required = true, num_args = 1..)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 /// Parses the command line and runs it.
 pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let CliCommand::CheckTranscripts { paths } = &cli.command {
+        return crate::ingest::check::check_transcripts(paths);
+    }
     let (mut config, source) = Config::load(cli.config.as_deref())?;
     init_logging(&config.log.level);
     if let ConfigSource::Example(p) = &source {
@@ -77,6 +87,7 @@ pub async fn main() -> anyhow::Result<()> {
     let app = App::build(config, Arc::new(SystemClock)).await?;
     let terminal = std::io::stderr().is_terminal();
     match cli.command {
+        CliCommand::CheckTranscripts { .. } => unreachable!("handled before loading the config"),
         CliCommand::Migrate => {
             println!("database is up to date");
         }

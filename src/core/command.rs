@@ -127,10 +127,10 @@ impl Command {
             Some((n, a)) => (n, Some(a)),
             None => (head, None),
         };
-        if let (Some(addressee), Some(me)) = (addressee, ctx.bot_username) {
-            if !addressee.eq_ignore_ascii_case(me) {
-                return Ok(None);
-            }
+        if let (Some(addressee), Some(me)) = (addressee, ctx.bot_username)
+            && !addressee.eq_ignore_ascii_case(me)
+        {
+            return Ok(None);
         }
         let name = name.to_ascii_lowercase();
         let cmd = match name.as_str() {

@@ -45,10 +45,10 @@ impl Schedule {
             return Ok(Schedule::Daily(t));
         }
         let fields = s.split_whitespace().count();
-        if (6..=7).contains(&fields) {
-            if let Ok(c) = cron::Schedule::from_str(s) {
-                return Ok(Schedule::Cron(Box::new(c)));
-            }
+        if (6..=7).contains(&fields)
+            && let Ok(c) = cron::Schedule::from_str(s)
+        {
+            return Ok(Schedule::Cron(Box::new(c)));
         }
         Err(ScheduleError::BadSchedule(s.to_string()))
     }

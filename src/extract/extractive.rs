@@ -342,7 +342,7 @@ impl ExtractiveEngine {
                 0.0
             };
             // Centrality is relative to the episode, so it weighs less than the absolute cues.
-            c.score += 0.3 * rel * (c.score / 0.7).min(1.0).max(0.25);
+            c.score += 0.3 * rel * (c.score / 0.7).clamp(0.25, 1.0);
             c.score = c.score.clamp(0.0, 1.0);
         }
         cands.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.first.cmp(&b.first)));
@@ -449,10 +449,8 @@ fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
     {
         let turn = sents[last].turn;
         for i in 0..n {
-            if i <= last || sents[i].turn == turn && i < head {
-                if labels[i] == Label::Talk {
-                    labels[i] = Label::Intro;
-                }
+            if (i <= last || sents[i].turn == turn && i < head) && labels[i] == Label::Talk {
+                labels[i] = Label::Intro;
             }
         }
     }
@@ -680,10 +678,9 @@ pub fn tidy(quote: &str) -> String {
             if let (Some(last), Some(p)) = (
                 out.last_mut(),
                 t.chars().last().filter(|c| matches!(c, '.' | '!' | '?')),
-            ) {
-                if !last.ends_with(['.', '!', '?']) {
-                    last.push(p);
-                }
+            ) && !last.ends_with(['.', '!', '?'])
+            {
+                last.push(p);
             }
             i += 1;
             continue;

@@ -95,7 +95,7 @@ pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, FeedError> {
             episode(e, raw)
         })
         .collect();
-    episodes.sort_by(|a, b| b.0.published_at.cmp(&a.0.published_at));
+    episodes.sort_by_key(|e| std::cmp::Reverse(e.0.published_at));
     Ok(ParsedFeed { podcast, episodes })
 }
 
@@ -225,11 +225,7 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
     let mut depth_in_item = 0usize;
     let mut in_guid = false;
     let mut buf = Vec::new();
-    loop {
-        let event = match reader.read_event_into(&mut buf) {
-            Ok(e) => e,
-            Err(_) => break,
-        };
+    while let Ok(event) = reader.read_event_into(&mut buf) {
         match event {
             Event::Eof => break,
             Event::Start(ref s) | Event::Empty(ref s) => {

@@ -14,6 +14,7 @@ use crate::extract::{EpisodeText, Extractor};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{Store, StoreError};
 
+pub mod check;
 pub mod feed;
 pub mod transcript;
 

@@ -328,19 +328,20 @@ fn parse_cues(text: &str) -> Vec<Segment> {
             lines.next();
         }
         // An SRT cue number or VTT cue id just before the next timing line is not text.
-        if let (Some(last), Some(next)) = (body.last(), lines.peek()) {
-            if parse_timing(next).is_some() && last.trim().bytes().all(|b| b.is_ascii_digit()) {
-                body.pop();
-            }
+        if let (Some(last), Some(next)) = (body.last(), lines.peek())
+            && parse_timing(next).is_some()
+            && last.trim().bytes().all(|b| b.is_ascii_digit())
+        {
+            body.pop();
         }
         let mut joined = body.join(" ");
-        if let Some(i) = joined.find("<v ").or_else(|| joined.find("<v.")) {
-            if let Some(j) = joined[i..].find('>') {
-                let tag = &joined[i + 2..i + j];
-                let name = tag.split_once(' ').map(|(_, n)| n).unwrap_or("").trim();
-                if !name.is_empty() {
-                    speaker = Some(clean(name));
-                }
+        if let Some(i) = joined.find("<v ").or_else(|| joined.find("<v."))
+            && let Some(j) = joined[i..].find('>')
+        {
+            let tag = &joined[i + 2..i + j];
+            let name = tag.split_once(' ').map(|(_, n)| n).unwrap_or("").trim();
+            if !name.is_empty() {
+                speaker = Some(clean(name));
             }
         }
         joined = strip_tags(&joined);
@@ -405,7 +406,10 @@ fn parse_json(text: &str) -> Result<Vec<Segment>, TranscriptError> {
                     && !prev.text.ends_with(['.', '?', '!'])
                     && prev.text.len() < 400 =>
             {
-                prev.text.push(' ');
+                // Punctuation tokens of word-level transcripts attach to the word before.
+                if !body.starts_with([',', '.', '!', '?', ';', ':', ')']) {
+                    prev.text.push(' ');
+                }
                 prev.text.push_str(&body);
                 prev.end_ms = end.or(prev.end_ms);
             }

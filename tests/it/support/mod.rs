@@ -10,7 +10,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::{DateTime, Utc};
 use podbrief::adapters::console::console_chat;
 use podbrief::app::App;
 use podbrief::config::Config;
@@ -85,7 +84,8 @@ pub struct TestApp {
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     pub feeds: FeedServer,
-    pub dir: tempfile::TempDir,
+    /// Holds the database; removed when the test ends.
+    _dir: tempfile::TempDir,
 }
 
 /// Options for [`TestApp::spawn_with`].
@@ -137,7 +137,7 @@ impl TestApp {
             app: Arc::new(app),
             clock,
             feeds,
-            dir,
+            _dir: dir,
         }
     }
 
@@ -172,11 +172,6 @@ impl TestApp {
             .handle_text(&ctx, text, parse)
             .await
             .expect("the console answers every message")
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        use podbrief::core::clock::Clock;
-        self.clock.now()
     }
 
     /// Opens the console chat (with its brief timer) on in-memory pipes.
@@ -239,11 +234,5 @@ impl ConsoleSession {
             "console never showed {what}; it printed:\n{}",
             self.output()
         );
-    }
-
-    /// Waits until `text` has been printed `n` times.
-    pub async fn wait_count(&self, text: &str, n: usize) -> String {
-        self.wait_for(&format!("{n}× {text:?}"), |o| o.matches(text).count() >= n)
-            .await
     }
 }
