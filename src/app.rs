@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::Router;
 use tokio::io::{AsyncBufRead, AsyncWrite};
 use tracing::info;
 
 use crate::adapters::console::{Console, ConsoleOut};
-use crate::config::Config;
+use crate::config::{Config, ConsoleMode};
 use crate::core::clock::Clock;
 use crate::core::model::Platform;
 use crate::core::{Core, Settings};
+use crate::deliver::Sender;
 use crate::deliver::scheduler::Scheduler;
 use crate::extract::ExtractiveEngine;
 use crate::ingest::{IngestReport, Ingestor};
@@ -92,8 +94,50 @@ impl App {
             .await
     }
 
-    /// Runs the bot with the console chat on `input`/`output` until the input ends: the brief
-    /// timer and periodic feed polling run alongside.
+    /// Starts everything that runs in the background: the enabled chat platforms, the HTTP
+    /// server, the brief scheduler and periodic feed polling. `console` adds the console's sender.
+    pub async fn start(&self, console: Option<Arc<dyn Sender>>) -> anyhow::Result<Running> {
+        let mut senders: HashMap<Platform, Arc<dyn Sender>> = HashMap::new();
+        let mut routes = Router::new();
+        let mut tasks = Vec::new();
+        if let Some(c) = console {
+            senders.insert(Platform::Console, c);
+        }
+        let mut connections = Vec::new();
+        if self.config.telegram.enabled {
+            connections
+                .push(crate::adapters::telegram::connect(self.core.clone(), &self.config).await?);
+        }
+        for c in connections {
+            senders.insert(c.platform, c.sender);
+            if let Some(r) = c.routes {
+                routes = routes.merge(r);
+            }
+            tasks.extend(c.tasks);
+        }
+        let mut http_addr = None;
+        if !self.config.http.listen.is_empty() {
+            let (addr, task) =
+                crate::web::serve(&self.config.http.listen, crate::web::router(routes)).await?;
+            http_addr = Some(addr);
+            tasks.push(task);
+        }
+        let scheduler = Scheduler::new(
+            self.core.clone(),
+            senders,
+            Config::duration(&self.config.brief.catch_up),
+        );
+        tasks.push(tokio::spawn(scheduler.run()));
+        tasks.push(tokio::spawn(poll_forever(
+            self.ingestor.clone(),
+            self.clock.clone(),
+            self.config.feed_sources(),
+            Config::duration(&self.config.ingest.poll_every),
+        )));
+        Ok(Running { http_addr, tasks })
+    }
+
+    /// Runs the bot with the console chat on `input`/`output` until the input ends.
     pub async fn run_console<R, W>(&self, input: R, output: W) -> anyhow::Result<()>
     where
         R: AsyncBufRead + Unpin,
@@ -101,28 +145,39 @@ impl App {
     {
         let out: ConsoleOut = Arc::new(tokio::sync::Mutex::new(Box::new(output)));
         let console = Console::new(self.core.clone(), out);
-        let mut senders: HashMap<Platform, Arc<dyn crate::deliver::Sender>> = HashMap::new();
-        senders.insert(Platform::Console, console.sender());
-        let scheduler = Scheduler::new(
-            self.core.clone(),
-            senders,
-            Config::duration(&self.config.brief.catch_up),
-        );
-        let timer = tokio::spawn(scheduler.run());
-        let poller = tokio::spawn(poll_forever(
-            self.ingestor.clone(),
-            self.clock.clone(),
-            self.config.feed_sources(),
-            Config::duration(&self.config.ingest.poll_every),
-        ));
+        let running = self.start(Some(console.sender())).await?;
         let result = console
             .run(input)
             .await
             .context("console input/output failed");
-        timer.abort();
-        poller.abort();
+        running.stop();
         info!("console closed");
         result
+    }
+
+    /// Whether `run` opens the console chat.
+    pub fn console_enabled(&self) -> bool {
+        match self.config.console.enabled {
+            ConsoleMode::On => true,
+            ConsoleMode::Off => false,
+            ConsoleMode::Auto => !self.config.telegram.enabled && !self.config.discord.enabled,
+        }
+    }
+}
+
+/// What `App::start` set running.
+pub struct Running {
+    /// Where the HTTP server listens, if it runs.
+    pub http_addr: Option<std::net::SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops everything.
+    pub fn stop(self) {
+        for t in self.tasks {
+            t.abort();
+        }
     }
 }
 

@@ -127,10 +127,19 @@ pub async fn main() -> anyhow::Result<()> {
                 insights = stats.insights,
                 "ready"
             );
-            let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-            tokio::select! {
-                r = app.run_console(stdin, tokio::io::stdout()) => r?,
-                _ = tokio::signal::ctrl_c() => info!("interrupted; shutting down"),
+            if app.console_enabled() {
+                let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+                tokio::select! {
+                    r = app.run_console(stdin, tokio::io::stdout()) => r?,
+                    _ = tokio::signal::ctrl_c() => info!("interrupted; shutting down"),
+                }
+            } else {
+                let running = app.start(None).await?;
+                tokio::signal::ctrl_c()
+                    .await
+                    .context("waiting for Ctrl-C")?;
+                info!("interrupted; shutting down");
+                running.stop();
             }
         }
     }
@@ -142,6 +151,7 @@ async fn answer(app: &App, cmd: Command) -> Reply {
         chat: crate::adapters::console::console_chat(),
         user_id: None,
         can_manage: false,
+        scope_id: None,
     };
     app.core.handle(&ctx, cmd).await
 }

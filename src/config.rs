@@ -67,11 +67,17 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// The optional LLM engine.
     pub llm: LlmConfig,
+    /// The HTTP server.
+    pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
     /// The directory relative paths in this file are resolved from (the file's own directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Secrets given directly (by tests or an embedding program) instead of through the
+    /// environment, keyed by variable name.
+    #[serde(skip)]
+    pub secret_overrides: std::collections::HashMap<String, String>,
 }
 
 /// `[database]`.
@@ -228,14 +234,37 @@ pub struct ConsoleConfig {
     pub enabled: ConsoleMode,
 }
 
+/// How the Telegram adapter receives updates.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    /// Long polling: no public URL needed.
+    #[default]
+    Polling,
+    /// Telegram POSTs updates to podbrief's HTTP server.
+    Webhook,
+}
+
 /// `[telegram]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramConfig {
     /// Whether to connect to Telegram.
     pub enabled: bool,
-    /// The environment variable holding the bot token.
+    /// The environment variable that holds the bot token.
     pub token_env: String,
+    /// `polling` or `webhook`.
+    pub mode: TelegramMode,
+    /// The Bot API server (a self-hosted one, or the official one).
+    pub api_url: String,
+    /// The environment variable that holds the webhook secret token (webhook mode).
+    pub webhook_secret_env: String,
+    /// Messages per second overall.
+    pub per_second: u32,
+    /// Messages per second to one chat.
+    pub per_chat_per_second: u32,
+    /// Messages per minute to one group.
+    pub per_group_per_minute: u32,
 }
 
 impl Default for TelegramConfig {
@@ -243,8 +272,25 @@ impl Default for TelegramConfig {
         TelegramConfig {
             enabled: false,
             token_env: "TELEGRAM_BOT_TOKEN".into(),
+            mode: TelegramMode::Polling,
+            api_url: "https://api.telegram.org".into(),
+            webhook_secret_env: "TELEGRAM_WEBHOOK_SECRET".into(),
+            per_second: 30,
+            per_chat_per_second: 1,
+            per_group_per_minute: 20,
         }
     }
+}
+
+/// How the Discord adapter receives interactions.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    /// The gateway websocket: no public URL needed.
+    #[default]
+    Gateway,
+    /// Discord POSTs interactions to podbrief's HTTP server.
+    Interactions,
 }
 
 /// `[discord]`.
@@ -253,8 +299,18 @@ impl Default for TelegramConfig {
 pub struct DiscordConfig {
     /// Whether to connect to Discord.
     pub enabled: bool,
-    /// The environment variable holding the bot token.
+    /// The environment variable that holds the bot token.
     pub token_env: String,
+    /// `gateway` or `interactions`.
+    pub mode: DiscordMode,
+    /// The application's public key (hex), to verify interaction signatures.
+    pub public_key: String,
+    /// Guild ids to register slash commands in (fast); empty registers them globally.
+    pub guilds: Vec<String>,
+    /// An HTTP proxy for Discord's REST API (such as twilight-http-proxy); empty for none.
+    pub proxy: String,
+    /// Requests per second overall.
+    pub per_second: u32,
 }
 
 impl Default for DiscordConfig {
@@ -262,8 +318,23 @@ impl Default for DiscordConfig {
         DiscordConfig {
             enabled: false,
             token_env: "DISCORD_TOKEN".into(),
+            mode: DiscordMode::Gateway,
+            public_key: String::new(),
+            guilds: Vec::new(),
+            proxy: String::new(),
+            per_second: 50,
         }
     }
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080`; empty means no HTTP server.
+    pub listen: String,
+    /// The public URL the server is reached at (for webhooks and links).
+    pub public_url: String,
 }
 
 /// `[llm]`.
@@ -482,7 +553,52 @@ impl Config {
             }
         }
         if self.telegram.enabled {
-            return Err(bad("telegram.enabled", "the Telegram adapter is not available in this version of podbrief; set it to false".into()));
+            if self.telegram.mode == TelegramMode::Webhook
+                && (self.http.listen.is_empty() || self.http.public_url.is_empty())
+            {
+                return Err(bad(
+                    "telegram.mode",
+                    "\"webhook\" needs http.listen and http.public_url".into(),
+                ));
+            }
+            if url::Url::parse(&self.telegram.api_url).is_err() {
+                return Err(bad(
+                    "telegram.api_url",
+                    format!("{:?} is not a URL", self.telegram.api_url),
+                ));
+            }
+        }
+        for (key, n) in [
+            ("telegram.per_second", self.telegram.per_second),
+            (
+                "telegram.per_chat_per_second",
+                self.telegram.per_chat_per_second,
+            ),
+            (
+                "telegram.per_group_per_minute",
+                self.telegram.per_group_per_minute,
+            ),
+            ("discord.per_second", self.discord.per_second),
+        ] {
+            if !(1..=10_000).contains(&n) {
+                return Err(bad(key, format!("{n} is out of range 1..=10000")));
+            }
+        }
+        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(bad(
+                "http.listen",
+                format!(
+                    "{:?} is not an address such as \"127.0.0.1:8080\"",
+                    self.http.listen
+                ),
+            ));
+        }
+        if !self.http.public_url.is_empty() && url::Url::parse(&self.http.public_url).is_err() {
+            return Err(bad(
+                "http.public_url",
+                format!("{:?} is not a URL", self.http.public_url),
+            ));
         }
         if self.discord.enabled {
             return Err(bad(
@@ -511,6 +627,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The secret named by environment variable `var`: an override if one is set, else the
+    /// environment.
+    pub fn secret(&self, var: &str) -> Option<Secret> {
+        match self.secret_overrides.get(var) {
+            Some(v) if !v.trim().is_empty() => Some(Secret(v.trim().to_string())),
+            Some(_) => None,
+            None => secret_from_env(var),
+        }
     }
 
     /// A duration setting that `validate` has checked.

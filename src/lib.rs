@@ -16,3 +16,4 @@ pub mod extract;
 pub mod ingest;
 pub mod search;
 pub mod store;
+pub mod web;

@@ -82,6 +82,7 @@ impl Console {
             chat: console_chat(),
             user_id: Some("console".into()),
             can_manage: true,
+            scope_id: None,
         };
         let parse = ParseContext {
             bot_username: None,

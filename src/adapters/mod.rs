@@ -2,4 +2,25 @@
 //! [`Command`](crate::core::command::Command)s, [`Reply`](crate::core::model::Reply)s become
 //! platform messages. Adapters know the core, never each other.
 
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::task::JoinHandle;
+
+use crate::core::model::Platform;
+use crate::deliver::Sender;
+
 pub mod console;
+pub mod telegram;
+
+/// A connected platform, as [`App::start`](crate::app::App::start) wires it.
+pub struct Connection {
+    /// Which platform.
+    pub platform: Platform,
+    /// Sends briefs to its chats.
+    pub sender: Arc<dyn Sender>,
+    /// Routes to mount on the HTTP server (webhooks, interaction endpoints).
+    pub routes: Option<Router>,
+    /// Its background tasks (polling, gateway).
+    pub tasks: Vec<JoinHandle<()>>,
+}

@@ -70,6 +70,8 @@ pub struct UserContext {
     pub user_id: Option<String>,
     /// Whether this user may change the chat's subscription (an admin, or a private chat).
     pub can_manage: bool,
+    /// The server the chat belongs to (a Discord guild id), if any.
+    pub scope_id: Option<String>,
 }
 
 /// The bot core shared by every adapter.
@@ -280,6 +282,7 @@ impl Core {
                     .unwrap_or_default(),
                 next_run_at: next,
                 created_by: ctx.user_id.clone(),
+                scope_id: ctx.scope_id.clone(),
             })
             .await?;
         self.schedule_changed.notify_one();

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::core::model::{ChatRef, Reply};
 
+pub mod limit;
 pub mod scheduler;
 
 /// Why a send failed, by what the caller should do about it.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::Sender;
+use super::{SendError, Sender};
 use crate::core::Core;
 use crate::core::model::{Platform, Subscription};
 use crate::core::schedule::{Schedule, parse_timezone};
@@ -124,19 +124,50 @@ impl Scheduler {
             );
             return close(DeliveryOutcome::Failed, &[], &[], Some(e)).await;
         };
-        match sender.send(&sub.chat, &reply).await {
-            Ok(message_ids) => {
-                info!(
-                    subscription = sub.id,
-                    insights = insights.len(),
-                    "brief sent"
-                );
-                close(DeliveryOutcome::Sent, &message_ids, &insights, None).await
-            }
-            Err(e) => {
-                warn!(subscription = sub.id, error = %e, "brief not sent");
-                close(DeliveryOutcome::Failed, &[], &[], Some(e.to_string())).await
+        let mut attempt = 0u32;
+        loop {
+            match sender.send(&sub.chat, &reply).await {
+                Ok(message_ids) => {
+                    info!(
+                        subscription = sub.id,
+                        insights = insights.len(),
+                        "brief sent"
+                    );
+                    return close(DeliveryOutcome::Sent, &message_ids, &insights, None).await;
+                }
+                Err(SendError::Gone(reason)) => {
+                    warn!(subscription = sub.id, %reason, "chat unavailable; subscription paused");
+                    store.pause_subscription(sub.id, &reason).await?;
+                    return close(DeliveryOutcome::Failed, &[], &[], Some(reason)).await;
+                }
+                Err(e) if attempt + 1 < MAX_ATTEMPTS => {
+                    let wait = match &e {
+                        SendError::RetryAfter(d) => *d,
+                        _ => backoff(attempt),
+                    };
+                    warn!(subscription = sub.id, error = %e, ?wait, "brief not sent yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    warn!(subscription = sub.id, error = %e, "brief not sent");
+                    return close(DeliveryOutcome::Failed, &[], &[], Some(e.to_string())).await;
+                }
             }
         }
     }
+}
+
+/// Attempts per brief before it is recorded as failed.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Exponential backoff with jitter: about 0.5 s, 1 s, 2 s, 4 s.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 500u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = u64::from(nanos) % (base / 2 + 1);
+    std::time::Duration::from_millis(base + jitter)
 }

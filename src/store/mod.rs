@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::core::model::{
-    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, PodcastId,
-    PodcastMeta, Subscription, SubscriptionId,
+    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
+    PodcastId, PodcastMeta, Subscription, SubscriptionId,
 };
 
 pub mod sqlite;
@@ -51,6 +51,8 @@ pub struct NewSubscription {
     pub next_run_at: DateTime<Utc>,
     /// Who subscribed (a platform user id), for the record.
     pub created_by: Option<String>,
+    /// The server the chat belongs to (a Discord guild id), if any.
+    pub scope_id: Option<String>,
 }
 
 /// A feed as the store knows it.
@@ -169,6 +171,20 @@ pub trait Store: Send + Sync {
     async fn update_subscription(&self, sub: &Subscription) -> StoreResult<()>;
     /// Removes the subscription of a chat; false if there was none.
     async fn delete_subscription(&self, chat: &ChatRef) -> StoreResult<bool>;
+    /// Pauses a subscription with a reason the chat's admins can see in `/settings`.
+    async fn pause_subscription(&self, id: SubscriptionId, reason: &str) -> StoreResult<()>;
+    /// Pauses the subscription of a chat (of every thread in it when `chat.thread_id` is None).
+    /// Returns whether one was paused.
+    async fn pause_chat(&self, chat: &ChatRef, reason: &str) -> StoreResult<bool>;
+    /// Pauses every subscription of a server (scope); returns how many.
+    async fn pause_scope(
+        &self,
+        platform: Platform,
+        scope_id: &str,
+        reason: &str,
+    ) -> StoreResult<u64>;
+    /// Moves a chat's subscription to a new chat id (a Telegram group that became a supergroup).
+    async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool>;
     /// Active subscriptions due at `now`.
     async fn due_subscriptions(&self, now: DateTime<Utc>) -> StoreResult<Vec<Subscription>>;
     /// The earliest `next_run_at` of the active subscriptions.

@@ -360,9 +360,10 @@ impl Store for SqliteStore {
     async fn upsert_subscription(&self, s: &NewSubscription) -> StoreResult<Subscription> {
         sqlx::query(
             "INSERT INTO subscriptions (platform, chat_id, thread_id, schedule, timezone, size, topics, next_run_at, \
-             created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             created_by, created_at, scope_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (platform, chat_id, thread_id) DO UPDATE SET schedule = excluded.schedule, \
-             timezone = excluded.timezone, next_run_at = excluded.next_run_at, paused_reason = NULL",
+             timezone = excluded.timezone, next_run_at = excluded.next_run_at, paused_reason = NULL, \
+             scope_id = COALESCE(excluded.scope_id, subscriptions.scope_id)",
         )
         .bind(s.chat.platform.as_str())
         .bind(&s.chat.chat_id)
@@ -374,6 +375,7 @@ impl Store for SqliteStore {
         .bind(ts(s.next_run_at))
         .bind(&s.created_by)
         .bind(ts(Utc::now()))
+        .bind(&s.scope_id)
         .execute(&self.pool)
         .await?;
         self.subscription(&s.chat)
@@ -414,6 +416,59 @@ impl Store for SqliteStore {
         .bind(chat.platform.as_str())
         .bind(&chat.chat_id)
         .bind(chat.thread_id.as_deref().unwrap_or(""))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn pause_subscription(&self, id: SubscriptionId, reason: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE subscriptions SET paused_reason = ? WHERE id = ?")
+            .bind(reason)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn pause_chat(&self, chat: &ChatRef, reason: &str) -> StoreResult<bool> {
+        // Without a thread, every thread of the chat is paused (the bot left the whole chat).
+        let r = sqlx::query(
+            "UPDATE subscriptions SET paused_reason = ? WHERE platform = ? AND chat_id = ? AND (? IS NULL OR thread_id = ?)",
+        )
+        .bind(reason)
+        .bind(chat.platform.as_str())
+        .bind(&chat.chat_id)
+        .bind(chat.thread_id.as_deref())
+        .bind(chat.thread_id.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn pause_scope(
+        &self,
+        platform: Platform,
+        scope_id: &str,
+        reason: &str,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE subscriptions SET paused_reason = ? WHERE platform = ? AND scope_id = ?",
+        )
+        .bind(reason)
+        .bind(platform.as_str())
+        .bind(scope_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE platform = ? AND chat_id = ?",
+        )
+        .bind(to_chat_id)
+        .bind(from.platform.as_str())
+        .bind(&from.chat_id)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() > 0)

@@ -92,15 +92,18 @@ pub struct TestApp {
 pub struct Options {
     /// Feed paths on the feed server.
     pub feeds: Vec<&'static str>,
-    /// Extra TOML appended to the config.
-    pub extra: &'static str,
+    /// Extra TOML appended to the config (sections that the base config does not have).
+    pub extra: String,
+    /// Secrets by environment-variable name, given to the app without touching the environment.
+    pub secrets: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             feeds: vec!["tides.xml", "orchard.xml"],
-            extra: "",
+            extra: String::new(),
+            secrets: Vec::new(),
         }
     }
 }
@@ -125,12 +128,15 @@ impl TestApp {
             feed_list.join(", "),
             opts.extra
         );
-        let config = Config::from_toml(
+        let mut config = Config::from_toml(
             &toml,
             std::path::Path::new("test.toml"),
             dir.path().to_path_buf(),
         )
         .expect("test config is valid");
+        for (k, v) in opts.secrets {
+            config.secret_overrides.insert(k.to_string(), v);
+        }
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
         let app = App::build(config, clock.clone()).await.expect("app builds");
         TestApp {
@@ -162,6 +168,7 @@ impl TestApp {
             chat: console_chat(),
             user_id: Some("tester".into()),
             can_manage: true,
+            scope_id: None,
         };
         let parse = ParseContext {
             bot_username: None,
@@ -172,6 +179,11 @@ impl TestApp {
             .handle_text(&ctx, text, parse)
             .await
             .expect("the console answers every message")
+    }
+
+    /// Starts the platforms, the HTTP server and the scheduler, as `podbrief run` does.
+    pub async fn start(&self) -> podbrief::app::Running {
+        self.app.start(None).await.expect("the app starts")
     }
 
     /// Opens the console chat (with its brief timer) on in-memory pipes.

@@ -1,0 +1,195 @@
+//! Replies as Telegram HTML messages: every piece of third-party text escaped, one message per
+//! reply when it fits in 4096 characters, split at card boundaries when it does not, and a
+//! "More like this" button per card.
+
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+
+use crate::core::model::{Card, Reply, format_timestamp};
+
+/// Telegram's limit on a message's text after entity parsing, in UTF-16 code units.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// Longest insight text shown on a card; longer ones are cut with an ellipsis.
+const MAX_CARD_TEXT: usize = 1200;
+
+/// One message to send: HTML text and its buttons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// HTML (parse mode HTML).
+    pub html: String,
+    /// "More like this" buttons for the cards in this message.
+    pub keyboard: Option<InlineKeyboardMarkup>,
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The length Telegram counts: the text without tags, entities as one character, in UTF-16.
+pub fn visible_len(html: &str) -> usize {
+    let mut n = 0;
+    let mut in_tag = false;
+    let mut in_entity = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            '&' => {
+                in_entity = true;
+                n += 1;
+            }
+            ';' if in_entity => in_entity = false,
+            _ if in_entity => {}
+            _ => n += c.len_utf16(),
+        }
+    }
+    n
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max).collect();
+    format!("{}…", cut.trim_end())
+}
+
+fn card_html(n: usize, c: &Card) -> String {
+    let mut by = String::new();
+    if let Some(s) = &c.speaker {
+        by.push_str(&format!("<i>{}</i>, ", escape(s)));
+    }
+    let title = format!("{} · {}", escape(&c.podcast), escape(&c.episode));
+    match c
+        .link
+        .as_deref()
+        .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+    {
+        Some(link) => by.push_str(&format!("<a href=\"{}\">{title}</a>", escape(link))),
+        None => by.push_str(&title),
+    }
+    if let Some(ms) = c.start_ms {
+        by.push_str(&format!(" at {}", format_timestamp(ms)));
+    }
+    format!(
+        "<b>{n}.</b> {}\n— {by}",
+        escape(&truncate(&c.text, MAX_CARD_TEXT))
+    )
+}
+
+fn keyboard(cards: &[(usize, &Card)]) -> Option<InlineKeyboardMarkup> {
+    if cards.is_empty() {
+        return None;
+    }
+    let buttons: Vec<InlineKeyboardButton> = cards
+        .iter()
+        .map(|(n, c)| {
+            let label = if cards.len() == 1 {
+                "More like this".to_string()
+            } else {
+                format!("More like {n}")
+            };
+            InlineKeyboardButton::callback(label, format!("more:{}", c.insight_id))
+        })
+        .collect();
+    Some(InlineKeyboardMarkup::new(
+        buttons.chunks(5).map(|row| row.to_vec()),
+    ))
+}
+
+/// Renders a reply into one or more messages, each within Telegram's limit.
+pub fn render(reply: &Reply) -> Vec<Rendered> {
+    let mut messages = Vec::new();
+    let mut html = escape(&truncate(&reply.text, 1000));
+    let mut cards_here: Vec<(usize, &Card)> = Vec::new();
+    for (i, c) in reply.cards.iter().enumerate() {
+        let block = card_html(i + 1, c);
+        if !html.is_empty() && visible_len(&html) + 2 + visible_len(&block) > MAX_MESSAGE {
+            messages.push(Rendered {
+                html: std::mem::take(&mut html),
+                keyboard: keyboard(&cards_here),
+            });
+            cards_here.clear();
+        }
+        if !html.is_empty() {
+            html.push_str("\n\n");
+        }
+        html.push_str(&block);
+        cards_here.push((i + 1, c));
+    }
+    if !html.is_empty() {
+        messages.push(Rendered {
+            html,
+            keyboard: keyboard(&cards_here),
+        });
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(id: i64, text: &str) -> Card {
+        Card {
+            insight_id: id,
+            text: text.into(),
+            podcast: "Fish & <Chips>".into(),
+            episode: "\"Ep\"".into(),
+            link: Some("https://example.com/?a=1&b=2".into()),
+            start_ms: Some(75_000),
+            speaker: Some("Ann".into()),
+            topics: vec![],
+        }
+    }
+
+    #[test]
+    fn third_party_text_is_escaped() {
+        let r = render(&Reply {
+            text: "Related to \"<b>&\"".into(),
+            cards: vec![card(7, "1 < 2 & 3 > 2 🎉")],
+        });
+        assert_eq!(r.len(), 1);
+        let h = &r[0].html;
+        assert!(
+            h.starts_with("Related to &quot;&lt;b&gt;&amp;&quot;"),
+            "{h}"
+        );
+        assert!(h.contains("1 &lt; 2 &amp; 3 &gt; 2 🎉"));
+        assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot;</a> at 1:15"));
+        let kb = r[0].keyboard.as_ref().unwrap();
+        assert_eq!(kb.inline_keyboard[0].len(), 1);
+    }
+
+    #[test]
+    fn long_replies_split_at_card_boundaries() {
+        let long = "word ".repeat(230);
+        let cards: Vec<Card> = (1..=10).map(|i| card(i, &long)).collect();
+        let r = render(&Reply {
+            text: "Brief".into(),
+            cards,
+        });
+        assert!(r.len() > 1);
+        let mut n = 0;
+        for m in &r {
+            assert!(visible_len(&m.html) <= MAX_MESSAGE);
+            n += m
+                .keyboard
+                .as_ref()
+                .map_or(0, |k| k.inline_keyboard.iter().map(Vec::len).sum());
+        }
+        assert_eq!(n, 10, "every card keeps its button");
+    }
+}

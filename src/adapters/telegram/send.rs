@@ -1,0 +1,168 @@
+//! Sending to Telegram within its limits, with errors classified for the scheduler and the
+//! token redacted from everything that could be logged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use teloxide::prelude::*;
+use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ThreadId};
+use teloxide::{ApiError, RequestError};
+
+use super::render::{Rendered, render};
+use crate::config::TelegramConfig;
+use crate::core::Core;
+use crate::core::model::{ChatRef, Reply};
+use crate::deliver::limit::{Limit, RateLimiter};
+use crate::deliver::{SendError, Sender};
+
+/// Removes the bot token from a text (Telegram puts it in every request URL).
+pub fn redact(text: &str, token: &str) -> String {
+    if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "***")
+    }
+}
+
+/// Classifies a Bot API error for the scheduler: retry after, transient, or gone.
+pub fn classify(e: &RequestError, token: &str) -> SendError {
+    match e {
+        RequestError::RetryAfter(s) => SendError::RetryAfter(s.duration()),
+        RequestError::Api(api) => match api {
+            ApiError::BotBlocked => SendError::Gone("the bot was blocked by the user".into()),
+            ApiError::ChatNotFound => SendError::Gone("the chat was not found".into()),
+            ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel => {
+                SendError::Gone("the bot was removed from the chat".into())
+            }
+            ApiError::UserDeactivated => {
+                SendError::Gone("the user's account is deactivated".into())
+            }
+            ApiError::CantInitiateConversation => {
+                SendError::Gone("the user has not started the bot".into())
+            }
+            ApiError::NotEnoughRightsToPostMessages => {
+                SendError::Gone("the bot may not post messages in this chat".into())
+            }
+            other => {
+                let text = redact(&other.to_string(), token);
+                if text.contains("Forbidden") {
+                    SendError::Gone(text)
+                } else {
+                    SendError::Transient(text)
+                }
+            }
+        },
+        other => SendError::Transient(redact(&other.to_string(), token)),
+    }
+}
+
+/// Sends replies to Telegram chats through one shared rate limiter.
+pub struct TelegramSender {
+    bot: Bot,
+    token: String,
+    limiter: RateLimiter,
+    per_chat: Limit,
+    per_group: Limit,
+    core: Arc<Core>,
+}
+
+impl TelegramSender {
+    /// A sender with the configured limits.
+    pub fn new(
+        bot: Bot,
+        token: String,
+        config: &TelegramConfig,
+        core: Arc<Core>,
+    ) -> TelegramSender {
+        TelegramSender {
+            bot,
+            token,
+            limiter: RateLimiter::new(Limit::per_second(config.per_second)),
+            per_chat: Limit::per_second(config.per_chat_per_second),
+            per_group: Limit::per_minute(config.per_group_per_minute),
+            core,
+        }
+    }
+
+    async fn send_one(
+        &self,
+        chat: &ChatRef,
+        chat_id: i64,
+        m: &Rendered,
+    ) -> Result<MessageId, RequestError> {
+        let mut keys = vec![(chat.chat_id.as_str(), self.per_chat)];
+        let group_key = format!("group:{}", chat.chat_id);
+        if chat_id < 0 {
+            keys.push((group_key.as_str(), self.per_group));
+        }
+        self.limiter.acquire(&keys).await;
+        let mut req = self
+            .bot
+            .send_message(ChatId(chat_id), m.html.clone())
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(LinkPreviewOptions {
+                is_disabled: true,
+                url: None,
+                prefer_small_media: false,
+                prefer_large_media: false,
+                show_above_text: false,
+            });
+        if let Some(t) = chat
+            .thread_id
+            .as_deref()
+            .and_then(|t| t.parse::<i32>().ok())
+        {
+            req = req.message_thread_id(ThreadId(MessageId(t)));
+        }
+        if let Some(kb) = &m.keyboard {
+            req = req.reply_markup(kb.clone());
+        }
+        let result = req.await.map(|msg| msg.id);
+        if let Err(RequestError::RetryAfter(s)) = &result {
+            // Flood control applies to the whole bot: hold every send, not only this one.
+            self.limiter.block_for(s.duration());
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Sender for TelegramSender {
+    async fn send(&self, chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError> {
+        let mut chat_id: i64 = chat.chat_id.parse().map_err(|_| {
+            SendError::Gone(format!("{:?} is not a Telegram chat id", chat.chat_id))
+        })?;
+        let mut ids = Vec::new();
+        for m in render(reply) {
+            let sent = match self.send_one(chat, chat_id, &m).await {
+                Err(RequestError::MigrateToChatId(new)) => {
+                    // A group became a supergroup: follow it, and move the subscription.
+                    let _ = self.core.store().move_chat(chat, &new.0.to_string()).await;
+                    chat_id = new.0;
+                    self.send_one(chat, chat_id, &m).await
+                }
+                other => other,
+            };
+            ids.push(sent.map_err(|e| classify(&e, &self.token))?.0.to_string());
+        }
+        Ok(ids)
+    }
+}
+
+/// Sends an interactive answer, waiting out one retry-after if Telegram asks for it.
+pub async fn answer(
+    sender: &TelegramSender,
+    chat: &ChatRef,
+    reply: &Reply,
+) -> Result<(), SendError> {
+    match sender.send(chat, reply).await {
+        Err(SendError::RetryAfter(d)) if d <= Duration::from_secs(30) => {
+            tokio::time::sleep(d).await;
+            sender.send(chat, reply).await.map(|_| ())
+        }
+        other => other.map(|_| ()),
+    }
+}
