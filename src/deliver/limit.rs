@@ -79,10 +79,10 @@ impl RateLimiter {
                     {
                         w.pop_front();
                     }
-                    if w.len() >= limit.count as usize {
-                        if let Some(oldest) = w.front() {
-                            wait = wait.max(limit.per - now.duration_since(*oldest));
-                        }
+                    if w.len() >= limit.count as usize
+                        && let Some(oldest) = w.front()
+                    {
+                        wait = wait.max(limit.per - now.duration_since(*oldest));
                     }
                 }
                 if wait.is_zero() {

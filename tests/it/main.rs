@@ -6,4 +6,5 @@ mod console;
 mod ingest;
 mod lookups;
 mod support;
+mod telegram;
 mod transcripts;

@@ -31,38 +31,29 @@ pub mod send;
 
 use send::{TelegramSender, answer, redact};
 
-/// The command menu shown by Telegram clients (`setMyCommands`); parsing is the core's.
+// The command menu Telegram clients show (`setMyCommands`); parsing is the core's `Command`.
 #[derive(BotCommands, Clone, Debug)]
 #[command(rename_rule = "lowercase")]
-pub enum MenuCommand {
-    /// Today's top insights.
+#[allow(dead_code)] // only its menu is used
+enum MenuCommand {
     #[command(description = "today's top insights")]
     Top,
-    /// A lookup.
     #[command(description = "insights related to something, e.g. /related chip exports")]
     Related(String),
-    /// Subscribe.
     #[command(description = "daily brief here: /subscribe 08:00 Europe/Berlin")]
     Subscribe(String),
-    /// Unsubscribe.
     #[command(description = "stop the daily brief")]
     Unsubscribe,
-    /// Settings.
     #[command(description = "this chat's subscription")]
     Settings,
-    /// Time.
     #[command(description = "change the time: /time 07:30 Asia/Tokyo")]
     Time(String),
-    /// Size.
     #[command(description = "insights per brief (1-10)")]
     Size(String),
-    /// Topics.
     #[command(description = "prefer or exclude topics: /topics ai, chips, -crypto")]
     Topics(String),
-    /// Help.
     #[command(description = "every command")]
     Help,
-    /// Start.
     #[command(description = "what this bot does")]
     Start,
 }
@@ -91,7 +82,11 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
             redact(&e.to_string(), &token)
         )
     })?;
-    let commands: Vec<BotCommand> = MenuCommand::bot_commands();
+    // Telegram wants command names without the slash.
+    let commands: Vec<BotCommand> = MenuCommand::bot_commands()
+        .into_iter()
+        .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
+        .collect();
     if let Err(e) = bot.set_my_commands(commands).await {
         warn!(error = %redact(&e.to_string(), &token), "could not set the Telegram command menu");
     }

@@ -1,6 +1,8 @@
 //! The test harness: a whole podbrief on a temporary SQLite database, a manual clock, and a feed
 //! server on 127.0.0.1 serving fixtures written for these tests.
 
+pub mod telegram;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,36 @@ use podbrief::core::command::ParseContext;
 use podbrief::core::model::Reply;
 use podbrief::ingest::IngestReport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+/// Log lines of the whole test run (every test shares one global subscriber).
+static LOGS: std::sync::LazyLock<Arc<Mutex<Vec<u8>>>> = std::sync::LazyLock::new(|| {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let writer = CaptureWriter(buf.clone());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug,hyper=info,h2=info,rustls=info,tantivy=info,sqlx=warn")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init();
+    buf
+});
+
+#[derive(Clone)]
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line written so far by any test.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
 
 /// The instant every test starts at.
 pub const START: &str = "2026-11-27T06:00:00Z";
@@ -115,6 +147,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(opts: Options) -> TestApp {
+        std::sync::LazyLock::force(&LOGS);
         let feeds = FeedServer::start().await;
         let dir = tempfile::tempdir().unwrap();
         let feed_list: Vec<String> = opts
