@@ -14,9 +14,10 @@ use crate::core::clock::Clock;
 use crate::core::model::Platform;
 use crate::core::{Core, Settings};
 use crate::deliver::Sender;
+use crate::deliver::outbox::{Outbox, OutboxSettings};
 use crate::deliver::scheduler::Scheduler;
 use crate::extract::ExtractiveEngine;
-use crate::ingest::{IngestReport, Ingestor};
+use crate::ingest::{IngestReport, Ingestor, PollPolicy};
 use crate::search::SearchIndex;
 use crate::store::{Store, connect};
 
@@ -34,6 +35,10 @@ pub struct App {
     pub ingestor: Arc<Ingestor>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// What podbrief is doing, counted (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Which background parts run (`/readyz`); `start` fills it.
+    pub health: Arc<crate::web::Health>,
 }
 
 impl App {
@@ -48,35 +53,57 @@ impl App {
                 )
             })?;
         store.migrate().await.context("migrating the database")?;
-        let index = Arc::new(SearchIndex::in_memory().context("creating the search index")?);
-        let mut after = 0;
-        loop {
-            let batch = store
-                .insights_after(after, 5_000)
-                .await
-                .context("loading insights into the index")?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            index.add(&batch).context("indexing insights")?;
-        }
-        let extractor = Arc::new(ExtractiveEngine {
+        let index = Arc::new(crate::search::sync::open_for(&config, &*store).await?);
+        let extractive = ExtractiveEngine {
             per_episode: config.extract.per_episode,
             ..Default::default()
-        });
-        let ingestor = Arc::new(Ingestor::new(
+        };
+        let engine: Arc<dyn crate::extract::Extractor> = if config.extract.engine == "llm" {
+            let l = &config.llm;
+            let settings = crate::extract::llm::LlmSettings {
+                base_url: l.base_url.clone(),
+                model: l.model.clone(),
+                api_key: config.secret(&l.api_key_env),
+                timeout: Config::duration(&l.timeout),
+                max_retries: l.max_retries,
+                daily_token_budget: l.daily_token_budget,
+                chunk_chars: l.chunk_chars,
+                per_episode: config.extract.per_episode,
+                backoff: std::time::Duration::from_millis(500),
+            };
+            Arc::new(
+                crate::extract::LlmEngine::new(settings, extractive, clock.clone())
+                    .context("building the LLM engine")?,
+            )
+        } else {
+            Arc::new(extractive)
+        };
+        let extractor = Arc::new(crate::extract::DedupAcrossEpisodes::new(engine, 10_000));
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let ingestor = Arc::new(
+            Ingestor::new(
             store.clone(),
             index.clone(),
             extractor,
             clock.clone(),
             Config::duration(&config.ingest.timeout),
             config.ingest.max_body_mb,
-        ));
+        )
+            .with_policy(PollPolicy {
+                every: Config::duration(&config.ingest.poll_every),
+                max_failures: config.ingest.max_failures,
+                backfill: config.ingest.backfill,
+                concurrency: config.ingest.concurrency,
+                per_host: config.ingest.per_host,
+            })
+            .with_metrics(metrics.clone()),
+        );
         let core = Arc::new(Core::new(
             store.clone(),
             index.clone(),
             clock.clone(),
             Settings::from_config(&config),
-        ));
+        ).with_metrics(metrics.clone()));
         Ok(App {
             config,
             store,
@@ -84,6 +111,8 @@ impl App {
             core,
             ingestor,
             clock,
+            metrics,
+            health: Arc::new(crate::web::Health::new()),
         })
     }
 
@@ -108,7 +137,12 @@ impl App {
             connections
                 .push(crate::adapters::telegram::connect(self.core.clone(), &self.config).await?);
         }
+        if self.config.discord.enabled {
+            connections
+                .push(crate::adapters::discord::connect(self.core.clone(), &self.config).await?);
+        }
         for c in connections {
+            self.health.set(c.platform.as_str(), Ok(()));
             senders.insert(c.platform, c.sender);
             if let Some(r) = c.routes {
                 routes = routes.merge(r);
@@ -118,23 +152,24 @@ impl App {
         let mut http_addr = None;
         if !self.config.http.listen.is_empty() {
             let (addr, task) =
-                crate::web::serve(&self.config.http.listen, crate::web::router(routes)).await?;
+                crate::web::serve(&self.config.http.listen, crate::web::router(routes.merge(crate::web::routes(crate::web::Site::from_app(self))))).await?;
             http_addr = Some(addr);
             tasks.push(task);
         }
-        let scheduler = Scheduler::new(
-            self.core.clone(),
-            senders,
-            Config::duration(&self.config.brief.catch_up),
-        );
-        tasks.push(tokio::spawn(scheduler.run()));
+        let planned = Arc::new(tokio::sync::Notify::new());
+        let scheduler = Scheduler::new(self.core.clone(), Config::duration(&self.config.brief.catch_up), planned.clone());
+        tasks.push(self.health.watch("scheduler", tokio::spawn(scheduler.run())));
+        let d = &self.config.delivery;
+        let settings = OutboxSettings { concurrency: d.concurrency, lease: Config::duration(&d.lease), max_attempts: d.max_attempts };
+        let outbox = Outbox::new(self.core.clone(), senders, settings, planned);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let outbox = self.health.watch("outbox", tokio::spawn(outbox.run(stopped, SHUTDOWN_GRACE)));
         tasks.push(tokio::spawn(poll_forever(
             self.ingestor.clone(),
             self.clock.clone(),
             self.config.feed_sources(),
-            Config::duration(&self.config.ingest.poll_every),
         )));
-        Ok(Running { http_addr, tasks })
+        Ok(Running { http_addr, tasks, outbox: Some(outbox), stop })
     }
 
     /// Runs the bot with the console chat on `input`/`output` until the input ends.
@@ -165,32 +200,46 @@ impl App {
     }
 }
 
+/// How long shutdown waits for briefs being sent.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What `App::start` set running.
 pub struct Running {
     /// Where the HTTP server listens, if it runs.
     pub http_addr: Option<std::net::SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    outbox: Option<tokio::task::JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Running {
-    /// Stops everything.
-    pub fn stop(self) {
-        for t in self.tasks {
+    /// Stops everything at once (briefs in flight are resent after their lease).
+    pub fn stop(mut self) {
+        self.abort_all();
+    }
+
+    /// Graceful shutdown: stop claiming briefs, let the ones being sent finish (for a bounded
+    /// time), then stop the rest.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(outbox) = self.outbox.take() {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE + std::time::Duration::from_secs(1), outbox).await;
+        }
+        self.abort_all();
+    }
+
+    fn abort_all(&mut self) {
+        for t in self.tasks.drain(..).chain(self.outbox.take()) {
             t.abort();
         }
     }
 }
 
-async fn poll_forever(
-    ingestor: Arc<Ingestor>,
-    clock: Arc<dyn Clock>,
-    sources: Vec<String>,
-    every: std::time::Duration,
-) {
-    let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::minutes(30));
+async fn poll_forever(ingestor: Arc<Ingestor>, clock: Arc<dyn Clock>, sources: Vec<String>) {
+    // Each feed has its own next poll time; look for due feeds every minute.
     loop {
-        clock.sleep_until(clock.now() + every).await;
-        ingestor.ingest_all(&sources, false).await;
+        clock.sleep_until(clock.now() + chrono::Duration::minutes(1)).await;
+        ingestor.ingest_due(&sources).await;
     }
 }
 

@@ -55,6 +55,33 @@ pub enum CliCommand {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Check the config, the database, each enabled platform's token and up to five feeds;
+    /// print what is wrong and how to fix it. Exits with 1 if any check fails.
+    Doctor,
+    /// List feeds with their state, or change the list.
+    Feeds {
+        /// What to do (default: list).
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
+    },
+    /// List subscriptions with their next run, last delivery and pause reason.
+    Subscriptions {
+        /// JSON output for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List recent deliveries (newest first).
+    Deliveries {
+        /// Only the failed ones, with their errors.
+        #[arg(long)]
+        failed: bool,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON output for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read transcript files (or folders of them) and report what podbrief finds in each; fails
     /// if any file yields no text. Needs no config or database.
     CheckTranscripts {
@@ -62,6 +89,94 @@ pub enum CliCommand {
         #[arg(required = true, num_args = 1..)]
         paths: Vec<PathBuf>,
     },
+    /// Quality reports. Need no config or database.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Store and index insights produced elsewhere: one JSON object per line with text,
+    /// podcast, episode and optionally quote, link, start ("MM:SS" or seconds), topics, date.
+    /// Bad lines are reported by number and skipped; the command then fails.
+    Import {
+        /// The JSON-lines file.
+        file: PathBuf,
+    },
+    /// The search index.
+    #[command(subcommand)]
+    Index(IndexCommand),
+}
+
+/// `podbrief index …`.
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Empty the search index and index every stored insight again.
+    Rebuild,
+    /// What the search index holds.
+    Status,
+}
+
+/// `podbrief eval …`.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Run the extractive engine over a folder of transcripts and report insight quality, with
+    /// sponsor/intro/outro spans and reference takeaways from `NAME.labels.toml` files.
+    Insights {
+        /// A transcript file or a folder of them.
+        dir: PathBuf,
+        /// A folder of `NAME.labels.toml` files (NAME is the transcript's file stem).
+        #[arg(long, value_name = "DIR")]
+        labels: Option<PathBuf>,
+        /// Only the transcripts that have a labels file.
+        #[arg(long)]
+        only_labelled: bool,
+        /// Fail if an insight falls inside a labelled span, or if recall is not above both
+        /// baselines.
+        #[arg(long)]
+        strict: bool,
+        /// Print every insight found, with its time.
+        #[arg(long)]
+        show: bool,
+        /// Insights per episode (default 5).
+        #[arg(long, default_value_t = 5)]
+        per_episode: usize,
+    },
+    /// Import the Cranfield collection (cran.all.1400, cran.qry, cranqrel in DIR) as insights
+    /// into a temporary database and report nDCG@10 and recall@100 of podbrief's lookup beside
+    /// SQLite FTS5's bm25; fails if podbrief's nDCG@10 is below FTS5's.
+    Search {
+        /// The folder of the collection.
+        dir: PathBuf,
+        /// JSON output for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `podbrief feeds …`.
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Every feed, with its state (next poll, failures, why it is disabled).
+    List,
+    /// Add a feed (a URL or a file path); it is read at the next poll or `podbrief ingest`.
+    Add {
+        /// The feed.
+        url: String,
+    },
+    /// Remove a feed with its episodes and insights.
+    Remove {
+        /// The feed.
+        url: String,
+    },
+    /// Re-enable a feed disabled after repeated failures.
+    Enable {
+        /// The feed.
+        url: String,
+    },
+    /// Add every feed of an OPML file (as podcast apps export them).
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+    },
+    /// Print every feed as OPML.
+    Export,
 }
 
 /// Parses the command line and runs it.
@@ -70,8 +185,43 @@ pub async fn main() -> anyhow::Result<()> {
     if let CliCommand::CheckTranscripts { paths } = &cli.command {
         return crate::ingest::check::check_transcripts(paths);
     }
+    if let CliCommand::Eval(EvalCommand::Insights {
+        dir,
+        labels,
+        only_labelled,
+        strict,
+        show,
+        per_episode,
+    }) = &cli.command
+    {
+        return crate::extract::eval::main(
+            dir,
+            labels.as_deref(),
+            *only_labelled,
+            *strict,
+            *show,
+            *per_episode,
+        );
+    }
+    if let CliCommand::Eval(EvalCommand::Search { dir, json }) = &cli.command {
+        return eval_search(dir, *json).await;
+    }
+    if let CliCommand::Doctor = &cli.command {
+        let report = match Config::load(cli.config.as_deref()) {
+            Ok((config, _)) => {
+                init_logging(&config.log);
+                crate::doctor::run(&config).await
+            }
+            Err(e) => crate::doctor::Report::config_failed(&e),
+        };
+        print!("{}", report.render());
+        if !report.ok() {
+            anyhow::bail!("{} of {} checks failed", report.failed(), report.checks.len());
+        }
+        return Ok(());
+    }
     let (mut config, source) = Config::load(cli.config.as_deref())?;
-    init_logging(&config.log.level);
+    init_logging(&config.log);
     if let ConfigSource::Example(p) = &source {
         info!(
             "bot.toml not found; using {} (copy it to bot.toml to make it yours)",
@@ -87,9 +237,90 @@ pub async fn main() -> anyhow::Result<()> {
     let app = App::build(config, Arc::new(SystemClock)).await?;
     let terminal = std::io::stderr().is_terminal();
     match cli.command {
-        CliCommand::CheckTranscripts { .. } => unreachable!("handled before loading the config"),
+        CliCommand::CheckTranscripts { .. } | CliCommand::Eval(_) | CliCommand::Doctor => {
+            unreachable!("handled before loading the config")
+        }
         CliCommand::Migrate => {
             println!("database is up to date");
+        }
+        CliCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let r = crate::search::import::import_jsonl(
+                &*app.store,
+                &app.index,
+                &text,
+                crate::core::clock::Clock::now(&*app.clock),
+            )
+            .await?;
+            for e in &r.errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            println!(
+                "{} lines read: {} insights imported, {} already stored, {} bad lines",
+                r.lines,
+                r.imported,
+                r.duplicates,
+                r.errors.len()
+            );
+            if !r.errors.is_empty() {
+                anyhow::bail!("{} of {} lines could not be imported", r.errors.len(), r.lines);
+            }
+        }
+        CliCommand::Index(IndexCommand::Rebuild) => {
+            let n = crate::search::sync::rebuild(&*app.store, &app.index)
+                .await
+                .context("rebuilding the search index")?;
+            println!("search index rebuilt: {n} insights");
+        }
+        CliCommand::Index(IndexCommand::Status) => {
+            let s = app.index.status();
+            let place = s
+                .dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "memory".into());
+            println!(
+                "search index in {place}: {} insights (last id {}), {} found at start, {} added since",
+                s.docs, s.last_id, s.docs_at_open, s.added_since_open
+            );
+        }
+        CliCommand::Feeds { action } => {
+            use crate::ingest::manage;
+            let store = app.store.as_ref();
+            let now = chrono::Utc::now();
+            match action.unwrap_or(FeedsAction::List) {
+                FeedsAction::List => println!("{}", manage::describe(&store.feeds().await?)),
+                FeedsAction::Add { url } => {
+                    let added = manage::add(store, &url, false, true, now).await?;
+                    println!("{}", if added { format!("added {url}") } else { format!("{url} was already a feed") });
+                }
+                FeedsAction::Remove { url } => {
+                    manage::remove(store, &url).await?;
+                    if app.config.feed_sources().contains(&url) {
+                        eprintln!("note: {url} is listed in the config file; remove it there too or it comes back");
+                    }
+                    println!("removed {url} with its episodes and insights");
+                }
+                FeedsAction::Enable { url } => {
+                    manage::enable(store, &url).await?;
+                    println!("enabled {url}; it is read at the next poll");
+                }
+                FeedsAction::Import { file } => {
+                    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let (added, known) = manage::import(store, &bytes, now).await.with_context(|| format!("importing {}", file.display()))?;
+                    println!("{added} feeds added, {known} already known");
+                }
+                FeedsAction::Export => print!("{}", manage::export(store).await?),
+            }
+        }
+        CliCommand::Subscriptions { json } => {
+            let subs = app.store.subscriptions_overview().await.context("reading subscriptions")?;
+            crate::deliver::report::print_subscriptions(&subs, json)?;
+        }
+        CliCommand::Deliveries { failed, limit, json } => {
+            let rows = app.store.deliveries(failed, limit.clamp(1, 10_000)).await.context("reading deliveries")?;
+            crate::deliver::report::print_deliveries(&rows, json)?;
         }
         CliCommand::Ingest => {
             let r = app.ingest(terminal).await;
@@ -138,10 +369,37 @@ pub async fn main() -> anyhow::Result<()> {
                 tokio::signal::ctrl_c()
                     .await
                     .context("waiting for Ctrl-C")?;
-                info!("interrupted; shutting down");
-                running.stop();
+                info!("interrupted; finishing briefs being sent");
+                running.shutdown().await;
             }
         }
+    }
+    Ok(())
+}
+
+async fn eval_search(dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let r = crate::search::eval::cranfield(dir).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "Cranfield: {} documents, {} judged queries\n{:<26} {:>8} {:>10}",
+            r.docs, r.queries, "ranking", "nDCG@10", "recall@100"
+        );
+        for (name, s) in [
+            ("podbrief lookup", r.podbrief),
+            ("FTS5 bm25 (unicode61)", r.fts5),
+            ("FTS5 bm25 (porter)", r.fts5_porter),
+        ] {
+            println!("{name:<26} {:>8.4} {:>10.4}", s.ndcg10, s.recall100);
+        }
+    }
+    if r.podbrief.ndcg10 < r.fts5.ndcg10 {
+        anyhow::bail!(
+            "podbrief's nDCG@10 {:.4} is below FTS5's {:.4}",
+            r.podbrief.ndcg10,
+            r.fts5.ndcg10
+        );
     }
     Ok(())
 }
@@ -176,12 +434,16 @@ fn print_reply(reply: &Reply, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(level: &str) {
+fn init_logging(log: &crate::config::LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match log.format {
+        crate::config::LogFormat::Text => fmt.try_init(),
+        // One JSON object per line: timestamp, level, target, fields, and the spans around it.
+        crate::config::LogFormat::Json => fmt.json().with_current_span(false).try_init(),
+    };
 }

@@ -57,8 +57,12 @@ pub struct Config {
     pub extract: ExtractConfig,
     /// The daily brief.
     pub brief: BriefConfig,
+    /// Sending briefs.
+    pub delivery: DeliveryConfig,
     /// Lookups.
     pub search: SearchConfig,
+    /// Optional semantic ranking of lookups.
+    pub embeddings: EmbeddingsConfig,
     /// The console chat.
     pub console: ConsoleConfig,
     /// Telegram.
@@ -111,6 +115,18 @@ pub struct IngestConfig {
     pub timeout: String,
     /// Largest feed or transcript accepted, in megabytes.
     pub max_body_mb: u64,
+    /// After this many failures in a row a feed is disabled (`podbrief feeds enable URL`).
+    pub max_failures: u32,
+    /// Only the newest this-many episodes of a feed are read.
+    pub backfill: usize,
+    /// Feeds fetched at once.
+    pub concurrency: usize,
+    /// Feeds fetched at once from one host.
+    pub per_host: usize,
+    /// Whether feeds added from chat may point at loopback, private or link-local addresses.
+    pub allow_private: bool,
+    /// Who may manage feeds from chat: `console`, `telegram:USER_ID`, `discord:USER_ID`.
+    pub operators: Vec<String>,
 }
 
 impl Default for IngestConfig {
@@ -120,6 +136,12 @@ impl Default for IngestConfig {
             poll_every: "30m".into(),
             timeout: "20s".into(),
             max_body_mb: 20,
+            max_failures: 5,
+            backfill: 50,
+            concurrency: 16,
+            per_host: 2,
+            allow_private: false,
+            operators: vec!["console".into()],
         }
     }
 }
@@ -128,7 +150,8 @@ impl Default for IngestConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExtractConfig {
-    /// `extractive` (the only engine in this version).
+    /// `extractive` (no network, the default) or `llm` (the `[llm]` endpoint, falling back to
+    /// the extractive engine).
     pub engine: String,
     /// Insights kept per episode.
     pub per_episode: usize,
@@ -194,6 +217,25 @@ impl Default for BriefConfig {
     }
 }
 
+/// `[delivery]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Briefs being sent at once (each platform's rate limits still apply).
+    pub concurrency: usize,
+    /// How long a claimed delivery stays claimed; a crashed sender's deliveries are claimable
+    /// again after this.
+    pub lease: String,
+    /// Attempts before a delivery is recorded as failed.
+    pub max_attempts: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig { concurrency: 64, lease: "10m".into(), max_attempts: 5 }
+    }
+}
+
 /// `[search]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -202,6 +244,9 @@ pub struct SearchConfig {
     pub results: usize,
     /// "More like this" may return insights of the same episode.
     pub related_same_episode: bool,
+    /// The search index's directory (relative to this file); empty keeps it in memory and
+    /// rebuilds it from the database at each start.
+    pub index_dir: String,
 }
 
 impl Default for SearchConfig {
@@ -209,6 +254,32 @@ impl Default for SearchConfig {
         SearchConfig {
             results: 5,
             related_same_episode: false,
+            index_dir: "podbrief-index".into(),
+        }
+    }
+}
+
+/// `[embeddings]`: optional semantic ranking through an OpenAI-compatible `/v1/embeddings`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingsConfig {
+    /// The endpoint's base URL (e.g. `http://127.0.0.1:11434/v1`); empty turns it off.
+    pub base_url: String,
+    /// The embedding model name.
+    pub model: String,
+    /// The environment variable holding the API key (unset: no key is sent).
+    pub api_key_env: String,
+    /// Timeout of one request.
+    pub timeout: String,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        EmbeddingsConfig {
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: "PODBRIEF_EMBEDDINGS_API_KEY".into(),
+            timeout: "10s".into(),
         }
     }
 }
@@ -347,6 +418,14 @@ pub struct LlmConfig {
     pub model: String,
     /// The environment variable holding the API key.
     pub api_key_env: String,
+    /// Timeout of one request, e.g. `60s`.
+    pub timeout: String,
+    /// Retries after a failed request (timeouts, 429, 5xx).
+    pub max_retries: u32,
+    /// Tokens one UTC day may use, counted in memory (0 = no limit).
+    pub daily_token_budget: u64,
+    /// Largest chunk of transcript sent in one request, in characters.
+    pub chunk_chars: usize,
 }
 
 impl Default for LlmConfig {
@@ -355,6 +434,10 @@ impl Default for LlmConfig {
             base_url: String::new(),
             model: String::new(),
             api_key_env: "PODBRIEF_LLM_API_KEY".into(),
+            timeout: "60s".into(),
+            max_retries: 2,
+            daily_token_budget: 2_000_000,
+            chunk_chars: 24_000,
         }
     }
 }
@@ -365,12 +448,26 @@ impl Default for LlmConfig {
 pub struct LogConfig {
     /// A tracing filter, e.g. `info` or `podbrief=debug`; `RUST_LOG` overrides it.
     pub level: String,
+    /// `text` (readable lines) or `json` (one JSON object per line, for log collectors).
+    pub format: LogFormat,
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: "info".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -488,6 +585,7 @@ impl Config {
             ("brief.half_life", &b.half_life),
             ("brief.catch_up", &b.catch_up),
             ("ingest.poll_every", &self.ingest.poll_every),
+            ("delivery.lease", &self.delivery.lease),
             ("ingest.timeout", &self.ingest.timeout),
         ] {
             match parse_duration(value) {
@@ -508,17 +606,42 @@ impl Config {
                 "max_per_episode and max_per_podcast must be at least 1".into(),
             ));
         }
+        if !(1..=10_000).contains(&self.delivery.concurrency) {
+            return Err(bad("delivery.concurrency", format!("{} is out of range 1..=10000", self.delivery.concurrency)));
+        }
+        if !(1..=20).contains(&self.delivery.max_attempts) {
+            return Err(bad("delivery.max_attempts", format!("{} is out of range 1..=20", self.delivery.max_attempts)));
+        }
+        for (key, n, max) in [
+            ("ingest.max_failures", self.ingest.max_failures as usize, 1000),
+            ("ingest.backfill", self.ingest.backfill, 100_000),
+            ("ingest.concurrency", self.ingest.concurrency, 1000),
+            ("ingest.per_host", self.ingest.per_host, 100),
+        ] {
+            if !(1..=max).contains(&n) {
+                return Err(bad(key, format!("{n} is out of range 1..={max}")));
+            }
+        }
+        for (i, op) in self.ingest.operators.iter().enumerate() {
+            let ok = op == "console"
+                || op.split_once(':').is_some_and(|(p, id)| {
+                    matches!(p, "telegram" | "discord") && !id.is_empty() && id.chars().all(|c| c.is_ascii_digit())
+                });
+            if !ok {
+                return Err(bad(&format!("ingest.operators[{i}]"), format!("{op:?} is not \"console\", \"telegram:USER_ID\" or \"discord:USER_ID\"")));
+            }
+        }
         if !(1..=1024).contains(&self.ingest.max_body_mb) {
             return Err(bad(
                 "ingest.max_body_mb",
                 format!("{} is out of range 1..=1024", self.ingest.max_body_mb),
             ));
         }
-        if self.extract.engine != "extractive" {
+        if self.extract.engine != "extractive" && self.extract.engine != "llm" {
             return Err(bad(
                 "extract.engine",
                 format!(
-                    "{:?} is not an engine (allowed: \"extractive\")",
+                    "{:?} is not an engine (allowed: \"extractive\", \"llm\")",
                     self.extract.engine
                 ),
             ));
@@ -534,6 +657,44 @@ impl Config {
                 "search.results",
                 format!("{} is out of range 1..=25", self.search.results),
             ));
+        }
+        let e = &self.embeddings;
+        if !e.base_url.is_empty() {
+            match url::Url::parse(&e.base_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(bad(
+                        "embeddings.base_url",
+                        format!("{:?} is not an http(s) URL", e.base_url),
+                    ));
+                }
+            }
+            if e.model.trim().is_empty() {
+                return Err(bad(
+                    "embeddings.model",
+                    "is empty; name the embedding model (e.g. \"nomic-embed-text\")".into(),
+                ));
+            }
+        }
+        if !e.api_key_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || e.api_key_env.is_empty()
+        {
+            return Err(bad(
+                "embeddings.api_key_env",
+                format!(
+                    "{:?} is not an environment variable name (letters, digits, _)",
+                    e.api_key_env
+                ),
+            ));
+        }
+        match parse_duration(&e.timeout) {
+            Some(d) if !d.is_zero() => {}
+            _ => {
+                return Err(bad(
+                    "embeddings.timeout",
+                    format!("{:?} is not a duration (e.g. \"10s\")", e.timeout),
+                ));
+            }
         }
         if !self.database.url.starts_with("sqlite:") {
             return Err(bad(
@@ -600,20 +761,8 @@ impl Config {
                 format!("{:?} is not a URL", self.http.public_url),
             ));
         }
-        if self.discord.enabled {
-            return Err(bad(
-                "discord.enabled",
-                "the Discord adapter is not available in this version of podbrief; set it to false"
-                    .into(),
-            ));
-        }
-        if !self.llm.base_url.is_empty() {
-            return Err(bad(
-                "llm.base_url",
-                "the LLM engine is not available in this version of podbrief; leave it empty"
-                    .into(),
-            ));
-        }
+        self.validate_discord(path)?;
+        self.validate_llm(path)?;
         for (key, var) in [
             ("telegram.token_env", &self.telegram.token_env),
             ("discord.token_env", &self.discord.token_env),
@@ -625,6 +774,107 @@ impl Config {
                     format!("{var:?} is not an environment variable name (letters, digits, _)"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_discord(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.into(),
+            message,
+        };
+        let d = &self.discord;
+        let key = d.public_key.trim();
+        if !key.is_empty() && (key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit())) {
+            return Err(bad(
+                "discord.public_key",
+                "must be the application's public key: 64 hex digits (Developer Portal, General Information)".into(),
+            ));
+        }
+        for (i, g) in d.guilds.iter().enumerate() {
+            if !matches!(g.trim().parse::<u64>(), Ok(n) if n > 0) {
+                return Err(bad(
+                    &format!("discord.guilds[{i}]"),
+                    format!("{g:?} is not a guild id (a number such as \"290926798626357999\")"),
+                ));
+            }
+        }
+        let proxy = d.proxy.trim();
+        if !proxy.is_empty()
+            && !url::Url::parse(proxy).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(bad(
+                "discord.proxy",
+                format!("{proxy:?} is not an http(s) URL such as \"http://127.0.0.1:3000\""),
+            ));
+        }
+        if d.enabled && d.mode == DiscordMode::Interactions {
+            if key.is_empty() {
+                return Err(bad(
+                    "discord.public_key",
+                    "\"interactions\" mode needs the application's public key (64 hex digits)".into(),
+                ));
+            }
+            if self.http.listen.is_empty() {
+                return Err(bad(
+                    "discord.mode",
+                    "\"interactions\" needs http.listen (Discord POSTs to /discord/interactions)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[llm]` section, and `extract.engine = "llm"` needing it.
+    fn validate_llm(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.into(),
+            message,
+        };
+        let l = &self.llm;
+        if !l.base_url.is_empty() {
+            match url::Url::parse(&l.base_url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => {
+                    return Err(bad(
+                        "llm.base_url",
+                        format!(
+                            "{:?} is not an http(s) URL such as \"http://127.0.0.1:11434/v1\"",
+                            l.base_url
+                        ),
+                    ));
+                }
+            }
+            if l.model.trim().is_empty() {
+                return Err(bad("llm.model", "is empty; name the model to use".into()));
+            }
+        }
+        if self.extract.engine == "llm" && l.base_url.is_empty() {
+            return Err(bad(
+                "extract.engine",
+                "\"llm\" needs llm.base_url and llm.model".into(),
+            ));
+        }
+        if parse_duration(&l.timeout).is_none_or(|d| d.is_zero()) {
+            return Err(bad(
+                "llm.timeout",
+                format!("{:?} is not a duration such as \"60s\"", l.timeout),
+            ));
+        }
+        if l.max_retries > 10 {
+            return Err(bad(
+                "llm.max_retries",
+                format!("{} is out of range 0..=10", l.max_retries),
+            ));
+        }
+        if !(1_000..=1_000_000).contains(&l.chunk_chars) {
+            return Err(bad(
+                "llm.chunk_chars",
+                format!("{} is out of range 1000..=1000000", l.chunk_chars),
+            ));
         }
         Ok(())
     }
@@ -642,6 +892,19 @@ impl Config {
     /// A duration setting that `validate` has checked.
     pub fn duration(value: &str) -> Duration {
         parse_duration(value).unwrap_or(Duration::from_secs(60))
+    }
+
+    /// The search index's directory, resolved against the config's directory; `None` keeps the
+    /// index in memory.
+    pub fn index_dir(&self) -> Option<PathBuf> {
+        let d = self.search.index_dir.trim();
+        if d.is_empty() {
+            None
+        } else if Path::new(d).is_absolute() {
+            Some(PathBuf::from(d))
+        } else {
+            Some(self.base_dir.join(d))
+        }
     }
 
     /// The feeds to read, with relative file paths resolved against the config's directory.
@@ -697,6 +960,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("brief.lookback"), "{e}");
+    }
+
+    #[test]
+    fn discord_settings_are_checked() {
+        let e = load("[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"abc\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("discord.public_key") && e.contains("64 hex"), "{e}");
+        let key = "a".repeat(64);
+        let e = load(&format!(
+            "[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"{key}\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("discord.mode") && e.contains("http.listen"), "{e}");
+        let e = load("[discord]\nguilds = [\"123\", \"my-server\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("discord.guilds[1]"), "{e}");
+        let e = load("[discord]\nproxy = \"localhost:3000\"\n").unwrap_err().to_string();
+        assert!(e.contains("discord.proxy"), "{e}");
+        let ok = load(&format!(
+            "[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"{key}\"\nguilds = [\"123\"]\n[http]\nlisten = \"127.0.0.1:0\"\n"
+        ));
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::core::model::Platform;
 use crate::deliver::Sender;
 
 pub mod console;
+pub mod discord;
 pub mod telegram;
 
 /// A connected platform, as [`App::start`](crate::app::App::start) wires it.

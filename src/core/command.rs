@@ -45,6 +45,19 @@ pub enum Command {
     Related(String),
     /// `/more ID`: insights related to insight ID.
     More(i64),
+    /// `/feeds`, `/feeds add URL`, `/feeds remove URL` (operators only).
+    Feeds(FeedsArg),
+}
+
+/// The argument of `/feeds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedsArg {
+    /// List the feeds and their state.
+    List,
+    /// Add a feed by URL.
+    Add(String),
+    /// Remove a feed by URL.
+    Remove(String),
 }
 
 /// The argument of `/topics`.
@@ -100,6 +113,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/topics ai, chips, -crypto",
         "prefer or exclude topics (/topics clear to reset)",
     ),
+    ("/feeds [add|remove URL]", "the feed list (operators only)"),
     ("/help", "this list"),
 ];
 
@@ -107,6 +121,7 @@ const SUBSCRIBE_USAGE: &str = "/subscribe [HH:MM] [Area/City], e.g. /subscribe 0
 const TIME_USAGE: &str = "/time HH:MM [Area/City], e.g. /time 07:30 Asia/Tokyo";
 const SIZE_USAGE: &str = "/size N, with N from 1 to 10";
 const RELATED_USAGE: &str = "/related <words>, e.g. /related chip exports";
+const FEEDS_USAGE: &str = "/feeds, /feeds add URL or /feeds remove URL";
 const MORE_USAGE: &str = "/more <id>, with the id shown under an insight";
 
 impl Command {
@@ -159,6 +174,15 @@ impl Command {
                 Ok(id) if id > 0 => Command::More(id),
                 _ => return Err(usage("Which insight?", MORE_USAGE)),
             },
+            "feeds" => {
+                let mut words = args.split_whitespace();
+                match (words.next().map(str::to_ascii_lowercase).as_deref(), words.next(), words.next()) {
+                    (None, _, _) | (Some("list"), None, _) => Command::Feeds(FeedsArg::List),
+                    (Some("add"), Some(url), None) => Command::Feeds(FeedsArg::Add(url.to_string())),
+                    (Some("remove"), Some(url), None) => Command::Feeds(FeedsArg::Remove(url.to_string())),
+                    _ => return Err(usage("What should I do with the feeds?", FEEDS_USAGE)),
+                }
+            }
             "" => return Ok(None),
             other => return Err(CommandError::Unknown(other.chars().take(32).collect())),
         };

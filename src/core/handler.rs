@@ -10,8 +10,8 @@ use tracing::error;
 use crate::config::{Config, EmptyBrief};
 use crate::core::brief::{BriefRules, TopicFilter, rank};
 use crate::core::clock::Clock;
-use crate::core::command::{COMMANDS, Command, CommandError, ParseContext, TopicsArg};
-use crate::core::model::{Card, ChatRef, InsightView, Reply, Subscription};
+use crate::core::command::{COMMANDS, Command, CommandError, FeedsArg, ParseContext, TopicsArg};
+use crate::core::model::{Card, ChatRef, InsightView, Platform, Reply, Subscription};
 use crate::core::schedule::{Schedule, parse_timezone};
 use crate::search::SearchIndex;
 use crate::store::{NewSubscription, Store, StoreError};
@@ -39,6 +39,10 @@ pub struct Settings {
     pub results: usize,
     /// Whether "more like this" may return the same episode.
     pub related_same_episode: bool,
+    /// Who may manage feeds from chat (`console`, `telegram:ID`, `discord:ID`).
+    pub operators: Vec<String>,
+    /// Whether chat-added feeds may point at private addresses.
+    pub allow_private_feeds: bool,
 }
 
 impl Settings {
@@ -57,6 +61,8 @@ impl Settings {
             empty: c.brief.empty,
             results: c.search.results,
             related_same_episode: c.search.related_same_episode,
+            operators: c.ingest.operators.clone(),
+            allow_private_feeds: c.ingest.allow_private,
         }
     }
 }
@@ -81,6 +87,7 @@ pub struct Core {
     clock: Arc<dyn Clock>,
     settings: Settings,
     schedule_changed: Arc<Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 const INTERNAL_ERROR: &str =
@@ -100,7 +107,19 @@ impl Core {
             clock,
             settings,
             schedule_changed: Arc::new(Notify::new()),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counts lookups (and, through the outbox, sends) in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Core {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Notified whenever a subscription's schedule changes, so the scheduler can re-plan.
@@ -242,6 +261,7 @@ impl Core {
             }
             Command::Related(q) => self.related(&q).await?,
             Command::More(id) => self.more(id).await?,
+            Command::Feeds(arg) => self.feeds(ctx, arg).await?,
         })
     }
 
@@ -330,10 +350,12 @@ impl Core {
     }
 
     async fn related(&self, q: &str) -> Result<Reply, StoreError> {
+        let _timer = self.metrics.lookup_timer();
         let shown: String = q.chars().take(100).collect();
         let hits = match self
             .index
-            .search(q, self.settings.results, self.clock.now())
+            .search_hybrid(q, self.settings.results, self.clock.now())
+            .await
         {
             Ok(h) => h,
             Err(e) => {
@@ -361,6 +383,7 @@ impl Core {
     }
 
     async fn more(&self, id: i64) -> Result<Reply, StoreError> {
+        let _timer = self.metrics.lookup_timer();
         let Some(insight) = self.store.insights(&[id]).await?.into_iter().next() else {
             return Ok(Reply::text(format!("There is no insight #{id}.")));
         };
@@ -385,6 +408,31 @@ impl Core {
             text: format!("More like #{id}:"),
             cards: found.iter().map(Card::from).collect(),
         })
+    }
+
+    async fn feeds(&self, ctx: &UserContext, arg: FeedsArg) -> Result<Reply, StoreError> {
+        use crate::ingest::manage::{self, ManageError};
+        let who = match (ctx.chat.platform, &ctx.user_id) {
+            (Platform::Console, _) => "console".to_string(),
+            (p, Some(id)) => format!("{}:{id}", p.as_str()),
+            (_, None) => String::new(),
+        };
+        if !self.settings.operators.contains(&who) {
+            return Ok(Reply::text("Only podbrief's operators can manage feeds (ingest.operators in the config)."));
+        }
+        let store = self.store.as_ref();
+        let result = match arg {
+            FeedsArg::List => return Ok(Reply::text(manage::describe(&store.feeds().await?))),
+            FeedsArg::Add(url) => manage::add(store, &url, true, self.settings.allow_private_feeds, self.clock.now())
+                .await
+                .map(|added| if added { format!("Added {url}; it is read within a minute.") } else { format!("{url} is already a feed.") }),
+            FeedsArg::Remove(url) => manage::remove(store, &url).await.map(|_| format!("Removed {url} with its episodes and insights.")),
+        };
+        match result {
+            Ok(text) => Ok(Reply::text(text)),
+            Err(ManageError::Store(e)) => Err(e),
+            Err(e) => Ok(Reply::text(format!("Refused: {e}"))),
+        }
     }
 
     /// The ranked insights for a subscription's next brief (or for `/top` without one).

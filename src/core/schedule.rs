@@ -177,6 +177,43 @@ mod tests {
         assert_eq!(at, utc("2026-11-30T07:30:00Z"));
     }
 
+    /// Every local day of 2026 gets exactly one run, at 08:00 local, across both DST changes.
+    #[test]
+    fn a_daily_time_runs_once_per_local_day_all_year() {
+        for zone in ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata"] {
+            let tz: Tz = zone.parse().unwrap();
+            let s = Schedule::parse("08:00").unwrap();
+            let mut at = utc("2025-12-31T12:00:00Z");
+            let mut days = Vec::new();
+            loop {
+                at = s.next_after(at, tz).unwrap();
+                let local = at.with_timezone(&tz);
+                match local.format("%Y").to_string().as_str() {
+                    "2025" => continue,
+                    "2026" => {}
+                    _ => break,
+                }
+                assert_eq!(local.format("%H:%M").to_string(), "08:00", "{zone} {local}");
+                days.push(local.date_naive());
+            }
+            assert_eq!(days.len(), 365, "{zone}");
+            assert!(days.windows(2).all(|w| w[1] - w[0] == chrono::Duration::days(1)), "{zone}");
+        }
+    }
+
+    #[test]
+    fn half_hour_dst_gaps_and_overlaps() {
+        // Lord Howe moves 30 minutes: 02:00 -> 02:30 on 2026-10-04, and 02:00 -> 01:30 on 2026-04-05.
+        let tz: Tz = "Australia/Lord_Howe".parse().unwrap();
+        let s = Schedule::parse("02:15").unwrap();
+        let at = s.next_after(utc("2026-10-03T12:00:00Z"), tz).unwrap();
+        assert_eq!(at.with_timezone(&tz).format("%H:%M").to_string(), "02:30");
+        let s = Schedule::parse("01:45").unwrap();
+        let first = s.next_after(utc("2026-04-04T12:00:00Z"), tz).unwrap();
+        let second = s.next_after(first, tz).unwrap();
+        assert_eq!(second - first, chrono::Duration::hours(24) + chrono::Duration::minutes(30));
+    }
+
     #[test]
     fn bad_input_is_named() {
         assert!(matches!(

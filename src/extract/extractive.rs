@@ -68,6 +68,72 @@ const AD_CUES: &[&str] = &[
     "special offer",
     "exclusive offer",
     "first month free",
+    "dot com forward slash",
+    "dot com/",
+    "at checkout",
+    "use my code",
+    "my code",
+    "free shipping",
+    "sign up at",
+    "sign up today at",
+    "go to www",
+    "head over to",
+    "head to www",
+    "slash podcast",
+    "our partners at",
+    "today's sponsor",
+    "sponsor of this",
+    "advertisement",
+    "ad-free",
+    "thirty-day trial",
+    "30-day trial",
+    "day free trial",
+    "money-back guarantee",
+    "limited time",
+];
+/// Spoken URLs: "dot com", "dot io" followed by more words of an address.
+const URL_CUES: &[&str] = &[
+    " dot com", " dot io", " dot org", " dot net", " dot fm", " dot co ", ".com", ".io/", ".fm",
+];
+/// Host chatter: the conversation about itself, compliments and hand-overs.
+const CHATTER: &[&str] = &[
+    "great question",
+    "good question",
+    "that's a great point",
+    "that's so cool",
+    "that's awesome",
+    "that's amazing",
+    "that's fascinating",
+    "i love that",
+    "i love it",
+    "tell us about",
+    "tell us a little",
+    "tell me about",
+    "let's talk about",
+    "let's move on",
+    "before we get",
+    "before we move",
+    "we'll link",
+    "show notes",
+    "link to that",
+    "in the chat",
+    "thanks for sharing",
+    "thank you for sharing",
+    "i appreciate",
+    "we appreciate",
+    "as we were saying",
+    "like i said",
+    "as i said",
+    "i was going to say",
+    "i want to ask",
+    "i wanted to ask",
+    "can you talk",
+    "could you talk",
+    "walk us through",
+    "take us through",
+    "our guest",
+    "my co-host",
+    "you guys",
 ];
 const INTRO_CUES: &[&str] = &[
     "welcome to",
@@ -92,6 +158,17 @@ const INTRO_CUES: &[&str] = &[
     "great to be here",
     "thanks for having me",
     "glad to be here",
+    "we're talking with",
+    "we're talking to",
+    "we talked with",
+    "we hope you enjoy",
+    "hope you enjoy this",
+    "here with me",
+    "my cohost",
+    "my co-host",
+    "we're joined by",
+    "joined today by",
+    "without further ado",
 ];
 const OUTRO_CUES: &[&str] = &[
     "thanks for listening",
@@ -395,14 +472,24 @@ fn contains_any(hay: &str, needles: &[&str]) -> bool {
 /// Sponsor reads, intros and outros.
 fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
     let n = sents.len();
-    let lower: Vec<String> = sents.iter().map(|s| s.text.to_lowercase()).collect();
+    // Commas dropped so "Today, we're" matches "today we're".
+    let lower: Vec<String> = sents
+        .iter()
+        .map(|s| s.text.to_lowercase().replace(',', "").replace('’', "'"))
+        .collect();
     let mut labels = vec![Label::Talk; n];
 
     // Sponsors: sentences with ad cues, everything between the first and last cue of a turn, and
     // any sentence naming a sponsor.
     let mut brands: HashSet<String> = HashSet::new();
     for (i, l) in lower.iter().enumerate() {
-        if contains_any(l, AD_CUES) {
+        // A URL read aloud counts as an ad cue next to an offer or a brand call to action.
+        let url_ad = contains_any(l, URL_CUES)
+            && contains_any(
+                l,
+                &["go to", "visit", "sign up", "check out", "head to", "free", "off", "trial", "offer"],
+            );
+        if url_ad || contains_any(l, AD_CUES) || turns[sents[i].turn].speaker.as_deref().is_some_and(is_break_label) {
             labels[i] = Label::Ad;
             for cue in [
                 "brought to you by",
@@ -470,6 +557,28 @@ fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
     labels
 }
 
+/// Speaker labels that mark a break or an ad slot rather than a person.
+fn is_break_label(s: &str) -> bool {
+    matches!(
+        s.trim().to_lowercase().as_str(),
+        "break" | "ad" | "ads" | "advertisement" | "sponsor" | "promo" | "music"
+    )
+}
+
+/// The sentences the extractive engine labels as sponsor read, intro or outro: no insight may
+/// come from them, whichever engine writes it.
+pub fn non_talk_sentences(segments: &[crate::ingest::transcript::Segment]) -> Vec<String> {
+    let turns = turns(segments);
+    let sents = sentences(&turns);
+    let labels = label(&turns, &sents);
+    sents
+        .into_iter()
+        .zip(labels)
+        .filter(|(_, l)| *l != Label::Talk)
+        .map(|(s, _)| s.text)
+        .collect()
+}
+
 /// Claim and evidence cues, in 0..1.
 fn claims(text: &str, lower: &str) -> f64 {
     let ws: Vec<String> = words(lower).collect();
@@ -503,6 +612,24 @@ fn claims(text: &str, lower: &str) -> f64 {
     s.min(1.0)
 }
 
+/// Whether `text` opens with a word that points at something said before it ("That's why…",
+/// "He…", "And…"), after any disfluency.
+pub fn opens_unresolved(text: &str) -> bool {
+    let text = strip_notes(text);
+    let Some(first) = text.split_whitespace().find(|t| {
+        let b = t
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        !b.is_empty() && !DISFLUENCIES.contains(&b.as_str())
+    }) else {
+        return false;
+    };
+    let opener = words(first).next().unwrap_or_default();
+    let raw = first.to_lowercase();
+    let raw = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’');
+    UNRESOLVED_OPENERS.contains(&opener.as_str()) || UNRESOLVED_OPENERS.contains(&raw)
+}
+
 /// Multiplicative penalties for what makes a passage a poor insight.
 fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent: usize) -> f64 {
     let mut p = 1.0;
@@ -514,14 +641,7 @@ fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent
             0.4
         };
     }
-    let opener = words(first_sentence).next().unwrap_or_default();
-    let opener_raw = first_sentence
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_lowercase();
-    let opener_raw = opener_raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
-    if UNRESOLVED_OPENERS.contains(&opener.as_str()) || UNRESOLVED_OPENERS.contains(&opener_raw) {
+    if opens_unresolved(first_sentence) {
         p *= 0.3;
     }
     let ws: Vec<String> = words(lower).collect();
@@ -538,6 +658,23 @@ fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent
         p *= 0.75;
     }
     p *= 1.0 - 0.06 * (nsent.saturating_sub(1)) as f64;
+    // Host chatter: compliments, hand-overs, questions to the guest.
+    let chatter = CHATTER.iter().filter(|c| lower.contains(*c)).count();
+    if chatter > 0 {
+        p *= if chatter > 1 { 0.25 } else { 0.45 };
+    }
+    // A passage starting mid-sentence (lowercase: the speaker was interrupted) or stopping
+    // mid-sentence in a punctuated transcript.
+    let first_char = first_sentence.trim_start().chars().next();
+    let punctuated = text.contains(['.', '!', '?', ',']);
+    if punctuated {
+        if first_char.is_some_and(char::is_lowercase) {
+            p *= 0.5;
+        }
+        if !text.trim_end().ends_with(['.', '!', '?', '"', '”', '…', '\'', ')']) {
+            p *= 0.6;
+        }
+    }
     // Talk about the show or the conversation itself.
     if contains_any(
         lower,
@@ -663,10 +800,35 @@ fn topics(
     out
 }
 
-/// The quote made readable: disfluencies and stutters removed, first letter capitalised.
+/// Removes transcript notes: bracketed times and remarks ("[31:48]", "[laughter]",
+/// "[unintelligible 00:25:22.13]") and starred stage directions ("*Intro Music*").
+pub fn strip_notes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find(['[', '*']) {
+        let close_char = if rest[open..].starts_with('[') { ']' } else { '*' };
+        let after = &rest[open + 1..];
+        match after.find(close_char) {
+            Some(close) if close <= 60 && !after[..close].contains(['[', '\n']) => {
+                out.push_str(&rest[..open]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The quote made readable: transcript notes, disfluencies and stutters removed, first letter
+/// capitalised.
 pub fn tidy(quote: &str) -> String {
     let mut out: Vec<String> = Vec::new();
-    let tokens: Vec<&str> = quote.split_whitespace().collect();
+    let stripped = strip_notes(quote);
+    let tokens: Vec<&str> = stripped.split_whitespace().collect();
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i];

@@ -6,10 +6,15 @@ use async_trait::async_trait;
 use crate::core::model::NewInsight;
 use crate::ingest::transcript::Segment;
 
+pub mod dedup;
+pub mod eval;
 pub mod extractive;
+pub mod llm;
 pub mod sentences;
 
+pub use dedup::DedupAcrossEpisodes;
 pub use extractive::ExtractiveEngine;
+pub use llm::LlmEngine;
 
 /// What an extractor reads: an episode's words and where they came from.
 #[derive(Debug, Clone)]

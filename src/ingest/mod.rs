@@ -12,13 +12,19 @@ use crate::core::clock::Clock;
 use crate::core::model::Episode;
 use crate::extract::{EpisodeText, Extractor};
 use crate::search::{SearchError, SearchIndex};
-use crate::store::{Store, StoreError};
+use crate::store::{PollRecord, Store, StoreError};
 
 pub mod check;
 pub mod feed;
+pub mod fetch;
+pub mod guard;
+pub mod manage;
+pub mod opml;
 pub mod transcript;
 
 use feed::{FeedError, choose_transcript, parse_feed};
+use fetch::{Fetched, Validators, fetch};
+use futures::StreamExt;
 use transcript::{Segment, Transcript, TranscriptError};
 
 /// Why a feed or an episode could not be ingested.
@@ -138,6 +144,8 @@ pub struct IngestReport {
     pub feeds_ok: usize,
     /// Feeds that failed, with the error.
     pub feed_errors: Vec<(String, String)>,
+    /// Feeds skipped because they are disabled.
+    pub feeds_disabled: usize,
     /// Episodes seen for the first time.
     pub new_episodes: usize,
     /// Episodes whose transcript was read and insights extracted.
@@ -156,6 +164,29 @@ pub struct Ingestor {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     max_body: u64,
+    policy: PollPolicy,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// How feeds are polled.
+#[derive(Debug, Clone)]
+pub struct PollPolicy {
+    /// Each feed is read again after this long (with ±10% jitter).
+    pub every: Duration,
+    /// After this many consecutive failures a feed is disabled.
+    pub max_failures: u32,
+    /// Only the newest this-many episodes of a feed are read.
+    pub backfill: usize,
+    /// Feeds fetched at once.
+    pub concurrency: usize,
+    /// Feeds fetched at once from one host.
+    pub per_host: usize,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        PollPolicy { every: Duration::from_secs(1800), max_failures: 5, backfill: 50, concurrency: 16, per_host: 2 }
+    }
 }
 
 impl Ingestor {
@@ -172,7 +203,8 @@ impl Ingestor {
             .user_agent(concat!("podbrief/", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Redirects are followed by `fetch`, which records permanent ones.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Ingestor {
@@ -182,32 +214,93 @@ impl Ingestor {
             clock,
             http,
             max_body: max_body_mb * 1024 * 1024,
+            policy: PollPolicy::default(),
+            metrics: Arc::default(),
         }
     }
 
-    /// Polls every feed, then processes every pending episode. One failing feed or episode is
-    /// reported and skipped; the others go on.
+    /// Counts polls and ingested episodes and insights in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Ingestor {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Sets how feeds are polled.
+    pub fn with_policy(mut self, policy: PollPolicy) -> Ingestor {
+        self.policy = policy;
+        self
+    }
+
+    /// Polls every feed now (configured and added ones, except disabled feeds), then processes
+    /// every pending episode. One failing feed or episode is reported and skipped; the others go
+    /// on.
     pub async fn ingest_all(&self, sources: &[String], progress: bool) -> IngestReport {
+        self.ingest(sources, false, progress).await
+    }
+
+    /// Polls only the feeds that are due, then processes pending episodes (the `run` loop).
+    pub async fn ingest_due(&self, sources: &[String]) -> IngestReport {
+        self.ingest(sources, true, false).await
+    }
+
+    async fn ingest(&self, sources: &[String], due_only: bool, progress: bool) -> IngestReport {
         let mut report = IngestReport::default();
-        let bar = progress_bar(progress, sources.len() as u64, "feeds");
-        for src in sources {
-            bar.set_message(src.clone());
-            match self.poll_feed(src).await {
+        let now = self.clock.now();
+        let known = self.store.feeds().await.unwrap_or_else(|e| {
+            warn!(error = %e, "cannot list feeds");
+            Vec::new()
+        });
+        let mut feeds: Vec<String> = sources.to_vec();
+        for f in &known {
+            if !feeds.contains(&f.feed_url) {
+                feeds.push(f.feed_url.clone());
+            }
+        }
+        feeds.retain(|url| match known.iter().find(|f| &f.feed_url == url) {
+            Some(f) if f.disabled_reason.is_some() => {
+                report.feeds_disabled += 1;
+                false
+            }
+            Some(f) if due_only => f.next_poll_at.is_none_or(|t| t <= now),
+            _ => true,
+        });
+        let bar = progress_bar(progress, feeds.len() as u64, "feeds");
+        let hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = feeds
+            .iter()
+            .map(|f| (host_of(f), Arc::new(tokio::sync::Semaphore::new(self.policy.per_host.max(1)))))
+            .collect();
+        let results: Vec<(String, Result<usize, IngestError>)> = futures::stream::iter(feeds.iter().cloned())
+            .map(|src| {
+                let slot = hosts.get(&host_of(&src)).cloned();
+                let from_config = sources.contains(&src);
+                async move {
+                    let _permit = match &slot {
+                        Some(s) => s.acquire().await.ok(),
+                        None => None,
+                    };
+                    let r = self.poll_feed_recorded(&src, from_config).await;
+                    (src, r)
+                }
+            })
+            .buffer_unordered(self.policy.concurrency.max(1))
+            .inspect(|_| bar.inc(1))
+            .collect()
+            .await;
+        bar.finish_and_clear();
+        for (src, r) in results {
+            self.metrics.feed_polled(r.is_ok());
+            match r {
                 Ok(new) => {
                     report.feeds_ok += 1;
                     report.new_episodes += new;
                 }
                 Err(e) => {
                     warn!(feed = %src, error = %e, "feed skipped");
-                    if let Err(se) = self.store.record_feed_error(src, &e.to_string()).await {
-                        warn!(feed = %src, error = %se, "could not record feed error");
-                    }
-                    report.feed_errors.push((src.clone(), e.to_string()));
+                    report.feed_errors.push((src, e.to_string()));
                 }
             }
-            bar.inc(1);
         }
-        bar.finish_and_clear();
+        report.feed_errors.sort();
 
         let pending = match self.store.pending_episodes().await {
             Ok(p) => p,
@@ -223,6 +316,7 @@ impl Ingestor {
                 Ok(n) => {
                     report.episodes_processed += 1;
                     report.new_insights += n;
+                    self.metrics.episode_ingested(n);
                 }
                 Err(e) => {
                     warn!(episode = %ep.meta.title, error = %e, "episode failed");
@@ -247,21 +341,61 @@ impl Ingestor {
         report
     }
 
-    /// Reads one feed and stores its podcast and episodes. Returns how many episodes are new.
+    /// Polls one feed and records the outcome: validators and the next poll on success, the error,
+    /// an exponential backoff and (after `max_failures`) the feed disabled on failure.
+    async fn poll_feed_recorded(&self, source: &str, from_config: bool) -> Result<usize, IngestError> {
+        let state = self.store.feed(source).await?;
+        let validators = state
+            .as_ref()
+            .map(|f| Validators { etag: f.etag.clone(), last_modified: f.last_modified.clone() })
+            .unwrap_or_default();
+        let result = self.poll_feed_with(source, &validators, from_config).await;
+        // After a recorded permanent redirect the feed lives at its new URL.
+        let source = match &result {
+            Ok((_, _, Some(moved))) => moved.clone(),
+            _ => source.to_string(),
+        };
+        let source = source.as_str();
+        let now = self.clock.now();
+        let every = chrono::Duration::from_std(self.policy.every).unwrap_or(chrono::Duration::minutes(30));
+        let (record, next) = match &result {
+            Ok((record, _, _)) => (record.clone(), now + jitter(every, source)),
+            Err(e) => {
+                let failures = state.as_ref().map_or(0, |f| f.failures) + 1;
+                let backoff = (every * 2i32.pow(failures.clamp(0, 6) as u32 - 1)).min(chrono::Duration::hours(24));
+                let disable = (failures >= i64::from(self.policy.max_failures))
+                    .then(|| format!("disabled after {failures} failures in a row; last: {e}"));
+                if let Some(reason) = &disable {
+                    warn!(feed = %source, %reason, "feed disabled");
+                }
+                (PollRecord::Failed { error: e.to_string(), disable }, now + backoff)
+            }
+        };
+        self.store.record_poll(source, &record, next, now).await?;
+        result.map(|(_, new, _)| new)
+    }
+
+    /// Reads one feed now (unconditionally) and stores its podcast and episodes. Returns how
+    /// many episodes are new.
     pub async fn poll_feed(&self, source: &str) -> Result<usize, IngestError> {
+        self.poll_feed_with(source, &Validators::default(), true).await.map(|(_, n, _)| n)
+    }
+
+    async fn poll_feed_with(&self, source: &str, validators: &Validators, from_config: bool) -> Result<(PollRecord, usize, Option<String>), IngestError> {
         let loc = Location::parse(source);
-        let bytes = self.fetch(&loc, "feed").await?;
+        let (bytes, validators, moved_to) = match fetch(&self.http, &loc, "feed", self.max_body, validators).await? {
+            Fetched::NotModified => return Ok((PollRecord::NotModified, 0, None)),
+            Fetched::Body { bytes, validators, moved_to } => (bytes, validators, moved_to),
+        };
         let parsed = parse_feed(&bytes).map_err(|error| IngestError::Feed {
             source_name: source.to_string(),
             error,
         })?;
         let now = self.clock.now();
-        let podcast = self
-            .store
-            .upsert_podcast(source, &parsed.podcast, now)
-            .await?;
+        let podcast = self.store.upsert_podcast(source, &parsed.podcast, now).await?;
         let mut new = 0;
-        for (mut ep, links) in parsed.episodes {
+        // Newest first (parse_feed sorts them): a long back catalogue is capped.
+        for (mut ep, links) in parsed.episodes.into_iter().take(self.policy.backfill.max(1)) {
             // A date in the future (a feed's clock or typo) counts as now.
             ep.published_at = ep.published_at.map(|t| t.min(now));
             if let Some(t) = choose_transcript(&links) {
@@ -278,7 +412,17 @@ impl Ingestor {
             let (_, created) = self.store.upsert_episode(podcast, &ep, now).await?;
             new += usize::from(created);
         }
-        Ok(new)
+        let mut moved = None;
+        if let Some(to) = moved_to {
+            if from_config {
+                warn!(feed = %source, new_url = %to, "the feed moved permanently; update it in bot.toml");
+            } else if self.store.move_feed(source, &to).await? {
+                info!(feed = %source, new_url = %to, "the feed moved permanently; its URL is updated");
+                moved = Some(to);
+            }
+        }
+        let record = PollRecord::Fetched { etag: validators.etag, last_modified: validators.last_modified };
+        Ok((record, new, moved))
     }
 
     /// Reads an episode's transcript (or show notes), extracts, stores and indexes its insights.
@@ -347,56 +491,32 @@ impl Ingestor {
         }
     }
 
-    /// Reads a document, refusing bodies over the size limit.
+    /// Reads a document (a transcript), refusing bodies over the size limit.
     pub async fn fetch(&self, loc: &Location, what: &str) -> Result<Vec<u8>, IngestError> {
-        let too_large = || IngestError::TooLarge {
-            what: format!("{what} {}", loc.display()),
-            limit_mb: self.max_body / 1024 / 1024,
-        };
-        match loc {
-            Location::File(path) => {
-                let meta = tokio::fs::metadata(path)
-                    .await
-                    .map_err(|source| IngestError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
-                if meta.len() > self.max_body {
-                    return Err(too_large());
-                }
-                tokio::fs::read(path)
-                    .await
-                    .map_err(|source| IngestError::Io {
-                        path: path.clone(),
-                        source,
-                    })
-            }
-            Location::Http(url) => {
-                let fetch_err = |e: reqwest::Error| IngestError::Fetch {
-                    url: url.to_string(),
-                    message: e.without_url().to_string(),
-                };
-                let mut resp = self.http.get(url.clone()).send().await.map_err(fetch_err)?;
-                if !resp.status().is_success() {
-                    return Err(IngestError::Fetch {
-                        url: url.to_string(),
-                        message: format!("HTTP {}", resp.status()),
-                    });
-                }
-                if resp.content_length().is_some_and(|n| n > self.max_body) {
-                    return Err(too_large());
-                }
-                let mut body = Vec::new();
-                while let Some(chunk) = resp.chunk().await.map_err(fetch_err)? {
-                    if (body.len() + chunk.len()) as u64 > self.max_body {
-                        return Err(too_large());
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(body)
-            }
+        match fetch(&self.http, loc, what, self.max_body, &Validators::default()).await? {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            Fetched::NotModified => Err(IngestError::Fetch { url: loc.display(), message: "HTTP 304 without a conditional request".into() }),
         }
     }
+}
+
+/// The host of a feed URL (files share one "host").
+fn host_of(src: &str) -> String {
+    match Location::parse(src) {
+        Location::Http(u) => u.host_str().unwrap_or("").to_ascii_lowercase(),
+        Location::File(_) => "file".into(),
+    }
+}
+
+/// `every` ± 10%, varying by feed, so feeds added together do not poll in lockstep.
+fn jitter(every: chrono::Duration, key: &str) -> chrono::Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let h = key.bytes().fold(u64::from(nanos), |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let spread = every.num_milliseconds() / 10;
+    if spread <= 0 {
+        return every;
+    }
+    every + chrono::Duration::milliseconds((h % (2 * spread as u64 + 1)) as i64 - spread)
 }
 
 fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {

@@ -1,17 +1,39 @@
-//! The search index over insights (tantivy): "related to X" and "more like this".
+//! The search index over insights (tantivy): "related to X", "more like this" and top topics.
 //!
-//! The index is derived from the store: it is built from the store at start and updated as
-//! insights arrive, and can always be rebuilt. User text is analysed into words with the index's
-//! own analyser and turned into term queries directly, so it is never parsed as query syntax:
-//! quotes, `AND`, `:` or `*` are just characters.
+//! The index is derived from the store: it holds each insight's text, quote, topics, podcast and
+//! episode titles, speaker and date. It lives in a directory (`search.index_dir`) so a restart does
+//! not rebuild it: each commit records the schema version and the last insight id indexed, and at
+//! start only newer insights are added ([`sync::follow`]). A changed schema version (or
+//! `podbrief index rebuild`) rebuilds it from the store. With no directory it lives in memory.
+//!
+//! User text is analysed into words with the index's own analyser and turned into term queries
+//! directly, so it is never parsed as query syntax: quotes, `AND`, `:` or `*` are just characters.
+//! Only the `in:` and `since:` filters are read from it ([`lookup::LookupQuery`]).
+//!
+//! A lookup runs in two stages. The first is a plain disjunction of term queries, which tantivy
+//! answers with block-max WAND: it keeps the top few dozen without scoring every match, so common
+//! words stay fast. A word that is not in the index at all (a typo) and is long enough is expanded
+//! to its spelling neighbours (one edit from 5 letters, two from 9). The second stage re-ranks
+//! that short list: words found close together (a phrase, give or take 3 words) and fresh
+//! insights gain a little, and near-duplicates collapse to the best of them.
+
+pub mod embed;
+pub mod eval;
+pub mod import;
+pub mod lookup;
+pub mod sync;
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -20,10 +42,16 @@ use tantivy::schema::{
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{
+    Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc,
+};
 
-use crate::core::model::{InsightId, InsightView};
+use crate::core::model::{EpisodeId, InsightId, InsightView, PodcastId};
 use crate::core::text::{NEAR_DUPLICATE, similarity};
+pub use lookup::LookupQuery;
+
+/// The version of the index layout. An index on disk with another version is rebuilt.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A failure of the search index.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +59,19 @@ pub enum SearchError {
     /// tantivy failed.
     #[error("search index error: {0}")]
     Index(#[from] tantivy::TantivyError),
+    /// The index directory cannot be used.
+    #[error("search index directory {path}: {message}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another process writes to this index.
+    #[error(
+        "the search index in {0} is in use by another podbrief process (stop it, or give this one its own search.index_dir)"
+    )]
+    Busy(PathBuf),
 }
 
 /// A search result: an insight id and its relevance.
@@ -42,83 +83,295 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// What the index holds and how it was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexStatus {
+    /// Insights indexed now.
+    pub docs: u64,
+    /// Insights found in the index when it was opened (0 for a new or rebuilt index).
+    pub docs_at_open: u64,
+    /// Insights added since it was opened.
+    pub added_since_open: u64,
+    /// The largest insight id indexed.
+    pub last_id: InsightId,
+    /// Why the index on disk was discarded at open (a schema change, unreadable), if it was.
+    pub reset_reason: Option<String>,
+    /// The directory, or `None` in memory.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy)]
 struct Fields {
     id: Field,
     episode: Field,
+    podcast: Field,
+    podcast_slug: Field,
     published: Field,
     text: Field,
+    quote: Field,
     topics: Field,
+    topic: Field,
     titles: Field,
     speaker: Field,
 }
 
+/// What stage two needs of a candidate.
 struct Stored {
     episode: i64,
     published: i64,
     text: String,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    schema: u32,
+    last_id: i64,
+}
+
 /// The insight index.
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
-    topics: Mutex<HashMap<String, usize>>,
+    dir: Option<PathBuf>,
+    last_id: AtomicI64,
+    docs_at_open: u64,
+    added: AtomicU64,
+    reset_reason: Option<String>,
+    topics_cache: Mutex<Option<(u64, Vec<(String, u64)>)>>,
+    semantic: embed::Semantic,
 }
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SearchIndex")
             .field("docs", &self.len())
+            .field("dir", &self.dir)
             .finish()
     }
 }
 
 const ANALYZER: &str = "podbrief_en";
 
-/// Fetch this many times the requested hits before re-ranking and filtering.
+/// Stage one keeps this many times the requested hits (plus [`OVERFETCH_MIN`]) for re-ranking.
 const OVERFETCH: usize = 4;
+const OVERFETCH_MIN: usize = 16;
+/// Words at most this far apart count as "close together" for the proximity boost.
+const PROXIMITY: u32 = 3;
+/// Memory of the index writer.
+const WRITER_HEAP: usize = 50_000_000;
+
+fn build_schema() -> Schema {
+    let mut sb = Schema::builder();
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer(ANALYZER)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let text_opts = TextOptions::default().set_indexing_options(indexing);
+    sb.add_u64_field("id", INDEXED | STORED | FAST);
+    sb.add_i64_field("episode", INDEXED | STORED | FAST);
+    sb.add_i64_field("podcast", INDEXED | FAST);
+    sb.add_text_field("podcast_slug", STRING);
+    sb.add_i64_field("published", INDEXED | STORED | FAST);
+    sb.add_text_field("text", text_opts.clone().set_stored());
+    sb.add_text_field("quote", text_opts.clone());
+    sb.add_text_field("topics", text_opts.clone());
+    sb.add_text_field("topic", STRING);
+    sb.add_text_field("titles", text_opts);
+    sb.add_text_field("speaker", STRING);
+    sb.build()
+}
+
+fn fields_of(schema: &Schema) -> Option<Fields> {
+    let f = |name: &str| schema.get_field(name).ok();
+    Some(Fields {
+        id: f("id")?,
+        episode: f("episode")?,
+        podcast: f("podcast")?,
+        podcast_slug: f("podcast_slug")?,
+        published: f("published")?,
+        text: f("text")?,
+        quote: f("quote")?,
+        topics: f("topics")?,
+        topic: f("topic")?,
+        titles: f("titles")?,
+        speaker: f("speaker")?,
+    })
+}
+
+fn analyzer() -> TextAnalyzer {
+    let stop = StopWordFilter::new(Language::English)
+        .unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()));
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(stop)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// Whether a file in an index directory belongs to the index (and may be removed with it).
+fn is_index_file(name: &str) -> bool {
+    if name == "meta.json" || name == ".managed.json" || name.starts_with(".tantivy-") {
+        return true;
+    }
+    if name == embed::VECTORS_FILE {
+        return true;
+    }
+    match name.split_once('.') {
+        Some((stem, _)) => stem.len() == 32 && stem.chars().all(|c| c.is_ascii_hexdigit()),
+        None => false,
+    }
+}
 
 impl SearchIndex {
     /// An empty index in memory.
     pub fn in_memory() -> Result<SearchIndex, SearchError> {
-        let mut sb = Schema::builder();
-        let indexing = TextFieldIndexing::default()
-            .set_tokenizer(ANALYZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-        let text_opts = TextOptions::default().set_indexing_options(indexing.clone());
-        let fields = Fields {
-            id: sb.add_u64_field("id", INDEXED | STORED | FAST),
-            episode: sb.add_i64_field("episode", STORED | FAST),
-            published: sb.add_i64_field("published", STORED | FAST),
-            text: sb.add_text_field("text", text_opts.clone().set_stored()),
-            topics: sb.add_text_field("topics", text_opts.clone()),
-            titles: sb.add_text_field("titles", text_opts.clone()),
-            speaker: sb.add_text_field("speaker", STRING),
+        let index = Index::create_in_ram(build_schema());
+        SearchIndex::from_index(index, None, 0, None)
+    }
+
+    /// Opens the index in `dir`, creating the directory and an empty index if needed. An index
+    /// written with another schema version, or unreadable, is discarded (the caller refills it
+    /// from the store with [`sync::follow`]). Only the index's own files are ever removed.
+    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        let dir_err = |message: String| SearchError::Dir {
+            path: dir.to_path_buf(),
+            message,
         };
-        let index = Index::create_in_ram(sb.build());
-        let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(40))
-            .filter(LowerCaser)
-            .filter(
-                StopWordFilter::new(Language::English).expect("tantivy ships English stop words"),
-            )
-            .filter(Stemmer::new(Language::English))
-            .build();
-        index.tokenizers().register(ANALYZER, analyzer);
-        let writer = index.writer_with_num_threads(1, 30_000_000)?;
+        std::fs::create_dir_all(dir).map_err(|e| dir_err(format!("cannot create it: {e}")))?;
+        let mmap = MmapDirectory::open(dir).map_err(|e| dir_err(e.to_string()))?;
+        let mut reset_reason = None;
+        if Index::exists(&mmap).map_err(|e| dir_err(e.to_string()))? {
+            match Self::open_existing(mmap.clone()) {
+                Ok((index, payload)) if payload.schema == SCHEMA_VERSION => {
+                    let docs = index.reader()?.searcher().num_docs();
+                    return SearchIndex::from_index(
+                        index,
+                        Some(dir.to_path_buf()),
+                        payload.last_id,
+                        None,
+                    )
+                    .map(|mut s| {
+                        s.docs_at_open = docs;
+                        s
+                    });
+                }
+                Ok((_, payload)) => {
+                    reset_reason = Some(format!(
+                        "schema version {} differs from {SCHEMA_VERSION}",
+                        payload.schema
+                    ));
+                }
+                Err(why) => reset_reason = Some(why),
+            }
+            tracing::info!(dir = %dir.display(), reason = reset_reason.as_deref().unwrap_or(""), "rebuilding the search index");
+            let entries = std::fs::read_dir(dir).map_err(|e| dir_err(e.to_string()))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if is_index_file(&name) && !name.ends_with(".lock") {
+                    std::fs::remove_file(entry.path())
+                        .map_err(|e| dir_err(format!("cannot remove {name}: {e}")))?;
+                }
+            }
+        }
+        let mmap = MmapDirectory::open(dir).map_err(|e| dir_err(e.to_string()))?;
+        let index = Index::create(mmap, build_schema(), tantivy::IndexSettings::default())?;
+        SearchIndex::from_index(index, Some(dir.to_path_buf()), 0, reset_reason)
+    }
+
+    fn open_existing(dir: MmapDirectory) -> Result<(Index, Payload), String> {
+        let index = Index::open(dir).map_err(|e| format!("unreadable ({e})"))?;
+        let metas = index
+            .load_metas()
+            .map_err(|e| format!("unreadable ({e})"))?;
+        let payload = match metas.payload.as_deref() {
+            Some(p) => serde_json::from_str::<Payload>(p)
+                .map_err(|_| "no podbrief version record".to_string())?,
+            // Created but never committed: empty.
+            None if metas.segments.is_empty() => Payload {
+                schema: SCHEMA_VERSION,
+                last_id: 0,
+            },
+            None => return Err("no podbrief version record".into()),
+        };
+        if index.schema() != build_schema() {
+            return Err("its fields differ from this version's".into());
+        }
+        Ok((index, payload))
+    }
+
+    fn from_index(
+        index: Index,
+        dir: Option<PathBuf>,
+        last_id: i64,
+        reset_reason: Option<String>,
+    ) -> Result<SearchIndex, SearchError> {
+        index.tokenizers().register(ANALYZER, analyzer());
+        let fields = fields_of(&index.schema()).ok_or_else(|| SearchError::Dir {
+            path: dir.clone().unwrap_or_default(),
+            message: "the index lacks podbrief's fields".into(),
+        })?;
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
+            .reload_policy(if dir.is_some() {
+                ReloadPolicy::OnCommitWithDelay
+            } else {
+                ReloadPolicy::Manual
+            })
             .try_into()?;
+        let semantic = embed::Semantic::new(dir.as_deref());
         Ok(SearchIndex {
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(None),
             fields,
-            topics: Mutex::new(HashMap::new()),
+            dir,
+            last_id: AtomicI64::new(last_id),
+            docs_at_open: 0,
+            added: AtomicU64::new(0),
+            reset_reason,
+            topics_cache: Mutex::new(None),
+            semantic,
         })
+    }
+
+    /// The writer, created on first use (a read-only process never takes the lock).
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>, SearchError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let w = self
+                .index
+                .writer_with_num_threads(1, WRITER_HEAP)
+                .map_err(|e| match (&e, &self.dir) {
+                    (tantivy::TantivyError::LockFailure(..), Some(d)) => {
+                        SearchError::Busy(d.clone())
+                    }
+                    _ => SearchError::Index(e),
+                })?;
+            *guard = Some(w);
+        }
+        Ok(guard)
+    }
+
+    fn commit(&self, w: &mut IndexWriter, last_id: i64) -> Result<(), SearchError> {
+        let payload = serde_json::to_string(&Payload {
+            schema: SCHEMA_VERSION,
+            last_id,
+        })
+        .unwrap_or_default();
+        let mut prepared = w.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        self.last_id.store(last_id, Ordering::SeqCst);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The underlying tantivy index (for benchmarks and tools that compare with raw queries).
+    #[doc(hidden)]
+    pub fn tantivy(&self) -> (&Index, &IndexReader) {
+        (&self.index, &self.reader)
     }
 
     /// Number of insights indexed.
@@ -131,92 +384,194 @@ impl SearchIndex {
         self.len() == 0
     }
 
+    /// The largest insight id indexed: at start, only insights after it are added.
+    pub fn last_indexed_id(&self) -> InsightId {
+        self.last_id.load(Ordering::SeqCst)
+    }
+
+    /// What the index holds and how it was opened.
+    pub fn status(&self) -> IndexStatus {
+        IndexStatus {
+            docs: self.len(),
+            docs_at_open: self.docs_at_open,
+            added_since_open: self.added.load(Ordering::SeqCst),
+            last_id: self.last_indexed_id(),
+            reset_reason: self.reset_reason.clone(),
+            dir: self.dir.clone(),
+        }
+    }
+
+    fn document(&self, i: &InsightView) -> TantivyDocument {
+        let f = &self.fields;
+        let mut d = doc!(
+            f.id => i.id as u64,
+            f.episode => i.episode_id,
+            f.podcast => i.podcast_id,
+            f.podcast_slug => lookup::slug(&i.podcast_title),
+            f.published => i.published_at.timestamp(),
+            f.text => i.text.as_str(),
+            f.topics => i.topics.join(" , "),
+            f.titles => format!("{} {}", i.podcast_title, i.episode_title),
+            f.speaker => i.speaker.clone().unwrap_or_default(),
+        );
+        if !i.quote.is_empty() && i.quote != i.text {
+            d.add_text(f.quote, &i.quote);
+        }
+        for t in &i.topics {
+            let t = crate::core::text::normalize_topic(t);
+            if !t.is_empty() {
+                d.add_text(f.topic, &t);
+            }
+        }
+        d
+    }
+
     /// Adds (or replaces) insights and makes them searchable.
     pub fn add(&self, insights: &[InsightView]) -> Result<(), SearchError> {
         if insights.is_empty() {
             return Ok(());
         }
-        let f = &self.fields;
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        let f = self.fields;
+        let mut guard = self.writer()?;
+        let Some(writer) = guard.as_mut() else {
+            return Ok(());
+        };
+        let mut last = self.last_indexed_id();
         for i in insights {
-            let id = i.id as u64;
-            writer.delete_term(Term::from_field_u64(f.id, id));
-            writer.add_document(doc!(
-                f.id => id,
-                f.episode => i.episode_id,
-                f.published => i.published_at.timestamp(),
-                f.text => i.text.as_str(),
-                f.topics => i.topics.join(" , "),
-                f.titles => format!("{} {}", i.podcast_title, i.episode_title),
-                f.speaker => i.speaker.clone().unwrap_or_default(),
-            ))?;
-            for t in &i.topics {
-                *topics.entry(t.clone()).or_default() += 1;
-            }
+            writer.delete_term(Term::from_field_u64(f.id, i.id as u64));
+            writer.add_document(self.document(i))?;
+            last = last.max(i.id);
         }
-        writer.commit()?;
-        self.reader.reload()?;
+        self.commit(writer, last)?;
+        self.added
+            .fetch_add(insights.len() as u64, Ordering::SeqCst);
+        self.semantic.queue(insights);
         Ok(())
     }
 
-    /// The analysed terms of user text (stemmed, no stop words), deduplicated, at most 32.
-    fn terms(&self, text: &str) -> Vec<String> {
+    fn delete(&self, term: Term) -> Result<(), SearchError> {
+        let mut guard = self.writer()?;
+        let Some(writer) = guard.as_mut() else {
+            return Ok(());
+        };
+        writer.delete_term(term);
+        let last = self.last_indexed_id();
+        self.commit(writer, last)
+    }
+
+    /// Removes every insight of an episode (a deleted episode leaves the index).
+    pub fn remove_episode(&self, id: EpisodeId) -> Result<(), SearchError> {
+        self.delete(Term::from_field_i64(self.fields.episode, id))
+    }
+
+    /// Removes every insight of a podcast.
+    pub fn remove_podcast(&self, id: PodcastId) -> Result<(), SearchError> {
+        self.delete(Term::from_field_i64(self.fields.podcast, id))
+    }
+
+    /// Empties the index (before a rebuild); the last indexed id goes back to 0.
+    pub fn clear(&self) -> Result<(), SearchError> {
+        let mut guard = self.writer()?;
+        let Some(writer) = guard.as_mut() else {
+            return Ok(());
+        };
+        writer.delete_all_documents()?;
+        self.commit(writer, 0)?;
+        self.semantic.clear();
+        Ok(())
+    }
+
+    /// The analysed terms of user text with their positions (stemmed, no stop words).
+    fn tokens(&self, text: &str) -> Vec<(String, u32)> {
         let mut analyzer = self
             .index
             .tokenizers()
             .get(ANALYZER)
-            .expect("analyser registered at creation");
+            .unwrap_or_else(analyzer);
         let mut stream = analyzer.token_stream(text);
-        let mut out: Vec<String> = Vec::new();
+        let mut out = Vec::new();
         while let Some(tok) = stream.next() {
-            if !out.contains(&tok.text) && out.len() < 32 {
-                out.push(tok.text.clone());
+            out.push((tok.text.clone(), tok.position as u32));
+        }
+        out
+    }
+
+    /// The analysed terms of user text, deduplicated, in order, at most 32.
+    fn terms(&self, text: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (t, _) in self.tokens(text) {
+            if !out.contains(&t) && out.len() < 32 {
+                out.push(t);
             }
         }
         out
     }
 
-    fn query_for(&self, terms: &[String], fuzzy: bool) -> BooleanQuery {
+    fn query_for(&self, searcher: &Searcher, terms: &[String], fuzzy: bool) -> BooleanQuery {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in terms {
-            for (field, boost) in [(f.text, 1.0), (f.topics, 1.5), (f.titles, 0.5)] {
+            for (field, boost) in [
+                (f.text, 1.0),
+                (f.topics, 1.5),
+                (f.titles, 0.5),
+                (f.quote, 0.3),
+            ] {
                 let q = TermQuery::new(
                     Term::from_field_text(field, t),
                     IndexRecordOption::WithFreqs,
                 );
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
             }
-            if fuzzy && t.chars().count() >= 5 {
-                let q = FuzzyTermQuery::new(Term::from_field_text(f.text, t), 1, true);
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 0.3))));
+            let len = t.chars().count();
+            let term = Term::from_field_text(f.text, t);
+            // A word the index does not know is probably misspelt: look for its neighbours.
+            if fuzzy && len >= 5 && searcher.doc_freq(&term).unwrap_or(0) == 0 {
+                let distance = if len >= 9 { 2 } else { 1 };
+                let q = FuzzyTermQuery::new(term, distance, true);
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 0.8))));
             }
-        }
-        if (2..=6).contains(&terms.len()) {
-            let phrase: Vec<Term> = terms
-                .iter()
-                .map(|t| Term::from_field_text(f.text, t))
-                .collect();
-            let mut q = PhraseQuery::new(phrase);
-            q.set_slop(3);
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 2.0))));
         }
         BooleanQuery::new(clauses)
     }
 
+    /// Podcast slugs in the index equal to, or starting with, one of `wanted`.
+    fn matching_slugs(&self, searcher: &Searcher, wanted: &[String]) -> Vec<String> {
+        let mut found = HashSet::new();
+        for seg in searcher.segment_readers() {
+            let Ok(inv) = seg.inverted_index(self.fields.podcast_slug) else {
+                continue;
+            };
+            let Ok(mut stream) = inv.terms().stream() else {
+                continue;
+            };
+            while stream.advance() {
+                let key = String::from_utf8_lossy(stream.key()).into_owned();
+                if wanted.iter().any(|w| key == *w || key.starts_with(&format!("{w}-"))) {
+                    found.insert(key);
+                }
+            }
+        }
+        let mut v: Vec<String> = found.into_iter().collect();
+        v.sort();
+        v
+    }
+
+    /// Stage one (top `n` by BM25, WAND-pruned where possible) and stage two (proximity,
+    /// recency, tie-break).
     fn run(
         &self,
+        searcher: &Searcher,
         query: &dyn Query,
-        limit: usize,
+        n: usize,
+        terms: &[String],
         now: DateTime<Utc>,
     ) -> Result<Vec<(Hit, Stored)>, SearchError> {
-        let searcher = self.reader.searcher();
-        let top = searcher.search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let top = searcher.search(query, &TopDocs::with_limit(n.max(1)).order_by_score())?;
+        let f = &self.fields;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let d: TantivyDocument = searcher.doc(addr)?;
-            let f = &self.fields;
             let (Some(id), Some(episode), Some(published)) = (
                 d.get_first(f.id).and_then(|v| v.as_u64()),
                 d.get_first(f.episode).and_then(|v| v.as_i64()),
@@ -229,13 +584,14 @@ impl SearchIndex {
                 .and_then(|v| v.as_str())
                 .unwrap_or("")
                 .to_string();
-            // Recency is a gentle boost: a month-old insight keeps ~90% of its score.
+            // Recency is a gentle boost: a month-old insight keeps ~92% of a new one's bonus.
             let age_days = ((now.timestamp() - published).max(0) as f64) / 86_400.0;
             let fresh = 1.0 + 0.2 * 0.5f64.powf(age_days / 30.0);
+            let near = 1.0 + 0.5 * self.proximity(&text, terms);
             hits.push((
                 Hit {
                     id: id as i64,
-                    score: score * fresh as f32,
+                    score: score * (fresh * near) as f32,
                 },
                 Stored {
                     episode,
@@ -253,22 +609,110 @@ impl SearchIndex {
         Ok(hits)
     }
 
-    /// Insights related to user text, best first. Never fails on odd input: text is words.
+    /// The share (0..=1) of consecutive query-word pairs found within [`PROXIMITY`] words of
+    /// each other in `text`.
+    fn proximity(&self, text: &str, terms: &[String]) -> f64 {
+        if terms.len() < 2 {
+            return 0.0;
+        }
+        let mut at: HashMap<&str, Vec<u32>> = HashMap::new();
+        let tokens = self.tokens(text);
+        for (t, p) in &tokens {
+            if let Some(q) = terms.iter().find(|q| *q == t) {
+                at.entry(q.as_str()).or_default().push(*p);
+            }
+        }
+        let pairs = terms.len() - 1;
+        let close = terms
+            .windows(2)
+            .filter(|w| match (at.get(w[0].as_str()), at.get(w[1].as_str())) {
+                (Some(a), Some(b)) => a
+                    .iter()
+                    .any(|x| b.iter().any(|y| x.abs_diff(*y) <= PROXIMITY)),
+                _ => false,
+            })
+            .count();
+        close as f64 / pairs as f64
+    }
+
+    /// Insights related to user text, best first. `in:` and `since:` in the text filter the
+    /// results; everything else is words. Never fails on odd input.
     pub fn search(
         &self,
         text: &str,
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Hit>, SearchError> {
-        let terms = self.terms(text);
+        self.lookup(&LookupQuery::parse(text, now), limit, now)
+    }
+
+    /// Insights for a parsed lookup, best first.
+    pub fn lookup(
+        &self,
+        q: &LookupQuery,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        Ok(self
+            .lookup_stored(q, limit, now)?
+            .into_iter()
+            .map(|h| h.0)
+            .collect())
+    }
+
+    fn lookup_stored(
+        &self,
+        q: &LookupQuery,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Hit, Stored)>, SearchError> {
+        let terms = self.terms(&q.words);
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let q = self.query_for(&terms, true);
-        let mut hits = self.run(&q, limit * OVERFETCH, now)?;
+        let searcher = self.reader.searcher();
+        let words = self.query_for(&searcher, &terms, true);
+        let hits = if q.has_filters() {
+            let f = &self.fields;
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(words))];
+            if !q.podcasts.is_empty() {
+                let slugs = self.matching_slugs(&searcher, &q.podcasts);
+                if slugs.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let any: Vec<(Occur, Box<dyn Query>)> = slugs
+                    .iter()
+                    .map(|s| {
+                        let t = TermQuery::new(
+                            Term::from_field_text(f.podcast_slug, s),
+                            IndexRecordOption::Basic,
+                        );
+                        (Occur::Should, Box::new(t) as Box<dyn Query>)
+                    })
+                    .collect();
+                clauses.push((
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
+                ));
+            }
+            if let Some(since) = q.since {
+                let range = RangeQuery::new(
+                    Bound::Included(Term::from_field_i64(f.published, since.timestamp())),
+                    Bound::Unbounded,
+                );
+                clauses.push((
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
+                ));
+            }
+            let query = BooleanQuery::new(clauses);
+            self.run(&searcher, &query, limit * OVERFETCH + OVERFETCH_MIN, &terms, now)?
+        } else {
+            self.run(&searcher, &words, limit * OVERFETCH + OVERFETCH_MIN, &terms, now)?
+        };
         // Near-duplicates collapse to the best of them.
         let mut kept: Vec<(Hit, Stored)> = Vec::new();
-        for h in hits.drain(..) {
+        for h in hits {
             if kept
                 .iter()
                 .all(|k| similarity(&k.1.text, &h.1.text) < NEAR_DUPLICATE)
@@ -279,7 +723,7 @@ impl SearchIndex {
                 break;
             }
         }
-        Ok(kept.into_iter().map(|h| h.0).collect())
+        Ok(kept)
     }
 
     /// Insights like `insight`: never itself or a near-duplicate of it, and (unless
@@ -300,8 +744,28 @@ impl SearchIndex {
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let q = self.query_for(&terms, false);
-        let hits = self.run(&q, limit * OVERFETCH + 8, now)?;
+        let f = &self.fields;
+        let searcher = self.reader.searcher();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(self.query_for(&searcher, &terms, false)))];
+        clauses.push((
+            Occur::MustNot,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(f.id, insight.id as u64),
+                IndexRecordOption::Basic,
+            )),
+        ));
+        if !same_episode {
+            clauses.push((
+                Occur::MustNot,
+                Box::new(TermQuery::new(
+                    Term::from_field_i64(f.episode, insight.episode_id),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        let q = BooleanQuery::new(clauses);
+        let hits = self.run(&searcher, &q, limit * OVERFETCH + OVERFETCH_MIN, &[], now)?;
         let mut kept: Vec<(Hit, Stored)> = Vec::new();
         for h in hits {
             if h.0.id == insight.id
@@ -321,101 +785,37 @@ impl SearchIndex {
         Ok(kept.into_iter().map(|h| h.0).collect())
     }
 
-    /// The most common topics, most frequent first.
+    /// The most common topics, most frequent first (read from the index, so they survive a
+    /// restart).
     pub fn top_topics(&self, n: usize) -> Vec<String> {
-        let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<(&String, &usize)> = topics.iter().collect();
-        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let mut seen = HashSet::new();
-        v.into_iter()
-            .filter(|(t, _)| seen.insert(t.as_str()))
-            .take(n)
-            .map(|(t, _)| t.clone())
-            .collect()
+        let searcher = self.reader.searcher();
+        let generation = searcher.generation().generation_id();
+        let mut cache = self.topics_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.as_ref().map(|c| c.0) != Some(generation) {
+            let mut counts: HashMap<String, u64> = HashMap::new();
+            for seg in searcher.segment_readers() {
+                let Ok(inv) = seg.inverted_index(self.fields.topic) else {
+                    continue;
+                };
+                let Ok(mut stream) = inv.terms().stream() else {
+                    continue;
+                };
+                while stream.advance() {
+                    let key = String::from_utf8_lossy(stream.key()).into_owned();
+                    *counts.entry(key).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+            let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            v.truncate(100);
+            *cache = Some((generation, v));
+        }
+        cache
+            .as_ref()
+            .map(|c| c.1.iter().take(n).map(|(t, _)| t.clone()).collect())
+            .unwrap_or_default()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn view(id: i64, episode: i64, text: &str, published: &str) -> InsightView {
-        InsightView {
-            id,
-            text: text.into(),
-            quote: text.into(),
-            start_ms: None,
-            speaker: None,
-            score: 0.5,
-            topics: vec![],
-            content_hash: crate::core::text::content_hash(text),
-            episode_id: episode,
-            episode_title: "Episode".into(),
-            episode_link: None,
-            published_at: published.parse().unwrap(),
-            podcast_id: 1,
-            podcast_title: "Show".into(),
-        }
-    }
-
-    #[test]
-    fn finds_stems_typos_and_ignores_syntax() {
-        let idx = SearchIndex::in_memory().unwrap();
-        idx.add(&[
-            view(
-                1,
-                1,
-                "Export controls on chips reshaped data center plans.",
-                "2026-11-01T00:00:00Z",
-            ),
-            view(
-                2,
-                2,
-                "Sourdough acidity slows staling of bread.",
-                "2026-11-01T00:00:00Z",
-            ),
-        ])
-        .unwrap();
-        let now = "2026-11-27T00:00:00Z".parse().unwrap();
-        assert_eq!(idx.search("chip exports", 5, now).unwrap()[0].id, 1);
-        assert_eq!(idx.search("sourdouhg", 5, now).unwrap()[0].id, 2);
-        for odd in ["c++ \"foo", "title:x AND (", "*", "-", "🍞 bread"] {
-            idx.search(odd, 5, now).unwrap();
-        }
-        assert!(idx.search("quasicrystalline", 5, now).unwrap().is_empty());
-    }
-
-    #[test]
-    fn fresher_wins_ties_and_related_excludes_itself() {
-        let idx = SearchIndex::in_memory().unwrap();
-        let a = view(
-            1,
-            1,
-            "Heat pumps work well in cold climates.",
-            "2026-01-01T00:00:00Z",
-        );
-        let b = view(
-            2,
-            2,
-            "Heat pumps work well in cold climates!",
-            "2026-11-20T00:00:00Z",
-        );
-        let c = view(
-            3,
-            3,
-            "Cold climates suit modern heat pumps with vapour injection.",
-            "2026-11-20T00:00:00Z",
-        );
-        idx.add(&[a.clone(), b, c]).unwrap();
-        let now = "2026-11-27T00:00:00Z".parse().unwrap();
-        let hits = idx.search("heat pumps", 5, now).unwrap();
-        assert_eq!(hits[0].id, 2, "{hits:?}");
-        let rel: Vec<i64> = idx
-            .related(&a, 5, false, now)
-            .unwrap()
-            .iter()
-            .map(|h| h.id)
-            .collect();
-        assert_eq!(rel, [3]);
-    }
-}
+mod tests;

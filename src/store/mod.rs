@@ -55,21 +55,50 @@ pub struct NewSubscription {
     pub scope_id: Option<String>,
 }
 
-/// A feed as the store knows it.
-#[derive(Debug, Clone, PartialEq)]
+/// A feed as the store knows it, with its polling state.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FeedRow {
     /// Row id.
     pub id: PodcastId,
     /// Where the feed is read from.
     pub feed_url: String,
-    /// The show's title.
+    /// The show's title (the URL until the feed is first read).
     pub title: String,
     /// Consecutive failures.
     pub failures: i64,
     /// The last error, if the last poll failed.
     pub last_error: Option<String>,
+    /// Why the feed is disabled, if it is.
+    pub disabled_reason: Option<String>,
+    /// The validator of the last response (`ETag`).
+    pub etag: Option<String>,
+    /// The `Last-Modified` of the last response.
+    pub last_modified: Option<String>,
+    /// When the feed is next due.
+    pub next_poll_at: Option<DateTime<Utc>>,
     /// Episodes stored for it.
     pub episodes: i64,
+}
+
+/// The result of one poll, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollRecord {
+    /// Read (200): validators for the next conditional request.
+    Fetched {
+        /// `ETag`.
+        etag: Option<String>,
+        /// `Last-Modified`.
+        last_modified: Option<String>,
+    },
+    /// Unchanged (304).
+    NotModified,
+    /// Failed; `disable` disables the feed with that reason.
+    Failed {
+        /// What went wrong.
+        error: String,
+        /// Set when the feed has failed too often.
+        disable: Option<String>,
+    },
 }
 
 /// What happened to one delivery occurrence.
@@ -95,6 +124,40 @@ impl DeliveryOutcome {
             DeliveryOutcome::Failed => "failed",
         }
     }
+}
+
+/// A claimed delivery and its subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Row id.
+    pub id: i64,
+    /// The occurrence it delivers.
+    pub occurrence: DateTime<Utc>,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    /// The subscription.
+    pub subscription: Subscription,
+}
+
+/// A delivery as operators see it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeliveryRow {
+    /// Row id.
+    pub id: i64,
+    /// The subscription.
+    pub subscription_id: SubscriptionId,
+    /// `platform:chat[:thread]`.
+    pub chat: String,
+    /// The occurrence.
+    pub occurrence: DateTime<Utc>,
+    /// `pending`, `sent`, `empty`, `missed` or `failed`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The last error, if any.
+    pub error: Option<String>,
+    /// When it was sent.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// Counts of what is stored.
@@ -125,10 +188,27 @@ pub trait Store: Send + Sync {
         meta: &PodcastMeta,
         now: DateTime<Utc>,
     ) -> StoreResult<PodcastId>;
-    /// Records a failed poll of a feed (if the feed is known).
-    async fn record_feed_error(&self, feed_url: &str, error: &str) -> StoreResult<()>;
-    /// Every known feed.
+    /// Every known feed, by title.
     async fn feeds(&self) -> StoreResult<Vec<FeedRow>>;
+    /// One feed by URL.
+    async fn feed(&self, feed_url: &str) -> StoreResult<Option<FeedRow>>;
+    /// Adds a feed to poll (its title is the URL until it is read); false if it was known.
+    async fn add_feed(&self, feed_url: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Removes a feed with its episodes and insights; returns its id if it existed.
+    async fn remove_feed(&self, feed_url: &str) -> StoreResult<Option<PodcastId>>;
+    /// Records a poll's outcome and when the feed is next due. Unknown feeds are added.
+    async fn record_poll(
+        &self,
+        feed_url: &str,
+        record: &PollRecord,
+        next_poll_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Re-enables a disabled feed and makes it due now; false if unknown.
+    async fn enable_feed(&self, feed_url: &str) -> StoreResult<bool>;
+    /// Records a permanent redirect: the feed's URL becomes `new_url` (unless that URL is
+    /// already a feed of its own).
+    async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool>;
 
     /// Inserts an episode, or updates its metadata if `(podcast, guid)` exists. Returns its id and
     /// whether it is new.
@@ -190,28 +270,68 @@ pub trait Store: Send + Sync {
     /// The earliest `next_run_at` of the active subscriptions.
     async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
-    /// Creates the delivery row of `(subscription, occurrence)` unless it exists. Returns the id
-    /// and whether it was already finished (so it must not be sent again).
-    async fn open_delivery(
+    /// Plans an occurrence in one transaction: creates its delivery row (`pending`, or `missed`
+    /// when `missed` is true) unless it exists, and moves the subscription's `next_run_at` from
+    /// `occurrence` to `next_run_at` (only if it still is `occurrence`, so two schedulers agree).
+    /// Returns whether this call created the row.
+    async fn plan_delivery(
         &self,
         sub: SubscriptionId,
         occurrence: DateTime<Utc>,
+        next_run_at: DateTime<Utc>,
+        missed: bool,
         now: DateTime<Utc>,
-    ) -> StoreResult<(i64, bool)>;
-    /// Finishes a delivery in one transaction: its status, message ids and error; the insights
-    /// it delivered; and the subscription's next run.
-    #[allow(clippy::too_many_arguments)]
-    async fn close_delivery(
+    ) -> StoreResult<bool>;
+    /// Claims up to `limit` pending deliveries due at `now` whose lease is free or expired,
+    /// leasing them until `lease_until` and counting the attempt.
+    async fn claim_deliveries(
         &self,
-        delivery: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// Marks a delivery sent, in one transaction with the insights it delivered.
+    async fn complete_delivery(
+        &self,
+        id: i64,
         sub: SubscriptionId,
-        outcome: DeliveryOutcome,
         message_ids: &[String],
         insights: &[InsightId],
-        error: Option<&str>,
-        next_run_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Ends a delivery without sending: `empty`, `failed` (with the error) or `missed`.
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Puts a claimed delivery back: due again at `next_attempt_at`, lease released.
+    async fn retry_delivery(
+        &self,
+        id: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// The earliest time a pending delivery becomes claimable.
+    async fn next_delivery_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Recent deliveries, newest first; only failed ones when `failed_only`.
+    async fn deliveries(&self, failed_only: bool, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
+    /// Every subscription with its last delivery, for operators.
+    async fn subscriptions_overview(&self)
+    -> StoreResult<Vec<(Subscription, Option<DeliveryRow>)>>;
+    /// The due time of the oldest pending delivery (its next attempt), for the scheduler-lag
+    /// metric.
+    async fn oldest_pending_delivery(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Insights tagged with `topic` (normalised), newest episode first, skipping `offset`.
+    async fn insights_on_topic(
+        &self,
+        topic: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<InsightView>>;
+    /// Closes the connections; every later call fails.
+    async fn close(&self);
 }
 
 /// Opens the store a database URL names, creating the database file if needed.

@@ -7,10 +7,15 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 
-use super::{DeliveryOutcome, FeedRow, NewSubscription, Stats, Store, StoreError, StoreResult};
+use super::{
+    Delivery, DeliveryOutcome, DeliveryRow, FeedRow, NewSubscription, PollRecord, Stats, Store,
+    StoreError, StoreResult,
+};
 use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
     PodcastId, PodcastMeta, Subscription, SubscriptionId,
@@ -94,6 +99,9 @@ impl SqliteStore {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode, NORMAL survives an application crash (only a power loss can lose the
+            // last commits) and makes each commit far cheaper.
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
@@ -101,6 +109,15 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         Ok(SqliteStore { pool })
+    }
+}
+
+impl SqliteStore {
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so concurrent
+    /// writers wait (busy timeout) instead of failing with "database is locked" when a read
+    /// would later need upgrading.
+    async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -149,37 +166,92 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
-    async fn record_feed_error(&self, feed_url: &str, error: &str) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE podcasts SET failures = failures + 1, last_error = ? WHERE feed_url = ?",
+    async fn feeds(&self) -> StoreResult<Vec<FeedRow>> {
+        let sql = format!("{FEED_ROW} ORDER BY p.title, p.id");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(feed_row).collect()
+    }
+
+    async fn feed(&self, feed_url: &str) -> StoreResult<Option<FeedRow>> {
+        let sql = format!("{FEED_ROW} WHERE p.feed_url = ?");
+        let row = sqlx::query(&sql)
+            .bind(feed_url)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(feed_row).transpose()
+    }
+
+    async fn add_feed(&self, feed_url: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "INSERT INTO podcasts (feed_url, title, created_at) VALUES (?, ?, ?) ON CONFLICT (feed_url) DO NOTHING",
         )
-        .bind(error)
         .bind(feed_url)
+        .bind(feed_url)
+        .bind(ts(now))
         .execute(&self.pool)
         .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn remove_feed(&self, feed_url: &str) -> StoreResult<Option<PodcastId>> {
+        let id: Option<i64> =
+            sqlx::query_scalar("DELETE FROM podcasts WHERE feed_url = ? RETURNING id")
+                .bind(feed_url)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(id)
+    }
+
+    async fn record_poll(
+        &self,
+        feed_url: &str,
+        record: &PollRecord,
+        next_poll_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.add_feed(feed_url, now).await?;
+        let q = match record {
+            PollRecord::Fetched { etag, last_modified } => sqlx::query(
+                "UPDATE podcasts SET etag = ?, last_modified = ?, failures = 0, last_error = NULL, next_poll_at = ? \
+                 WHERE feed_url = ?",
+            )
+            .bind(etag.clone())
+            .bind(last_modified.clone()),
+            PollRecord::NotModified => {
+                sqlx::query("UPDATE podcasts SET failures = 0, last_error = NULL, next_poll_at = ? WHERE feed_url = ?")
+            }
+            PollRecord::Failed { error, disable } => sqlx::query(
+                "UPDATE podcasts SET failures = failures + 1, last_error = ?, \
+                 disabled_reason = COALESCE(?, disabled_reason), next_poll_at = ? WHERE feed_url = ?",
+            )
+            .bind(error.clone())
+            .bind(disable.clone()),
+        };
+        q.bind(ts(next_poll_at))
+            .bind(feed_url)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    async fn feeds(&self) -> StoreResult<Vec<FeedRow>> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.feed_url, p.title, p.failures, p.last_error, \
-             (SELECT COUNT(*) FROM episodes e WHERE e.podcast_id = p.id) AS episodes \
-             FROM podcasts p ORDER BY p.title",
+    async fn enable_feed(&self, feed_url: &str) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE podcasts SET disabled_reason = NULL, failures = 0, last_error = NULL, next_poll_at = NULL \
+             WHERE feed_url = ?",
         )
-        .fetch_all(&self.pool)
+        .bind(feed_url)
+        .execute(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FeedRow {
-                    id: r.try_get("id")?,
-                    feed_url: r.try_get("feed_url")?,
-                    title: r.try_get("title")?,
-                    failures: r.try_get("failures")?,
-                    last_error: r.try_get("last_error")?,
-                    episodes: r.try_get("episodes")?,
-                })
-            })
-            .collect()
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool> {
+        let r = sqlx::query("UPDATE OR IGNORE podcasts SET feed_url = ? WHERE feed_url = ?")
+            .bind(new_url)
+            .bind(old_url)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     async fn upsert_episode(
@@ -188,19 +260,32 @@ impl Store for SqliteStore {
         ep: &NewEpisode,
         now: DateTime<Utc>,
     ) -> StoreResult<(EpisodeId, bool)> {
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<i64> =
+        let mut tx = self.write_tx().await?;
+        let mut existing: Option<i64> =
             sqlx::query_scalar("SELECT id FROM episodes WHERE podcast_id = ? AND guid = ?")
                 .bind(podcast)
                 .bind(&ep.guid)
                 .fetch_optional(&mut *tx)
                 .await?;
+        if existing.is_none()
+            && let Some(audio) = &ep.audio_url
+        {
+            // A feed that changed an episode's guid: the same enclosure is the same episode.
+            existing = sqlx::query_scalar(
+                "SELECT id FROM episodes WHERE podcast_id = ? AND audio_url = ? LIMIT 1",
+            )
+            .bind(podcast)
+            .bind(audio)
+            .fetch_optional(&mut *tx)
+            .await?;
+        }
         let result = match existing {
             Some(id) => {
                 sqlx::query(
-                    "UPDATE episodes SET title = ?, link = ?, audio_url = ?, published_at = ?, duration_s = ?, \
-                     transcript_url = ?, transcript_kind = ?, show_notes = ? WHERE id = ?",
+                    "UPDATE episodes SET guid = ?, title = ?, link = ?, audio_url = ?, published_at = ?, \
+                     duration_s = ?, transcript_url = ?, transcript_kind = ?, show_notes = ? WHERE id = ?",
                 )
+                .bind(&ep.guid)
                 .bind(&ep.title)
                 .bind(&ep.link)
                 .bind(&ep.audio_url)
@@ -287,7 +372,7 @@ impl Store for SqliteStore {
         insights: &[NewInsight],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<InsightId>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut ids = Vec::new();
         for i in insights {
             let id: Option<i64> = sqlx::query_scalar(
@@ -494,69 +579,270 @@ impl Store for SqliteStore {
         t.as_deref().map(parse_ts).transpose()
     }
 
-    async fn open_delivery(
+    async fn plan_delivery(
         &self,
         sub: SubscriptionId,
         occurrence: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(i64, bool)> {
-        sqlx::query(
-            "INSERT INTO deliveries (subscription_id, occurrence, status, created_at) VALUES (?, ?, 'pending', ?) \
-             ON CONFLICT (subscription_id, occurrence) DO NOTHING",
-        )
-        .bind(sub)
-        .bind(ts(occurrence))
-        .bind(ts(now))
-        .execute(&self.pool)
-        .await?;
-        let r = sqlx::query(
-            "SELECT id, status FROM deliveries WHERE subscription_id = ? AND occurrence = ?",
-        )
-        .bind(sub)
-        .bind(ts(occurrence))
-        .fetch_one(&self.pool)
-        .await?;
-        let status: String = r.try_get("status")?;
-        Ok((r.try_get("id")?, status != "pending"))
-    }
-
-    async fn close_delivery(
-        &self,
-        delivery: i64,
-        sub: SubscriptionId,
-        outcome: DeliveryOutcome,
-        message_ids: &[String],
-        insights: &[InsightId],
-        error: Option<&str>,
         next_run_at: DateTime<Utc>,
+        missed: bool,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE deliveries SET status = ?, attempts = attempts + 1, message_ids = ?, error = ?, \
-             sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let created = sqlx::query(
+            "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription_id, occurrence) DO NOTHING",
         )
-        .bind(outcome.as_str())
-        .bind(list(message_ids))
-        .bind(error)
-        .bind(outcome.as_str())
+        .bind(sub)
+        .bind(ts(occurrence))
+        .bind(if missed { "missed" } else { "pending" })
+        .bind(ts(occurrence))
         .bind(ts(now))
-        .bind(delivery)
         .execute(&mut *tx)
-        .await?;
-        for id in insights {
-            sqlx::query("INSERT OR IGNORE INTO delivered_insights (subscription_id, insight_id) VALUES (?, ?)")
-                .bind(sub)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("UPDATE subscriptions SET next_run_at = ? WHERE id = ?")
+        .await?
+        .rows_affected()
+            > 0;
+        sqlx::query("UPDATE subscriptions SET next_run_at = ? WHERE id = ? AND next_run_at = ?")
             .bind(ts(next_run_at))
             .bind(sub)
+            .bind(ts(occurrence))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "UPDATE deliveries SET lease_until = ?, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? \
+              AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?) \
+             RETURNING id, subscription_id, occurrence, attempts",
+        )
+        .bind(ts(lease_until))
+        .bind(ts(now))
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get("subscription_id"))
+            .collect::<Result<_, _>>()?;
+        let placeholders = vec!["?"; ids.len()].join(",");
+        let sql = format!("{SUBSCRIPTION} WHERE id IN ({placeholders})");
+        let mut q = sqlx::query(&sql);
+        for id in &ids {
+            q = q.bind(id);
+        }
+        let subs: Vec<Subscription> = q
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(subscription)
+            .collect::<StoreResult<_>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let sub_id: i64 = r.try_get("subscription_id")?;
+            let Some(sub) = subs.iter().find(|s| s.id == sub_id) else {
+                continue;
+            };
+            out.push(Delivery {
+                id: r.try_get("id")?,
+                occurrence: parse_ts(r.try_get("occurrence")?)?,
+                attempts: r.try_get("attempts")?,
+                subscription: sub.clone(),
+            });
+        }
+        out.sort_by_key(|d| (d.occurrence, d.id));
+        Ok(out)
+    }
+
+    async fn complete_delivery(
+        &self,
+        id: i64,
+        sub: SubscriptionId,
+        message_ids: &[String],
+        insights: &[InsightId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE deliveries SET status = 'sent', message_ids = ?, error = NULL, sent_at = ?, lease_until = NULL \
+             WHERE id = ?",
+        )
+        .bind(list(message_ids))
+        .bind(ts(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        for insight in insights {
+            sqlx::query("INSERT OR IGNORE INTO delivered_insights (subscription_id, insight_id) VALUES (?, ?)")
+                .bind(sub)
+                .bind(insight)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE deliveries SET status = ?, error = ?, lease_until = NULL WHERE id = ?")
+            .bind(outcome.as_str())
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn retry_delivery(
+        &self,
+        id: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE deliveries SET next_attempt_at = ?, error = COALESCE(?, error), lease_until = NULL WHERE id = ?")
+            .bind(ts(next_attempt_at))
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn next_delivery_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let t: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, ''))) FROM deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        t.as_deref().map(parse_ts).transpose()
+    }
+
+    async fn deliveries(&self, failed_only: bool, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
+        let sql = format!(
+            "{DELIVERY_ROW} {} ORDER BY d.occurrence DESC, d.id DESC LIMIT ?",
+            if failed_only {
+                "WHERE d.status = 'failed'"
+            } else {
+                ""
+            }
+        );
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn subscriptions_overview(
+        &self,
+    ) -> StoreResult<Vec<(Subscription, Option<DeliveryRow>)>> {
+        let sql = format!("{SUBSCRIPTION} ORDER BY next_run_at, id");
+        let subs: Vec<Subscription> = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(subscription)
+            .collect::<StoreResult<_>>()?;
+        let mut out = Vec::with_capacity(subs.len());
+        for s in subs {
+            let sql = format!(
+                "{DELIVERY_ROW} WHERE d.subscription_id = ? ORDER BY d.occurrence DESC, d.id DESC LIMIT 1"
+            );
+            let last = sqlx::query(&sql)
+                .bind(s.id)
+                .fetch_optional(&self.pool)
+                .await?;
+            out.push((s, last.as_ref().map(delivery_row).transpose()?));
+        }
+        Ok(out)
+    }
+
+    async fn oldest_pending_delivery(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let t: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(COALESCE(next_attempt_at, occurrence)) FROM deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        t.as_deref().map(parse_ts).transpose()
+    }
+
+    async fn insights_on_topic(
+        &self,
+        topic: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<InsightView>> {
+        let sql = format!(
+            "{INSIGHT_VIEW} WHERE EXISTS (SELECT 1 FROM json_each(i.topics) t WHERE t.value = ?) \
+             ORDER BY COALESCE(e.published_at, e.created_at) DESC, i.id DESC LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(topic)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(insight_view).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+const FEED_ROW: &str = "SELECT p.id, p.feed_url, p.title, p.failures, p.last_error, p.disabled_reason, p.etag, \
+     p.last_modified, p.next_poll_at, (SELECT COUNT(*) FROM episodes e WHERE e.podcast_id = p.id) AS episodes \
+     FROM podcasts p";
+
+fn feed_row(r: &SqliteRow) -> StoreResult<FeedRow> {
+    let next: Option<String> = r.try_get("next_poll_at")?;
+    Ok(FeedRow {
+        id: r.try_get("id")?,
+        feed_url: r.try_get("feed_url")?,
+        title: r.try_get("title")?,
+        failures: r.try_get("failures")?,
+        last_error: r.try_get("last_error")?,
+        disabled_reason: r.try_get("disabled_reason")?,
+        etag: r.try_get("etag")?,
+        last_modified: r.try_get("last_modified")?,
+        next_poll_at: next.as_deref().map(parse_ts).transpose()?,
+        episodes: r.try_get("episodes")?,
+    })
+}
+
+const DELIVERY_ROW: &str = "SELECT d.id, d.subscription_id, s.platform, s.chat_id, s.thread_id, d.occurrence, d.status, \
+     d.attempts, d.error, d.sent_at FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id";
+
+fn delivery_row(r: &SqliteRow) -> StoreResult<DeliveryRow> {
+    let platform: String = r.try_get("platform")?;
+    let chat: String = r.try_get("chat_id")?;
+    let thread: String = r.try_get("thread_id")?;
+    let sent: Option<String> = r.try_get("sent_at")?;
+    Ok(DeliveryRow {
+        id: r.try_get("id")?,
+        subscription_id: r.try_get("subscription_id")?,
+        chat: if thread.is_empty() {
+            format!("{platform}:{chat}")
+        } else {
+            format!("{platform}:{chat}:{thread}")
+        },
+        occurrence: parse_ts(r.try_get("occurrence")?)?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        error: r.try_get("error")?,
+        sent_at: sent.as_deref().map(parse_ts).transpose()?,
+    })
 }

@@ -1,5 +1,6 @@
-//! The one HTTP server: health checks, plus the routes adapters mount on it (the Telegram
-//! webhook, the Discord interactions endpoint). Off unless `http.listen` is set.
+//! The one HTTP server: the insight pages, the brief feed, health checks and metrics
+//! ([`site`]), plus the routes adapters mount on it (the Telegram webhook, the Discord
+//! interactions endpoint). Off unless `http.listen` is set.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,6 +13,21 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::task::JoinHandle;
+
+pub mod health;
+pub mod pages;
+pub mod rss;
+pub mod site;
+
+pub use health::Health;
+pub use site::{Site, metrics_text, routes};
+
+/// The address of an insight's page, `{public_url}/i/{id}`; `None` when `http.public_url` is not
+/// set (then there are no pages to link to). Chat renderers link card titles to it.
+pub fn insight_url(public_url: &str, id: crate::core::model::InsightId) -> Option<String> {
+    let base = public_url.trim().trim_end_matches('/');
+    (!base.is_empty()).then(|| format!("{base}/i/{id}"))
+}
 
 /// Largest request body accepted (Telegram and Discord payloads are far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -48,5 +64,21 @@ async fn timeout_mw(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(r) => r,
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn insight_urls_need_a_public_url() {
+        assert_eq!(
+            super::insight_url("https://pb.example.com/", 42).as_deref(),
+            Some("https://pb.example.com/i/42")
+        );
+        assert_eq!(
+            super::insight_url("https://pb.example.com/bot", 7).as_deref(),
+            Some("https://pb.example.com/bot/i/7")
+        );
+        assert_eq!(super::insight_url("  ", 7), None);
     }
 }

@@ -3,8 +3,14 @@
 mod brief;
 mod cli;
 mod console;
+mod delivery;
+mod feeds;
+mod discord;
+mod extract;
 mod ingest;
 mod lookups;
+mod search;
 mod support;
 mod telegram;
 mod transcripts;
+mod web;

@@ -262,7 +262,7 @@ async fn a_long_brief_is_split_into_valid_messages() {
 #[tokio::test]
 async fn flood_control_delays_the_brief_and_a_block_pauses_the_subscription() {
     let fake = FakeTelegram::start().await;
-    let t = telegram_app(&fake, "").await;
+    let t = telegram_app(&fake, "[delivery]\nconcurrency = 1\n").await;
     let running = t.start().await;
     fake.push_update(message(
         private_chat(501),

@@ -90,12 +90,10 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
     if let Err(e) = bot.set_my_commands(commands).await {
         warn!(error = %redact(&e.to_string(), &token), "could not set the Telegram command menu");
     }
-    let sender = Arc::new(TelegramSender::new(
-        bot.clone(),
-        token.clone(),
-        tg,
-        core.clone(),
-    ));
+    let sender = Arc::new(
+        TelegramSender::new(bot.clone(), token.clone(), tg, core.clone())
+            .with_pages(&config.http.public_url),
+    );
     let ctx = Arc::new(Ctx {
         core,
         bot: bot.clone(),

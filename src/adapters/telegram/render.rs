@@ -66,15 +66,15 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-fn card_html(n: usize, c: &Card) -> String {
+fn card_html(n: usize, c: &Card, public_url: &str) -> String {
     let mut by = String::new();
     if let Some(s) = &c.speaker {
         by.push_str(&format!("<i>{}</i>, ", escape(s)));
     }
     let title = format!("{} · {}", escape(&c.podcast), escape(&c.episode));
-    match c
-        .link
-        .as_deref()
+    // The title opens the insight's page when there are pages, else the episode.
+    let page = crate::web::insight_url(public_url, c.insight_id);
+    match page.as_deref().or(c.link.as_deref())
         .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
     {
         Some(link) => by.push_str(&format!("<a href=\"{}\">{title}</a>", escape(link))),
@@ -111,11 +111,17 @@ fn keyboard(cards: &[(usize, &Card)]) -> Option<InlineKeyboardMarkup> {
 
 /// Renders a reply into one or more messages, each within Telegram's limit.
 pub fn render(reply: &Reply) -> Vec<Rendered> {
+    render_with(reply, "")
+}
+
+/// Like [`render`], with card titles linking to their insight pages under `public_url`
+/// (`http.public_url`; empty for no pages).
+pub fn render_with(reply: &Reply, public_url: &str) -> Vec<Rendered> {
     let mut messages = Vec::new();
     let mut html = escape(&truncate(&reply.text, 1000));
     let mut cards_here: Vec<(usize, &Card)> = Vec::new();
     for (i, c) in reply.cards.iter().enumerate() {
-        let block = card_html(i + 1, c);
+        let block = card_html(i + 1, c, public_url);
         if !html.is_empty() && visible_len(&html) + 2 + visible_len(&block) > MAX_MESSAGE {
             messages.push(Rendered {
                 html: std::mem::take(&mut html),
@@ -171,6 +177,21 @@ mod tests {
         assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot;</a> at 1:15"));
         let kb = r[0].keyboard.as_ref().unwrap();
         assert_eq!(kb.inline_keyboard[0].len(), 1);
+    }
+
+    #[test]
+    fn card_titles_link_to_insight_pages_when_there_are_pages() {
+        let reply = Reply {
+            text: "Top".into(),
+            cards: vec![card(7, "text")],
+        };
+        let h = &render_with(&reply, "https://pb.example.com/")[0].html;
+        assert!(
+            h.contains("<a href=\"https://pb.example.com/i/7\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot;</a>"),
+            "{h}"
+        );
+        let h = &render_with(&reply, "")[0].html;
+        assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">"), "{h}");
     }
 
     #[test]

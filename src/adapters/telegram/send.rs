@@ -9,7 +9,7 @@ use teloxide::prelude::*;
 use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ThreadId};
 use teloxide::{ApiError, RequestError};
 
-use super::render::{Rendered, render};
+use super::render::{Rendered, render_with};
 use crate::config::TelegramConfig;
 use crate::core::Core;
 use crate::core::model::{ChatRef, Reply};
@@ -67,6 +67,7 @@ pub struct TelegramSender {
     per_chat: Limit,
     per_group: Limit,
     core: Arc<Core>,
+    public_url: String,
 }
 
 impl TelegramSender {
@@ -84,7 +85,14 @@ impl TelegramSender {
             per_chat: Limit::per_second(config.per_chat_per_second),
             per_group: Limit::per_minute(config.per_group_per_minute),
             core,
+            public_url: String::new(),
         }
+    }
+
+    /// Links card titles to insight pages under `public_url` (`http.public_url`; empty for none).
+    pub fn with_pages(mut self, public_url: &str) -> TelegramSender {
+        self.public_url = public_url.to_string();
+        self
     }
 
     async fn send_one(
@@ -136,7 +144,7 @@ impl Sender for TelegramSender {
             SendError::Gone(format!("{:?} is not a Telegram chat id", chat.chat_id))
         })?;
         let mut ids = Vec::new();
-        for m in render(reply) {
+        for m in render_with(reply, &self.public_url) {
             let sent = match self.send_one(chat, chat_id, &m).await {
                 Err(RequestError::MigrateToChatId(new)) => {
                     // A group became a supergroup: follow it, and move the subscription.

@@ -3,6 +3,8 @@
 
 pub mod telegram;
 
+pub mod discord;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -61,25 +63,56 @@ pub fn fixtures() -> PathBuf {
 }
 
 /// A feed server on 127.0.0.1 serving `tests/fixtures/feeds/`, counting requests per path.
+/// Besides the files it serves: `moved.xml` (a 301 to `tides.xml`), `huge.xml` (a 50 MB stream
+/// with no Content-Length), documents set by the test (`set`), and ETags set by the test
+/// (`set_etag`), answering 304 to a matching `If-None-Match`.
 pub struct FeedServer {
     pub base: String,
     pub hits: Arc<Mutex<HashMap<String, usize>>>,
+    state: ServerState,
 }
 
 #[derive(Clone)]
 struct ServerState {
     root: PathBuf,
     hits: Arc<Mutex<HashMap<String, usize>>>,
+    not_modified: Arc<Mutex<HashMap<String, usize>>>,
+    overrides: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    etags: Arc<Mutex<HashMap<String, String>>>,
 }
 
-async fn serve_file(State(s): State<ServerState>, Path(path): Path<String>) -> impl IntoResponse {
+async fn serve_file(
+    State(s): State<ServerState>,
+    Path(path): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
     *s.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
     if path.contains("..") {
-        return (StatusCode::BAD_REQUEST, Vec::new());
+        return StatusCode::BAD_REQUEST.into_response();
     }
-    match tokio::fs::read(s.root.join(&path)).await {
-        Ok(body) => (StatusCode::OK, body),
-        Err(_) => (StatusCode::NOT_FOUND, b"not found".to_vec()),
+    if path == "moved.xml" {
+        return (StatusCode::MOVED_PERMANENTLY, [("location", "/tides.xml")]).into_response();
+    }
+    if path == "huge.xml" {
+        let chunk = axum::body::Bytes::from(vec![b' '; 1 << 20]);
+        let stream = futures::stream::iter((0..50).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+        return axum::body::Body::from_stream(stream).into_response();
+    }
+    let etag = s.etags.lock().unwrap().get(&path).cloned();
+    if let Some(tag) = &etag
+        && headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(tag.as_str())
+    {
+        *s.not_modified.lock().unwrap().entry(path).or_default() += 1;
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let body = match s.overrides.lock().unwrap().get(&path).cloned() {
+        Some(b) => Ok(b),
+        None => std::fs::read(s.root.join(&path)),
+    };
+    match (body, etag) {
+        (Ok(body), Some(tag)) => (StatusCode::OK, [("etag", tag)], body).into_response(),
+        (Ok(body), None) => (StatusCode::OK, body).into_response(),
+        (Err(_), _) => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
 
@@ -89,17 +122,32 @@ impl FeedServer {
         let state = ServerState {
             root: fixtures().join("feeds"),
             hits: hits.clone(),
+            not_modified: Arc::default(),
+            overrides: Arc::default(),
+            etags: Arc::default(),
         };
         let app = Router::new()
             .route("/{*path}", axum::routing::get(serve_file))
-            .with_state(state);
+            .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FeedServer {
-            base: format!("http://{addr}"),
-            hits,
-        }
+        FeedServer { base: format!("http://{addr}"), hits, state }
+    }
+
+    /// Serves `body` at `path` from now on.
+    pub fn set(&self, path: &str, body: impl Into<Vec<u8>>) {
+        self.state.overrides.lock().unwrap().insert(path.into(), body.into());
+    }
+
+    /// Gives `path` an ETag (answering 304 when a request carries it).
+    pub fn set_etag(&self, path: &str, etag: &str) {
+        self.state.etags.lock().unwrap().insert(path.into(), etag.into());
+    }
+
+    /// How many requests for `path` were answered 304.
+    pub fn not_modified(&self, path: &str) -> usize {
+        self.state.not_modified.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -29,7 +29,21 @@ struct Inner {
     members: HashMap<(i64, i64), Value>,
     /// Scripted answers for sendMessage, used before normal answers.
     send_failures: VecDeque<(u16, Value)>,
+    /// Chats whose every send fails with 400.
+    broken_chats: Vec<i64>,
     next_message_id: i64,
+    /// Limits the fake enforces (overall per second, per chat per second), like Telegram.
+    limits: Option<(usize, usize)>,
+    recent: VecDeque<std::time::Instant>,
+    recent_by_chat: HashMap<i64, VecDeque<std::time::Instant>>,
+    /// Sends refused with 429 because they broke the limits.
+    pub violations: usize,
+    /// When a sendMessage was answered 429.
+    limited_at: Vec<std::time::Instant>,
+    /// How long each sendMessage takes to answer.
+    send_delay: Duration,
+    /// Keep only counts and times, not parameters (for benchmarks).
+    lean: bool,
 }
 
 /// The fake's shared state.
@@ -62,11 +76,11 @@ async fn handle(
     }
     let params: Value = serde_json::from_slice(&body).unwrap_or_else(|_| multipart_fields(&body));
     let method = method.to_ascii_lowercase();
-    fake.inner.lock().unwrap().calls.push((
-        method.clone(),
-        params.clone(),
-        std::time::Instant::now(),
-    ));
+    {
+        let mut inner = fake.inner.lock().unwrap();
+        let kept = if inner.lean { Value::Null } else { params.clone() };
+        inner.calls.push((method.clone(), kept, std::time::Instant::now()));
+    }
     fake.arrived.notify_waiters();
     match method.as_str() {
         "getme" => ok(json!({"id": BOT_ID, "is_bot": true, "first_name": "podbrief", "username": BOT_USERNAME,
@@ -101,12 +115,38 @@ async fn handle(
             .unwrap_or(json!({"status": "member", "user": user_obj})))
         }
         "sendmessage" => {
+            let delay = fake.inner.lock().unwrap().send_delay;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let mut inner = fake.inner.lock().unwrap();
+            let chat_id = params["chat_id"].as_i64().unwrap_or(0);
+            if let Some((overall, per_chat)) = inner.limits {
+                let now = std::time::Instant::now();
+                let second = Duration::from_secs(1);
+                inner.recent.retain(|t| now.duration_since(*t) < second);
+                let chat_recent = inner.recent_by_chat.entry(chat_id).or_default();
+                chat_recent.retain(|t| now.duration_since(*t) < second);
+                let chat_count = chat_recent.len();
+                if inner.recent.len() >= overall || chat_count >= per_chat {
+                    inner.violations += 1;
+                    let body = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}});
+                    return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+                }
+                inner.recent.push_back(now);
+                inner.recent_by_chat.entry(chat_id).or_default().push_back(now);
+            }
+            if inner.broken_chats.contains(&chat_id) {
+                let body = json!({"ok": false, "error_code": 400, "description": "Bad Request: can't parse entities"});
+                return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+            }
             if let Some((status, body)) = inner.send_failures.pop_front() {
+                if status == 429 {
+                    inner.limited_at.push(std::time::Instant::now());
+                }
                 return (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
             }
             inner.next_message_id += 1;
-            let chat_id = params["chat_id"].as_i64().unwrap_or(0);
             let chat = if chat_id < 0 {
                 json!({"id": chat_id, "type": "supergroup", "title": "A group"})
             } else {
@@ -192,6 +232,39 @@ impl FakeTelegram {
             .push_back((status, body));
     }
 
+    /// Makes the fake enforce Telegram-shaped limits (per second overall and per chat),
+    /// answering 429 to any send beyond them and counting it.
+    pub fn enforce_limits(&self, overall: usize, per_chat: usize) {
+        self.inner.lock().unwrap().limits = Some((overall, per_chat));
+    }
+
+    /// Sends refused for breaking the limits.
+    pub fn violations(&self) -> usize {
+        self.inner.lock().unwrap().violations
+    }
+
+    /// Stops keeping call parameters (only counts and times), so a long benchmark run does not
+    /// measure the fake's memory.
+    #[allow(dead_code)] // used by benches/fanout.rs
+    pub fn lean(&self) {
+        self.inner.lock().unwrap().lean = true;
+    }
+
+    /// Every sendMessage takes this long to answer (a slow network).
+    pub fn slow_sends(&self, delay: Duration) {
+        self.inner.lock().unwrap().send_delay = delay;
+    }
+
+    /// When sends were answered with a scripted 429.
+    pub fn limited_at(&self) -> Vec<std::time::Instant> {
+        self.inner.lock().unwrap().limited_at.clone()
+    }
+
+    /// Every send to `chat` fails with a 400 from now on.
+    pub fn break_chat(&self, chat: i64) {
+        self.inner.lock().unwrap().broken_chats.push(chat);
+    }
+
     /// Every call of `method` (lowercase), with its parameters.
     pub fn calls(&self, method: &str) -> Vec<Value> {
         self.inner
@@ -202,6 +275,17 @@ impl FakeTelegram {
             .filter(|(m, _, _)| m == method)
             .map(|(_, p, _)| p.clone())
             .collect()
+    }
+
+    /// How many times `method` was called (cheap; for waiting).
+    pub fn count(&self, method: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|(m, _, _)| m == method)
+            .count()
     }
 
     /// When each call of `method` arrived.
@@ -219,9 +303,8 @@ impl FakeTelegram {
     /// Waits until `method` has been called `n` times; fails with what was called if it never is.
     pub async fn wait_calls(&self, method: &str, n: usize) -> Vec<Value> {
         for _ in 0..1500 {
-            let c = self.calls(method);
-            if c.len() >= n {
-                return c;
+            if self.count(method) >= n {
+                return self.calls(method);
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

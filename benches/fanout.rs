@@ -1,0 +1,179 @@
+//! `cargo bench --bench fanout`: how fast podbrief delivers a fan-out of briefs.
+//!
+//! N subscriptions (default 20,000; `PODBRIEF_BENCH_N=100000` for the full run) on Telegram, all
+//! due at once, against a fake Bot API on loopback (the same fake the tests use):
+//!
+//! (a) limits lifted: podbrief's own cost — deliveries/s, CPU µs per delivery, peak memory —
+//!     beside the raw ceiling of the same machine in the same run: plain reqwest POSTs to the
+//!     same fake with the same concurrency, no database.
+//! (b) Telegram's limit shape scaled ×50 (1,500 messages/s overall, 1/s per chat), enforced by
+//!     the fake: the achieved rate as a share of the limit, and the 429s received.
+//!
+//! The fake runs in the same process, so CPU and memory include it (and, in (a), the ceiling
+//! run pays for it too).
+
+#[path = "../tests/it/support/telegram.rs"]
+#[allow(dead_code)]
+mod fake_telegram;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use fake_telegram::{FakeTelegram, TOKEN};
+use podbrief::app::App;
+use podbrief::config::Config;
+use podbrief::core::clock::{Clock, ManualClock};
+use podbrief::core::model::{ChatRef, Platform};
+use podbrief::store::NewSubscription;
+
+fn proc_status(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// User + system CPU time of this process.
+fn cpu_time() -> Duration {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+async fn podbrief_run(
+    n: i64,
+    fake: &FakeTelegram,
+    per_second: u32,
+    concurrency: usize,
+) -> (Duration, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
+    let toml = format!(
+        "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}, {:?}]\n[brief]\nlookback = \"36500d\"\n\
+         [telegram]\nenabled = true\napi_url = \"{}\"\nper_second = {per_second}\nper_chat_per_second = 10\n\
+         [delivery]\nconcurrency = {concurrency}\n",
+        dir.path().join("bench.db").display(),
+        feeds.join("tides.xml").display().to_string(),
+        feeds.join("orchard.xml").display().to_string(),
+        fake.base
+    );
+    let mut config = Config::from_toml(
+        &toml,
+        std::path::Path::new("bench.toml"),
+        dir.path().to_path_buf(),
+    )
+    .unwrap();
+    config
+        .secret_overrides
+        .insert("TELEGRAM_BOT_TOKEN".into(), TOKEN.into());
+    let start: DateTime<Utc> = "2026-11-27T06:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let app = App::build(config, clock.clone()).await.unwrap();
+    app.ingest(false).await;
+    let due: DateTime<Utc> = "2026-11-27T08:00:00Z".parse().unwrap();
+    for id in 1..=n {
+        app.store
+            .upsert_subscription(&NewSubscription {
+                chat: ChatRef {
+                    platform: Platform::Telegram,
+                    chat_id: id.to_string(),
+                    thread_id: None,
+                },
+                schedule: "08:00".into(),
+                timezone: "UTC".into(),
+                size: 3,
+                topics: vec![],
+                next_run_at: due,
+                created_by: None,
+                scope_id: None,
+            })
+            .await
+            .unwrap();
+    }
+    let running = app.start(None).await.unwrap();
+    let before = fake.count("sendmessage");
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    clock.set(due);
+    assert!(clock.now() == due);
+    // Sends refused with 429 are counted by the fake too; only accepted ones are deliveries.
+    while ((fake.count("sendmessage") - fake.violations() - before) as i64) < n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = t0.elapsed();
+    let cpu = cpu_time() - cpu0;
+    running.shutdown().await;
+    (elapsed, cpu)
+}
+
+async fn raw_ceiling(n: i64, fake: &FakeTelegram, concurrency: usize) -> Duration {
+    let http = reqwest::Client::new();
+    let url = format!("{}/bot{TOKEN}/sendMessage", fake.base);
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(n as usize);
+    for id in 1..=n {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let (http, url) = (http.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = serde_json::json!({"chat_id": id, "text": "A brief of about the same size as podbrief's. ".repeat(20), "parse_mode": "HTML"});
+            let r = http.post(&url).json(&body).send().await.unwrap();
+            let _ = r.bytes().await;
+            drop(permit);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    t0.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let n: i64 = std::env::var("PODBRIEF_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let concurrency = 128;
+    println!(
+        "fanout: {n} subscriptions, concurrency {concurrency}, fake Bot API on loopback in-process"
+    );
+
+    let fake = FakeTelegram::start().await;
+    fake.lean();
+    let ceiling = raw_ceiling(n, &fake, concurrency).await;
+    let ceiling_rate = n as f64 / ceiling.as_secs_f64();
+    println!(
+        "(a) raw ceiling (reqwest POSTs, no database): {n} sends in {ceiling:.2?} = {ceiling_rate:.0}/s"
+    );
+    let (elapsed, cpu) = podbrief_run(n, &fake, 1_000_000, concurrency).await;
+    let rate = n as f64 / elapsed.as_secs_f64();
+    println!(
+        "(a) podbrief, limits lifted: {n} briefs in {elapsed:.2?} = {rate:.0}/s ({:.0}% of the ceiling), CPU {:.0} µs/delivery, peak RSS {} MB",
+        100.0 * rate / ceiling_rate,
+        cpu.as_micros() as f64 / n as f64,
+        proc_status("VmHWM:") / 1024
+    );
+
+    let limited = FakeTelegram::start().await;
+    limited.lean();
+    let limit = 1_500;
+    limited.enforce_limits(limit, 1);
+    let allowed = (limit as f64 * 0.95) as u32;
+    let (elapsed, _) = podbrief_run(n, &limited, allowed, concurrency).await;
+    let rate = n as f64 / elapsed.as_secs_f64();
+    println!(
+        "(b) podbrief, Telegram limits ×50 ({limit}/s overall, 1/s per chat; podbrief set to {allowed}/s): {rate:.0}/s = {:.1}% of the limit, {} 429s",
+        100.0 * rate / limit as f64,
+        limited.violations()
+    );
+}

@@ -1,0 +1,396 @@
+//! Sending briefs to Discord channels: `POST /channels/{id}/messages` with a nonce Discord
+//! enforces, within podbrief's own limits (the global requests per second, and the route buckets
+//! Discord announces in `X-RateLimit-*` headers), with errors classified for the scheduler and the
+//! token kept out of every message.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serenity::all::{ChannelId, Http, LightMethod, Request, Route};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use super::render::{Rendered, render};
+use crate::config::DiscordConfig;
+use crate::core::model::{ChatRef, Reply};
+use crate::deliver::limit::{Limit, RateLimiter};
+use crate::deliver::{SendError, Sender};
+
+/// Removes the bot token from a text.
+pub fn redact(text: &str, token: &str) -> String {
+    if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "***")
+    }
+}
+
+/// Longest wait for a request: Discord answers much faster or not at all.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a route bucket's headers said.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    remaining: u32,
+    reset_at: Instant,
+}
+
+/// The `X-RateLimit-*` headers of a response.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateHeaders {
+    /// Requests left in the bucket.
+    pub remaining: Option<u32>,
+    /// Seconds until the bucket refills.
+    pub reset_after: Option<f64>,
+    /// Whether a 429 is the global limit.
+    pub global: bool,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<f64>,
+}
+
+impl RateHeaders {
+    /// Reads the headers of a response.
+    pub fn read(h: &reqwest::header::HeaderMap) -> RateHeaders {
+        let num = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        };
+        RateHeaders {
+            remaining: num("x-ratelimit-remaining").map(|v| v.min(f64::from(u32::MAX)) as u32),
+            reset_after: num("x-ratelimit-reset-after"),
+            global: h
+                .get("x-ratelimit-global")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            retry_after: num("retry-after"),
+        }
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.clamp(0.0, 3600.0)).unwrap_or(Duration::from_secs(1))
+}
+
+/// Classifies an unsuccessful answer of Discord for the scheduler. `body` is the JSON error
+/// Discord sent (`{"code": …, "message": …}` or, for 429, `{"retry_after": …, "global": …}`).
+pub fn classify(status: u16, headers: &RateHeaders, body: &serde_json::Value) -> SendError {
+    let code = body.get("code").and_then(serde_json::Value::as_i64);
+    let message = body
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect::<String>();
+    match status {
+        429 => {
+            let after = body
+                .get("retry_after")
+                .and_then(serde_json::Value::as_f64)
+                .or(headers.retry_after)
+                .unwrap_or(1.0);
+            SendError::RetryAfter(secs(after))
+        }
+        403 => SendError::Gone(match code {
+            Some(50013) => "the bot lacks permission to post here (it needs View Channel, Send Messages and Embed Links; Discord error 50013)".into(),
+            Some(50001) => "the bot can no longer see this channel (Discord error 50001: Missing Access)".into(),
+            Some(50083) => "the thread is archived (Discord error 50083)".into(),
+            Some(c) => format!("Discord refused to post here (error {c}: {message})"),
+            None => "Discord refused to post here (403 Forbidden)".into(),
+        }),
+        404 => SendError::Gone(match code {
+            Some(10003) => "the channel was deleted (Discord error 10003: Unknown Channel)".into(),
+            _ => "the channel was not found (it was deleted, or the bot can no longer see it)".into(),
+        }),
+        401 => SendError::Transient("Discord rejected the bot token (401 Unauthorized)".into()),
+        s if s >= 500 => SendError::Transient(format!("Discord answered {s}")),
+        s => SendError::Transient(match code {
+            Some(c) => format!("Discord answered {s} (error {c}: {message})"),
+            None => format!("Discord answered {s}"),
+        }),
+    }
+}
+
+/// A nonce for one message of a reply to a chat: the same reply to the same chat gets the same
+/// nonce, so Discord drops a resend (after a crash between send and record) instead of posting
+/// it twice. At most 25 characters, as Discord requires.
+pub fn nonce(chat: &ChatRef, reply: &Reply, part: usize) -> String {
+    let mut h = Sha256::new();
+    h.update(chat.chat_id.as_bytes());
+    h.update([0]);
+    h.update(chat.thread_id.as_deref().unwrap_or("").as_bytes());
+    h.update([0]);
+    h.update(reply.text.as_bytes());
+    for c in &reply.cards {
+        h.update(c.insight_id.to_le_bytes());
+    }
+    h.update((part as u64).to_le_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("pb{}", &hex[..23])
+}
+
+/// Sends replies to Discord channels through one shared rate limiter.
+pub struct DiscordSender {
+    http: Arc<Http>,
+    client: reqwest::Client,
+    token: String,
+    limiter: RateLimiter,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl DiscordSender {
+    /// A sender with the configured global limit, using `http`'s token and proxy.
+    pub fn new(
+        http: Arc<Http>,
+        token: String,
+        config: &DiscordConfig,
+    ) -> anyhow::Result<DiscordSender> {
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the Discord HTTP client: {e}"))?;
+        Ok(DiscordSender {
+            http,
+            client,
+            token,
+            limiter: RateLimiter::new(Limit::per_second(config.per_second)),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// How long the route bucket says to wait before the next request.
+    fn bucket_wait(&self, route: &str) -> Duration {
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        match buckets.get(route) {
+            Some(b) if b.remaining == 0 => b.reset_at.saturating_duration_since(Instant::now()),
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn update_bucket(&self, route: &str, h: &RateHeaders, retry_after: Option<Duration>) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some(d) = retry_after {
+            buckets.insert(
+                route.to_string(),
+                Bucket {
+                    remaining: 0,
+                    reset_at: now + d,
+                },
+            );
+        } else if let (Some(remaining), Some(after)) = (h.remaining, h.reset_after) {
+            buckets.insert(
+                route.to_string(),
+                Bucket {
+                    remaining,
+                    reset_at: now + secs(after),
+                },
+            );
+        }
+        if buckets.len() > 10_000 {
+            buckets.retain(|_, b| b.reset_at > now);
+        }
+    }
+
+    /// Posts one message; returns its id.
+    async fn post(
+        &self,
+        channel: ChannelId,
+        m: &Rendered,
+        nonce: &str,
+    ) -> Result<String, SendError> {
+        let route_key = format!("channels/{channel}/messages");
+        let wait = self.bucket_wait(&route_key);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        self.limiter.acquire(&[]).await;
+        let body = serde_json::to_vec(&m.to_message(nonce))
+            .map_err(|e| SendError::Transient(format!("cannot encode the message: {e}")))?;
+        let request = Request::new(
+            Route::ChannelMessages {
+                channel_id: channel,
+            },
+            LightMethod::Post,
+        )
+        .body(Some(body))
+        .build(&self.client, self.http.token(), self.http.proxy.as_deref())
+        .map_err(|e| SendError::Transient(redact(&e.to_string(), &self.token)))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(redact(&e.without_url().to_string(), &self.token)))?;
+        let status = response.status().as_u16();
+        let headers = RateHeaders::read(response.headers());
+        let text = response.text().await.unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if (200..300).contains(&status) {
+            self.update_bucket(&route_key, &headers, None);
+            return Ok(json
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string());
+        }
+        let error = classify(status, &headers, &json);
+        if let SendError::RetryAfter(d) = error {
+            let global = headers.global
+                || json
+                    .get("global")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false);
+            if global {
+                // The global limit holds every send, not only this route.
+                self.limiter.block_for(d);
+            }
+            self.update_bucket(&route_key, &headers, Some(d));
+        } else {
+            self.update_bucket(&route_key, &headers, None);
+        }
+        Err(error)
+    }
+}
+
+/// Parses a stored Discord channel id.
+pub fn channel_id(chat: &ChatRef) -> Result<ChannelId, SendError> {
+    let id = chat
+        .thread_id
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .unwrap_or(&chat.chat_id);
+    match id.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(ChannelId::new(n)),
+        _ => Err(SendError::Gone(format!(
+            "{id:?} is not a Discord channel id"
+        ))),
+    }
+}
+
+/// The nonce of message `part` of delivery `delivery`: a resend of the same delivery (after a
+/// crash between send and record) carries the same nonces, so Discord drops it.
+pub fn delivery_nonce(delivery: i64, part: usize) -> String {
+    let n = format!("pbd{delivery}-{part}");
+    if n.len() <= 25 {
+        n
+    } else {
+        n.chars()
+            .rev()
+            .take(25)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    }
+}
+
+impl DiscordSender {
+    async fn send_parts(
+        &self,
+        chat: &ChatRef,
+        reply: &Reply,
+        nonce_of: impl Fn(usize) -> String,
+    ) -> Result<Vec<String>, SendError> {
+        let channel = channel_id(chat)?;
+        let mut ids = Vec::new();
+        for (i, m) in render(reply).iter().enumerate() {
+            ids.push(self.post(channel, m, &nonce_of(i)).await?);
+        }
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl Sender for DiscordSender {
+    async fn send(&self, chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError> {
+        self.send_parts(chat, reply, |i| nonce(chat, reply, i))
+            .await
+    }
+
+    async fn send_delivery(
+        &self,
+        chat: &ChatRef,
+        reply: &Reply,
+        delivery: i64,
+    ) -> Result<Vec<String>, SendError> {
+        self.send_parts(chat, reply, |i| delivery_nonce(delivery, i))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::Platform;
+    use serde_json::json;
+
+    #[test]
+    fn errors_are_classified_for_the_scheduler() {
+        let h = RateHeaders::default();
+        assert_eq!(
+            classify(429, &h, &json!({"retry_after": 0.25, "global": false})),
+            SendError::RetryAfter(Duration::from_millis(250))
+        );
+        let h2 = RateHeaders {
+            retry_after: Some(3.0),
+            ..h
+        };
+        assert_eq!(
+            classify(429, &h2, &json!({})),
+            SendError::RetryAfter(Duration::from_secs(3))
+        );
+        assert!(matches!(
+            classify(503, &h, &json!({})),
+            SendError::Transient(_)
+        ));
+        match classify(
+            403,
+            &h,
+            &json!({"code": 50013, "message": "Missing Permissions"}),
+        ) {
+            SendError::Gone(r) => assert!(r.contains("permission"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            classify(404, &h, &json!({"code": 10003})),
+            SendError::Gone(_)
+        ));
+        assert!(matches!(
+            classify(401, &h, &json!({})),
+            SendError::Transient(_)
+        ));
+        // Odd values never panic.
+        let h3 = RateHeaders {
+            retry_after: Some(f64::MAX),
+            ..h
+        };
+        assert!(matches!(
+            classify(429, &h3, &json!({"retry_after": -5})),
+            SendError::RetryAfter(_)
+        ));
+    }
+
+    #[test]
+    fn nonces_are_stable_and_short() {
+        let chat = ChatRef {
+            platform: Platform::Discord,
+            chat_id: "123".into(),
+            thread_id: None,
+        };
+        let r = Reply::text("brief");
+        assert_eq!(nonce(&chat, &r, 0), nonce(&chat, &r, 0));
+        assert_ne!(nonce(&chat, &r, 0), nonce(&chat, &r, 1));
+        assert_eq!(nonce(&chat, &r, 0).len(), 25);
+        assert_eq!(delivery_nonce(42, 1), "pbd42-1");
+        assert!(delivery_nonce(i64::MIN, 99).len() <= 25);
+        assert!(channel_id(&chat).is_ok());
+        let bad = ChatRef {
+            chat_id: "general".into(),
+            ..chat
+        };
+        assert!(matches!(channel_id(&bad), Err(SendError::Gone(_))));
+    }
+}

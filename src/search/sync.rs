@@ -1,0 +1,92 @@
+//! Keeping the index in step with the store: at start only insights newer than the last one
+//! indexed are added; a rebuild empties the index and adds everything again.
+
+use super::{SearchError, SearchIndex};
+use crate::store::{Store, StoreError};
+
+/// A failure while filling the index from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Reading the store failed.
+    #[error("reading insights from the store: {0}")]
+    Store(#[from] StoreError),
+    /// Writing the index failed.
+    #[error(transparent)]
+    Index(#[from] SearchError),
+}
+
+/// Insights read from the store per batch.
+const BATCH: i64 = 5_000;
+
+/// Adds every stored insight newer than the index's last indexed id. Returns how many.
+pub async fn follow(store: &dyn Store, index: &SearchIndex) -> Result<u64, SyncError> {
+    let mut after = index.last_indexed_id();
+    let mut added = 0u64;
+    loop {
+        let batch = store.insights_after(after, BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        index.add(&batch)?;
+        added += batch.len() as u64;
+    }
+    Ok(added)
+}
+
+/// Empties the index and indexes every stored insight again. Returns how many.
+pub async fn rebuild(store: &dyn Store, index: &SearchIndex) -> Result<u64, SyncError> {
+    index.clear()?;
+    follow(store, index).await
+}
+
+/// Opens the index a config names (its directory, or memory), turns on semantic ranking when
+/// `[embeddings]` is set, and adds what the store has that the index lacks. When another
+/// podbrief process holds the index (a running bot while `podbrief related` asks), this one
+/// reads it as it is.
+pub async fn open_for(
+    config: &crate::config::Config,
+    store: &dyn Store,
+) -> anyhow::Result<SearchIndex> {
+    use anyhow::Context;
+    let index = match config.index_dir() {
+        Some(dir) => SearchIndex::open(&dir)
+            .with_context(|| format!("opening the search index in {}", dir.display()))?,
+        None => SearchIndex::in_memory().context("creating the search index")?,
+    };
+    if let Some(why) = &index.status().reset_reason {
+        tracing::info!(reason = %why, "the search index is rebuilt from the database");
+    }
+    let e = &config.embeddings;
+    if !e.base_url.is_empty() {
+        let client = super::embed::EmbeddingClient::new(
+            &e.base_url,
+            &e.model,
+            config.secret(&e.api_key_env),
+            crate::config::Config::duration(&e.timeout),
+        )
+        .context("embeddings.base_url")?;
+        index
+            .set_embeddings(client)
+            .context("loading insight vectors")?;
+    }
+    match follow(store, &index).await {
+        Ok(n) => {
+            let s = index.status();
+            tracing::info!(
+                docs = s.docs,
+                loaded = s.docs_at_open,
+                indexed = n,
+                "search index ready"
+            );
+        }
+        Err(SyncError::Index(SearchError::Busy(dir))) => {
+            tracing::warn!(dir = %dir.display(), "the search index is in use by another podbrief process; reading it as it is");
+        }
+        Err(e) => return Err(e).context("bringing the search index up to date"),
+    }
+    if index.semantic_enabled()
+        && let Err(e) = index.embed_pending().await
+    {
+        tracing::warn!(error = %e, "embeddings endpoint failed; lookups use BM25 until it answers");
+    }
+    Ok(index)
+}

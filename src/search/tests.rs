@@ -1,0 +1,273 @@
+use super::*;
+
+fn view(id: i64, episode: i64, text: &str, published: &str) -> InsightView {
+    InsightView {
+        id,
+        text: text.into(),
+        quote: text.into(),
+        start_ms: None,
+        speaker: None,
+        score: 0.5,
+        topics: vec![],
+        content_hash: crate::core::text::content_hash(text),
+        episode_id: episode,
+        episode_title: "Episode".into(),
+        episode_link: None,
+        published_at: published.parse().unwrap(),
+        podcast_id: 1,
+        podcast_title: "Show".into(),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-27T00:00:00Z".parse().unwrap()
+}
+
+fn ids(hits: &[Hit]) -> Vec<i64> {
+    hits.iter().map(|h| h.id).collect()
+}
+
+#[test]
+fn finds_stems_typos_and_ignores_syntax() {
+    let idx = SearchIndex::in_memory().unwrap();
+    idx.add(&[
+        view(
+            1,
+            1,
+            "Export controls on chips reshaped data center plans.",
+            "2026-11-01T00:00:00Z",
+        ),
+        view(
+            2,
+            2,
+            "Sourdough acidity slows staling of bread.",
+            "2026-11-01T00:00:00Z",
+        ),
+        view(
+            3,
+            3,
+            "C++ compilers and emoji 🍞 handling in title fields.",
+            "2026-11-01T00:00:00Z",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(idx.search("chip exports", 5, now()).unwrap()[0].id, 1);
+    assert_eq!(idx.search("exporting", 5, now()).unwrap()[0].id, 1);
+    assert_eq!(idx.search("sourdouhg", 5, now()).unwrap()[0].id, 2);
+    assert_eq!(idx.search("reshapped", 5, now()).unwrap()[0].id, 1);
+    // Query syntax is plain text: each of these finds what its words say.
+    for (odd, want) in [
+        ("\"bread", 2),
+        ("(sourdough", 2),
+        ("bread AND acidity", 2),
+        ("c++ compilers", 3),
+        ("title:x fields", 3),
+        ("🍞 bread", 2),
+        ("chips*", 1),
+        ("-chips", 1),
+    ] {
+        let hits = idx.search(odd, 5, now()).unwrap();
+        assert_eq!(hits.first().map(|h| h.id), Some(want), "{odd}: {hits:?}");
+    }
+    for odd in ["\"", "(", "AND", "*", "-", "🍞", "a\u{0}b", ""] {
+        idx.search(odd, 5, now()).unwrap();
+    }
+    assert!(idx.search("quasicrystalline", 5, now()).unwrap().is_empty());
+    // Short words are not fuzzed: "brad" is not "bread".
+    assert!(idx.search("brad", 5, now()).unwrap().is_empty());
+}
+
+#[test]
+fn fresher_wins_ties_and_related_excludes_itself() {
+    let idx = SearchIndex::in_memory().unwrap();
+    let a = view(
+        1,
+        1,
+        "Heat pumps work well in cold climates.",
+        "2026-01-01T00:00:00Z",
+    );
+    let b = view(
+        2,
+        2,
+        "Heat pumps work well in cold climates!",
+        "2026-11-20T00:00:00Z",
+    );
+    let c = view(
+        3,
+        3,
+        "Cold climates suit modern heat pumps with vapour injection.",
+        "2026-11-20T00:00:00Z",
+    );
+    idx.add(&[a.clone(), b, c]).unwrap();
+    let hits = idx.search("heat pumps", 5, now()).unwrap();
+    assert_eq!(hits[0].id, 2, "{hits:?}");
+    assert_eq!(ids(&idx.related(&a, 5, false, now()).unwrap()), [3]);
+}
+
+#[test]
+fn a_fresh_insight_outranks_an_equally_relevant_old_one() {
+    let idx = SearchIndex::in_memory().unwrap();
+    idx.add(&[
+        view(2, 2, "Tidal lagoons store surplus energy.", "2025-01-01T00:00:00Z"),
+        view(1, 1, "Tidal lagoons power coastal towns.", "2026-11-26T00:00:00Z"),
+    ])
+    .unwrap();
+    assert_eq!(ids(&idx.search("tidal lagoons", 5, now()).unwrap()), [1, 2]);
+}
+
+#[test]
+fn words_close_together_rank_first() {
+    let idx = SearchIndex::in_memory().unwrap();
+    idx.add(&[
+        view(
+            1,
+            1,
+            "The grid needs storage; the ocean is big and the battery sits idle.",
+            "2026-11-01T00:00:00Z",
+        ),
+        view(
+            2,
+            2,
+            "Ocean battery designs pump water under the seabed, then release it.",
+            "2026-11-01T00:00:00Z",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(ids(&idx.search("ocean battery", 5, now()).unwrap())[0], 2);
+}
+
+#[test]
+fn more_like_this_skips_itself_duplicates_and_its_episode() {
+    let idx = SearchIndex::in_memory().unwrap();
+    let me = view(
+        1,
+        1,
+        "Sodium-ion cells cost about 20 percent less than lithium iron phosphate.",
+        "2026-11-01T00:00:00Z",
+    );
+    idx.add(&[
+        me.clone(),
+        // Its near-duplicate from another episode.
+        view(
+            2,
+            2,
+            "Sodium-ion cells cost about 20 percent less than lithium iron phosphate cells.",
+            "2026-11-02T00:00:00Z",
+        ),
+        // Same episode.
+        view(
+            3,
+            1,
+            "Sodium-ion cells suit cold climates better than lithium.",
+            "2026-11-01T00:00:00Z",
+        ),
+        view(
+            4,
+            4,
+            "Lithium iron phosphate cells dominate home storage.",
+            "2026-11-03T00:00:00Z",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(ids(&idx.related(&me, 5, false, now()).unwrap()), [4]);
+    let same = ids(&idx.related(&me, 5, true, now()).unwrap());
+    assert!(same.contains(&3) && !same.contains(&1) && !same.contains(&2), "{same:?}");
+}
+
+#[test]
+fn filters_by_podcast_and_date() {
+    let idx = SearchIndex::in_memory().unwrap();
+    let mut a = view(1, 1, "Chip exports face new rules.", "2026-11-25T00:00:00Z");
+    a.podcast_title = "Hard Fork".into();
+    a.podcast_id = 10;
+    let mut b = view(2, 2, "Chip exports boom in Asia.", "2026-10-01T00:00:00Z");
+    b.podcast_title = "Hard Fork".into();
+    b.podcast_id = 10;
+    let mut c = view(3, 3, "Chip exports and tariffs.", "2026-11-26T00:00:00Z");
+    c.podcast_title = "Odd Lots".into();
+    c.podcast_id = 20;
+    idx.add(&[a, b, c]).unwrap();
+    let mut got = ids(&idx.search("chips in:hard-fork", 5, now()).unwrap());
+    got.sort();
+    assert_eq!(got, [1, 2]);
+    assert_eq!(ids(&idx.search("chips in:hard-fork since:7d", 5, now()).unwrap()), [1]);
+    assert_eq!(ids(&idx.search("chips in:hard since:7d", 5, now()).unwrap()), [1]);
+    assert_eq!(ids(&idx.search("chips since:2026-11-26", 5, now()).unwrap()), [3]);
+    assert!(idx.search("chips in:nowhere", 5, now()).unwrap().is_empty());
+    // Unknown "filters" are words.
+    assert!(idx.search("title:chips", 5, now()).unwrap().len() == 3);
+}
+
+#[test]
+fn removed_episodes_and_podcasts_leave_the_index() {
+    let idx = SearchIndex::in_memory().unwrap();
+    let mut a = view(1, 1, "Whales sing in winter.", "2026-11-01T00:00:00Z");
+    a.podcast_id = 7;
+    let mut b = view(2, 2, "Whales migrate south.", "2026-11-01T00:00:00Z");
+    b.podcast_id = 7;
+    let mut c = view(3, 3, "Whales feed on krill.", "2026-11-01T00:00:00Z");
+    c.podcast_id = 8;
+    idx.add(&[a, b, c]).unwrap();
+    assert_eq!(idx.search("whales", 5, now()).unwrap().len(), 3);
+    idx.remove_episode(1).unwrap();
+    let mut got = ids(&idx.search("whales", 5, now()).unwrap());
+    got.sort();
+    assert_eq!(got, [2, 3]);
+    idx.remove_podcast(8).unwrap();
+    assert_eq!(ids(&idx.search("whales", 5, now()).unwrap()), [2]);
+    assert_eq!(idx.len(), 1);
+}
+
+#[test]
+fn topics_are_counted_from_the_index() {
+    let idx = SearchIndex::in_memory().unwrap();
+    let mut a = view(1, 1, "One.", "2026-11-01T00:00:00Z");
+    a.topics = vec!["chips".into(), "ai".into()];
+    let mut b = view(2, 2, "Two.", "2026-11-01T00:00:00Z");
+    b.topics = vec!["chip".into()];
+    idx.add(&[a, b]).unwrap();
+    assert_eq!(idx.top_topics(5), ["chip", "ai"]);
+}
+
+#[test]
+fn the_index_persists_and_a_schema_change_resets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let idx = SearchIndex::open(dir.path()).unwrap();
+        assert_eq!(idx.status().docs_at_open, 0);
+        idx.add(&[view(5, 1, "Kelp forests store carbon.", "2026-11-01T00:00:00Z")])
+            .unwrap();
+        assert_eq!(idx.last_indexed_id(), 5);
+    }
+    let idx = SearchIndex::open(dir.path()).unwrap();
+    let s = idx.status();
+    assert_eq!((s.docs_at_open, s.added_since_open, s.last_id), (1, 0, 5));
+    assert_eq!(s.reset_reason, None);
+    assert_eq!(ids(&idx.search("kelp", 5, now()).unwrap()), [5]);
+    // Two writers on one directory: the second is refused with a clear error.
+    let other = SearchIndex::open(dir.path()).unwrap();
+    idx.add(&[view(6, 1, "Kelp grows fast.", "2026-11-01T00:00:00Z")])
+        .unwrap();
+    let e = other
+        .add(&[view(7, 1, "x y z", "2026-11-01T00:00:00Z")])
+        .unwrap_err();
+    assert!(matches!(e, SearchError::Busy(_)), "{e}");
+    drop((idx, other));
+    // Pretend an older version wrote it.
+    {
+        let index = Index::open_in_dir(dir.path()).unwrap();
+        let mut w: IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let mut p = w.prepare_commit().unwrap();
+        p.set_payload("{\"schema\":1,\"last_id\":6}");
+        p.commit().unwrap();
+    }
+    std::fs::write(dir.path().join("keep.txt"), "not ours").unwrap();
+    let idx = SearchIndex::open(dir.path()).unwrap();
+    let s = idx.status();
+    assert!(
+        s.reset_reason.as_deref().unwrap_or("").contains("schema version 1"),
+        "{s:?}"
+    );
+    assert_eq!((s.docs, s.last_id), (0, 0));
+    assert!(dir.path().join("keep.txt").exists());
+}

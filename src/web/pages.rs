@@ -1,0 +1,432 @@
+//! The HTML pages: an insight, a day's brief, a topic. Compiled `maud` templates, which escape
+//! every value they interpolate; links taken from feeds are kept only when they are http(s).
+//! No JavaScript (the Content-Security-Policy forbids it); a little inline CSS for phones.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use tracing::error;
+
+use super::site::Site;
+use crate::core::model::{InsightView, format_timestamp};
+use crate::core::text::normalize_topic;
+
+/// Related insights shown on an insight page.
+const RELATED: usize = 5;
+/// Insights per topic page.
+pub(crate) const PER_PAGE: i64 = 20;
+/// Longest text put in a `<title>` or an Open Graph title.
+const TITLE_CHARS: usize = 90;
+
+const CSS: &str = "body{font:17px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;\
+color:#1b1b1b;background:#fafaf7}main,header,footer{max-width:40rem;margin:0 auto;padding:0 1rem}\
+header{padding-top:.75rem}header a{font-weight:700;color:#1b1b1b;text-decoration:none}\
+h1{font-size:1.45rem;line-height:1.35;margin:.75rem 0}h2{font-size:1.1rem;margin-top:2rem}\
+a{color:#0b5cad}.meta{color:#555;font-size:.95rem}blockquote{margin:1rem 0;padding:.25rem 1rem;\
+border-left:4px solid #c9c4b5;color:#333}cite{display:block;color:#555;font-style:normal}\
+.listen{display:inline-block;padding:.45rem .9rem;border-radius:.4rem;background:#0b5cad;\
+color:#fff;text-decoration:none}.topics a{display:inline-block;margin:0 .35rem .35rem 0;\
+padding:.1rem .55rem;border-radius:1rem;background:#ece8dc;color:#333;text-decoration:none}\
+ol,ul{padding-left:1.2rem}li{margin:.6rem 0}footer{color:#777;font-size:.85rem;padding-bottom:2rem}\
+nav a{margin-right:1rem}";
+
+/// A page with the shared head (Open Graph tags, viewport, CSS), header and footer.
+struct Page<'a> {
+    title: String,
+    description: String,
+    /// The page's own path, for `og:url` (absolute when `public_url` is set).
+    path: String,
+    og_type: &'a str,
+    body: Markup,
+}
+
+fn render(site: &Site, p: Page<'_>) -> Response {
+    let url = site.absolute(&p.path);
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (p.title) " · podbrief" }
+                meta name="description" content=(p.description);
+                meta property="og:site_name" content="podbrief";
+                meta property="og:type" content=(p.og_type);
+                meta property="og:title" content=(p.title);
+                meta property="og:description" content=(p.description);
+                @if !site.public_url.trim().is_empty() {
+                    meta property="og:url" content=(url);
+                    link rel="canonical" href=(url);
+                }
+                meta name="twitter:card" content="summary";
+                link rel="alternate" type="application/rss+xml" title="podbrief daily brief"
+                    href=(site.absolute("/brief/feed.xml"));
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header { a href="/" { "podbrief" } }
+                main { (p.body) }
+                footer {
+                    nav {
+                        a href="/brief/today" { "Today's brief" }
+                        a href="/brief/feed.xml" { "RSS" }
+                    }
+                }
+            }
+        }
+    };
+    html_response(StatusCode::OK, markup)
+}
+
+fn html_response(status: StatusCode, markup: Markup) -> Response {
+    let mut r = (status, markup.into_string()).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // No script may run, whatever a page contains; styles only inline; no framing.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    r
+}
+
+fn not_found(what: &str) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { "Not found · podbrief" } }
+            body { h1 { "Not found" } p { (what) } p { a href="/" { "podbrief" } } }
+        }
+    };
+    html_response(StatusCode::NOT_FOUND, markup)
+}
+
+fn failed(e: impl std::fmt::Display) -> Response {
+    error!(error = %e, "page failed");
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { "Error · podbrief" } }
+            body { h1 { "Something went wrong" } p { "Please try again later." } }
+        }
+    };
+    html_response(StatusCode::INTERNAL_SERVER_ERROR, markup)
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let c: String = s.chars().take(max).collect();
+    format!("{}…", c.trim_end())
+}
+
+/// A link from a feed, if it is safe to put in an `href` (http or https only).
+fn web_link(link: Option<&str>) -> Option<url::Url> {
+    let u = url::Url::parse(link?.trim()).ok()?;
+    matches!(u.scheme(), "http" | "https").then_some(u)
+}
+
+/// The episode link with a `#t=SECONDS` media fragment (audio players and most podcast pages
+/// start there).
+pub fn listen_link(link: Option<&str>, start_ms: i64) -> Option<String> {
+    let mut u = web_link(link)?;
+    u.set_fragment(Some(&format!("t={}", start_ms.max(0) / 1000)));
+    Some(u.to_string())
+}
+
+/// The path of a topic's page (the topic percent-encoded as one segment).
+pub fn topic_path(topic: &str) -> String {
+    let mut u = url::Url::parse("http://x/topics/").expect("a constant URL parses");
+    if let Ok(mut segs) = u.path_segments_mut() {
+        segs.pop_if_empty().push(topic);
+    }
+    u.path().to_string()
+}
+
+/// One insight in a list: its text linking to its page, and where it is from.
+pub(crate) fn insight_item(i: &InsightView) -> Markup {
+    html! {
+        li {
+            a href=(format!("/i/{}", i.id)) { (i.text) }
+            br;
+            span.meta {
+                @if let Some(s) = &i.speaker { (s) ", " }
+                (i.podcast_title) " · " (i.episode_title)
+            }
+        }
+    }
+}
+
+/// `/`: today's brief.
+pub async fn home(State(site): State<Site>) -> Response {
+    let today = site.now().date_naive();
+    brief_page(&site, today).await
+}
+
+/// `/i/{id}`: an insight, where it was said, and its related insights.
+pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found("There is no such insight.");
+    };
+    let found = match site.store().insights(&[id]).await {
+        Ok(v) => v,
+        Err(e) => return failed(e),
+    };
+    let Some(i) = found.into_iter().next() else {
+        return not_found("There is no such insight.");
+    };
+    let related = match site.index.related(
+        &i,
+        RELATED,
+        site.core.settings().related_same_episode,
+        site.now(),
+    ) {
+        Ok(hits) => {
+            let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+            match site.store().insights(&ids).await {
+                Ok(v) => v,
+                Err(e) => return failed(e),
+            }
+        }
+        Err(e) => {
+            error!(error = %e, insight = id, "related insights failed");
+            Vec::new()
+        }
+    };
+    let episode = web_link(i.episode_link.as_deref());
+    let listen = i
+        .start_ms
+        .and_then(|ms| listen_link(i.episode_link.as_deref(), ms).map(|l| (l, ms)));
+    let body = html! {
+        article {
+            p.meta {
+                (i.podcast_title) " · "
+                @if let Some(u) = &episode { a href=(u.as_str()) { (i.episode_title) } }
+                @else { (i.episode_title) }
+                " · " (i.published_at.format("%-d %B %Y"))
+            }
+            h1 { (i.text) }
+            @if !i.quote.trim().is_empty() {
+                blockquote {
+                    "“" (i.quote) "”"
+                    @if let Some(s) = &i.speaker { cite { "— " (s) } }
+                }
+            } @else if let Some(s) = &i.speaker {
+                p.meta { "— " (s) }
+            }
+            @if let Some((link, ms)) = &listen {
+                p { a.listen href=(link) { "Listen at " (format_timestamp(*ms)) } }
+            } @else if let Some(u) = &episode {
+                p { a.listen href=(u.as_str()) { "Listen to the episode" } }
+            }
+            @if !i.topics.is_empty() {
+                p.topics {
+                    @for t in &i.topics { a href=(topic_path(t)) { (t) } }
+                }
+            }
+        }
+        section.related {
+            h2 { "Related insights" }
+            @if related.is_empty() {
+                p.meta { "Nothing related yet." }
+            } @else {
+                ul { @for r in &related { (insight_item(r)) } }
+            }
+        }
+    };
+    render(
+        &site,
+        Page {
+            title: cut(&i.text, TITLE_CHARS),
+            description: format!(
+                "{} — {} · {}",
+                cut(&i.text, 200),
+                i.podcast_title,
+                i.episode_title
+            ),
+            path: format!("/i/{}", i.id),
+            og_type: "article",
+            body,
+        },
+    )
+}
+
+/// `/brief/{date}`: that day's top insights (`YYYY-MM-DD`, or `today`).
+pub async fn brief(State(site): State<Site>, Path(date): Path<String>) -> Response {
+    let day = if date == "today" {
+        site.now().date_naive()
+    } else {
+        match NaiveDate::parse_from_str(&date, "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => return not_found("A brief's address is /brief/YYYY-MM-DD."),
+        }
+    };
+    brief_page(&site, day).await
+}
+
+async fn brief_page(site: &Site, day: NaiveDate) -> Response {
+    let picked = match site.brief_of(day).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found("That day has not come yet."),
+        Err(e) => return failed(e),
+    };
+    let title = format!("podbrief for {}", day.format("%A %-d %B %Y"));
+    let prev = day.pred_opt();
+    let next = day.succ_opt().filter(|d| *d <= site.now().date_naive());
+    let topics = site.index.top_topics(12);
+    let body = html! {
+        h1 { (title) }
+        @if picked.is_empty() {
+            p { "No insights from recent episodes on this day." }
+        } @else {
+            ol { @for i in &picked { (insight_item(i)) } }
+        }
+        nav {
+            @if let Some(p) = prev { a href=(format!("/brief/{p}")) { "← " (p) } }
+            @if let Some(n) = next { a href=(format!("/brief/{n}")) { (n) " →" } }
+        }
+        @if !topics.is_empty() {
+            h2 { "Topics" }
+            p.topics { @for t in &topics { a href=(topic_path(t)) { (t) } } }
+        }
+    };
+    let description = picked
+        .first()
+        .map(|i| cut(&i.text, 200))
+        .unwrap_or_else(|| "The day's top podcast insights.".into());
+    render(
+        site,
+        Page {
+            title,
+            description,
+            path: format!("/brief/{day}"),
+            og_type: "website",
+            body,
+        },
+    )
+}
+
+/// The page number of a topic listing (`?page=N`, from 1).
+#[derive(Debug, serde::Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+/// `/topics/{topic}`: insights on a topic, newest first, [`PER_PAGE`] a page.
+pub async fn topic(
+    State(site): State<Site>,
+    Path(topic): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let topic = normalize_topic(&topic);
+    if topic.is_empty() {
+        return not_found("There is no such topic.");
+    }
+    let page = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1);
+    let found = match site
+        .store()
+        .insights_on_topic(&topic, (page - 1) * PER_PAGE, PER_PAGE + 1)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return failed(e),
+    };
+    if found.is_empty() && page > 1 {
+        return not_found("There are no more insights on this topic.");
+    }
+    let more = found.len() as i64 > PER_PAGE;
+    let shown = &found[..found.len().min(PER_PAGE as usize)];
+    let path = topic_path(&topic);
+    let body = html! {
+        h1 { "Insights on “" (topic) "”" }
+        @if shown.is_empty() {
+            p { "No insights on this topic yet." }
+        } @else {
+            ul { @for i in shown { (insight_item(i)) } }
+        }
+        nav {
+            @if page > 1 { a href=(format!("{path}?page={}", page - 1)) { "← Newer" } }
+            @if more { a href=(format!("{path}?page={}", page + 1)) { "Older →" } }
+        }
+    };
+    render(
+        &site,
+        Page {
+            title: format!("Insights on {topic}"),
+            description: format!("Podcast insights on {topic}, newest first."),
+            path: if page > 1 {
+                format!("{path}?page={page}")
+            } else {
+                path.clone()
+            },
+            og_type: "website",
+            body,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_links_keep_only_web_urls_and_carry_the_time() {
+        assert_eq!(
+            listen_link(Some("https://ex.com/ep.mp3#old"), 754_321).as_deref(),
+            Some("https://ex.com/ep.mp3#t=754")
+        );
+        assert_eq!(listen_link(Some("javascript:alert(1)"), 1000), None);
+        assert_eq!(listen_link(Some("data:text/html,x"), 1000), None);
+        assert_eq!(listen_link(None, 1000), None);
+    }
+
+    #[test]
+    fn topic_paths_are_one_encoded_segment() {
+        assert_eq!(topic_path("heat pumps"), "/topics/heat%20pumps");
+        assert_eq!(topic_path("a/b?c#d"), "/topics/a%2Fb%3Fc%23d");
+    }
+
+    #[test]
+    fn interpolated_text_is_escaped() {
+        let i = InsightView {
+            id: 3,
+            text: "<script>alert(1)</script>".into(),
+            quote: String::new(),
+            start_ms: None,
+            speaker: Some("\"><img src=x onerror=alert(1)>".into()),
+            score: 0.5,
+            topics: vec![],
+            content_hash: "h".into(),
+            episode_id: 1,
+            episode_title: "E & F".into(),
+            episode_link: None,
+            published_at: chrono::Utc::now(),
+            podcast_id: 1,
+            podcast_title: "P".into(),
+        };
+        let s = insight_item(&i).into_string();
+        assert!(!s.contains("<script>") && !s.contains("<img"), "{s}");
+        assert!(s.contains("&lt;script&gt;") && s.contains("E &amp; F"), "{s}");
+    }
+}

@@ -1,0 +1,170 @@
+//! The site: what the pages, the feed and the operator endpoints read (the core, the index, the
+//! metrics, the health), and the routes that serve them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use tracing::warn;
+
+use super::health::Health;
+use crate::core::Core;
+use crate::core::brief::{BriefRules, TopicFilter, rank};
+use crate::core::model::InsightView;
+use crate::metrics::Metrics;
+use crate::search::SearchIndex;
+use crate::store::{Store, StoreError};
+
+/// How long `/readyz` waits for the database.
+const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything the pages and endpoints read. Cheap to clone.
+#[derive(Clone)]
+pub struct Site {
+    /// The core (store, clock, brief settings).
+    pub core: Arc<Core>,
+    /// The search index, for related insights.
+    pub index: Arc<SearchIndex>,
+    /// The counters `/metrics` shows.
+    pub metrics: Arc<Metrics>,
+    /// What `/readyz` reports.
+    pub health: Arc<Health>,
+    /// `http.public_url`, for absolute links (Open Graph, RSS); empty for relative ones.
+    pub public_url: String,
+}
+
+impl Site {
+    /// The site of a built app.
+    pub fn from_app(app: &crate::app::App) -> Site {
+        Site {
+            core: app.core.clone(),
+            index: app.index.clone(),
+            metrics: app.metrics.clone(),
+            health: app.health.clone(),
+            public_url: app.config.http.public_url.clone(),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        self.core.store()
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.core.clock().now()
+    }
+
+    /// `path` (starting with `/`) as an absolute URL when `public_url` is set, else as is.
+    pub(crate) fn absolute(&self, path: &str) -> String {
+        let base = self.public_url.trim().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    /// The day's top insights: the brief as it stood at the end of `day` (UTC), or now for
+    /// today. `None` for a day in the future.
+    pub(crate) async fn brief_of(
+        &self,
+        day: NaiveDate,
+    ) -> Result<Option<Vec<InsightView>>, StoreError> {
+        let Some(at) = self.end_of(day) else {
+            return Ok(None);
+        };
+        let lookback = self.core.settings().lookback;
+        let candidates = self.store().brief_candidates(at - lookback, None).await?;
+        Ok(Some(self.rank_at(&candidates, at)))
+    }
+
+    /// When `day`'s brief is taken: the end of the day, or now for today; `None` in the future.
+    pub(crate) fn end_of(&self, day: NaiveDate) -> Option<DateTime<Utc>> {
+        let now = self.now();
+        let end = day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc() - chrono::Duration::seconds(1);
+        if day > now.date_naive() {
+            None
+        } else {
+            Some(end.min(now))
+        }
+    }
+
+    /// Ranks `candidates` published by `at` as a brief taken at `at`.
+    pub(crate) fn rank_at(&self, candidates: &[InsightView], at: DateTime<Utc>) -> Vec<InsightView> {
+        let s = self.core.settings();
+        let rules = BriefRules {
+            size: usize::from(s.size),
+            max_per_episode: s.max_per_episode,
+            max_per_podcast: s.max_per_podcast,
+            half_life_days: s.half_life_days,
+        };
+        let from = at - s.lookback;
+        let known: Vec<InsightView> = candidates
+            .iter()
+            .filter(|c| c.published_at <= at && c.published_at >= from)
+            .cloned()
+            .collect();
+        rank(&known, &rules, &TopicFilter::default(), at)
+    }
+}
+
+/// The routes of the site: pages, the brief feed, `/readyz` and `/metrics`.
+pub fn routes(site: Site) -> Router {
+    Router::new()
+        .route("/", get(super::pages::home))
+        .route("/i/{id}", get(super::pages::insight))
+        .route("/brief/feed.xml", get(super::rss::feed))
+        .route("/brief/{date}", get(super::pages::brief))
+        .route("/topics/{topic}", get(super::pages::topic))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(site)
+}
+
+/// `/readyz`: 200 when the database answers and every part runs; else 503 listing what is
+/// wrong. Never shows configuration: only which part is down.
+async fn readyz(State(site): State<Site>) -> Response {
+    let mut problems = Vec::new();
+    match tokio::time::timeout(DB_CHECK_TIMEOUT, site.store().stats()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            warn!(error = %e, "readiness: database check failed");
+            problems.push("database: unreachable".to_string());
+        }
+        Err(_) => problems.push("database: no answer within 5 s".to_string()),
+    }
+    problems.extend(site.health.problems());
+    let ready = problems.is_empty();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({ "ready": ready, "problems": problems })),
+    )
+        .into_response()
+}
+
+/// `/metrics`: the counters in the Prometheus text format, with the scheduler lag read now.
+async fn metrics(State(site): State<Site>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        metrics_text(&site).await,
+    )
+        .into_response()
+}
+
+/// The `/metrics` text of a site.
+pub async fn metrics_text(site: &Site) -> String {
+    let lag = match site.store().oldest_pending_delivery().await {
+        Ok(Some(due)) => (site.now() - due).num_milliseconds().max(0) as f64 / 1000.0,
+        Ok(None) => 0.0,
+        Err(e) => {
+            warn!(error = %e, "metrics: cannot read the oldest pending delivery");
+            0.0
+        }
+    };
+    site.metrics.render(lag)
+}

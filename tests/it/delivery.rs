@@ -1,0 +1,368 @@
+//! The daily brief arrives once, on time, after downtime, through rate limits and failures.
+
+use chrono::{DateTime, Utc};
+use podbrief::adapters::console::console_chat;
+use podbrief::core::model::{ChatRef, Platform};
+use podbrief::store::NewSubscription;
+use serde_json::json;
+
+use crate::support::telegram::{FakeTelegram, TOKEN};
+use crate::support::{Options, TestApp};
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..2000 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test]
+async fn a_bot_down_at_brief_time_sends_it_when_back() {
+    let t = TestApp::ingested().await;
+    t.say("/subscribe 08:00 UTC").await;
+    // Down from before 08:00 until 09:00.
+    t.clock.set(at("2026-11-27T09:00:00Z"));
+    let mut c = t.open_console();
+    let out = c
+        .wait_for("the late brief", |o| {
+            o.contains("podbrief for Friday 27 November")
+        })
+        .await;
+    assert_eq!(out.matches("podbrief for").count(), 1);
+    let store = t.app.store.clone();
+    wait_until("the delivery is recorded", || {
+        let store = store.clone();
+        async move {
+            store
+                .deliveries(false, 10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|d| d.status == "sent")
+        }
+    })
+    .await;
+    let rows = t.app.store.deliveries(false, 10).await.unwrap();
+    assert_eq!(rows[0].status, "sent");
+    assert_eq!(rows[0].occurrence, at("2026-11-27T08:00:00Z"));
+    c.type_line("/quit").await;
+    c.task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bot_down_for_two_days_sends_nothing_stale_and_resumes_on_schedule() {
+    let t = TestApp::ingested().await;
+    t.say("/subscribe 08:00 UTC").await;
+    t.clock.set(at("2026-11-29T10:00:00Z"));
+    let mut c = t.open_console();
+    let store = t.app.store.clone();
+    wait_until("the stale occurrence is recorded as missed", || {
+        let store = store.clone();
+        async move {
+            store
+                .deliveries(false, 10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|d| d.status == "missed")
+        }
+    })
+    .await;
+    assert!(
+        !c.output().contains("podbrief for"),
+        "nothing stale was sent"
+    );
+    let sub = t
+        .app
+        .store
+        .subscription(&console_chat())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sub.next_run_at, at("2026-11-30T08:00:00Z"));
+
+    t.clock.set(at("2026-11-30T08:00:00Z"));
+    c.wait_for("the next brief", |o| {
+        o.contains("podbrief for Monday 30 November")
+    })
+    .await;
+    c.type_line("/quit").await;
+    let out = c.output();
+    c.task.await.unwrap();
+    assert_eq!(out.matches("podbrief for").count(), 1);
+}
+
+async fn telegram_app(fake: &FakeTelegram, delivery: &str) -> TestApp {
+    let t = TestApp::spawn_with(Options {
+        extra: format!("{}{delivery}", fake.config()),
+        secrets: vec![("TELEGRAM_BOT_TOKEN", TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    t.ingest().await;
+    t
+}
+
+fn tg(id: i64) -> ChatRef {
+    ChatRef {
+        platform: Platform::Telegram,
+        chat_id: id.to_string(),
+        thread_id: None,
+    }
+}
+
+async fn subscribe_many(t: &TestApp, ids: impl Iterator<Item = i64>) {
+    for id in ids {
+        t.app
+            .store
+            .upsert_subscription(&NewSubscription {
+                chat: tg(id),
+                schedule: "08:00".into(),
+                timezone: "UTC".into(),
+                size: 3,
+                topics: vec![],
+                next_run_at: at("2026-11-27T08:00:00Z"),
+                created_by: None,
+                scope_id: None,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_and_failures_still_deliver_every_brief_once() {
+    let fake = FakeTelegram::start().await;
+    let t = telegram_app(&fake, "[delivery]\nmax_attempts = 4\nconcurrency = 1\n").await;
+    subscribe_many(&t, 1..=4).await;
+    fake.break_chat(4);
+    let limited = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}});
+    fake.fail_next_send(429, limited.clone());
+    fake.fail_next_send(
+        400,
+        json!({"ok": false, "error_code": 400, "description": "Bad Request: try again"}),
+    );
+    fake.fail_next_send(429, limited);
+    let running = t.start().await;
+    t.clock.set(at("2026-11-27T08:00:00Z"));
+    let store = t.app.store.clone();
+    wait_until("chats 1-3 got their brief and chat 4 failed", || {
+        let store = store.clone();
+        async move {
+            let rows = store.deliveries(false, 10).await.unwrap();
+            rows.len() == 4 && rows.iter().all(|d| d.status != "pending")
+        }
+    })
+    .await;
+    let calls = fake.calls("sendmessage");
+    let times = fake.call_times("sendmessage");
+    for chat in 1..=3 {
+        assert!(
+            calls.iter().any(|c| c["chat_id"] == chat),
+            "chat {chat} got its brief"
+        );
+    }
+    // After each 429 (retry after 1 s), no send at all happened within the window.
+    let limited = fake.limited_at();
+    assert_eq!(limited.len(), 2);
+    for l in limited {
+        let too_soon = times
+            .iter()
+            .filter(|t| **t > l && **t - l < std::time::Duration::from_millis(950))
+            .count();
+        assert_eq!(too_soon, 0, "a send came during a retry-after window");
+    }
+    let failed = t.app.store.deliveries(true, 10).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].chat, "telegram:4");
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("can't parse entities"),
+        "{failed:?}"
+    );
+    let sent: Vec<_> = t
+        .app
+        .store
+        .deliveries(false, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.status == "sent")
+        .collect();
+    assert_eq!(sent.len(), 3);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_large_fan_out_stays_within_the_platform_limits() {
+    // Telegram's shape (overall and per chat), scaled so the test takes seconds; podbrief's own
+    // limit sits 20% under the fake's: arrival jitter on a loaded machine must not count as a
+    // violation (the benchmark measures how close to the limit podbrief gets). PODBRIEF_TEST_FANOUT sets the
+    // size (default 2,000; the issue's 10,000 also passes, in about 40 s).
+    let n: i64 = std::env::var("PODBRIEF_TEST_FANOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let fake = FakeTelegram::start().await;
+    fake.enforce_limits(250, 1);
+    let t = TestApp::spawn_with(Options {
+        extra: format!(
+            "[telegram]\nenabled = true\napi_url = \"{}\"\nper_second = 200\nper_chat_per_second = 1\n[delivery]\nconcurrency = 128\n",
+            fake.base
+        ),
+        secrets: vec![("TELEGRAM_BOT_TOKEN", TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    t.ingest().await;
+    subscribe_many(&t, 1..=n).await;
+    let running = t.start().await;
+    t.clock.set(at("2026-11-27T08:00:00Z"));
+    let fake2 = fake.clone();
+    wait_until("every chat got its brief", move || {
+        let fake = fake2.clone();
+        async move { fake.count("sendmessage") as i64 >= n }
+    })
+    .await;
+    assert_eq!(fake.violations(), 0, "no send broke the limits");
+    let calls = fake.calls("sendmessage");
+    let mut per_chat = std::collections::HashMap::new();
+    for c in &calls {
+        *per_chat.entry(c["chat_id"].as_i64().unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(per_chat.len() as i64, n);
+    assert!(
+        per_chat.values().all(|v| *v == 1),
+        "every chat exactly once"
+    );
+    running.shutdown().await;
+}
+
+/// `podbrief run` as a real process, on a database prepared by the test.
+struct Bot {
+    child: std::process::Child,
+}
+
+impl Bot {
+    fn start(config: &std::path::Path) -> Bot {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_podbrief"))
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .env("TELEGRAM_BOT_TOKEN", TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("podbrief starts");
+        Bot { child }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
+    let n = 1_000i64;
+    let concurrency = 16;
+    let fake = FakeTelegram::start().await;
+    fake.slow_sends(std::time::Duration::from_millis(2));
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = crate::support::fixtures().join("feeds");
+    let config_path = dir.path().join("bot.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}]\n[brief]\nlookback = \"36500d\"\n\
+             [telegram]\nenabled = true\napi_url = \"{}\"\nper_second = 400\nper_chat_per_second = 5\n\
+             [delivery]\nconcurrency = {concurrency}\nlease = \"2s\"\n",
+            dir.path().join("bot.db").display(),
+            feeds.join("tides.xml").display().to_string(),
+            fake.base
+        ),
+    )
+    .unwrap();
+    // Prepare: insights and 1,000 subscriptions due now.
+    {
+        let config = podbrief::config::Config::from_file(&config_path).unwrap();
+        let app = podbrief::app::App::build(
+            config,
+            std::sync::Arc::new(podbrief::core::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        app.ingest(false).await;
+        let due = Utc::now() - chrono::Duration::minutes(1);
+        for id in 1..=n {
+            app.store
+                .upsert_subscription(&NewSubscription {
+                    chat: tg(id),
+                    schedule: "08:00".into(),
+                    timezone: "UTC".into(),
+                    size: 3,
+                    topics: vec![],
+                    next_run_at: due,
+                    created_by: None,
+                    scope_id: None,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let mut bot = Bot::start(&config_path);
+    let f = fake.clone();
+    wait_until("the fan-out is under way", move || {
+        let f = f.clone();
+        async move { f.count("sendmessage") >= 300 }
+    })
+    .await;
+    bot.kill();
+    let at_kill = fake.calls("sendmessage").len() as i64;
+    assert!(at_kill < n, "killed mid-fan-out ({at_kill} of {n} sent)");
+
+    let _bot = Bot::start(&config_path);
+    let f = fake.clone();
+    wait_until("every chat received its brief", move || {
+        let f = f.clone();
+        async move {
+            let chats: std::collections::HashSet<i64> = f
+                .calls("sendmessage")
+                .iter()
+                .filter_map(|c| c["chat_id"].as_i64())
+                .collect();
+            chats.len() as i64 == n
+        }
+    })
+    .await;
+    // Give the restarted process a moment to finish anything else it might (wrongly) send.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let total = fake.calls("sendmessage").len() as i64;
+    let duplicates = total - n;
+    assert!(
+        duplicates <= concurrency,
+        "{duplicates} duplicates; at most the {concurrency} sends in flight at the kill"
+    );
+}

@@ -1,0 +1,420 @@
+//! A fake Discord on 127.0.0.1: the REST API under `/api/v10/` (reached through serenity's
+//! `proxy`), a websocket gateway, and builders for interaction payloads shaped like the real ones.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use ed25519_dalek::{Signer, SigningKey};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub const APP_ID: &str = "775799577604522054";
+pub const BOT_USER_ID: &str = "775799577604522054";
+pub const GUILD_ID: &str = "290926798626357999";
+pub const CHANNEL_ID: &str = "645027906669510667";
+pub const USER_ID: &str = "53908232506183680";
+pub const TOKEN: &str = "MTA-fake.discord-token_x";
+
+/// VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS.
+pub const BOT_CAN_POST: &str = "19456";
+/// VIEW_CHANNEL | SEND_MESSAGES | MANAGE_CHANNELS.
+pub const MEMBER_MANAGES: &str = "3088";
+/// VIEW_CHANNEL | SEND_MESSAGES.
+pub const MEMBER_PLAIN: &str = "3072";
+
+/// The application's signing key (fixed, so tests are reproducible).
+pub fn signing_key() -> SigningKey {
+    SigningKey::from_bytes(&[7u8; 32])
+}
+
+/// Some other key.
+pub fn wrong_key() -> SigningKey {
+    SigningKey::from_bytes(&[9u8; 32])
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The public key as `discord.public_key` takes it.
+pub fn public_key_hex() -> String {
+    hex(signing_key().verifying_key().as_bytes())
+}
+
+/// `X-Signature-Ed25519` for a body sent at `timestamp`.
+pub fn sign(key: &SigningKey, timestamp: &str, body: &[u8]) -> String {
+    let mut msg = timestamp.as_bytes().to_vec();
+    msg.extend_from_slice(body);
+    hex(&key.sign(&msg).to_bytes())
+}
+
+/// One request the fake REST API received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub auth: String,
+    pub body: Value,
+    pub at: Instant,
+}
+
+/// A scripted answer to `POST /channels/{id}/messages`.
+pub struct Scripted {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Mutex<Vec<Recorded>>,
+    scripted: Mutex<VecDeque<Scripted>>,
+    ws_url: Mutex<String>,
+    next_id: Mutex<u64>,
+}
+
+/// The fake: REST plus gateway.
+pub struct FakeDiscord {
+    /// `discord.proxy`.
+    pub base: String,
+    state: Arc<State>,
+    events: mpsc::UnboundedSender<(String, Value)>,
+    identified: watch::Receiver<bool>,
+}
+
+fn message_json(id: u64, channel: &str, body: &Value) -> Value {
+    json!({
+        "id": id.to_string(),
+        "channel_id": channel,
+        "author": {"id": BOT_USER_ID, "username": "podbrief", "discriminator": "0000",
+                   "avatar": null, "bot": true, "public_flags": 0},
+        "content": body.get("content").cloned().unwrap_or(json!("")),
+        "timestamp": "2026-11-27T06:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": false,
+        "type": 0,
+        "flags": 0
+    })
+}
+
+async fn rest(
+    axum::extract::State(st): axum::extract::State<Arc<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().trim_start_matches("/api/v10").to_string();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    st.requests.lock().unwrap().push(Recorded {
+        method: method.to_string(),
+        path: path.clone(),
+        auth: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+        body: body.clone(),
+        at: Instant::now(),
+    });
+    let id = {
+        let mut n = st.next_id.lock().unwrap();
+        *n += 1;
+        900_000_000_000_000_000 + *n
+    };
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bot {TOKEN}")) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "401: Unauthorized", "code": 0})),
+        )
+            .into_response();
+    }
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["oauth2", "applications", "@me"]) => axum::Json(json!({
+            "id": APP_ID, "name": "podbrief", "icon": null, "description": "",
+            "bot_public": true, "bot_require_code_grant": false,
+            "verify_key": public_key_hex(), "team": null, "flags": 0,
+            "owner": {"id": USER_ID, "username": "owner", "discriminator": "0000", "avatar": null}
+        }))
+        .into_response(),
+        ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]) => {
+            let url = st.ws_url.lock().unwrap().clone();
+            axum::Json(json!({"url": url, "shards": 1, "session_start_limit":
+                {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}))
+            .into_response()
+        }
+        ("PUT", ["applications", _, "commands"])
+        | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+            axum::Json(json!([])).into_response()
+        }
+        ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
+        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
+            axum::Json(message_json(id, CHANNEL_ID, &body)).into_response()
+        }
+        ("POST", ["channels", channel, "messages"]) => {
+            let scripted = st.scripted.lock().unwrap().pop_front();
+            match scripted {
+                Some(s) => {
+                    let mut r = (StatusCode::from_u16(s.status).unwrap(), axum::Json(s.body))
+                        .into_response();
+                    for (k, v) in s.headers {
+                        r.headers_mut().insert(k, v.parse().unwrap());
+                    }
+                    r
+                }
+                None => {
+                    let mut r = axum::Json(message_json(id, channel, &body)).into_response();
+                    r.headers_mut()
+                        .insert("x-ratelimit-remaining", "4".parse().unwrap());
+                    r.headers_mut()
+                        .insert("x-ratelimit-reset-after", "1.0".parse().unwrap());
+                    r
+                }
+            }
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"code": 0, "message": "404: Not Found"})),
+        )
+            .into_response(),
+    }
+}
+
+impl FakeDiscord {
+    pub async fn start() -> FakeDiscord {
+        let state = Arc::new(State::default());
+        let app = Router::new().fallback(rest).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ws_addr = ws.local_addr().unwrap();
+        *state.ws_url.lock().unwrap() = format!("ws://{ws_addr}");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (identified_tx, identified) = watch::channel(false);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let identified_tx = Arc::new(identified_tx);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = ws.accept().await {
+                let rx = rx.clone();
+                let identified_tx = identified_tx.clone();
+                tokio::spawn(async move {
+                    let _ = gateway_session(stream, rx, identified_tx, ws_addr).await;
+                });
+            }
+        });
+        FakeDiscord {
+            base: format!("http://{addr}"),
+            state,
+            events: tx,
+            identified,
+        }
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Requests whose method and path match.
+    pub fn matching(&self, method: &str, path_contains: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.contains(path_contains))
+            .collect()
+    }
+
+    /// Waits (bounded) until at least `n` requests match.
+    pub async fn wait_for(&self, method: &str, path_contains: &str, n: usize) -> Vec<Recorded> {
+        for _ in 0..1000 {
+            let got = self.matching(method, path_contains);
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the fake Discord never got {n} × {method} {path_contains}; it got: {:#?}",
+            self.requests()
+                .iter()
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// Answers the next `POST /channels/{id}/messages` with this.
+    pub fn script(&self, s: Scripted) {
+        self.state.scripted.lock().unwrap().push_back(s);
+    }
+
+    /// Waits (bounded) until a bot has identified on the gateway.
+    pub async fn wait_identified(&self) {
+        let mut rx = self.identified.clone();
+        tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|v| *v))
+            .await
+            .expect("the bot never identified on the fake gateway")
+            .unwrap();
+    }
+
+    /// Dispatches a gateway event to the connected bot.
+    pub fn dispatch(&self, event: &str, data: Value) {
+        self.events.send((event.to_string(), data)).unwrap();
+    }
+}
+
+async fn gateway_session(
+    stream: tokio::net::TcpStream,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, Value)>>>,
+    identified: Arc<watch::Sender<bool>>,
+    addr: std::net::SocketAddr,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut ws = tokio_tungstenite::accept_async(stream).await?;
+    let send = |v: Value| WsMessage::Text(v.to_string());
+    ws.send(send(
+        json!({"op": 10, "s": null, "t": null, "d": {"heartbeat_interval": 45000}}),
+    ))
+    .await?;
+    let mut events = rx.lock().await;
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            msg = ws.next() => {
+                let Some(Ok(msg)) = msg else { break };
+                let WsMessage::Text(text) = msg else { continue };
+                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                match v["op"].as_u64() {
+                    Some(2) => {
+                        seq += 1;
+                        ws.send(send(json!({"op": 0, "s": seq, "t": "READY", "d": {
+                            "v": 10,
+                            "user": {"id": BOT_USER_ID, "username": "podbrief", "discriminator": "0000",
+                                     "avatar": null, "bot": true, "flags": 0},
+                            "guilds": [{"id": GUILD_ID, "unavailable": true}],
+                            "session_id": "fake-session",
+                            "resume_gateway_url": format!("ws://{addr}"),
+                            "application": {"id": APP_ID, "flags": 0}
+                        }}))).await?;
+                        identified.send_replace(true);
+                    }
+                    Some(1) => ws.send(send(json!({"op": 11, "s": null, "t": null, "d": null}))).await?,
+                    _ => {}
+                }
+            }
+            ev = events.recv() => {
+                let Some((t, d)) = ev else { break };
+                seq += 1;
+                ws.send(send(json!({"op": 0, "s": seq, "t": t, "d": d}))).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn user() -> Value {
+    json!({"id": USER_ID, "username": "mason", "discriminator": "0", "global_name": "Mason",
+           "avatar": null, "public_flags": 0})
+}
+
+fn base(id: u64, kind: u8, member_perms: &str, app_perms: &str) -> Value {
+    json!({
+        "id": id.to_string(),
+        "application_id": APP_ID,
+        "type": kind,
+        "token": format!("interaction-token-{id}"),
+        "version": 1,
+        "guild_id": GUILD_ID,
+        "channel_id": CHANNEL_ID,
+        "channel": {"id": CHANNEL_ID, "type": 0, "name": "general", "permissions": app_perms},
+        "member": {
+            "user": user(), "roles": [], "premium_since": null, "permissions": member_perms,
+            "pending": false, "nick": null, "mute": false, "deaf": false, "flags": 0,
+            "joined_at": "2017-03-13T19:19:14.040000+00:00"
+        },
+        "app_permissions": app_perms,
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "attachment_size_limit": 10485760
+    })
+}
+
+/// A slash command (type 2) with options such as `[{"type": 3, "name": "query", "value": "x"}]`.
+pub fn slash(id: u64, name: &str, options: Value, member_perms: &str, app_perms: &str) -> Value {
+    let mut v = base(id, 2, member_perms, app_perms);
+    v["data"] = json!({"id": "771825006014889984", "name": name, "type": 1, "options": options});
+    v
+}
+
+/// An autocomplete request (type 4) with `option` focused and holding `typed`.
+pub fn autocomplete(id: u64, command: &str, option: &str, typed: &str) -> Value {
+    let mut v = base(id, 4, MEMBER_MANAGES, BOT_CAN_POST);
+    v["data"] = json!({"id": "771825006014889984", "name": command, "type": 1, "options": [
+        {"type": 3, "name": option, "value": typed, "focused": true}
+    ]});
+    v
+}
+
+/// A button click (type 3) on a message.
+pub fn button(id: u64, custom_id: &str) -> Value {
+    let mut v = base(id, 3, MEMBER_PLAIN, BOT_CAN_POST);
+    v["data"] = json!({"custom_id": custom_id, "component_type": 2});
+    v["message"] = message_json(1, CHANNEL_ID, &json!({"content": "Top insights"}));
+    v
+}
+
+/// A PING, as Discord sends when the endpoint URL is saved.
+pub fn ping() -> Value {
+    json!({"id": "795459528803745843", "application_id": APP_ID, "token": "ping-token",
+           "type": 1, "version": 1})
+}
+
+/// The `[discord]` (and `[http]`) config of a test app talking to `fake`.
+pub fn config(fake: &FakeDiscord, mode: &str) -> String {
+    let mut s = format!(
+        "[discord]\nenabled = true\nmode = \"{mode}\"\nproxy = \"{}\"\nguilds = [\"{GUILD_ID}\"]\npublic_key = \"{}\"\n",
+        fake.base,
+        public_key_hex()
+    );
+    if mode == "interactions" {
+        s.push_str("[http]\nlisten = \"127.0.0.1:0\"\n");
+    }
+    s
+}
+
+/// Posts an interaction to podbrief's endpoint, signed with `key` (or unsigned).
+pub async fn post_interaction(
+    addr: std::net::SocketAddr,
+    body: &[u8],
+    key: Option<&SigningKey>,
+) -> (u16, Value) {
+    let ts = "1764223200";
+    let mut req = reqwest::Client::new()
+        .post(format!("http://{addr}/discord/interactions"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(k) = key {
+        req = req
+            .header("x-signature-ed25519", sign(k, ts, body))
+            .header("x-signature-timestamp", ts);
+    }
+    let resp = req.send().await.expect("podbrief's endpoint answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
