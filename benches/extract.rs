@@ -38,10 +38,10 @@ fn hour_from_samples() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
     let mut pieces: Vec<Vec<Segment>> = Vec::new();
     for f in sample_files(&root) {
-        if let Ok(t) = std::fs::read(&f).map(|b| Transcript::parse(&b)) {
-            if let Ok(t) = t {
-                pieces.push(t.segments);
-            }
+        if let Ok(bytes) = std::fs::read(&f)
+            && let Ok(t) = Transcript::parse(&bytes)
+        {
+            pieces.push(t.segments);
         }
     }
     let mut vtt = String::from("WEBVTT\n\n");
@@ -90,7 +90,10 @@ fn main() {
         .unwrap_or(5)
         .max(1);
     let (source, bytes) = match std::env::var("PODBRIEF_BENCH_TRANSCRIPT") {
-        Ok(p) => (p.clone(), std::fs::read(&p).expect("reading the transcript")),
+        Ok(p) => (
+            p.clone(),
+            std::fs::read(&p).expect("reading the transcript"),
+        ),
         Err(_) => (
             "samples, repeated to an hour".to_string(),
             hour_from_samples().into_bytes(),
@@ -145,7 +148,10 @@ fn main() {
         "ratio engine/baseline: {:.1}x",
         f.as_secs_f64() / b.as_secs_f64().max(1e-9)
     );
-    let kib = |v: Option<u64>| v.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or("n/a".into());
+    let kib = |v: Option<u64>| {
+        v.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or("n/a".into())
+    };
     println!(
         "peak memory (VmHWM): at start {}, after baseline {}, after engine {}",
         kib(hwm_start),

@@ -40,7 +40,9 @@ const COMMON: &[&str] = &[
     "company", "policy", "chips", "climate", "battery", "research", "network", "music", "health",
     "design",
 ];
-const STOP: &[&str] = &["the", "and", "of", "to", "in", "is", "that", "for", "it", "with"];
+const STOP: &[&str] = &[
+    "the", "and", "of", "to", "in", "is", "that", "for", "it", "with",
+];
 
 fn vocabulary(n: usize, rng: &mut Rng) -> Vec<String> {
     let syl = [
@@ -80,7 +82,13 @@ impl Zipf {
     }
 }
 
-fn insight(i: usize, vocab: &[String], zipf: &Zipf, rng: &mut Rng, now: DateTime<Utc>) -> InsightView {
+fn insight(
+    i: usize,
+    vocab: &[String],
+    zipf: &Zipf,
+    rng: &mut Rng,
+    now: DateTime<Utc>,
+) -> InsightView {
     let len = 15 + rng.below(26);
     let mut words = Vec::with_capacity(len);
     for _ in 0..len {
@@ -313,11 +321,12 @@ async fn main() {
                 .collect::<Vec<_>>()
                 .join(" OR ");
             let t = Instant::now();
-            let rows = sqlx::query("SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 5")
-                .bind(&expr)
-                .fetch_all(&pool)
-                .await
-                .expect("fts5 query");
+            let rows =
+                sqlx::query("SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 5")
+                    .bind(&expr)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("fts5 query");
             fts.push(t.elapsed());
             std::hint::black_box(rows.iter().map(|r| r.get::<i64, _>(0)).sum::<i64>());
         }
@@ -326,7 +335,12 @@ async fn main() {
     // Filters and more-like-this (podbrief only; FTS5 has no equivalent here).
     let mut filtered = Vec::new();
     for i in 0..200 {
-        let q = format!("{} {} in:show-{} since:30d", vocab[i % 3], vocab[100 + i], i % 300);
+        let q = format!(
+            "{} {} in:show-{} since:30d",
+            vocab[i % 3],
+            vocab[100 + i],
+            i % 300
+        );
         let t = Instant::now();
         std::hint::black_box(index.search(&q, 5, now).expect("filtered"));
         filtered.push(t.elapsed());

@@ -98,12 +98,15 @@ impl App {
             })
             .with_metrics(metrics.clone()),
         );
-        let core = Arc::new(Core::new(
-            store.clone(),
-            index.clone(),
-            clock.clone(),
-            Settings::from_config(&config),
-        ).with_metrics(metrics.clone()));
+        let core = Arc::new(
+            Core::new(
+                store.clone(),
+                index.clone(),
+                clock.clone(),
+                Settings::from_config(&config),
+            )
+            .with_metrics(metrics.clone()),
+        );
         Ok(App {
             config,
             store,
@@ -151,19 +154,27 @@ impl App {
         }
         let mut http_addr = None;
         if !self.config.http.listen.is_empty() {
-            let (addr, task) =
-                crate::web::serve(&self.config.http.listen, crate::web::router(routes.merge(crate::web::routes(crate::web::Site::from_app(self))))).await?;
+            let (addr, task) = crate::web::serve(
+                &self.config.http.listen,
+                crate::web::router(
+                    routes.merge(crate::web::routes(crate::web::Site::from_app(self))),
+                ),
+            )
+            .await?;
             http_addr = Some(addr);
             tasks.push(task);
         }
         let planned = Arc::new(tokio::sync::Notify::new());
         let scheduler = Scheduler::new(self.core.clone(), Config::duration(&self.config.brief.catch_up), planned.clone());
-        tasks.push(self.health.watch("scheduler", tokio::spawn(scheduler.run())));
+        let scheduler = tokio::spawn(scheduler.run());
+        tasks.push(self.health.watch("scheduler", scheduler));
         let d = &self.config.delivery;
         let settings = OutboxSettings { concurrency: d.concurrency, lease: Config::duration(&d.lease), max_attempts: d.max_attempts };
         let outbox = Outbox::new(self.core.clone(), senders, settings, planned);
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let outbox = self.health.watch("outbox", tokio::spawn(outbox.run(stopped, SHUTDOWN_GRACE)));
+        let outbox = self
+            .health
+            .watch("outbox", tokio::spawn(outbox.run(stopped, SHUTDOWN_GRACE)));
         tasks.push(tokio::spawn(poll_forever(
             self.ingestor.clone(),
             self.clock.clone(),

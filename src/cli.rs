@@ -89,6 +89,13 @@ pub enum CliCommand {
         #[arg(required = true, num_args = 1..)]
         paths: Vec<PathBuf>,
     },
+    /// Parse feed files (or folders of them) and report what podbrief reads; a feed with a
+    /// podcastparser `NAME.json` beside it must match it. Needs no config or database.
+    CheckFeeds {
+        /// Files or folders.
+        #[arg(required = true, num_args = 1..)]
+        paths: Vec<PathBuf>,
+    },
     /// Quality reports. Need no config or database.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -102,6 +109,16 @@ pub enum CliCommand {
     /// The search index.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Copy everything from a SQLite database into an empty PostgreSQL database (to run several
+    /// instances), keeping ids; verifies each table's row count. Needs no config.
+    CopyDb {
+        /// The SQLite database, e.g. sqlite://podbrief.db.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty PostgreSQL database, e.g. postgres://podbrief@localhost/podbrief.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// `podbrief index …`.
@@ -185,6 +202,19 @@ pub async fn main() -> anyhow::Result<()> {
     if let CliCommand::CheckTranscripts { paths } = &cli.command {
         return crate::ingest::check::check_transcripts(paths);
     }
+    if let CliCommand::CopyDb { from, to } = &cli.command {
+        let report = crate::store::copy::copy_db(from, to).await?;
+        print!("{report}");
+        println!(
+            "copied {} to {}; row counts verified",
+            crate::app::redact_url(from),
+            crate::app::redact_url(to)
+        );
+        return Ok(());
+    }
+    if let CliCommand::CheckFeeds { paths } = &cli.command {
+        return crate::ingest::check::check_feeds(paths);
+    }
     if let CliCommand::Eval(EvalCommand::Insights {
         dir,
         labels,
@@ -216,7 +246,11 @@ pub async fn main() -> anyhow::Result<()> {
         };
         print!("{}", report.render());
         if !report.ok() {
-            anyhow::bail!("{} of {} checks failed", report.failed(), report.checks.len());
+            anyhow::bail!(
+                "{} of {} checks failed",
+                report.failed(),
+                report.checks.len()
+            );
         }
         return Ok(());
     }
@@ -237,7 +271,11 @@ pub async fn main() -> anyhow::Result<()> {
     let app = App::build(config, Arc::new(SystemClock)).await?;
     let terminal = std::io::stderr().is_terminal();
     match cli.command {
-        CliCommand::CheckTranscripts { .. } | CliCommand::Eval(_) | CliCommand::Doctor => {
+        CliCommand::CheckTranscripts { .. }
+        | CliCommand::CheckFeeds { .. }
+        | CliCommand::Eval(_)
+        | CliCommand::Doctor
+        | CliCommand::CopyDb { .. } => {
             unreachable!("handled before loading the config")
         }
         CliCommand::Migrate => {
@@ -264,7 +302,11 @@ pub async fn main() -> anyhow::Result<()> {
                 r.errors.len()
             );
             if !r.errors.is_empty() {
-                anyhow::bail!("{} of {} lines could not be imported", r.errors.len(), r.lines);
+                anyhow::bail!(
+                    "{} of {} lines could not be imported",
+                    r.errors.len(),
+                    r.lines
+                );
             }
         }
         CliCommand::Index(IndexCommand::Rebuild) => {
@@ -293,12 +335,21 @@ pub async fn main() -> anyhow::Result<()> {
                 FeedsAction::List => println!("{}", manage::describe(&store.feeds().await?)),
                 FeedsAction::Add { url } => {
                     let added = manage::add(store, &url, false, true, now).await?;
-                    println!("{}", if added { format!("added {url}") } else { format!("{url} was already a feed") });
+                    println!(
+                        "{}",
+                        if added {
+                            format!("added {url}")
+                        } else {
+                            format!("{url} was already a feed")
+                        }
+                    );
                 }
                 FeedsAction::Remove { url } => {
                     manage::remove(store, &url).await?;
                     if app.config.feed_sources().contains(&url) {
-                        eprintln!("note: {url} is listed in the config file; remove it there too or it comes back");
+                        eprintln!(
+                            "note: {url} is listed in the config file; remove it there too or it comes back"
+                        );
                     }
                     println!("removed {url} with its episodes and insights");
                 }
@@ -307,19 +358,34 @@ pub async fn main() -> anyhow::Result<()> {
                     println!("enabled {url}; it is read at the next poll");
                 }
                 FeedsAction::Import { file } => {
-                    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-                    let (added, known) = manage::import(store, &bytes, now).await.with_context(|| format!("importing {}", file.display()))?;
+                    let bytes = std::fs::read(&file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    let (added, known) = manage::import(store, &bytes, now)
+                        .await
+                        .with_context(|| format!("importing {}", file.display()))?;
                     println!("{added} feeds added, {known} already known");
                 }
                 FeedsAction::Export => print!("{}", manage::export(store).await?),
             }
         }
         CliCommand::Subscriptions { json } => {
-            let subs = app.store.subscriptions_overview().await.context("reading subscriptions")?;
+            let subs = app
+                .store
+                .subscriptions_overview()
+                .await
+                .context("reading subscriptions")?;
             crate::deliver::report::print_subscriptions(&subs, json)?;
         }
-        CliCommand::Deliveries { failed, limit, json } => {
-            let rows = app.store.deliveries(failed, limit.clamp(1, 10_000)).await.context("reading deliveries")?;
+        CliCommand::Deliveries {
+            failed,
+            limit,
+            json,
+        } => {
+            let rows = app
+                .store
+                .deliveries(failed, limit.clamp(1, 10_000))
+                .await
+                .context("reading deliveries")?;
             crate::deliver::report::print_deliveries(&rows, json)?;
         }
         CliCommand::Ingest => {
@@ -362,14 +428,15 @@ pub async fn main() -> anyhow::Result<()> {
                 let stdin = tokio::io::BufReader::new(tokio::io::stdin());
                 tokio::select! {
                     r = app.run_console(stdin, tokio::io::stdout()) => r?,
-                    _ = tokio::signal::ctrl_c() => info!("interrupted; shutting down"),
+                    r = stop_signal() => {
+                        r?;
+                        info!("interrupted; shutting down");
+                    }
                 }
             } else {
                 let running = app.start(None).await?;
-                tokio::signal::ctrl_c()
-                    .await
-                    .context("waiting for Ctrl-C")?;
-                info!("interrupted; finishing briefs being sent");
+                stop_signal().await?;
+                info!("stopping: finishing briefs being sent");
                 running.shutdown().await;
             }
         }
@@ -400,6 +467,17 @@ async fn eval_search(dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
             r.podbrief.ndcg10,
             r.fts5.ndcg10
         );
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (as systemd and container runtimes stop services).
+async fn stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
+        _ = term.recv() => {}
     }
     Ok(())
 }

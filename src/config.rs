@@ -88,7 +88,8 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://PATH` (relative paths are relative to the working directory).
+    /// `sqlite://PATH` (relative paths are relative to the working directory), or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` for several instances sharing one database.
     pub url: String,
     /// Pool size.
     pub max_connections: u32,
@@ -696,10 +697,14 @@ impl Config {
                 ));
             }
         }
-        if !self.database.url.starts_with("sqlite:") {
+        if !self.database.url.starts_with("sqlite:")
+            && !crate::store::postgres::is_postgres_url(&self.database.url)
+        {
             return Err(bad(
                 "database.url",
-                "must be a sqlite:// URL (e.g. \"sqlite://podbrief.db\")".into(),
+                "must be a sqlite:// URL (e.g. \"sqlite://podbrief.db\") or a postgres:// URL \
+                 (e.g. \"postgres://podbrief@localhost/podbrief\")"
+                    .into(),
             ));
         }
         if !(1..=100).contains(&self.database.max_connections) {

@@ -100,7 +100,9 @@ impl Report {
         let mut out = String::new();
         for c in &self.checks {
             let status = if c.ok { "ok  " } else { "FAIL" };
-            let _ = writeln!(out, "{status}  {:width$}  {}", c.name, c.detail);
+            let pad = format!("\n      {:width$}  ", "");
+            let detail = c.detail.trim_end().replace('\n', &pad);
+            let _ = writeln!(out, "{status}  {:width$}  {detail}", c.name);
             if let Some(fix) = &c.fix {
                 let _ = writeln!(out, "      {:width$}  fix: {fix}", "");
             }
@@ -229,23 +231,18 @@ async fn telegram(config: &Config) -> Vec<Check> {
     checks.push(
         match tokio::time::timeout(CHECK_TIMEOUT, bot.get_me()).await {
             Ok(Ok(me)) => Check::ok("telegram", format!("token accepted: @{}", me.username())),
-            Ok(Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken))) => {
-                Check::fail(
-                    "telegram",
-                    "Telegram rejected the bot token (Unauthorized)",
-                    format!(
-                        "copy the token again from @BotFather (/mybots → API Token) into {}",
-                        tg.token_env
-                    ),
-                )
-            }
+            Ok(Err(teloxide::RequestError::Api(teloxide::ApiError::InvalidToken))) => Check::fail(
+                "telegram",
+                "Telegram rejected the bot token (Unauthorized)",
+                format!(
+                    "copy the token again from @BotFather (/mybots → API Token) into {}",
+                    tg.token_env
+                ),
+            ),
             Ok(Err(e)) => Check::fail(
                 "telegram",
                 format!("getMe failed: {}", redact(e.to_string())),
-                format!(
-                    "check network access to {} (telegram.api_url)",
-                    tg.api_url
-                ),
+                format!("check network access to {} (telegram.api_url)", tg.api_url),
             ),
             Err(_) => Check::fail(
                 "telegram",
@@ -259,7 +256,10 @@ async fn telegram(config: &Config) -> Vec<Check> {
     {
         checks.push(Check::fail(
             "telegram webhook",
-            format!("{} (telegram.webhook_secret_env) is not set", tg.webhook_secret_env),
+            format!(
+                "{} (telegram.webhook_secret_env) is not set",
+                tg.webhook_secret_env
+            ),
             format!(
                 "export {}=<1-256 of A-Z a-z 0-9 _ ->, or use mode = \"polling\"",
                 tg.webhook_secret_env
@@ -357,7 +357,7 @@ async fn feeds(config: &Config) -> Vec<Check> {
         let shown = loc.display();
         let fetched = fetch(&client, &loc, "feed", max_body, &Validators::default()).await;
         checks.push(match fetched {
-            Ok(Fetched::Body { bytes, .. }) => match parse_feed(&bytes) {
+            Ok(Fetched::Body { bytes, .. }) => match parse_feed(&bytes, &shown) {
                 Ok(f) => Check::ok(
                     name,
                     format!(

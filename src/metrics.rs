@@ -81,6 +81,9 @@ pub enum DeliveryEvent {
     Retried,
 }
 
+/// Picks one counter of a platform's counters.
+type CounterOf = fn(&PlatformCounters) -> &AtomicU64;
+
 const PLATFORMS: [Platform; 3] = [Platform::Console, Platform::Telegram, Platform::Discord];
 
 fn slot(p: Platform) -> usize {
@@ -176,7 +179,10 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut counter = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         };
         counter(
             "podbrief_feeds_polled_total",
@@ -198,8 +204,10 @@ impl Metrics {
             "Insights stored.",
             load(&self.insights_ingested),
         );
-        let per_platform: [(&str, &str, fn(&PlatformCounters) -> &AtomicU64); 4] = [
-            ("podbrief_deliveries_sent_total", "Briefs sent.", |c| &c.sent),
+        let per_platform: [(&str, &str, CounterOf); 4] = [
+            ("podbrief_deliveries_sent_total", "Briefs sent.", |c| {
+                &c.sent
+            }),
             (
                 "podbrief_deliveries_failed_total",
                 "Briefs that failed for good.",

@@ -1,5 +1,6 @@
 -- podbrief schema (PostgreSQL), mirroring migrations/sqlite/0001_initial.sql.
--- The PostgreSQL backend that applies it is not built yet; this file fixes the shape it must have.
+-- Times are TIMESTAMPTZ (UTC); every integer is BIGINT, so each column reads back as the i64 the
+-- SQLite backend reads (SQLite's INTEGER is 64-bit).
 
 CREATE TABLE podcasts (
     id               BIGSERIAL PRIMARY KEY,
@@ -10,7 +11,7 @@ CREATE TABLE podcasts (
     etag             TEXT,
     last_modified    TEXT,
     next_poll_at     TIMESTAMPTZ,
-    failures         INTEGER     NOT NULL DEFAULT 0,
+    failures         BIGINT      NOT NULL DEFAULT 0,
     disabled_reason  TEXT,
     last_error       TEXT,
     created_at       TIMESTAMPTZ NOT NULL
@@ -57,7 +58,7 @@ CREATE TABLE subscriptions (
     thread_id     TEXT        NOT NULL DEFAULT '',
     schedule      TEXT        NOT NULL,
     timezone      TEXT        NOT NULL,
-    size          INTEGER     NOT NULL,
+    size          BIGINT      NOT NULL,
     topics        TEXT        NOT NULL DEFAULT '[]',
     next_run_at   TIMESTAMPTZ NOT NULL,
     paused_reason TEXT,
@@ -72,7 +73,7 @@ CREATE TABLE deliveries (
     subscription_id  BIGINT      NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
     occurrence       TIMESTAMPTZ NOT NULL,
     status           TEXT        NOT NULL DEFAULT 'pending',
-    attempts         INTEGER     NOT NULL DEFAULT 0,
+    attempts         BIGINT      NOT NULL DEFAULT 0,
     next_attempt_at  TIMESTAMPTZ,
     lease_until      TIMESTAMPTZ,
     message_ids      TEXT        NOT NULL DEFAULT '[]',

@@ -163,7 +163,11 @@ impl Outbox {
             let started = std::time::Instant::now();
             let result = sender.send_delivery(&sub.chat, &reply, d.id).await;
             let metrics = self.core.metrics();
-            metrics.send_attempt(sub.chat.platform, started.elapsed(), matches!(result, Err(SendError::RetryAfter(_))));
+            metrics.send_attempt(
+                sub.chat.platform,
+                started.elapsed(),
+                matches!(result, Err(SendError::RetryAfter(_))),
+            );
             let now = self.core.clock().now();
             match result {
                 Ok(message_ids) => {

@@ -147,15 +147,32 @@ impl Report {
         let _ = writeln!(
             out,
             "{:<34} {:>4} {:>6} {:>6} {:>10} {:>5} {:>6} {:>6} {:>22}",
-            "episode", "ins", "ins/h", "unres", "len(min/med/max)", "dup", "spread", "inspan", "recall(eng/first/even)"
+            "episode",
+            "ins",
+            "ins/h",
+            "unres",
+            "len(min/med/max)",
+            "dup",
+            "spread",
+            "inspan",
+            "recall(eng/first/even)"
         );
-        for (name, f) in self.episodes.iter().chain([&("TOTAL".to_string(), self.total.clone())]) {
+        for (name, f) in self
+            .episodes
+            .iter()
+            .chain([&("TOTAL".to_string(), self.total.clone())])
+        {
             let mut lens = f.lengths.clone();
             lens.sort_unstable();
             let len = if lens.is_empty() {
                 "-".to_string()
             } else {
-                format!("{}/{}/{}", lens[0], lens[lens.len() / 2], lens[lens.len() - 1])
+                format!(
+                    "{}/{}/{}",
+                    lens[0],
+                    lens[lens.len() / 2],
+                    lens[lens.len() - 1]
+                )
             };
             let share = |a: usize, b: usize| {
                 if b == 0 {
@@ -251,9 +268,7 @@ impl Doc {
         let q: Vec<String> = words(text).collect();
         let head = q.first()?;
         self.first.get(head)?.iter().copied().find_map(|i| {
-            (i >= from
-                && i + q.len() <= self.words.len()
-                && self.words[i..i + q.len()] == q[..])
+            (i >= from && i + q.len() <= self.words.len() && self.words[i..i + q.len()] == q[..])
                 .then_some((i, i + q.len()))
         })
     }
@@ -349,7 +364,10 @@ pub fn evaluate(
     };
     let total_words = doc.words.len().max(1);
     let mut fifths = HashSet::new();
-    f.shown = insights.iter().map(|i| (i.start_ms, i.text.clone())).collect();
+    f.shown = insights
+        .iter()
+        .map(|i| (i.start_ms, i.text.clone()))
+        .collect();
     for (i, ins) in insights.iter().enumerate() {
         if opens_unresolved(&ins.text) {
             f.unresolved += 1;
@@ -373,9 +391,10 @@ pub fn evaluate(
         let mut spans = Vec::new();
         for s in &l.span {
             let Some((a, _)) = doc.find(&s.from, 0) else {
-                report
-                    .problems
-                    .push(format!("{name}: {} span start {:?} not found", s.kind, s.from));
+                report.problems.push(format!(
+                    "{name}: {} span start {:?} not found",
+                    s.kind, s.from
+                ));
                 continue;
             };
             let Some((_, b)) = doc.find(&s.to, a) else {
@@ -477,10 +496,12 @@ pub fn run(
             .unwrap_or_default()
             .to_string();
         // Folders of transcripts carry notes such as README.md or SOURCES.md, and labels.
-        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if file_name.ends_with(".toml")
-            || (stem.chars().any(char::is_alphabetic)
-                && !stem.chars().any(char::is_lowercase))
+            || (stem.chars().any(char::is_alphabetic) && !stem.chars().any(char::is_lowercase))
         {
             continue;
         }
@@ -590,8 +611,12 @@ mod tests {
             text: t.into(),
         };
         let segments = vec![
-            seg("This show is brought to you by Zorblax. Zorblax socks are warm and cost 20 percent less with code TIDE."),
-            seg("Tidal turbines in Orkney produce power twice a day because the tides are predictable."),
+            seg(
+                "This show is brought to you by Zorblax. Zorblax socks are warm and cost 20 percent less with code TIDE.",
+            ),
+            seg(
+                "Tidal turbines in Orkney produce power twice a day because the tides are predictable.",
+            ),
         ];
         let labels = Labels {
             takeaways: vec!["Orkney tidal turbines give predictable power".into()],
@@ -616,7 +641,9 @@ mod tests {
             &segments,
             &[
                 ins("Zorblax socks are warm and cost 20 percent less with code TIDE."),
-                ins("Tidal turbines in Orkney produce power twice a day because the tides are predictable."),
+                ins(
+                    "Tidal turbines in Orkney produce power twice a day because the tides are predictable.",
+                ),
             ],
             Some(&labels),
             5,

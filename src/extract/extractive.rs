@@ -487,9 +487,25 @@ fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
         let url_ad = contains_any(l, URL_CUES)
             && contains_any(
                 l,
-                &["go to", "visit", "sign up", "check out", "head to", "free", "off", "trial", "offer"],
+                &[
+                    "go to",
+                    "visit",
+                    "sign up",
+                    "check out",
+                    "head to",
+                    "free",
+                    "off",
+                    "trial",
+                    "offer",
+                ],
             );
-        if url_ad || contains_any(l, AD_CUES) || turns[sents[i].turn].speaker.as_deref().is_some_and(is_break_label) {
+        if url_ad
+            || contains_any(l, AD_CUES)
+            || turns[sents[i].turn]
+                .speaker
+                .as_deref()
+                .is_some_and(is_break_label)
+        {
             labels[i] = Label::Ad;
             for cue in [
                 "brought to you by",
@@ -671,7 +687,10 @@ fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent
         if first_char.is_some_and(char::is_lowercase) {
             p *= 0.5;
         }
-        if !text.trim_end().ends_with(['.', '!', '?', '"', '”', '…', '\'', ')']) {
+        if !text
+            .trim_end()
+            .ends_with(['.', '!', '?', '"', '”', '…', '\'', ')'])
+        {
             p *= 0.6;
         }
     }
@@ -806,7 +825,11 @@ pub fn strip_notes(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find(['[', '*']) {
-        let close_char = if rest[open..].starts_with('[') { ']' } else { '*' };
+        let close_char = if rest[open..].starts_with('[') {
+            ']'
+        } else {
+            '*'
+        };
         let after = &rest[open + 1..];
         match after.find(close_char) {
             Some(close) if close <= 60 && !after[..close].contains(['[', '\n']) => {

@@ -219,10 +219,7 @@ impl LlmEngine {
                 Ok(bytes) => {
                     let c: Completion = serde_json::from_slice(&bytes)
                         .map_err(|e| LlmError::Parse(format!("not a chat completion: {e}")))?;
-                    let actual = c
-                        .usage
-                        .and_then(|u| u.total_tokens)
-                        .unwrap_or(estimate);
+                    let actual = c.usage.and_then(|u| u.total_tokens).unwrap_or(estimate);
                     self.settle(estimate, actual);
                     return c
                         .choices
@@ -263,17 +260,26 @@ impl LlmEngine {
                 }
                 let folded = fold(quote);
                 let Some((start_ms, end_ms, speaker)) = grounds.locate(&folded) else {
-                    info!(quote, "LLM insight dropped: its quote is not in the transcript");
+                    info!(
+                        quote,
+                        "LLM insight dropped: its quote is not in the transcript"
+                    );
                     continue;
                 };
                 if excluded
                     .iter()
                     .any(|x| folded.contains(x.as_str()) || x.contains(folded.as_str()))
                 {
-                    info!(quote, "LLM insight dropped: its quote is in an ad, intro or outro");
+                    info!(
+                        quote,
+                        "LLM insight dropped: its quote is in an ad, intro or outro"
+                    );
                     continue;
                 }
-                if out.iter().any(|o| similarity(&o.text, text) >= NEAR_DUPLICATE) {
+                if out
+                    .iter()
+                    .any(|o| similarity(&o.text, text) >= NEAR_DUPLICATE)
+                {
                     continue;
                 }
                 let mut topics: Vec<String> = Vec::new();

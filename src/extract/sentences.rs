@@ -131,7 +131,9 @@ fn merge_interjections(turns: Vec<Turn>) -> Vec<Turn> {
             .is_some_and(|a| !a.text.trim_end().ends_with(['.', '!', '?', '"', '”', '…']));
         if unfinished
             && t.text.split_whitespace().count() <= 3
-            && out.last().is_some_and(|a| a.speaker != t.speaker && a.speaker.is_some())
+            && out
+                .last()
+                .is_some_and(|a| a.speaker != t.speaker && a.speaker.is_some())
             && iter
                 .peek()
                 .is_some_and(|n| Some(&n.speaker) == out.last().map(|a| &a.speaker))
@@ -426,7 +428,13 @@ mod pause_tests {
         }
         let s = sentences(&turns(&segs));
         let texts: Vec<&str> = s.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(texts, ["one two three four five six", "seven eight nine ten eleven twelve"]);
+        assert_eq!(
+            texts,
+            [
+                "one two three four five six",
+                "seven eight nine ten eleven twelve"
+            ]
+        );
         assert_eq!(s[1].start_ms, Some(6 * 350 + 1_500));
     }
 }

@@ -16,9 +16,6 @@ pub enum FeedError {
     /// Not a feed feed-rs can parse.
     #[error("not a valid RSS/Atom feed: {0}")]
     Parse(String),
-    /// A feed with no title and no items.
-    #[error("the feed has no title and no episodes")]
-    Empty,
 }
 
 /// A transcript link found on an item.
@@ -37,6 +34,8 @@ pub struct TranscriptLink {
 struct RawItem {
     guid: Option<String>,
     transcripts: Vec<TranscriptLink>,
+    /// The first audio or video `<enclosure>` (or top-level `<media:content>`), as written.
+    enclosure: Option<String>,
 }
 
 /// A parsed feed: the show and its episodes (newest first), each with its transcript links.
@@ -48,22 +47,87 @@ pub struct ParsedFeed {
     pub episodes: Vec<(NewEpisode, Vec<TranscriptLink>)>,
 }
 
-/// Parses feed bytes.
-pub fn parse_feed(bytes: &[u8]) -> Result<ParsedFeed, FeedError> {
-    let feed: Feed = feed_rs::parser::Builder::new()
+/// Namespaces real feeds use without declaring them.
+const KNOWN_PREFIXES: &[(&str, &str)] = &[
+    ("itunes", "http://www.itunes.com/dtds/podcast-1.0.dtd"),
+    ("podcast", "https://podcastindex.org/namespace/1.0"),
+    ("media", "http://search.yahoo.com/mrss/"),
+    ("content", "http://purl.org/rss/1.0/modules/content/"),
+    ("atom", "http://www.w3.org/2005/Atom"),
+    ("dc", "http://purl.org/dc/elements/1.1/"),
+    (
+        "googleplay",
+        "http://www.google.com/schemas/play-podcasts/1.0",
+    ),
+    ("psc", "http://podlove.org/simple-chapters"),
+    ("sy", "http://purl.org/rss/1.0/modules/syndication/"),
+];
+
+/// A lenient second chance for feeds a strict parser refuses: an `<rss>` without `version`, and
+/// prefixes such as `itunes:` used without their `xmlns` declaration. `None` if nothing to fix.
+fn repair(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut s = text.trim_start_matches('\u{feff}').trim_start().to_string();
+    // The root element: the first tag that is not a declaration, comment or doctype.
+    let mut pos = 0;
+    let root = loop {
+        let i = pos + s[pos..].find('<')?;
+        if s[i..].starts_with("<?") || s[i..].starts_with("<!") {
+            pos = i + 2;
+            continue;
+        }
+        break i;
+    };
+    let name_end =
+        root + 1 + s[root + 1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+    let tag_end = root + s[root..].find('>')?;
+    let mut inserts = String::new();
+    if &s[root + 1..name_end] == "rss" && !s[root..tag_end].contains("version") {
+        inserts.push_str(" version=\"2.0\"");
+    }
+    for (prefix, ns) in KNOWN_PREFIXES {
+        if s.contains(&format!("<{prefix}:")) && !s.contains(&format!("xmlns:{prefix}=")) {
+            inserts.push_str(&format!(" xmlns:{prefix}=\"{ns}\""));
+        }
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    s.insert_str(name_end, &inserts);
+    Some(s.into_bytes())
+}
+
+fn parse_strict(bytes: &[u8]) -> Result<Feed, FeedError> {
+    feed_rs::parser::Builder::new()
         .id_generator(|_, _, _| String::new())
         .build()
         .parse(bytes)
-        .map_err(|e| FeedError::Parse(e.to_string()))?;
-    let raw = scan_items(bytes);
+        .map_err(|e| FeedError::Parse(e.to_string()))
+}
+
+/// Parses feed bytes. `name` (a file name or host) titles a feed that has no title.
+pub fn parse_feed(bytes: &[u8], name: &str) -> Result<ParsedFeed, FeedError> {
+    let (feed, bytes) = match parse_strict(bytes) {
+        Ok(f) => (f, std::borrow::Cow::Borrowed(bytes)),
+        Err(e) => match repair(bytes) {
+            Some(fixed) => match parse_strict(&fixed) {
+                Ok(f) => (f, std::borrow::Cow::Owned(fixed)),
+                Err(_) => return Err(e),
+            },
+            None => return Err(e),
+        },
+    };
+    let raw = scan_items(&bytes);
     let title = feed
         .title
         .as_ref()
         .map(|t| clean_text(&t.content))
         .unwrap_or_default();
-    if title.is_empty() && feed.entries.is_empty() {
-        return Err(FeedError::Empty);
-    }
+    let title = if title.is_empty() {
+        name.trim().to_string()
+    } else {
+        title
+    };
     let podcast = PodcastMeta {
         title: if title.is_empty() {
             "Untitled podcast".into()
@@ -139,16 +203,17 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .map(|l| l.href.clone());
-    let audio_url = e
-        .media
-        .iter()
-        .flat_map(|m| m.content.iter())
-        .find(|c| {
-            c.content_type
-                .as_ref()
-                .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
-        })
-        .and_then(|c| c.url.as_ref().map(|u| u.to_string()));
+    let audio_url = raw.enclosure.clone().or_else(|| {
+        e.media
+            .iter()
+            .flat_map(|m| m.content.iter())
+            .find(|c| {
+                c.content_type
+                    .as_ref()
+                    .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
+            })
+            .and_then(|c| c.url.as_ref().map(|u| u.to_string()))
+    });
     let duration_s = e
         .media
         .iter()
@@ -159,17 +224,16 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
         .map(|d| d.as_secs() as i64);
     let published_at = e.published.or(e.updated);
     // Identity: the item's own guid; else the enclosure URL; else the link; else title + date.
+    // An item with none of these (a bare title) is not an episode.
     let guid = raw
         .guid
         .filter(|g| !g.trim().is_empty())
         .or_else(|| (!e.id.is_empty()).then(|| e.id.clone()))
         .or_else(|| audio_url.clone())
         .or_else(|| link.clone())
-        .or_else(|| {
-            (!title.is_empty()).then(|| match published_at {
-                Some(p) => format!("{title} @ {}", p.date_naive()),
-                None => title.clone(),
-            })
+        .or_else(|| match published_at {
+            Some(p) if !title.is_empty() => Some(format!("{title} @ {}", p.date_naive())),
+            _ => None,
         })?;
     let notes = e
         .content
@@ -244,6 +308,25 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
                     }
                     if depth_in_item == 1 && (qname == "guid" || qname == "id") && !is_empty {
                         in_guid = true;
+                    }
+                    let attr = |k: &str| {
+                        s.attributes()
+                            .flatten()
+                            .find(|a| a.key.as_ref() == k)
+                            .and_then(|a| {
+                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                    .ok()
+                                    .map(|v| v.trim().to_string())
+                            })
+                    };
+                    let media_type = attr("type").unwrap_or_default();
+                    let playable = media_type.is_empty()
+                        || media_type.starts_with("audio")
+                        || media_type.starts_with("video");
+                    let enclosure = qname == "enclosure"
+                        || (qname.ends_with(":content") && depth_in_item == usize::from(!is_empty));
+                    if enclosure && playable && item.enclosure.is_none() {
+                        item.enclosure = attr("url").filter(|u| !u.is_empty());
                     }
                     if local.as_ref() == "transcript" && qname.starts_with("podcast") {
                         let attr = |k: &str| {
@@ -339,7 +422,7 @@ mod tests {
 
     #[test]
     fn guids_enclosures_and_relative_transcripts() {
-        let f = parse_feed(FEED.as_bytes()).unwrap();
+        let f = parse_feed(FEED.as_bytes(), "test").unwrap();
         assert_eq!(f.podcast.title, "Test Show");
         let one = f.episodes.iter().find(|e| e.0.title == "One").unwrap();
         assert_eq!(one.0.guid, "ep-1");
@@ -351,7 +434,7 @@ mod tests {
 
     #[test]
     fn broken_feeds_are_errors() {
-        assert!(parse_feed(b"<rss><channel><title>x</title><item><ti").is_err());
-        assert!(parse_feed(b"not xml at all").is_err());
+        assert!(parse_feed(b"<rss><channel><title>x</title><item><ti", "x").is_err());
+        assert!(parse_feed(b"not xml at all", "x").is_err());
     }
 }

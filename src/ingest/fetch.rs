@@ -51,14 +51,24 @@ pub async fn fetch(
         Location::File(path) => {
             let meta = tokio::fs::metadata(path)
                 .await
-                .map_err(|source| IngestError::Io { path: path.clone(), source })?;
+                .map_err(|source| IngestError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             if meta.len() > max_body {
                 return Err(too_large());
             }
             let bytes = tokio::fs::read(path)
                 .await
-                .map_err(|source| IngestError::Io { path: path.clone(), source })?;
-            return Ok(Fetched::Body { bytes, validators: Validators::default(), moved_to: None });
+                .map_err(|source| IngestError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            return Ok(Fetched::Body {
+                bytes,
+                validators: Validators::default(),
+                moved_to: None,
+            });
         }
         Location::Http(u) => u.clone(),
     };
@@ -89,7 +99,10 @@ pub async fn fetch(
                     url: url.to_string(),
                     message: format!("HTTP {status} without a usable Location"),
                 })?;
-            permanent &= matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+            permanent &= matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
             moved = true;
             url = next;
             continue;
@@ -98,13 +111,24 @@ pub async fn fetch(
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
-            return Err(IngestError::Fetch { url: url.to_string(), message: format!("HTTP {status}") });
+            return Err(IngestError::Fetch {
+                url: url.to_string(),
+                message: format!("HTTP {status}"),
+            });
         }
         if resp.content_length().is_some_and(|n| n > max_body) {
             return Err(too_large());
         }
-        let header = |name| resp.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(String::from);
-        let validators = Validators { etag: header(ETAG), last_modified: header(LAST_MODIFIED) };
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(String::from)
+        };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(fetch_err)? {
             if (bytes.len() + chunk.len()) as u64 > max_body {
@@ -113,7 +137,14 @@ pub async fn fetch(
             bytes.extend_from_slice(&chunk);
         }
         let moved_to = (moved && permanent).then(|| url.to_string());
-        return Ok(Fetched::Body { bytes, validators, moved_to });
+        return Ok(Fetched::Body {
+            bytes,
+            validators,
+            moved_to,
+        });
     }
-    Err(IngestError::Fetch { url: loc.display(), message: format!("more than {MAX_REDIRECTS} redirects") })
+    Err(IngestError::Fetch {
+        url: loc.display(),
+        message: format!("more than {MAX_REDIRECTS} redirects"),
+    })
 }

@@ -14,7 +14,9 @@ pub enum GuardError {
     #[error("cannot resolve {0}")]
     Unresolvable(String),
     /// The host is (or resolves to) a non-public address.
-    #[error("{0} points at a private, loopback or link-local address ({1}); feeds added from chat must be public")]
+    #[error(
+        "{0} points at a private, loopback or link-local address ({1}); feeds added from chat must be public"
+    )]
     Private(String, IpAddr),
 }
 
@@ -57,7 +59,10 @@ pub async fn check_chat_url(url: &str, allow_private: bool) -> Result<(), GuardE
     if allow_private {
         return Ok(());
     }
-    let host = parsed.host_str().ok_or_else(|| GuardError::NotHttp(url.to_string()))?.to_string();
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| GuardError::NotHttp(url.to_string()))?
+        .to_string();
     let port = parsed.port_or_known_default().unwrap_or(80);
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<IpAddr> = match bare.parse::<IpAddr>() {
@@ -83,11 +88,21 @@ mod tests {
 
     #[tokio::test]
     async fn private_addresses_are_refused() {
-        for url in ["http://127.0.0.1/feed", "http://10.1.2.3/", "http://192.168.1.1/", "http://169.254.169.254/latest", "http://[::1]/", "http://localhost:8080/"] {
+        for url in [
+            "http://127.0.0.1/feed",
+            "http://10.1.2.3/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest",
+            "http://[::1]/",
+            "http://localhost:8080/",
+        ] {
             assert!(check_chat_url(url, false).await.is_err(), "{url}");
         }
         assert!(check_chat_url("http://127.0.0.1/feed", true).await.is_ok());
-        assert!(matches!(check_chat_url("file:///etc/passwd", false).await, Err(GuardError::NotHttp(_))));
+        assert!(matches!(
+            check_chat_url("file:///etc/passwd", false).await,
+            Err(GuardError::NotHttp(_))
+        ));
         assert!(is_public("93.184.216.34".parse().unwrap()));
     }
 }

@@ -39,14 +39,23 @@ pub fn describe(feeds: &[FeedRow]) -> String {
                     None => "due now".into(),
                 },
             };
-            format!("{} — {} · {} episodes · {state}", f.title, f.feed_url, f.episodes)
+            format!(
+                "{} — {} · {} episodes · {state}",
+                f.title, f.feed_url, f.episodes
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 /// Adds a feed. From chat (`from_chat`), the URL must be public unless `allow_private`.
-pub async fn add(store: &dyn Store, url: &str, from_chat: bool, allow_private: bool, now: DateTime<Utc>) -> Result<bool, ManageError> {
+pub async fn add(
+    store: &dyn Store,
+    url: &str,
+    from_chat: bool,
+    allow_private: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, ManageError> {
     let url = url.trim();
     if from_chat {
         check_chat_url(url, allow_private).await?;
@@ -58,16 +67,27 @@ pub async fn add(store: &dyn Store, url: &str, from_chat: bool, allow_private: b
 
 /// Removes a feed with its episodes and insights; returns its podcast id.
 pub async fn remove(store: &dyn Store, url: &str) -> Result<i64, ManageError> {
-    store.remove_feed(url.trim()).await?.ok_or_else(|| ManageError::Unknown(url.into()))
+    store
+        .remove_feed(url.trim())
+        .await?
+        .ok_or_else(|| ManageError::Unknown(url.into()))
 }
 
 /// Re-enables a disabled feed.
 pub async fn enable(store: &dyn Store, url: &str) -> Result<(), ManageError> {
-    if store.enable_feed(url.trim()).await? { Ok(()) } else { Err(ManageError::Unknown(url.into())) }
+    if store.enable_feed(url.trim()).await? {
+        Ok(())
+    } else {
+        Err(ManageError::Unknown(url.into()))
+    }
 }
 
 /// Adds every feed of an OPML document; returns (added, already known).
-pub async fn import(store: &dyn Store, opml: &[u8], now: DateTime<Utc>) -> Result<(usize, usize), ManageError> {
+pub async fn import(
+    store: &dyn Store,
+    opml: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), ManageError> {
     let mut added = 0;
     let urls = parse_opml(opml)?;
     for u in &urls {

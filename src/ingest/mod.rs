@@ -185,7 +185,13 @@ pub struct PollPolicy {
 
 impl Default for PollPolicy {
     fn default() -> Self {
-        PollPolicy { every: Duration::from_secs(1800), max_failures: 5, backfill: 50, concurrency: 16, per_host: 2 }
+        PollPolicy {
+            every: Duration::from_secs(1800),
+            max_failures: 5,
+            backfill: 50,
+            concurrency: 16,
+            per_host: 2,
+        }
     }
 }
 
@@ -267,25 +273,31 @@ impl Ingestor {
         let bar = progress_bar(progress, feeds.len() as u64, "feeds");
         let hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = feeds
             .iter()
-            .map(|f| (host_of(f), Arc::new(tokio::sync::Semaphore::new(self.policy.per_host.max(1)))))
-            .collect();
-        let results: Vec<(String, Result<usize, IngestError>)> = futures::stream::iter(feeds.iter().cloned())
-            .map(|src| {
-                let slot = hosts.get(&host_of(&src)).cloned();
-                let from_config = sources.contains(&src);
-                async move {
-                    let _permit = match &slot {
-                        Some(s) => s.acquire().await.ok(),
-                        None => None,
-                    };
-                    let r = self.poll_feed_recorded(&src, from_config).await;
-                    (src, r)
-                }
+            .map(|f| {
+                (
+                    host_of(f),
+                    Arc::new(tokio::sync::Semaphore::new(self.policy.per_host.max(1))),
+                )
             })
-            .buffer_unordered(self.policy.concurrency.max(1))
-            .inspect(|_| bar.inc(1))
-            .collect()
-            .await;
+            .collect();
+        let results: Vec<(String, Result<usize, IngestError>)> =
+            futures::stream::iter(feeds.iter().cloned())
+                .map(|src| {
+                    let slot = hosts.get(&host_of(&src)).cloned();
+                    let from_config = sources.contains(&src);
+                    async move {
+                        let _permit = match &slot {
+                            Some(s) => s.acquire().await.ok(),
+                            None => None,
+                        };
+                        let r = self.poll_feed_recorded(&src, from_config).await;
+                        (src, r)
+                    }
+                })
+                .buffer_unordered(self.policy.concurrency.max(1))
+                .inspect(|_| bar.inc(1))
+                .collect()
+                .await;
         bar.finish_and_clear();
         for (src, r) in results {
             self.metrics.feed_polled(r.is_ok());
@@ -343,11 +355,18 @@ impl Ingestor {
 
     /// Polls one feed and records the outcome: validators and the next poll on success, the error,
     /// an exponential backoff and (after `max_failures`) the feed disabled on failure.
-    async fn poll_feed_recorded(&self, source: &str, from_config: bool) -> Result<usize, IngestError> {
+    async fn poll_feed_recorded(
+        &self,
+        source: &str,
+        from_config: bool,
+    ) -> Result<usize, IngestError> {
         let state = self.store.feed(source).await?;
         let validators = state
             .as_ref()
-            .map(|f| Validators { etag: f.etag.clone(), last_modified: f.last_modified.clone() })
+            .map(|f| Validators {
+                etag: f.etag.clone(),
+                last_modified: f.last_modified.clone(),
+            })
             .unwrap_or_default();
         let result = self.poll_feed_with(source, &validators, from_config).await;
         // After a recorded permanent redirect the feed lives at its new URL.
@@ -357,18 +376,26 @@ impl Ingestor {
         };
         let source = source.as_str();
         let now = self.clock.now();
-        let every = chrono::Duration::from_std(self.policy.every).unwrap_or(chrono::Duration::minutes(30));
+        let every =
+            chrono::Duration::from_std(self.policy.every).unwrap_or(chrono::Duration::minutes(30));
         let (record, next) = match &result {
             Ok((record, _, _)) => (record.clone(), now + jitter(every, source)),
             Err(e) => {
                 let failures = state.as_ref().map_or(0, |f| f.failures) + 1;
-                let backoff = (every * 2i32.pow(failures.clamp(0, 6) as u32 - 1)).min(chrono::Duration::hours(24));
+                let backoff = (every * 2i32.pow(failures.clamp(0, 6) as u32 - 1))
+                    .min(chrono::Duration::hours(24));
                 let disable = (failures >= i64::from(self.policy.max_failures))
                     .then(|| format!("disabled after {failures} failures in a row; last: {e}"));
                 if let Some(reason) = &disable {
                     warn!(feed = %source, %reason, "feed disabled");
                 }
-                (PollRecord::Failed { error: e.to_string(), disable }, now + backoff)
+                (
+                    PollRecord::Failed {
+                        error: e.to_string(),
+                        disable,
+                    },
+                    now + backoff,
+                )
             }
         };
         self.store.record_poll(source, &record, next, now).await?;
@@ -378,26 +405,52 @@ impl Ingestor {
     /// Reads one feed now (unconditionally) and stores its podcast and episodes. Returns how
     /// many episodes are new.
     pub async fn poll_feed(&self, source: &str) -> Result<usize, IngestError> {
-        self.poll_feed_with(source, &Validators::default(), true).await.map(|(_, n, _)| n)
+        self.poll_feed_with(source, &Validators::default(), true)
+            .await
+            .map(|(_, n, _)| n)
     }
 
-    async fn poll_feed_with(&self, source: &str, validators: &Validators, from_config: bool) -> Result<(PollRecord, usize, Option<String>), IngestError> {
+    async fn poll_feed_with(
+        &self,
+        source: &str,
+        validators: &Validators,
+        from_config: bool,
+    ) -> Result<(PollRecord, usize, Option<String>), IngestError> {
         let loc = Location::parse(source);
-        let (bytes, validators, moved_to) = match fetch(&self.http, &loc, "feed", self.max_body, validators).await? {
-            Fetched::NotModified => return Ok((PollRecord::NotModified, 0, None)),
-            Fetched::Body { bytes, validators, moved_to } => (bytes, validators, moved_to),
-        };
-        let parsed = parse_feed(&bytes).map_err(|error| IngestError::Feed {
-            source_name: source.to_string(),
-            error,
-        })?;
+        let (bytes, validators, moved_to) =
+            match fetch(&self.http, &loc, "feed", self.max_body, validators).await? {
+                Fetched::NotModified => return Ok((PollRecord::NotModified, 0, None)),
+                Fetched::Body {
+                    bytes,
+                    validators,
+                    moved_to,
+                } => (bytes, validators, moved_to),
+            };
+        let parsed =
+            parse_feed(&bytes, &fallback_title(&loc)).map_err(|error| IngestError::Feed {
+                source_name: source.to_string(),
+                error,
+            })?;
         let now = self.clock.now();
-        let podcast = self.store.upsert_podcast(source, &parsed.podcast, now).await?;
+        let podcast = self
+            .store
+            .upsert_podcast(source, &parsed.podcast, now)
+            .await?;
         let mut new = 0;
         // Newest first (parse_feed sorts them): a long back catalogue is capped.
-        for (mut ep, links) in parsed.episodes.into_iter().take(self.policy.backfill.max(1)) {
+        for (mut ep, links) in parsed
+            .episodes
+            .into_iter()
+            .take(self.policy.backfill.max(1))
+        {
             // A date in the future (a feed's clock or typo) counts as now.
             ep.published_at = ep.published_at.map(|t| t.min(now));
+            // A relative enclosure is relative to the feed.
+            if let Some(a) = &ep.audio_url
+                && url::Url::parse(a).is_err()
+            {
+                ep.audio_url = loc.join(a).ok().map(|l| l.display());
+            }
             if let Some(t) = choose_transcript(&links) {
                 match loc.join(&t.url) {
                     Ok(l) => {
@@ -421,7 +474,10 @@ impl Ingestor {
                 moved = Some(to);
             }
         }
-        let record = PollRecord::Fetched { etag: validators.etag, last_modified: validators.last_modified };
+        let record = PollRecord::Fetched {
+            etag: validators.etag,
+            last_modified: validators.last_modified,
+        };
         Ok((record, new, moved))
     }
 
@@ -495,8 +551,22 @@ impl Ingestor {
     pub async fn fetch(&self, loc: &Location, what: &str) -> Result<Vec<u8>, IngestError> {
         match fetch(&self.http, loc, what, self.max_body, &Validators::default()).await? {
             Fetched::Body { bytes, .. } => Ok(bytes),
-            Fetched::NotModified => Err(IngestError::Fetch { url: loc.display(), message: "HTTP 304 without a conditional request".into() }),
+            Fetched::NotModified => Err(IngestError::Fetch {
+                url: loc.display(),
+                message: "HTTP 304 without a conditional request".into(),
+            }),
         }
+    }
+}
+
+/// A title for a feed that has none: its file name, or its host.
+fn fallback_title(loc: &Location) -> String {
+    match loc {
+        Location::Http(u) => u.host_str().unwrap_or("Untitled podcast").to_string(),
+        Location::File(p) => p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -510,8 +580,13 @@ fn host_of(src: &str) -> String {
 
 /// `every` ± 10%, varying by feed, so feeds added together do not poll in lockstep.
 fn jitter(every: chrono::Duration, key: &str) -> chrono::Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let h = key.bytes().fold(u64::from(nanos), |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let h = key.bytes().fold(u64::from(nanos), |h, b| {
+        h.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
     let spread = every.num_milliseconds() / 10;
     if spread <= 0 {
         return every;

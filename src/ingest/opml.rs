@@ -38,7 +38,11 @@ pub fn parse_opml(bytes: &[u8]) -> Result<Vec<String>, OpmlError> {
                         .attributes()
                         .flatten()
                         .find(|a| AsRef::<str>::as_ref(&a.key).eq_ignore_ascii_case("xmlurl"))
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.trim().to_string()));
+                        .and_then(|a| {
+                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                                .map(|v| v.trim().to_string())
+                        });
                     if let Some(u) = url.filter(|u| !u.is_empty())
                         && !urls.contains(&u)
                     {
@@ -47,7 +51,12 @@ pub fn parse_opml(bytes: &[u8]) -> Result<Vec<String>, OpmlError> {
                 }
             }
             Ok(_) => {}
-            Err(e) => return Err(OpmlError::Xml(format!("at byte {}: {e}", reader.buffer_position()))),
+            Err(e) => {
+                return Err(OpmlError::Xml(format!(
+                    "at byte {}: {e}",
+                    reader.buffer_position()
+                )));
+            }
         }
         buf.clear();
     }
@@ -61,7 +70,10 @@ pub fn parse_opml(bytes: &[u8]) -> Result<Vec<String>, OpmlError> {
 }
 
 fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Feeds as an OPML 2.0 document.
@@ -102,9 +114,15 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_every_feed() {
-        let feeds = vec![row("https://a.example/feed?x=1&y=2", "A & \"B\""), row("https://b.example/rss", "<B>")];
+        let feeds = vec![
+            row("https://a.example/feed?x=1&y=2", "A & \"B\""),
+            row("https://b.example/rss", "<B>"),
+        ];
         let opml = export_opml(&feeds);
-        assert_eq!(parse_opml(opml.as_bytes()).unwrap(), ["https://a.example/feed?x=1&y=2", "https://b.example/rss"]);
+        assert_eq!(
+            parse_opml(opml.as_bytes()).unwrap(),
+            ["https://a.example/feed?x=1&y=2", "https://b.example/rss"]
+        );
     }
 
     #[test]
@@ -112,7 +130,10 @@ mod tests {
         let nested = r#"<opml version="1.1"><body><outline text="Tech"><outline xmlUrl="https://x.example/1"/>
             <outline XMLURL="https://x.example/2"/></outline></body></opml>"#;
         assert_eq!(parse_opml(nested.as_bytes()).unwrap().len(), 2);
-        assert_eq!(parse_opml(b"<opml><body></body></opml>"), Err(OpmlError::Empty));
+        assert_eq!(
+            parse_opml(b"<opml><body></body></opml>"),
+            Err(OpmlError::Empty)
+        );
         assert!(matches!(parse_opml(b"hello"), Err(OpmlError::Xml(_))));
     }
 }

@@ -186,7 +186,10 @@ impl Semantic {
     }
 
     fn client(&self) -> Option<Arc<EmbeddingClient>> {
-        self.client.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(super) fn queue(&self, insights: &[InsightView]) {
@@ -337,7 +340,13 @@ impl Semantic {
     }
 
     /// The ids nearest to `query` (cosine), passing the lookup's filters, best first.
-    fn nearest(&self, query: &[f32], q: &LookupQuery, slugs: &[String], n: usize) -> Vec<InsightId> {
+    fn nearest(
+        &self,
+        query: &[f32],
+        q: &LookupQuery,
+        slugs: &[String],
+        n: usize,
+    ) -> Vec<InsightId> {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let since = q.since.map(|t| t.timestamp());
         let mut scored: Vec<(f32, InsightId)> = st
@@ -493,7 +502,10 @@ impl SearchIndex {
     }
 
     /// Which of `ids` are still in the index (a removed insight may keep its vector a while).
-    fn alive(&self, ids: &[InsightId]) -> Result<std::collections::HashSet<InsightId>, SearchError> {
+    fn alive(
+        &self,
+        ids: &[InsightId],
+    ) -> Result<std::collections::HashSet<InsightId>, SearchError> {
         let searcher = self.reader.searcher();
         let mut out = std::collections::HashSet::new();
         let mut gone = Vec::new();

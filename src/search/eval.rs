@@ -99,8 +99,11 @@ fn read(dir: &Path) -> anyhow::Result<Collection> {
         if f.len() < 3 {
             continue;
         }
-        let (Ok(q), Ok(d), Ok(g)) = (f[0].parse::<usize>(), f[1].parse::<i64>(), f[2].parse::<i32>())
-        else {
+        let (Ok(q), Ok(d), Ok(g)) = (
+            f[0].parse::<usize>(),
+            f[1].parse::<i64>(),
+            f[2].parse::<i32>(),
+        ) else {
             continue;
         };
         if (1..=4).contains(&g) {
@@ -143,7 +146,11 @@ fn recall100(ranked: &[i64], rel: &HashMap<i64, u32>) -> f64 {
     if rel.is_empty() {
         return 0.0;
     }
-    let found = ranked.iter().take(100).filter(|d| rel.contains_key(d)).count();
+    let found = ranked
+        .iter()
+        .take(100)
+        .filter(|d| rel.contains_key(d))
+        .count();
     found as f64 / rel.len() as f64
 }
 
@@ -179,21 +186,20 @@ pub async fn cranfield(dir: &Path) -> anyhow::Result<EvalReport> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let tmp = TempDir(std::env::temp_dir().join(format!(
-        "podbrief-eval-{}-{nanos}",
-        std::process::id()
-    )));
-    std::fs::create_dir_all(&tmp.0)
-        .with_context(|| format!("creating {}", tmp.0.display()))?;
+    let tmp =
+        TempDir(std::env::temp_dir().join(format!("podbrief-eval-{}-{nanos}", std::process::id())));
+    std::fs::create_dir_all(&tmp.0).with_context(|| format!("creating {}", tmp.0.display()))?;
     let url = format!("sqlite://{}", tmp.0.join("eval.db").display());
     let store = crate::store::connect(&url, 2)
         .await
         .context("opening the evaluation database")?;
-    store.migrate().await.context("migrating the evaluation database")?;
+    store
+        .migrate()
+        .await
+        .context("migrating the evaluation database")?;
     let index = SearchIndex::in_memory().context("creating the index")?;
-    let now: chrono::DateTime<chrono::Utc> = "2026-01-02T00:00:00Z"
-        .parse()
-        .context("evaluation date")?;
+    let now: chrono::DateTime<chrono::Utc> =
+        "2026-01-02T00:00:00Z".parse().context("evaluation date")?;
     let mut jsonl = String::new();
     for (id, text) in &c.docs {
         if text.is_empty() {
@@ -227,7 +233,11 @@ pub async fn cranfield(dir: &Path) -> anyhow::Result<EvalReport> {
         let Some(last) = batch.last() else { break };
         after = last.id;
         for v in batch {
-            if let Some(d) = v.episode_title.strip_prefix("cran ").and_then(|d| d.parse().ok()) {
+            if let Some(d) = v
+                .episode_title
+                .strip_prefix("cran ")
+                .and_then(|d| d.parse().ok())
+            {
                 doc_of.insert(v.id, d);
             }
         }
@@ -235,7 +245,11 @@ pub async fn cranfield(dir: &Path) -> anyhow::Result<EvalReport> {
     let mut ours = Vec::new();
     for q in &c.queries {
         let hits = index.search(q, 100, now).context("podbrief lookup")?;
-        ours.push(hits.iter().filter_map(|h| doc_of.get(&h.id).copied()).collect());
+        ours.push(
+            hits.iter()
+                .filter_map(|h| doc_of.get(&h.id).copied())
+                .collect(),
+        );
     }
     let fts5 = fts5_runs(&c, "unicode61").await?;
     let fts5_porter = fts5_runs(&c, "porter unicode61").await?;
@@ -310,7 +324,10 @@ mod tests {
         assert!(ndcg10(&[2, 1], &rel) < 1.0);
         assert_eq!(ndcg10(&[7, 8], &rel), 0.0);
         assert_eq!(recall100(&[1, 9], &rel), 0.5);
-        assert_eq!(fts5_query("what \"similarity\" laws?"), "\"what\" OR \"similarity\" OR \"laws\"");
+        assert_eq!(
+            fts5_query("what \"similarity\" laws?"),
+            "\"what\" OR \"similarity\" OR \"laws\""
+        );
         let recs = smart(".I 1\n.T\ntitle here\n.W\nbody one\nbody two\n.I 2\n.W\nx\n");
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].1[&'W'].trim(), "body one body two");

@@ -121,7 +121,9 @@ fn parse_start(v: &serde_json::Value) -> Result<i64, String> {
         _ => return Err("start must be seconds (a number) or \"MM:SS\"".into()),
     };
     if !secs.is_finite() || !(0.0..=1.0e7).contains(&secs) {
-        return Err(format!("start {secs} is out of range (0 to 10,000,000 seconds)"));
+        return Err(format!(
+            "start {secs} is out of range (0 to 10,000,000 seconds)"
+        ));
     }
     Ok((secs * 1000.0).round() as i64)
 }
@@ -174,8 +176,18 @@ pub fn parse_line(line: usize, text: &str) -> Result<Option<ImportLine>, LineErr
         },
         _ => None,
     };
-    let start_ms = raw.start.as_ref().map(parse_start).transpose().map_err(err)?;
-    let date = raw.date.as_deref().map(parse_date).transpose().map_err(err)?;
+    let start_ms = raw
+        .start
+        .as_ref()
+        .map(parse_start)
+        .transpose()
+        .map_err(err)?;
+    let date = raw
+        .date
+        .as_deref()
+        .map(parse_date)
+        .transpose()
+        .map_err(err)?;
     let mut topics = Vec::new();
     for t in raw.topics.unwrap_or_default() {
         let t = crate::core::text::normalize_topic(&t);
@@ -324,8 +336,14 @@ mod tests {
         assert_eq!(parse_line(2, "   ").unwrap(), None);
         for (text, want) in [
             ("{", "line 7: EOF while parsing"),
-            (r#"{"podcast":"P","episode":"E"}"#, "line 7: missing field `text`"),
-            (r#"{"text":" ","podcast":"P","episode":"E"}"#, "line 7: text is empty"),
+            (
+                r#"{"podcast":"P","episode":"E"}"#,
+                "line 7: missing field `text`",
+            ),
+            (
+                r#"{"text":" ","podcast":"P","episode":"E"}"#,
+                "line 7: text is empty",
+            ),
             (
                 r#"{"text":"t","podcast":"P","episode":"E","start":"1:xx"}"#,
                 "line 7: start \"1:xx\" is not seconds",
@@ -352,11 +370,14 @@ mod tests {
             assert!(e.starts_with(want), "{text}: {e}");
         }
         assert_eq!(
-            parse_line(1, r#"{"text":"t","podcast":"P","episode":"E","start":75.5}"#)
-                .unwrap()
-                .unwrap()
-                .insight
-                .start_ms,
+            parse_line(
+                1,
+                r#"{"text":"t","podcast":"P","episode":"E","start":75.5}"#
+            )
+            .unwrap()
+            .unwrap()
+            .insight
+            .start_ms,
             Some(75_500)
         );
     }

@@ -47,7 +47,7 @@ use tantivy::{
 };
 
 use crate::core::model::{EpisodeId, InsightId, InsightView, PodcastId};
-use crate::core::text::{NEAR_DUPLICATE, similarity};
+use crate::core::text::{NEAR_DUPLICATE, content_words};
 pub use lookup::LookupQuery;
 
 /// The version of the index layout. An index on disk with another version is rebuilt.
@@ -119,7 +119,17 @@ struct Fields {
 struct Stored {
     episode: i64,
     published: i64,
-    text: String,
+    /// Content words, for near-duplicate checks (computed once per candidate).
+    words: HashSet<String>,
+}
+
+/// Jaccard similarity of two content-word sets, as `core::text::similarity` computes it.
+fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let inter = a.intersection(b).count() as f64;
+    inter / ((a.len() + b.len()) as f64 - inter)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -127,6 +137,9 @@ struct Payload {
     schema: u32,
     last_id: i64,
 }
+
+/// Topic counts read from the index, with the searcher generation they were read at.
+type TopicCounts = (u64, Vec<(String, u64)>);
 
 /// The insight index.
 pub struct SearchIndex {
@@ -139,7 +152,7 @@ pub struct SearchIndex {
     docs_at_open: u64,
     added: AtomicU64,
     reset_reason: Option<String>,
-    topics_cache: Mutex<Option<(u64, Vec<(String, u64)>)>>,
+    topics_cache: Mutex<Option<TopicCounts>>,
     semantic: embed::Semantic,
 }
 
@@ -547,7 +560,10 @@ impl SearchIndex {
             };
             while stream.advance() {
                 let key = String::from_utf8_lossy(stream.key()).into_owned();
-                if wanted.iter().any(|w| key == *w || key.starts_with(&format!("{w}-"))) {
+                if wanted
+                    .iter()
+                    .any(|w| key == *w || key.starts_with(&format!("{w}-")))
+                {
                     found.insert(key);
                 }
             }
@@ -596,7 +612,7 @@ impl SearchIndex {
                 Stored {
                     episode,
                     published,
-                    text,
+                    words: content_words(&text).into_iter().collect(),
                 },
             ));
         }
@@ -706,16 +722,28 @@ impl SearchIndex {
                 ));
             }
             let query = BooleanQuery::new(clauses);
-            self.run(&searcher, &query, limit * OVERFETCH + OVERFETCH_MIN, &terms, now)?
+            self.run(
+                &searcher,
+                &query,
+                limit * OVERFETCH + OVERFETCH_MIN,
+                &terms,
+                now,
+            )?
         } else {
-            self.run(&searcher, &words, limit * OVERFETCH + OVERFETCH_MIN, &terms, now)?
+            self.run(
+                &searcher,
+                &words,
+                limit * OVERFETCH + OVERFETCH_MIN,
+                &terms,
+                now,
+            )?
         };
         // Near-duplicates collapse to the best of them.
         let mut kept: Vec<(Hit, Stored)> = Vec::new();
         for h in hits {
             if kept
                 .iter()
-                .all(|k| similarity(&k.1.text, &h.1.text) < NEAR_DUPLICATE)
+                .all(|k| jaccard(&k.1.words, &h.1.words) < NEAR_DUPLICATE)
             {
                 kept.push(h);
             }
@@ -746,8 +774,10 @@ impl SearchIndex {
         }
         let f = &self.fields;
         let searcher = self.reader.searcher();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, Box::new(self.query_for(&searcher, &terms, false)))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(self.query_for(&searcher, &terms, false)),
+        )];
         clauses.push((
             Occur::MustNot,
             Box::new(TermQuery::new(
@@ -766,14 +796,15 @@ impl SearchIndex {
         }
         let q = BooleanQuery::new(clauses);
         let hits = self.run(&searcher, &q, limit * OVERFETCH + OVERFETCH_MIN, &[], now)?;
+        let own: HashSet<String> = content_words(&insight.text).into_iter().collect();
         let mut kept: Vec<(Hit, Stored)> = Vec::new();
         for h in hits {
             if h.0.id == insight.id
                 || (!same_episode && h.1.episode == insight.episode_id)
-                || similarity(&h.1.text, &insight.text) >= NEAR_DUPLICATE
+                || jaccard(&h.1.words, &own) >= NEAR_DUPLICATE
                 || kept
                     .iter()
-                    .any(|k| similarity(&k.1.text, &h.1.text) >= NEAR_DUPLICATE)
+                    .any(|k| jaccard(&k.1.words, &h.1.words) >= NEAR_DUPLICATE)
             {
                 continue;
             }

@@ -108,8 +108,18 @@ fn fresher_wins_ties_and_related_excludes_itself() {
 fn a_fresh_insight_outranks_an_equally_relevant_old_one() {
     let idx = SearchIndex::in_memory().unwrap();
     idx.add(&[
-        view(2, 2, "Tidal lagoons store surplus energy.", "2025-01-01T00:00:00Z"),
-        view(1, 1, "Tidal lagoons power coastal towns.", "2026-11-26T00:00:00Z"),
+        view(
+            2,
+            2,
+            "Tidal lagoons store surplus energy.",
+            "2025-01-01T00:00:00Z",
+        ),
+        view(
+            1,
+            1,
+            "Tidal lagoons power coastal towns.",
+            "2026-11-26T00:00:00Z",
+        ),
     ])
     .unwrap();
     assert_eq!(ids(&idx.search("tidal lagoons", 5, now()).unwrap()), [1, 2]);
@@ -171,7 +181,10 @@ fn more_like_this_skips_itself_duplicates_and_its_episode() {
     .unwrap();
     assert_eq!(ids(&idx.related(&me, 5, false, now()).unwrap()), [4]);
     let same = ids(&idx.related(&me, 5, true, now()).unwrap());
-    assert!(same.contains(&3) && !same.contains(&1) && !same.contains(&2), "{same:?}");
+    assert!(
+        same.contains(&3) && !same.contains(&1) && !same.contains(&2),
+        "{same:?}"
+    );
 }
 
 #[test]
@@ -190,9 +203,18 @@ fn filters_by_podcast_and_date() {
     let mut got = ids(&idx.search("chips in:hard-fork", 5, now()).unwrap());
     got.sort();
     assert_eq!(got, [1, 2]);
-    assert_eq!(ids(&idx.search("chips in:hard-fork since:7d", 5, now()).unwrap()), [1]);
-    assert_eq!(ids(&idx.search("chips in:hard since:7d", 5, now()).unwrap()), [1]);
-    assert_eq!(ids(&idx.search("chips since:2026-11-26", 5, now()).unwrap()), [3]);
+    assert_eq!(
+        ids(&idx.search("chips in:hard-fork since:7d", 5, now()).unwrap()),
+        [1]
+    );
+    assert_eq!(
+        ids(&idx.search("chips in:hard since:7d", 5, now()).unwrap()),
+        [1]
+    );
+    assert_eq!(
+        ids(&idx.search("chips since:2026-11-26", 5, now()).unwrap()),
+        [3]
+    );
     assert!(idx.search("chips in:nowhere", 5, now()).unwrap().is_empty());
     // Unknown "filters" are words.
     assert!(idx.search("title:chips", 5, now()).unwrap().len() == 3);
@@ -235,8 +257,13 @@ fn the_index_persists_and_a_schema_change_resets_it() {
     {
         let idx = SearchIndex::open(dir.path()).unwrap();
         assert_eq!(idx.status().docs_at_open, 0);
-        idx.add(&[view(5, 1, "Kelp forests store carbon.", "2026-11-01T00:00:00Z")])
-            .unwrap();
+        idx.add(&[view(
+            5,
+            1,
+            "Kelp forests store carbon.",
+            "2026-11-01T00:00:00Z",
+        )])
+        .unwrap();
         assert_eq!(idx.last_indexed_id(), 5);
     }
     let idx = SearchIndex::open(dir.path()).unwrap();
@@ -265,7 +292,10 @@ fn the_index_persists_and_a_schema_change_resets_it() {
     let idx = SearchIndex::open(dir.path()).unwrap();
     let s = idx.status();
     assert!(
-        s.reset_reason.as_deref().unwrap_or("").contains("schema version 1"),
+        s.reset_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("schema version 1"),
         "{s:?}"
     );
     assert_eq!((s.docs, s.last_id), (0, 0));

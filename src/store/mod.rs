@@ -10,8 +10,11 @@ use crate::core::model::{
     PodcastId, PodcastMeta, Subscription, SubscriptionId,
 };
 
+pub mod copy;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A failure of the store.
@@ -20,15 +23,89 @@ pub enum StoreError {
     /// The database refused or failed a query.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// Applying migrations failed (for example, the database is newer than this binary).
+    /// Applying migrations failed.
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer podbrief: this binary does not know its schema.
+    #[error(
+        "the database schema is newer than this podbrief (it has migration {0}, which this \
+         version does not know): upgrade podbrief, or point database.url at another database"
+    )]
+    SchemaNewer(i64),
+    /// The database server cannot be reached or refused the connection.
+    #[error("cannot connect to the database at {address}: {reason}")]
+    Unreachable {
+        /// `host:port` (never the password).
+        address: String,
+        /// Why.
+        reason: String,
+    },
     /// A stored value could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     /// The database URL names a backend this build does not have.
-    #[error("unsupported database URL scheme {0:?}: use sqlite://PATH")]
+    #[error(
+        "unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+    )]
     Unsupported(String),
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => StoreError::SchemaNewer(v),
+            e => StoreError::Migrate(e),
+        }
+    }
+}
+
+/// Something only one podbrief instance on a database may do at a time (Telegram long polling),
+/// held until dropped. With PostgreSQL it is an advisory lock on a connection of its own, so it
+/// is released when its holder dies; SQLite (one instance per database file) always grants it.
+pub struct InstanceLock {
+    holder: Option<Box<dyn LockHolder>>,
+}
+
+/// What keeps an [`InstanceLock`] held (a backend's connection).
+#[async_trait]
+pub trait LockHolder: Send {
+    /// Whether the lock is still held (its connection still answers).
+    async fn still_held(&mut self) -> bool;
+}
+
+impl InstanceLock {
+    /// A lock that cannot be lost (a single-instance backend).
+    pub fn granted() -> InstanceLock {
+        InstanceLock { holder: None }
+    }
+
+    /// A lock kept by `holder`.
+    pub fn held_by(holder: Box<dyn LockHolder>) -> InstanceLock {
+        InstanceLock {
+            holder: Some(holder),
+        }
+    }
+
+    /// Resolves when the lock is lost (checked every `every`); never for a lock that cannot be.
+    pub async fn lost(&mut self, every: std::time::Duration) {
+        let Some(holder) = self.holder.as_mut() else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(every).await;
+            if !holder.still_held().await {
+                return;
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for InstanceLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceLock")
+            .field("losable", &self.holder.is_some())
+            .finish()
+    }
 }
 
 /// Result type of store calls.
@@ -332,13 +409,24 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Vec<InsightView>>;
     /// Closes the connections; every later call fails.
     async fn close(&self);
+
+    /// Tries to take the instance-wide lock `name`; `None` while another instance holds it.
+    /// Released when the returned lock is dropped or its holder dies.
+    async fn try_lock(&self, _name: &str) -> StoreResult<Option<InstanceLock>> {
+        Ok(Some(InstanceLock::granted()))
+    }
 }
 
-/// Opens the store a database URL names, creating the database file if needed.
+/// Opens the store a database URL names (`sqlite:` creating the database file if needed;
+/// `postgres://` or `postgresql://` a PostgreSQL server).
 pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(
             SqliteStore::connect(url, max_connections).await?,
+        ))
+    } else if postgres::is_postgres_url(url) {
+        Ok(std::sync::Arc::new(
+            PgStore::connect(url, max_connections).await?,
         ))
     } else {
         Err(StoreError::Unsupported(

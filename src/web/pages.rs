@@ -23,7 +23,7 @@ const TITLE_CHARS: usize = 90;
 const CSS: &str = "body{font:17px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;\
 color:#1b1b1b;background:#fafaf7}main,header,footer{max-width:40rem;margin:0 auto;padding:0 1rem}\
 header{padding-top:.75rem}header a{font-weight:700;color:#1b1b1b;text-decoration:none}\
-h1{font-size:1.45rem;line-height:1.35;margin:.75rem 0}h2{font-size:1.1rem;margin-top:2rem}\
+h1{font-size:1.3rem;font-weight:600;line-height:1.4;margin:.75rem 0}h2{font-size:1.1rem;margin-top:2rem}\
 a{color:#0b5cad}.meta{color:#555;font-size:.95rem}blockquote{margin:1rem 0;padding:.25rem 1rem;\
 border-left:4px solid #c9c4b5;color:#333}cite{display:block;color:#555;font-style:normal}\
 .listen{display:inline-block;padding:.45rem .9rem;border-radius:.4rem;background:#0b5cad;\
@@ -222,7 +222,7 @@ pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Respon
                 " · " (i.published_at.format("%-d %B %Y"))
             }
             h1 { (i.text) }
-            @if !i.quote.trim().is_empty() {
+            @if !i.quote.trim().is_empty() && i.quote.trim() != i.text.trim() {
                 blockquote {
                     "“" (i.quote) "”"
                     @if let Some(s) = &i.speaker { cite { "— " (s) } }
@@ -427,6 +427,9 @@ mod tests {
         };
         let s = insight_item(&i).into_string();
         assert!(!s.contains("<script>") && !s.contains("<img"), "{s}");
-        assert!(s.contains("&lt;script&gt;") && s.contains("E &amp; F"), "{s}");
+        assert!(
+            s.contains("&lt;script&gt;") && s.contains("E &amp; F"),
+            "{s}"
+        );
     }
 }

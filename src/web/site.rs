@@ -90,7 +90,11 @@ impl Site {
     }
 
     /// Ranks `candidates` published by `at` as a brief taken at `at`.
-    pub(crate) fn rank_at(&self, candidates: &[InsightView], at: DateTime<Utc>) -> Vec<InsightView> {
+    pub(crate) fn rank_at(
+        &self,
+        candidates: &[InsightView],
+        at: DateTime<Utc>,
+    ) -> Vec<InsightView> {
         let s = self.core.settings();
         let rules = BriefRules {
             size: usize::from(s.size),
@@ -150,7 +154,10 @@ async fn readyz(State(site): State<Site>) -> Response {
 /// `/metrics`: the counters in the Prometheus text format, with the scheduler lag read now.
 async fn metrics(State(site): State<Site>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics_text(&site).await,
     )
         .into_response()

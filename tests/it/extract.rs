@@ -38,7 +38,13 @@ fn ads_intros_and_outros_never_yield_insights() {
     assert!(got.len() >= 3, "{got:#?}");
     for i in &got {
         for banned in [
-            "Keelwise", "promo", "Welcome", "Thanks for", "listening", "subscribe", "bye",
+            "Keelwise",
+            "promo",
+            "Welcome",
+            "Thanks for",
+            "listening",
+            "subscribe",
+            "bye",
         ] {
             assert!(!i.quote.contains(banned), "{banned}: {i:#?}");
         }
@@ -105,7 +111,15 @@ fn unpunctuated_word_level_transcripts_yield_timed_sentences() {
         .collect();
     assert_eq!(
         starts,
-        ["hi", "thanks", "geostationary", "low", "reusable", "space", "thanks"]
+        [
+            "hi",
+            "thanks",
+            "geostationary",
+            "low",
+            "reusable",
+            "space",
+            "thanks"
+        ]
     );
     let got = ExtractiveEngine::default().extract_sync(&ep);
     assert!(got.len() >= 2, "{got:#?}");

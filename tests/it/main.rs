@@ -9,6 +9,7 @@ mod discord;
 mod extract;
 mod ingest;
 mod lookups;
+mod postgres;
 mod search;
 mod support;
 mod telegram;

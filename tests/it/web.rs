@@ -63,7 +63,10 @@ async fn an_insight_page_shows_the_insight_its_episode_and_its_related_insights(
     assert!(page.contains(&esc(&insight.episode_title)));
     assert!(page.contains("Related insights"));
     for id in &related {
-        assert!(page.contains(&format!("href=\"/i/{id}\"")), "related #{id} missing: {page}");
+        assert!(
+            page.contains(&format!("href=\"/i/{id}\"")),
+            "related #{id} missing: {page}"
+        );
     }
     // Open Graph, for link previews.
     assert!(page.contains(&format!(
@@ -87,7 +90,10 @@ async fn an_insight_page_shows_the_insight_its_episode_and_its_related_insights(
         assert!(page.contains(&format!("href=\"{path}\"")), "{page}");
         let (status, listing) = get(addr, &path).await;
         assert_eq!(status, 200);
-        assert!(listing.contains(&format!("href=\"/i/{}\"", insight.id)), "{listing}");
+        assert!(
+            listing.contains(&format!("href=\"/i/{}\"", insight.id)),
+            "{listing}"
+        );
     }
     // Nothing about chats or configuration.
     assert!(!page.contains("sqlite") && !page.contains("test.db") && !page.contains("console"));
@@ -199,13 +205,21 @@ async fn metrics_count_a_brief_delivered_in_the_test() {
     let router = podbrief::web::router(podbrief::web::routes(Site::from_app(&t.app)));
     let (addr, server) = podbrief::web::serve("127.0.0.1:0", router).await.unwrap();
     let (_, before) = get(addr, "/metrics").await;
-    assert!(before.contains("podbrief_deliveries_sent_total{platform=\"console\"} 0\n"), "{before}");
-    assert!(before.contains("podbrief_feeds_polled_total 2\n"), "{before}");
+    assert!(
+        before.contains("podbrief_deliveries_sent_total{platform=\"console\"} 0\n"),
+        "{before}"
+    );
+    assert!(
+        before.contains("podbrief_feeds_polled_total 2\n"),
+        "{before}"
+    );
     assert!(before.contains("podbrief_insights_ingested_total "));
 
     t.clock.advance(Duration::hours(2));
-    c.wait_for("the brief", |o| o.contains("podbrief for Friday 27 November"))
-        .await;
+    c.wait_for("the brief", |o| {
+        o.contains("podbrief for Friday 27 November")
+    })
+    .await;
     let mut text = String::new();
     for _ in 0..500 {
         text = get(addr, "/metrics").await.1;
@@ -214,10 +228,19 @@ async fn metrics_count_a_brief_delivered_in_the_test() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(text.contains("podbrief_deliveries_sent_total{platform=\"console\"} 1\n"), "{text}");
+    assert!(
+        text.contains("podbrief_deliveries_sent_total{platform=\"console\"} 1\n"),
+        "{text}"
+    );
     assert!(text.contains("podbrief_deliveries_failed_total{platform=\"console\"} 0\n"));
-    assert!(text.contains("podbrief_send_latency_seconds_count{platform=\"console\"} 1\n"), "{text}");
-    assert!(text.contains("podbrief_scheduler_lag_seconds 0\n"), "{text}");
+    assert!(
+        text.contains("podbrief_send_latency_seconds_count{platform=\"console\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("podbrief_scheduler_lag_seconds 0\n"),
+        "{text}"
+    );
     assert!(text.contains("# TYPE podbrief_lookup_latency_seconds histogram"));
     server.abort();
 }
@@ -254,7 +277,10 @@ async fn doctor_reports_a_bad_telegram_token() {
     let fake = FakeTelegram::start().await;
     let t = TestApp::spawn_with(Options {
         extra: fake.config(),
-        secrets: vec![("TELEGRAM_BOT_TOKEN", "7012345678:not-the-right-token".into())],
+        secrets: vec![(
+            "TELEGRAM_BOT_TOKEN",
+            "7012345678:not-the-right-token".into(),
+        )],
         ..Default::default()
     })
     .await;
@@ -267,7 +293,10 @@ async fn doctor_reports_a_bad_telegram_token() {
     let text = report.render();
     assert!(text.contains("FAIL  telegram"), "{text}");
     assert!(text.contains("1 of "), "{text}");
-    assert!(!text.contains("not-the-right-token"), "the token never shows");
+    assert!(
+        !text.contains("not-the-right-token"),
+        "the token never shows"
+    );
 }
 
 #[tokio::test]
@@ -286,7 +315,13 @@ async fn doctor_reports_all_green_on_a_good_setup() {
         names,
         vec!["config", "database", "telegram", "feed 1", "feed 2"]
     );
-    assert!(report.get("telegram").unwrap().detail.contains("token accepted"));
+    assert!(
+        report
+            .get("telegram")
+            .unwrap()
+            .detail
+            .contains("token accepted")
+    );
     assert!(report.render().ends_with("all 5 checks passed\n"));
     assert!(!report.render().contains(TOKEN));
 }
@@ -304,7 +339,10 @@ async fn doctor_reports_a_broken_feed_and_a_missing_token() {
     assert!(!report.get("feed 2").unwrap().ok);
     assert!(!report.get("feed 3").unwrap().ok);
     let tg = report.get("telegram").unwrap();
-    assert!(!tg.ok && tg.detail.contains("PODBRIEF_TEST_NO_SUCH_TOKEN"), "{tg:?}");
+    assert!(
+        !tg.ok && tg.detail.contains("PODBRIEF_TEST_NO_SUCH_TOKEN"),
+        "{tg:?}"
+    );
     assert_eq!(report.failed(), 3, "{}", report.render());
 }
 
@@ -326,7 +364,9 @@ async fn serve_pages_for_the_browser_check() {
     let ready = std::env::var("PODBRIEF_WEB_READY_FILE")
         .unwrap_or_else(|_| "target/insight-url.txt".into());
     let t = TestApp::spawn_with(Options {
-        extra: format!("[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\n"),
+        extra: format!(
+            "[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/\"\n"
+        ),
         ..Default::default()
     })
     .await;
@@ -337,9 +377,7 @@ async fn serve_pages_for_the_browser_check() {
     let addr = running.http_addr.unwrap();
     let line = format!(
         "http://{addr}/i/{}\n{}\n{}\n",
-        insight.id,
-        insight.text,
-        related[0]
+        insight.id, insight.text, related[0]
     );
     std::fs::write(&ready, line).unwrap();
     println!("serving http://{addr}/i/{} for {seconds} s", insight.id);

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::render::{Rendered, no_mentions, render};
+use super::render::{Rendered, no_mentions, render_with};
 use super::send::redact;
 use crate::core::command::{Command, MAX_BRIEF_SIZE, ParseContext};
 use crate::core::model::{ChatRef, Platform, Reply};
@@ -113,6 +113,7 @@ pub struct Handler {
     http: Arc<Http>,
     token: String,
     topics: tokio::sync::Mutex<TopicCache>,
+    public_url: String,
 }
 
 fn channel_chat(channel: u64) -> ChatRef {
@@ -386,7 +387,14 @@ impl Handler {
             http,
             token,
             topics: tokio::sync::Mutex::new(TopicCache::default()),
+            public_url: String::new(),
         }
+    }
+
+    /// Links card titles to insight pages under `public_url` (`http.public_url`).
+    pub fn with_pages(mut self, public_url: &str) -> Handler {
+        self.public_url = public_url.to_string();
+        self
     }
 
     /// The core.
@@ -590,7 +598,7 @@ impl Handler {
         let mut task = tokio::spawn(work);
         match tokio::time::timeout(DEFER_AFTER, &mut task).await {
             Ok(Ok(reply)) => {
-                let mut messages = render(&reply).into_iter();
+                let mut messages = render_with(&reply, &self.public_url).into_iter();
                 let first = messages.next().unwrap_or_default();
                 let rest: Vec<Rendered> = messages.collect();
                 Answer {
@@ -627,7 +635,7 @@ impl Handler {
                 let reply = task
                     .await
                     .unwrap_or_else(|_| Reply::text("Sorry, something went wrong on my side."));
-                let mut messages = render(&reply).into_iter();
+                let mut messages = render_with(&reply, &self.public_url).into_iter();
                 let first = messages.next().unwrap_or_default();
                 let edit = first.to_edit();
                 if let Err(e) = self

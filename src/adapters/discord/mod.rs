@@ -82,8 +82,12 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         );
     }
     register_commands(&http, &dc.guilds, &token).await;
-    let sender = Arc::new(DiscordSender::new(http.clone(), token.clone(), dc)?);
-    let handler = Arc::new(Handler::new(core, http.clone(), token.clone()));
+    let sender = Arc::new(
+        DiscordSender::new(http.clone(), token.clone(), dc)?.with_pages(&config.http.public_url),
+    );
+    let handler = Arc::new(
+        Handler::new(core, http.clone(), token.clone()).with_pages(&config.http.public_url),
+    );
     info!(application = %app.name, mode = ?dc.mode, "connected to Discord");
     let (routes, tasks) = match dc.mode {
         DiscordMode::Gateway => {

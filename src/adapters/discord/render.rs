@@ -230,8 +230,13 @@ fn web_link(link: Option<&str>) -> Option<String> {
     (matches!(u.scheme(), "http" | "https") && link.len() <= 2048).then(|| u.to_string())
 }
 
-/// One card as an embed.
+/// One card as an embed (its title links to the episode).
 pub fn card_embed(c: &Card) -> EmbedParts {
+    card_embed_with(c, "")
+}
+
+/// One card as an embed; with a `public_url`, its title links to the insight's page.
+pub fn card_embed_with(c: &Card, public_url: &str) -> EmbedParts {
     let title = format!("{} · {}", c.podcast.trim(), c.episode.trim());
     let mut footer = Vec::new();
     if let Some(s) = c.speaker.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -243,7 +248,8 @@ pub fn card_embed(c: &Card) -> EmbedParts {
     footer.push(format!("#{}", c.insight_id));
     EmbedParts {
         title: fit(&title, MAX_TITLE, true),
-        url: web_link(c.link.as_deref()),
+        url: crate::web::insight_url(public_url, c.insight_id)
+            .or_else(|| web_link(c.link.as_deref())),
         description: fit(&c.text, MAX_CARD_TEXT.min(MAX_DESCRIPTION), true),
         footer: fit(&footer.join(" · "), MAX_FOOTER, false),
     }
@@ -263,6 +269,11 @@ fn button(number: usize, c: &Card, alone: bool) -> MoreButton {
 /// Renders a reply into one or more messages, each within Discord's limits; the text goes in the
 /// first one, cards fill messages in order.
 pub fn render(reply: &Reply) -> Vec<Rendered> {
+    render_with(reply, "")
+}
+
+/// Like [`render`], with card titles linking to insight pages under `public_url` (if not empty).
+pub fn render_with(reply: &Reply, public_url: &str) -> Vec<Rendered> {
     let mut messages = Vec::new();
     let mut current = Rendered {
         content: fit(reply.text.trim(), MAX_CONTENT, true),
@@ -270,7 +281,7 @@ pub fn render(reply: &Reply) -> Vec<Rendered> {
     };
     let alone = reply.cards.len() == 1;
     for (i, c) in reply.cards.iter().enumerate() {
-        let embed = card_embed(c);
+        let embed = card_embed_with(c, public_url);
         let total: usize = current.embeds.iter().map(EmbedParts::len).sum();
         if !current.embeds.is_empty()
             && (current.embeds.len() == MAX_EMBEDS || total + embed.len() > MAX_EMBED_TOTAL)

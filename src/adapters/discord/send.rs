@@ -12,7 +12,7 @@ use serenity::all::{ChannelId, Http, LightMethod, Request, Route};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use super::render::{Rendered, render};
+use super::render::{Rendered, render_with};
 use crate::config::DiscordConfig;
 use crate::core::model::{ChatRef, Reply};
 use crate::deliver::limit::{Limit, RateLimiter};
@@ -140,6 +140,7 @@ pub struct DiscordSender {
     token: String,
     limiter: RateLimiter,
     buckets: Mutex<HashMap<String, Bucket>>,
+    public_url: String,
 }
 
 impl DiscordSender {
@@ -159,7 +160,14 @@ impl DiscordSender {
             token,
             limiter: RateLimiter::new(Limit::per_second(config.per_second)),
             buckets: Mutex::new(HashMap::new()),
+            public_url: String::new(),
         })
+    }
+
+    /// Links card titles to insight pages under `public_url` (`http.public_url`).
+    pub fn with_pages(mut self, public_url: &str) -> DiscordSender {
+        self.public_url = public_url.to_string();
+        self
     }
 
     /// How long the route bucket says to wait before the next request.
@@ -296,7 +304,7 @@ impl DiscordSender {
     ) -> Result<Vec<String>, SendError> {
         let channel = channel_id(chat)?;
         let mut ids = Vec::new();
-        for (i, m) in render(reply).iter().enumerate() {
+        for (i, m) in render_with(reply, &self.public_url).iter().enumerate() {
             ids.push(self.post(channel, m, &nonce_of(i)).await?);
         }
         Ok(ids)

@@ -104,12 +104,7 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
     info!(bot = %ctx.me.username(), mode = ?tg.mode, "connected to Telegram");
 
     let (task, routes) = match tg.mode {
-        TelegramMode::Polling => {
-            let listener = Polling::builder(bot)
-                .timeout(Duration::from_secs(25))
-                .build();
-            (tokio::spawn(consume(listener, ctx)), None)
-        }
+        TelegramMode::Polling => (tokio::spawn(poll_while_holding_lock(bot, ctx)), None),
         TelegramMode::Webhook => {
             let secret = config.secret(&tg.webhook_secret_env).with_context(|| {
                 format!(
@@ -141,6 +136,45 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         routes,
         tasks: vec![task],
     })
+}
+
+/// How often an instance that does not poll asks for the polling lock again.
+const POLL_LOCK_RETRY: Duration = Duration::from_secs(3);
+/// How often the polling instance checks that it still holds the lock.
+const POLL_LOCK_CHECK: Duration = Duration::from_secs(5);
+
+/// Long polling on one instance at a time (Telegram answers 409 to a second poller): the
+/// instance holding the store's `telegram-polling` lock polls; the others ask again every few
+/// seconds and take over when the holder dies (with PostgreSQL, its lock connection closes).
+/// Updates the holder fetched but had not yet confirmed (the next `getUpdates` confirms them)
+/// are fetched again by the next holder.
+async fn poll_while_holding_lock(bot: Bot, ctx: Arc<Ctx>) {
+    let store = ctx.core.store().clone();
+    let mut standing_by = false;
+    loop {
+        match store.try_lock("telegram-polling").await {
+            Ok(Some(mut lock)) => {
+                standing_by = false;
+                info!("this instance polls Telegram for updates");
+                let listener = Polling::builder(bot.clone())
+                    .timeout(Duration::from_secs(25))
+                    .build();
+                tokio::select! {
+                    _ = consume(listener, ctx.clone()) => warn!("Telegram polling ended"),
+                    _ = lock.lost(POLL_LOCK_CHECK) => {
+                        warn!("lost the Telegram polling lock; polling stops until it is taken again");
+                    }
+                }
+            }
+            Ok(None) if !standing_by => {
+                standing_by = true;
+                info!("another instance polls Telegram; standing by to take over");
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "cannot take the Telegram polling lock"),
+        }
+        tokio::time::sleep(POLL_LOCK_RETRY).await;
+    }
 }
 
 async fn consume<L>(mut listener: L, ctx: Arc<Ctx>)

@@ -74,7 +74,9 @@ fn card_html(n: usize, c: &Card, public_url: &str) -> String {
     let title = format!("{} · {}", escape(&c.podcast), escape(&c.episode));
     // The title opens the insight's page when there are pages, else the episode.
     let page = crate::web::insight_url(public_url, c.insight_id);
-    match page.as_deref().or(c.link.as_deref())
+    match page
+        .as_deref()
+        .or(c.link.as_deref())
         .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
     {
         Some(link) => by.push_str(&format!("<a href=\"{}\">{title}</a>", escape(link))),
@@ -191,7 +193,10 @@ mod tests {
             "{h}"
         );
         let h = &render_with(&reply, "")[0].html;
-        assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">"), "{h}");
+        assert!(
+            h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">"),
+            "{h}"
+        );
     }
 
     #[test]
