@@ -65,3 +65,61 @@ fn a_wrong_config_value_fails_at_start_naming_the_key() {
         "{err}"
     );
 }
+
+#[test]
+fn run_with_piped_commands_then_the_operator_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = fixtures().join("feeds");
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}]\n[brief]\nlookback = \"36500d\"\n",
+            dir.path().join("cli.db").display(),
+            feeds.join("tides.xml").display().to_string(),
+        ),
+    )
+    .unwrap();
+    // `run` reads the console from stdin: a script can drive it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_podbrief"))
+        .arg("run")
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"/subscribe 07:15 Europe/Madrid\nrelated to Orkney\n/quit\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        console.contains("every day at 07:15 (Europe/Madrid)"),
+        "{console}"
+    );
+    assert!(console.contains("Wave Energy Buoys"), "{console}");
+
+    let out = podbrief(dir.path(), &["subscriptions"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("console:console")
+            && listing.contains("07:15 Europe/Madrid")
+            && listing.contains("never delivered"),
+        "{listing}"
+    );
+    let out = podbrief(dir.path(), &["deliveries", "--failed", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(0));
+    let out = podbrief(dir.path(), &["feeds"]);
+    let feeds_listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        feeds_listing.contains("Tidal Talk") && feeds_listing.contains("2 episodes"),
+        "{feeds_listing}"
+    );
+}

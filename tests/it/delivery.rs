@@ -366,3 +366,38 @@ async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
         "{duplicates} duplicates; at most the {concurrency} sends in flight at the kill"
     );
 }
+
+#[tokio::test]
+async fn shutdown_stops_claiming_and_lets_sends_in_flight_finish() {
+    let fake = FakeTelegram::start().await;
+    fake.slow_sends(std::time::Duration::from_millis(400));
+    let t = telegram_app(&fake, "[delivery]\nconcurrency = 2\n").await;
+    subscribe_many(&t, 1..=6).await;
+    let running = t.start().await;
+    t.clock.set(at("2026-11-27T08:00:00Z"));
+    let f = fake.clone();
+    wait_until("two briefs are being sent", move || {
+        let f = f.clone();
+        async move { f.count("sendmessage") >= 2 }
+    })
+    .await;
+    running.shutdown().await;
+    let rows = t.app.store.deliveries(false, 10).await.unwrap();
+    let sent = rows.iter().filter(|d| d.status == "sent").count();
+    let pending = rows.iter().filter(|d| d.status == "pending").count();
+    assert_eq!(rows.len(), 6);
+    assert!(
+        sent >= 2,
+        "the sends in flight finished and were recorded: {rows:?}"
+    );
+    assert!(
+        pending >= 1,
+        "no new brief was taken after shutdown began: {rows:?}"
+    );
+    assert_eq!(sent + pending, 6, "nothing half-recorded: {rows:?}");
+    assert_eq!(
+        fake.count("sendmessage"),
+        sent,
+        "every recorded send happened, once"
+    );
+}
