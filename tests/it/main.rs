@@ -10,6 +10,7 @@ mod extract;
 mod ingest;
 mod lookups;
 mod postgres;
+mod robustness;
 mod search;
 mod support;
 mod telegram;
