@@ -45,6 +45,8 @@ pub struct ParsedFeed {
     pub podcast: PodcastMeta,
     /// Episodes with their transcript candidates (relative URLs unresolved).
     pub episodes: Vec<(NewEpisode, Vec<TranscriptLink>)>,
+    /// The feed's language, if declared.
+    pub language: Option<String>,
 }
 
 /// Namespaces real feeds use without declaring them.
@@ -160,7 +162,12 @@ pub fn parse_feed(bytes: &[u8], name: &str) -> Result<ParsedFeed, FeedError> {
         })
         .collect();
     episodes.sort_by_key(|e| std::cmp::Reverse(e.0.published_at));
-    Ok(ParsedFeed { podcast, episodes })
+    let language = feed.language.clone().filter(|l| !l.trim().is_empty());
+    Ok(ParsedFeed {
+        podcast,
+        episodes,
+        language,
+    })
 }
 
 fn clean_text(s: &str) -> String {
@@ -388,7 +395,23 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
 }
 
 /// Chooses the transcript to read: timed formats first (VTT, SRT, JSON), then HTML, then the rest.
-pub fn choose_transcript(links: &[TranscriptLink]) -> Option<&TranscriptLink> {
+pub fn choose_transcript<'a>(
+    links: &'a [TranscriptLink],
+    language: Option<&str>,
+) -> Option<&'a TranscriptLink> {
+    // The feed's language first ("en" matches "en-US"), then timed formats.
+    let primary = |l: &str| {
+        l.split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let lang_rank = |t: &TranscriptLink| match (language, t.language.as_deref()) {
+        (Some(want), Some(have)) if primary(want) == primary(have) => 0,
+        (_, None) => 1,
+        (None, Some(_)) => 1,
+        _ => 2,
+    };
     let rank = |t: &TranscriptLink| {
         let k = t.kind.as_deref().unwrap_or("").to_ascii_lowercase();
         if k.contains("vtt") {
@@ -403,7 +426,7 @@ pub fn choose_transcript(links: &[TranscriptLink]) -> Option<&TranscriptLink> {
             4
         }
     };
-    links.iter().min_by_key(|t| rank(t))
+    links.iter().min_by_key(|t| (lang_rank(t), rank(t)))
 }
 
 #[cfg(test)]
@@ -427,9 +450,25 @@ mod tests {
         let one = f.episodes.iter().find(|e| e.0.title == "One").unwrap();
         assert_eq!(one.0.guid, "ep-1");
         assert_eq!(one.1.len(), 2);
-        assert_eq!(choose_transcript(&one.1).unwrap().url, "t/1.vtt");
+        assert_eq!(choose_transcript(&one.1, None).unwrap().url, "t/1.vtt");
         let two = f.episodes.iter().find(|e| e.0.title == "Two").unwrap();
         assert_eq!(two.0.guid, "https://example.com/2.mp3");
+    }
+
+    #[test]
+    fn transcripts_in_the_feeds_language_come_first_then_timed_ones() {
+        let link = |url: &str, kind: &str, lang: Option<&str>| TranscriptLink {
+            url: url.into(),
+            kind: Some(kind.into()),
+            language: lang.map(String::from),
+        };
+        let links = vec![
+            link("es.vtt", "text/vtt", Some("es")),
+            link("en.html", "text/html", Some("en-US")),
+            link("en.srt", "application/srt", Some("en")),
+        ];
+        assert_eq!(choose_transcript(&links, Some("en")).unwrap().url, "en.srt");
+        assert_eq!(choose_transcript(&links, None).unwrap().url, "es.vtt");
     }
 
     #[test]

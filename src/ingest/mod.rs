@@ -437,6 +437,7 @@ impl Ingestor {
             .upsert_podcast(source, &parsed.podcast, now)
             .await?;
         let mut new = 0;
+        let language = parsed.language.clone();
         // Newest first (parse_feed sorts them): a long back catalogue is capped.
         for (mut ep, links) in parsed
             .episodes
@@ -451,7 +452,7 @@ impl Ingestor {
             {
                 ep.audio_url = loc.join(a).ok().map(|l| l.display());
             }
-            if let Some(t) = choose_transcript(&links) {
+            if let Some(t) = choose_transcript(&links, language.as_deref()) {
                 match loc.join(&t.url) {
                     Ok(l) => {
                         ep.transcript_url = Some(l.display());
