@@ -163,7 +163,7 @@ async fn database(config: &Config) -> Check {
             return Check::fail(
                 "database",
                 format!("cannot open {url}: {e}"),
-                "check database.url (sqlite://PATH) and that the folder exists and is writable",
+                "check database.url (sqlite://PATH: the folder exists and is writable; postgres://…: the server is reachable and the database exists)",
             );
         }
         Err(_) => {

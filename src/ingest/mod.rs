@@ -270,6 +270,24 @@ impl Ingestor {
             Some(f) if due_only => f.next_poll_at.is_none_or(|t| t <= now),
             _ => true,
         });
+        if due_only {
+            // Several instances on one database: each due feed is polled by the one that claims
+            // it (the claim holds it for a while; the poll's outcome then sets the next time).
+            let lease = now + chrono::Duration::minutes(10);
+            let mut claimed = Vec::with_capacity(feeds.len());
+            for url in feeds {
+                let got = match self.store.add_feed(&url, now).await {
+                    Ok(_) => self.store.claim_feed(&url, now, lease).await,
+                    Err(e) => Err(e),
+                };
+                match got {
+                    Ok(true) => claimed.push(url),
+                    Ok(false) => {}
+                    Err(e) => warn!(feed = %url, error = %e, "cannot claim the feed for polling"),
+                }
+            }
+            feeds = claimed;
+        }
         let bar = progress_bar(progress, feeds.len() as u64, "feeds");
         let hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = feeds
             .iter()

@@ -25,7 +25,9 @@ pub enum CopyError {
     #[error("the source database {0} does not exist")]
     Missing(String),
     /// The target is not a PostgreSQL database.
-    #[error("--to must be a postgres:// URL (e.g. postgres://podbrief@db.example/podbrief), not {0}")]
+    #[error(
+        "--to must be a postgres:// URL (e.g. postgres://podbrief@db.example/podbrief), not {0}"
+    )]
     Target(String),
     /// The target already holds data.
     #[error(
@@ -38,7 +40,9 @@ pub enum CopyError {
         rows: i64,
     },
     /// After copying, a table's row count differs (nothing was committed).
-    #[error("{table}: {source_rows} rows in the source but {target_rows} copied; nothing was committed")]
+    #[error(
+        "{table}: {source_rows} rows in the source but {target_rows} copied; nothing was committed"
+    )]
     CountMismatch {
         /// The table.
         table: String,
@@ -154,7 +158,10 @@ pub async fn copy_db(from: &str, to: &str) -> Result<CopyReport, CopyError> {
     let source = SqliteStore::connect(from, 1)
         .await
         .map_err(open_err("opening", from))?;
-    source.migrate().await.map_err(open_err("migrating", from))?;
+    source
+        .migrate()
+        .await
+        .map_err(open_err("migrating", from))?;
     source.close().await;
     let target = PgStore::connect(to, 2)
         .await
@@ -235,12 +242,7 @@ fn parents_first(mut rest: Vec<Table>, edges: &[(String, String)]) -> Vec<Table>
     done
 }
 
-fn read_value(
-    r: &SqliteRow,
-    table: &str,
-    column: &str,
-    kind: Kind,
-) -> Result<Value, CopyError> {
+fn read_value(r: &SqliteRow, table: &str, column: &str, kind: Kind) -> Result<Value, CopyError> {
     let err = copy_err(table);
     Ok(match kind {
         Kind::Int => Value::Int(r.try_get(column).map_err(&err)?),
@@ -412,7 +414,10 @@ mod tests {
             .collect();
         let pos = |n: &str| order.iter().position(|o| o == n).unwrap();
         for (child, parent) in &edges {
-            assert!(pos(parent) < pos(child), "{parent} before {child}: {order:?}");
+            assert!(
+                pos(parent) < pos(child),
+                "{parent} before {child}: {order:?}"
+            );
         }
         assert_eq!(order.len(), 6);
     }

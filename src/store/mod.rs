@@ -283,6 +283,14 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<()>;
     /// Re-enables a disabled feed and makes it due now; false if unknown.
     async fn enable_feed(&self, feed_url: &str) -> StoreResult<bool>;
+    /// Claims a due feed for polling (one instance per interval): moves its `next_poll_at` to
+    /// `lease_until` if it is due at `now`. Returns whether this caller got it.
+    async fn claim_feed(
+        &self,
+        feed_url: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Records a permanent redirect: the feed's URL becomes `new_url` (unless that URL is
     /// already a feed of its own).
     async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool>;

@@ -339,6 +339,24 @@ impl Store for PgStore {
         Ok(r.rows_affected() > 0)
     }
 
+    async fn claim_feed(
+        &self,
+        feed_url: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE podcasts SET next_poll_at = $1 WHERE feed_url = $2 AND disabled_reason IS NULL \
+             AND (next_poll_at IS NULL OR next_poll_at <= $3)",
+        )
+        .bind(lease_until)
+        .bind(feed_url)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE podcasts SET feed_url = $1 WHERE feed_url = $2 \
@@ -922,11 +940,10 @@ impl Store for PgStore {
     async fn try_lock(&self, name: &str) -> StoreResult<Option<InstanceLock>> {
         // A connection of its own: the lock lives exactly as long as it does.
         let mut conn = open(&self.options).await?;
-        let got: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                .bind(format!("podbrief:{name}"))
-                .fetch_one(&mut conn)
-                .await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(format!("podbrief:{name}"))
+            .fetch_one(&mut conn)
+            .await?;
         if got {
             Ok(Some(InstanceLock::held_by(Box::new(PgLock { conn }))))
         } else {

@@ -245,6 +245,24 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() > 0)
     }
 
+    async fn claim_feed(
+        &self,
+        feed_url: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE podcasts SET next_poll_at = ? WHERE feed_url = ? AND disabled_reason IS NULL \
+             AND (next_poll_at IS NULL OR next_poll_at <= ?)",
+        )
+        .bind(ts(lease_until))
+        .bind(feed_url)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool> {
         let r = sqlx::query("UPDATE OR IGNORE podcasts SET feed_url = ? WHERE feed_url = ?")
             .bind(new_url)

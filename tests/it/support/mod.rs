@@ -224,7 +224,10 @@ impl Drop for PgDatabase {
         let (server, name) = (self.server.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
             use sqlx::Connection;
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&server).await.ok()?;
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

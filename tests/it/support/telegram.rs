@@ -78,8 +78,14 @@ async fn handle(
     let method = method.to_ascii_lowercase();
     {
         let mut inner = fake.inner.lock().unwrap();
-        let kept = if inner.lean { Value::Null } else { params.clone() };
-        inner.calls.push((method.clone(), kept, std::time::Instant::now()));
+        let kept = if inner.lean {
+            Value::Null
+        } else {
+            params.clone()
+        };
+        inner
+            .calls
+            .push((method.clone(), kept, std::time::Instant::now()));
     }
     fake.arrived.notify_waiters();
     match method.as_str() {
