@@ -60,6 +60,9 @@ fn hour_from_samples() -> String {
     while words < 9_000 && !pieces.is_empty() {
         for segs in &pieces {
             for s in segs {
+                if words >= 9_000 {
+                    break;
+                }
                 let n = s.text.split_whitespace().count();
                 let len = (n as i64 * 400).max(1000);
                 let who = format!("{} {}", s.speaker.as_deref().unwrap_or("Host"), copy);
