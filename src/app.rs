@@ -82,13 +82,13 @@ impl App {
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let ingestor = Arc::new(
             Ingestor::new(
-            store.clone(),
-            index.clone(),
-            extractor,
-            clock.clone(),
-            Config::duration(&config.ingest.timeout),
-            config.ingest.max_body_mb,
-        )
+                store.clone(),
+                index.clone(),
+                extractor,
+                clock.clone(),
+                Config::duration(&config.ingest.timeout),
+                config.ingest.max_body_mb,
+            )
             .with_policy(PollPolicy {
                 every: Config::duration(&config.ingest.poll_every),
                 max_failures: config.ingest.max_failures,
@@ -165,11 +165,19 @@ impl App {
             tasks.push(task);
         }
         let planned = Arc::new(tokio::sync::Notify::new());
-        let scheduler = Scheduler::new(self.core.clone(), Config::duration(&self.config.brief.catch_up), planned.clone());
+        let scheduler = Scheduler::new(
+            self.core.clone(),
+            Config::duration(&self.config.brief.catch_up),
+            planned.clone(),
+        );
         let scheduler = tokio::spawn(scheduler.run());
         tasks.push(self.health.watch("scheduler", scheduler));
         let d = &self.config.delivery;
-        let settings = OutboxSettings { concurrency: d.concurrency, lease: Config::duration(&d.lease), max_attempts: d.max_attempts };
+        let settings = OutboxSettings {
+            concurrency: d.concurrency,
+            lease: Config::duration(&d.lease),
+            max_attempts: d.max_attempts,
+        };
         let outbox = Outbox::new(self.core.clone(), senders, settings, planned);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let outbox = self
@@ -180,7 +188,19 @@ impl App {
             self.clock.clone(),
             self.config.feed_sources(),
         )));
-        Ok(Running { http_addr, tasks, outbox: Some(outbox), stop })
+        if !self.config.database.url.starts_with("sqlite:") {
+            // Other instances on a shared database store insights too: follow them.
+            tasks.push(tokio::spawn(follow_store(
+                self.store.clone(),
+                self.index.clone(),
+            )));
+        }
+        Ok(Running {
+            http_addr,
+            tasks,
+            outbox: Some(outbox),
+            stop,
+        })
     }
 
     /// Runs the bot with the console chat on `input`/`output` until the input ends.
@@ -234,7 +254,9 @@ impl Running {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(outbox) = self.outbox.take() {
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE + std::time::Duration::from_secs(1), outbox).await;
+            let _ =
+                tokio::time::timeout(SHUTDOWN_GRACE + std::time::Duration::from_secs(1), outbox)
+                    .await;
         }
         self.abort_all();
     }
@@ -246,10 +268,22 @@ impl Running {
     }
 }
 
+/// Keeps the index current with insights other instances stored, every 30 seconds.
+async fn follow_store(store: Arc<dyn Store>, index: Arc<SearchIndex>) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        if let Err(e) = crate::search::sync::follow(store.as_ref(), &index).await {
+            tracing::warn!(error = %e, "cannot follow the store's new insights");
+        }
+    }
+}
+
 async fn poll_forever(ingestor: Arc<Ingestor>, clock: Arc<dyn Clock>, sources: Vec<String>) {
     // Each feed has its own next poll time; look for due feeds every minute.
     loop {
-        clock.sleep_until(clock.now() + chrono::Duration::minutes(1)).await;
+        clock
+            .sleep_until(clock.now() + chrono::Duration::minutes(1))
+            .await;
         ingestor.ingest_due(&sources).await;
     }
 }

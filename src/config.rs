@@ -233,7 +233,11 @@ pub struct DeliveryConfig {
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        DeliveryConfig { concurrency: 64, lease: "10m".into(), max_attempts: 5 }
+        DeliveryConfig {
+            concurrency: 64,
+            lease: "10m".into(),
+            max_attempts: 5,
+        }
     }
 }
 
@@ -608,13 +612,23 @@ impl Config {
             ));
         }
         if !(1..=10_000).contains(&self.delivery.concurrency) {
-            return Err(bad("delivery.concurrency", format!("{} is out of range 1..=10000", self.delivery.concurrency)));
+            return Err(bad(
+                "delivery.concurrency",
+                format!("{} is out of range 1..=10000", self.delivery.concurrency),
+            ));
         }
         if !(1..=20).contains(&self.delivery.max_attempts) {
-            return Err(bad("delivery.max_attempts", format!("{} is out of range 1..=20", self.delivery.max_attempts)));
+            return Err(bad(
+                "delivery.max_attempts",
+                format!("{} is out of range 1..=20", self.delivery.max_attempts),
+            ));
         }
         for (key, n, max) in [
-            ("ingest.max_failures", self.ingest.max_failures as usize, 1000),
+            (
+                "ingest.max_failures",
+                self.ingest.max_failures as usize,
+                1000,
+            ),
             ("ingest.backfill", self.ingest.backfill, 100_000),
             ("ingest.concurrency", self.ingest.concurrency, 1000),
             ("ingest.per_host", self.ingest.per_host, 100),
@@ -626,10 +640,17 @@ impl Config {
         for (i, op) in self.ingest.operators.iter().enumerate() {
             let ok = op == "console"
                 || op.split_once(':').is_some_and(|(p, id)| {
-                    matches!(p, "telegram" | "discord") && !id.is_empty() && id.chars().all(|c| c.is_ascii_digit())
+                    matches!(p, "telegram" | "discord")
+                        && !id.is_empty()
+                        && id.chars().all(|c| c.is_ascii_digit())
                 });
             if !ok {
-                return Err(bad(&format!("ingest.operators[{i}]"), format!("{op:?} is not \"console\", \"telegram:USER_ID\" or \"discord:USER_ID\"")));
+                return Err(bad(
+                    &format!("ingest.operators[{i}]"),
+                    format!(
+                        "{op:?} is not \"console\", \"telegram:USER_ID\" or \"discord:USER_ID\""
+                    ),
+                ));
             }
         }
         if !(1..=1024).contains(&self.ingest.max_body_mb) {
@@ -677,7 +698,10 @@ impl Config {
                 ));
             }
         }
-        if !e.api_key_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        if !e
+            .api_key_env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
             || e.api_key_env.is_empty()
         {
             return Err(bad(
@@ -746,8 +770,8 @@ impl Config {
             ),
             ("discord.per_second", self.discord.per_second),
         ] {
-            if !(1..=10_000).contains(&n) {
-                return Err(bad(key, format!("{n} is out of range 1..=10000")));
+            if !(1..=1_000_000).contains(&n) {
+                return Err(bad(key, format!("{n} is out of range 1..=1000000")));
             }
         }
         if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
@@ -818,7 +842,8 @@ impl Config {
             if key.is_empty() {
                 return Err(bad(
                     "discord.public_key",
-                    "\"interactions\" mode needs the application's public key (64 hex digits)".into(),
+                    "\"interactions\" mode needs the application's public key (64 hex digits)"
+                        .into(),
                 ));
             }
             if self.http.listen.is_empty() {
@@ -972,19 +997,27 @@ mod tests {
         let e = load("[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"abc\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("discord.public_key") && e.contains("64 hex"), "{e}");
+        assert!(
+            e.contains("discord.public_key") && e.contains("64 hex"),
+            "{e}"
+        );
         let key = "a".repeat(64);
         let e = load(&format!(
             "[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"{key}\"\n"
         ))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("discord.mode") && e.contains("http.listen"), "{e}");
+        assert!(
+            e.contains("discord.mode") && e.contains("http.listen"),
+            "{e}"
+        );
         let e = load("[discord]\nguilds = [\"123\", \"my-server\"]\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("discord.guilds[1]"), "{e}");
-        let e = load("[discord]\nproxy = \"localhost:3000\"\n").unwrap_err().to_string();
+        let e = load("[discord]\nproxy = \"localhost:3000\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("discord.proxy"), "{e}");
         let ok = load(&format!(
             "[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"{key}\"\nguilds = [\"123\"]\n[http]\nlisten = \"127.0.0.1:0\"\n"

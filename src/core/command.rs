@@ -176,10 +176,18 @@ impl Command {
             },
             "feeds" => {
                 let mut words = args.split_whitespace();
-                match (words.next().map(str::to_ascii_lowercase).as_deref(), words.next(), words.next()) {
+                match (
+                    words.next().map(str::to_ascii_lowercase).as_deref(),
+                    words.next(),
+                    words.next(),
+                ) {
                     (None, _, _) | (Some("list"), None, _) => Command::Feeds(FeedsArg::List),
-                    (Some("add"), Some(url), None) => Command::Feeds(FeedsArg::Add(url.to_string())),
-                    (Some("remove"), Some(url), None) => Command::Feeds(FeedsArg::Remove(url.to_string())),
+                    (Some("add"), Some(url), None) => {
+                        Command::Feeds(FeedsArg::Add(url.to_string()))
+                    }
+                    (Some("remove"), Some(url), None) => {
+                        Command::Feeds(FeedsArg::Remove(url.to_string()))
+                    }
                     _ => return Err(usage("What should I do with the feeds?", FEEDS_USAGE)),
                 }
             }

@@ -418,15 +418,31 @@ impl Core {
             (_, None) => String::new(),
         };
         if !self.settings.operators.contains(&who) {
-            return Ok(Reply::text("Only podbrief's operators can manage feeds (ingest.operators in the config)."));
+            return Ok(Reply::text(
+                "Only podbrief's operators can manage feeds (ingest.operators in the config).",
+            ));
         }
         let store = self.store.as_ref();
         let result = match arg {
             FeedsArg::List => return Ok(Reply::text(manage::describe(&store.feeds().await?))),
-            FeedsArg::Add(url) => manage::add(store, &url, true, self.settings.allow_private_feeds, self.clock.now())
+            FeedsArg::Add(url) => manage::add(
+                store,
+                &url,
+                true,
+                self.settings.allow_private_feeds,
+                self.clock.now(),
+            )
+            .await
+            .map(|added| {
+                if added {
+                    format!("Added {url}; it is read within a minute.")
+                } else {
+                    format!("{url} is already a feed.")
+                }
+            }),
+            FeedsArg::Remove(url) => manage::remove(store, &url)
                 .await
-                .map(|added| if added { format!("Added {url}; it is read within a minute.") } else { format!("{url} is already a feed.") }),
-            FeedsArg::Remove(url) => manage::remove(store, &url).await.map(|_| format!("Removed {url} with its episodes and insights.")),
+                .map(|_| format!("Removed {url} with its episodes and insights.")),
         };
         match result {
             Ok(text) => Ok(Reply::text(text)),

@@ -180,7 +180,12 @@ mod tests {
     /// Every local day of 2026 gets exactly one run, at 08:00 local, across both DST changes.
     #[test]
     fn a_daily_time_runs_once_per_local_day_all_year() {
-        for zone in ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata"] {
+        for zone in [
+            "America/New_York",
+            "Europe/London",
+            "Australia/Lord_Howe",
+            "Asia/Kolkata",
+        ] {
             let tz: Tz = zone.parse().unwrap();
             let s = Schedule::parse("08:00").unwrap();
             let mut at = utc("2025-12-31T12:00:00Z");
@@ -197,7 +202,11 @@ mod tests {
                 days.push(local.date_naive());
             }
             assert_eq!(days.len(), 365, "{zone}");
-            assert!(days.windows(2).all(|w| w[1] - w[0] == chrono::Duration::days(1)), "{zone}");
+            assert!(
+                days.windows(2)
+                    .all(|w| w[1] - w[0] == chrono::Duration::days(1)),
+                "{zone}"
+            );
         }
     }
 
@@ -211,7 +220,10 @@ mod tests {
         let s = Schedule::parse("01:45").unwrap();
         let first = s.next_after(utc("2026-04-04T12:00:00Z"), tz).unwrap();
         let second = s.next_after(first, tz).unwrap();
-        assert_eq!(second - first, chrono::Duration::hours(24) + chrono::Duration::minutes(30));
+        assert_eq!(
+            second - first,
+            chrono::Duration::hours(24) + chrono::Duration::minutes(30)
+        );
     }
 
     #[test]

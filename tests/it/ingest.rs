@@ -57,8 +57,19 @@ async fn a_broken_feed_is_reported_by_name_and_the_others_are_still_ingested() {
     assert_eq!(stats.episodes, 2, "the good feed's episodes are stored");
     assert!(stats.insights > 0);
     // The broken feeds are known, with their errors, for `podbrief feeds`.
-    let broken = t.app.store.feed(&t.feeds.url("broken.xml")).await.unwrap().unwrap();
-    assert!(broken.last_error.unwrap().contains("not a valid RSS/Atom feed"));
+    let broken = t
+        .app
+        .store
+        .feed(&t.feeds.url("broken.xml"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        broken
+            .last_error
+            .unwrap()
+            .contains("not a valid RSS/Atom feed")
+    );
 }
 
 #[tokio::test]

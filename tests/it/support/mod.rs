@@ -95,7 +95,8 @@ async fn serve_file(
     }
     if path == "huge.xml" {
         let chunk = axum::body::Bytes::from(vec![b' '; 1 << 20]);
-        let stream = futures::stream::iter((0..50).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+        let stream =
+            futures::stream::iter((0..50).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
         return axum::body::Body::from_stream(stream).into_response();
     }
     let etag = s.etags.lock().unwrap().get(&path).cloned();
@@ -132,22 +133,40 @@ impl FeedServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FeedServer { base: format!("http://{addr}"), hits, state }
+        FeedServer {
+            base: format!("http://{addr}"),
+            hits,
+            state,
+        }
     }
 
     /// Serves `body` at `path` from now on.
     pub fn set(&self, path: &str, body: impl Into<Vec<u8>>) {
-        self.state.overrides.lock().unwrap().insert(path.into(), body.into());
+        self.state
+            .overrides
+            .lock()
+            .unwrap()
+            .insert(path.into(), body.into());
     }
 
     /// Gives `path` an ETag (answering 304 when a request carries it).
     pub fn set_etag(&self, path: &str, etag: &str) {
-        self.state.etags.lock().unwrap().insert(path.into(), etag.into());
+        self.state
+            .etags
+            .lock()
+            .unwrap()
+            .insert(path.into(), etag.into());
     }
 
     /// How many requests for `path` were answered 304.
     pub fn not_modified(&self, path: &str) -> usize {
-        self.state.not_modified.lock().unwrap().get(path).copied().unwrap_or(0)
+        self.state
+            .not_modified
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn url(&self, path: &str) -> String {
