@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use crate::core::Core;
 use crate::core::model::Subscription;
 use crate::core::schedule::{Schedule, parse_timezone};
-use crate::store::StoreError;
+use crate::store::{Plan, StoreError};
 
 /// Plans deliveries when subscriptions are due.
 pub struct Scheduler {
@@ -60,14 +60,27 @@ impl Scheduler {
 
     /// Plans every occurrence due at `now`; returns how many deliveries it created to send.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let due = self.core.store().due_subscriptions(now).await?;
         let mut planned = 0;
-        for sub in self.core.store().due_subscriptions(now).await? {
-            planned += usize::from(self.plan(&sub, now).await?);
+        // Batches: one transaction per batch, and the outbox starts on the first batch while the
+        // rest are planned.
+        for batch in due.chunks(PLAN_BATCH) {
+            let plans: Vec<Plan> = batch.iter().map(|s| self.plan(s, now)).collect();
+            let created = self.core.store().plan_deliveries(&plans, now).await?;
+            for (plan, created) in plans.iter().zip(created) {
+                if plan.missed && created {
+                    info!(subscription = plan.subscription, occurrence = %plan.occurrence, "brief missed while down; not sent");
+                }
+                planned += usize::from(created && !plan.missed);
+            }
+            if planned > 0 {
+                self.planned.notify_one();
+            }
         }
         Ok(planned)
     }
 
-    async fn plan(&self, sub: &Subscription, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    fn plan(&self, sub: &Subscription, now: DateTime<Utc>) -> Plan {
         let occurrence = sub.next_run_at;
         let next = match (Schedule::parse(&sub.schedule), parse_timezone(&sub.timezone)) {
             (Ok(s), Ok(tz)) => s.next_after(now.max(occurrence), tz),
@@ -77,15 +90,14 @@ impl Scheduler {
             warn!(subscription = sub.id, schedule = %sub.schedule, "unreadable schedule; trying again tomorrow");
             now + chrono::Duration::days(1)
         });
-        let missed = now - occurrence > self.catch_up;
-        let created = self
-            .core
-            .store()
-            .plan_delivery(sub.id, occurrence, next, missed, now)
-            .await?;
-        if missed && created {
-            info!(subscription = sub.id, %occurrence, "brief missed while down; not sent");
+        Plan {
+            subscription: sub.id,
+            occurrence,
+            next_run_at: next,
+            missed: now - occurrence > self.catch_up,
         }
-        Ok(created && !missed)
     }
 }
+
+/// Occurrences planned per transaction.
+const PLAN_BATCH: usize = 500;

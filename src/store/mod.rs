@@ -203,6 +203,19 @@ impl DeliveryOutcome {
     }
 }
 
+/// One occurrence to plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    /// The subscription.
+    pub subscription: SubscriptionId,
+    /// The occurrence (the subscription's current `next_run_at`).
+    pub occurrence: DateTime<Utc>,
+    /// The occurrence after it.
+    pub next_run_at: DateTime<Utc>,
+    /// Recorded as missed rather than to be sent.
+    pub missed: bool,
+}
+
 /// A claimed delivery and its subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
@@ -355,18 +368,11 @@ pub trait Store: Send + Sync {
     /// The earliest `next_run_at` of the active subscriptions.
     async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
-    /// Plans an occurrence in one transaction: creates its delivery row (`pending`, or `missed`
-    /// when `missed` is true) unless it exists, and moves the subscription's `next_run_at` from
-    /// `occurrence` to `next_run_at` (only if it still is `occurrence`, so two schedulers agree).
-    /// Returns whether this call created the row.
-    async fn plan_delivery(
-        &self,
-        sub: SubscriptionId,
-        occurrence: DateTime<Utc>,
-        next_run_at: DateTime<Utc>,
-        missed: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    /// Plans occurrences in one transaction: for each, creates its delivery row (`pending`, or
+    /// `missed`) unless it exists, and moves the subscription's `next_run_at` from the occurrence
+    /// to the next one (only if it still is that occurrence, so two schedulers agree). Returns, for
+    /// each plan, whether this call created the row.
+    async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>>;
     /// Claims up to `limit` pending deliveries due at `now` whose lease is free or expired,
     /// leasing them until `lease_until` and counting the attempt.
     async fn claim_deliveries(

@@ -22,7 +22,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 
 use super::{
     Delivery, DeliveryOutcome, DeliveryRow, FeedRow, InstanceLock, LockHolder, NewSubscription,
-    PollRecord, Stats, Store, StoreError, StoreResult,
+    Plan, PollRecord, Stats, Store, StoreError, StoreResult,
 };
 use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
@@ -705,37 +705,40 @@ impl Store for PgStore {
         .await?)
     }
 
-    async fn plan_delivery(
-        &self,
-        sub: SubscriptionId,
-        occurrence: DateTime<Utc>,
-        next_run_at: DateTime<Utc>,
-        missed: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        // Instances planning the same occurrence at once: the second INSERT waits for the first
-        // transaction and then does nothing; its UPDATE no longer matches.
+    async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
-        let created = sqlx::query(
-            "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $2, $4) ON CONFLICT (subscription_id, occurrence) DO NOTHING",
-        )
-        .bind(sub)
-        .bind(occurrence)
-        .bind(if missed { "missed" } else { "pending" })
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
-        sqlx::query("UPDATE subscriptions SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3")
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let (sub, occurrence, next_run_at, missed) = (
+                plan.subscription,
+                plan.occurrence,
+                plan.next_run_at,
+                plan.missed,
+            );
+            let created = sqlx::query(
+                "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $2, $4) ON CONFLICT (subscription_id, occurrence) DO NOTHING",
+            )
+            .bind(sub)
+            .bind(occurrence)
+            .bind(if missed { "missed" } else { "pending" })
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            sqlx::query(
+                "UPDATE subscriptions SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3",
+            )
             .bind(next_run_at)
             .bind(sub)
             .bind(occurrence)
             .execute(&mut *tx)
             .await?;
+            out.push(created);
+        }
         tx.commit().await?;
-        Ok(created)
+        Ok(out)
     }
 
     async fn claim_deliveries(

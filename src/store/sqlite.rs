@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    Delivery, DeliveryOutcome, DeliveryRow, FeedRow, NewSubscription, PollRecord, Stats, Store,
-    StoreError, StoreResult,
+    Delivery, DeliveryOutcome, DeliveryRow, FeedRow, NewSubscription, Plan, PollRecord, Stats,
+    Store, StoreError, StoreResult,
 };
 use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
@@ -597,36 +597,41 @@ impl Store for SqliteStore {
         t.as_deref().map(parse_ts).transpose()
     }
 
-    async fn plan_delivery(
-        &self,
-        sub: SubscriptionId,
-        occurrence: DateTime<Utc>,
-        next_run_at: DateTime<Utc>,
-        missed: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>> {
         let mut tx = self.write_tx().await?;
-        let created = sqlx::query(
-            "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription_id, occurrence) DO NOTHING",
-        )
-        .bind(sub)
-        .bind(ts(occurrence))
-        .bind(if missed { "missed" } else { "pending" })
-        .bind(ts(occurrence))
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
-        sqlx::query("UPDATE subscriptions SET next_run_at = ? WHERE id = ? AND next_run_at = ?")
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let (sub, occurrence, next_run_at, missed) = (
+                plan.subscription,
+                plan.occurrence,
+                plan.next_run_at,
+                plan.missed,
+            );
+            let created = sqlx::query(
+                "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription_id, occurrence) DO NOTHING",
+            )
+            .bind(sub)
+            .bind(ts(occurrence))
+            .bind(if missed { "missed" } else { "pending" })
+            .bind(ts(occurrence))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            sqlx::query(
+                "UPDATE subscriptions SET next_run_at = ? WHERE id = ? AND next_run_at = ?",
+            )
             .bind(ts(next_run_at))
             .bind(sub)
             .bind(ts(occurrence))
             .execute(&mut *tx)
             .await?;
+            out.push(created);
+        }
         tx.commit().await?;
-        Ok(created)
+        Ok(out)
     }
 
     async fn claim_deliveries(

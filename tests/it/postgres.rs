@@ -445,14 +445,14 @@ async fn copy_db_moves_a_sqlite_database_to_postgres_and_it_answers_the_same() {
             .await
             .unwrap();
         ids.push(sub.id);
+        let plan = podbrief::store::Plan {
+            subscription: sub.id,
+            occurrence: at("2026-11-27T08:00:00Z"),
+            next_run_at: at("2026-11-28T08:00:00Z"),
+            missed: false,
+        };
         lite.store
-            .plan_delivery(
-                sub.id,
-                at("2026-11-27T08:00:00Z"),
-                at("2026-11-28T08:00:00Z"),
-                false,
-                at("2026-11-27T08:00:00Z"),
-            )
+            .plan_deliveries(&[plan], at("2026-11-27T08:00:00Z"))
             .await
             .unwrap();
     }
