@@ -88,6 +88,17 @@ pub struct Core {
     settings: Settings,
     schedule_changed: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
+    brief_cache: std::sync::Mutex<BriefCache>,
+}
+
+/// Brief candidates and rankings shared by the subscriptions of one fan-out: valid while the
+/// lookback window (to the minute) and the newest insight stay the same.
+#[derive(Default)]
+struct BriefCache {
+    key: Option<(DateTime<Utc>, i64)>,
+    candidates: Arc<Vec<InsightView>>,
+    /// Rankings by (topics, size), for subscriptions with nothing delivered among the candidates.
+    ranked: std::collections::HashMap<(Vec<String>, usize), Vec<InsightView>>,
 }
 
 const INTERNAL_ERROR: &str =
@@ -107,6 +118,7 @@ impl Core {
             clock,
             settings,
             schedule_changed: Arc::new(Notify::new()),
+            brief_cache: Default::default(),
             metrics: Arc::default(),
         }
     }
@@ -457,20 +469,66 @@ impl Core {
         sub: Option<&Subscription>,
     ) -> Result<Vec<InsightView>, StoreError> {
         let now = self.clock.now();
-        let candidates = self
-            .store
-            .brief_candidates(now - self.settings.lookback, sub.map(|s| s.id))
-            .await?;
+        let since = now - self.settings.lookback;
+        // Candidates are read once per minute of window and per new insight, not per chat.
+        let since_minute =
+            DateTime::from_timestamp(since.timestamp() - since.timestamp().rem_euclid(60), 0)
+                .unwrap_or(since);
+        let key = (since_minute, self.store.latest_insight_id().await?);
+        let cached = {
+            let cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
+            (cache.key == Some(key)).then(|| cache.candidates.clone())
+        };
+        let all = match cached {
+            Some(c) => c,
+            None => {
+                let fresh = Arc::new(self.store.brief_candidates(since_minute, None).await?);
+                let mut cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
+                *cache = BriefCache {
+                    key: Some(key),
+                    candidates: fresh.clone(),
+                    ranked: Default::default(),
+                };
+                fresh
+            }
+        };
+        let delivered: std::collections::HashSet<i64> = match sub {
+            Some(s) => self.store.delivered_ids(s.id).await?.into_iter().collect(),
+            None => Default::default(),
+        };
+        let size = usize::from(sub.map(|s| s.size).unwrap_or(self.settings.size));
+        let topics: Vec<String> = sub.map(|s| s.topics.clone()).unwrap_or_default();
+        let untouched = all.iter().all(|c| !delivered.contains(&c.id));
+        if untouched
+            && let Some(r) = self
+                .brief_cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .ranked
+                .get(&(topics.clone(), size))
+        {
+            return Ok(r.clone());
+        }
+        let candidates: Vec<InsightView> = all
+            .iter()
+            .filter(|c| c.published_at >= since && !delivered.contains(&c.id))
+            .cloned()
+            .collect();
         let rules = BriefRules {
-            size: usize::from(sub.map(|s| s.size).unwrap_or(self.settings.size)),
+            size,
             max_per_episode: self.settings.max_per_episode,
             max_per_podcast: self.settings.max_per_podcast,
             half_life_days: self.settings.half_life_days,
         };
-        let filter = sub
-            .map(|s| TopicFilter::from_list(&s.topics))
-            .unwrap_or_default();
-        Ok(rank(&candidates, &rules, &filter, now))
+        let filter = TopicFilter::from_list(&topics);
+        let ranked = rank(&candidates, &rules, &filter, now);
+        if untouched {
+            let mut cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.key == Some(key) {
+                cache.ranked.insert((topics, size), ranked.clone());
+            }
+        }
+        Ok(ranked)
     }
 
     /// The brief message for a subscription: `None` when there is nothing new and empty briefs

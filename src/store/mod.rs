@@ -333,6 +333,10 @@ pub trait Store: Send + Sync {
     async fn insights(&self, ids: &[InsightId]) -> StoreResult<Vec<InsightView>>;
     /// Insights with id greater than `after`, in id order, at most `limit`.
     async fn insights_after(&self, after: InsightId, limit: i64) -> StoreResult<Vec<InsightView>>;
+    /// The newest insight's id (0 when there is none): changes whenever insights are added.
+    async fn latest_insight_id(&self) -> StoreResult<InsightId>;
+    /// The insights already delivered to a subscription.
+    async fn delivered_ids(&self, sub: SubscriptionId) -> StoreResult<Vec<InsightId>>;
     /// Brief candidates: insights from episodes published since `since`, not yet delivered to
     /// `subscription` (when given).
     async fn brief_candidates(

@@ -443,6 +443,22 @@ impl Store for SqliteStore {
         rows.iter().map(insight_view).collect()
     }
 
+    async fn latest_insight_id(&self) -> StoreResult<InsightId> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM insights")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    async fn delivered_ids(&self, sub: SubscriptionId) -> StoreResult<Vec<InsightId>> {
+        Ok(sqlx::query_scalar(
+            "SELECT insight_id FROM delivered_insights WHERE subscription_id = ?",
+        )
+        .bind(sub)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn brief_candidates(
         &self,
         since: DateTime<Utc>,
