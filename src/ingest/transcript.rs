@@ -404,7 +404,10 @@ fn parse_json(text: &str) -> Result<Vec<Segment>, TranscriptError> {
                 if word_level
                     && prev.speaker == speaker
                     && !prev.text.ends_with(['.', '?', '!'])
-                    && prev.text.len() < 400 =>
+                    && prev.text.len() < 400
+                    // A pause of 600 ms or more starts a new phrase, so the extractor can end a
+                    // sentence there in unpunctuated speech.
+                    && start.zip(prev.end_ms).is_none_or(|(s, e)| s - e < 600) =>
             {
                 // Punctuation tokens of word-level transcripts attach to the word before.
                 if !body.starts_with([',', '.', '!', '?', ';', ':', ')']) {
@@ -634,6 +637,12 @@ mod tests {
         assert_eq!(t.segments[0].text, "Hello world.");
         assert_eq!(t.segments[1].start_ms, Some(1200));
         assert_eq!(t.turns().len(), 1);
+        let paused = r#"{"segments":[{"speaker":"A","startTime":0.0,"endTime":0.4,"body":"so"},
+            {"speaker":"A","startTime":0.5,"endTime":0.9,"body":"yes"},
+            {"speaker":"A","startTime":2.0,"endTime":2.4,"body":"then"}]}"#;
+        let t = Transcript::parse(paused.as_bytes()).unwrap();
+        assert_eq!(t.segments.len(), 2, "a 1.1 s pause starts a new phrase");
+        assert_eq!(t.segments[1].start_ms, Some(2000));
     }
 
     #[test]
