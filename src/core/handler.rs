@@ -149,6 +149,11 @@ impl Core {
         &self.clock
     }
 
+    /// The most common topics of the indexed insights, most frequent first.
+    pub fn top_topics(&self, n: usize) -> Vec<String> {
+        self.index.top_topics(n)
+    }
+
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings

@@ -1,31 +1,11 @@
 //! The daily brief arrives once, on time, after downtime, through rate limits and failures.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use podbrief::adapters::console::console_chat;
-use podbrief::core::model::{ChatRef, Platform};
-use podbrief::store::NewSubscription;
 use serde_json::json;
 
 use crate::support::telegram::{FakeTelegram, TOKEN};
-use crate::support::{Options, TestApp};
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..2000 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("never: {what}");
-}
+use crate::support::{BotProcess, Options, TestApp, at, subscribe_telegram_chats, wait_until};
 
 #[tokio::test]
 async fn a_bot_down_at_brief_time_sends_it_when_back() {
@@ -114,31 +94,8 @@ async fn telegram_app(fake: &FakeTelegram, delivery: &str) -> TestApp {
     t
 }
 
-fn tg(id: i64) -> ChatRef {
-    ChatRef {
-        platform: Platform::Telegram,
-        chat_id: id.to_string(),
-        thread_id: None,
-    }
-}
-
 async fn subscribe_many(t: &TestApp, ids: impl Iterator<Item = i64>) {
-    for id in ids {
-        t.app
-            .store
-            .upsert_subscription(&NewSubscription {
-                chat: tg(id),
-                schedule: "08:00".into(),
-                timezone: "UTC".into(),
-                size: 3,
-                topics: vec![],
-                next_run_at: at("2026-11-27T08:00:00Z"),
-                created_by: None,
-                scope_id: None,
-            })
-            .await
-            .unwrap();
-    }
+    subscribe_telegram_chats(t.app.store.as_ref(), ids, at("2026-11-27T08:00:00Z")).await;
 }
 
 #[tokio::test]
@@ -252,38 +209,6 @@ async fn a_large_fan_out_stays_within_the_platform_limits() {
     running.shutdown().await;
 }
 
-/// `podbrief run` as a real process, on a database prepared by the test.
-struct Bot {
-    child: std::process::Child,
-}
-
-impl Bot {
-    fn start(config: &std::path::Path) -> Bot {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_podbrief"))
-            .args(["--config", config.to_str().unwrap(), "run"])
-            .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("podbrief starts");
-        Bot { child }
-    }
-
-    /// SIGKILL: no chance to clean up.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
     let n = 1_000i64;
@@ -316,23 +241,9 @@ async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
         .unwrap();
         app.ingest(false).await;
         let due = Utc::now() - chrono::Duration::minutes(1);
-        for id in 1..=n {
-            app.store
-                .upsert_subscription(&NewSubscription {
-                    chat: tg(id),
-                    schedule: "08:00".into(),
-                    timezone: "UTC".into(),
-                    size: 3,
-                    topics: vec![],
-                    next_run_at: due,
-                    created_by: None,
-                    scope_id: None,
-                })
-                .await
-                .unwrap();
-        }
+        subscribe_telegram_chats(app.store.as_ref(), 1..=n, due).await;
     }
-    let mut bot = Bot::start(&config_path);
+    let mut bot = BotProcess::start(&config_path);
     let f = fake.clone();
     wait_until("the fan-out is under way", move || {
         let f = f.clone();
@@ -343,7 +254,7 @@ async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
     let at_kill = fake.calls("sendmessage").len() as i64;
     assert!(at_kill < n, "killed mid-fan-out ({at_kill} of {n} sent)");
 
-    let _bot = Bot::start(&config_path);
+    let _bot = BotProcess::start(&config_path);
     let f = fake.clone();
     wait_until("every chat received its brief", move || {
         let f = f.clone();

@@ -9,16 +9,19 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use podbrief::app::App;
 use podbrief::config::Config;
 use podbrief::core::clock::{ManualClock, SystemClock};
-use podbrief::core::model::{ChatRef, Platform};
+use podbrief::core::model::Platform;
 use podbrief::store::{NewSubscription, PgStore, Store, StoreError};
 use sqlx::Connection;
 
 use crate::support::telegram::{FakeTelegram, TOKEN, message, private_chat};
-use crate::support::{Options, PgDatabase, START, TestApp, fixtures, postgres_server};
+use crate::support::{
+    BotProcess, Options, PgDatabase, START, TestApp, at, fixtures, postgres_server,
+    subscribe_telegram_chats, telegram_chat, wait_until,
+};
 
 /// The test server, or `None` after printing why the test does nothing.
 fn server_or_skip(test: &str) -> Option<String> {
@@ -29,28 +32,6 @@ fn server_or_skip(test: &str) -> Option<String> {
         );
     }
     server
-}
-
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..6000 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("never: {what}");
-}
-
-fn tg(id: i64) -> ChatRef {
-    ChatRef {
-        platform: Platform::Telegram,
-        chat_id: id.to_string(),
-        thread_id: None,
-    }
 }
 
 /// The config of one instance: the shared database, the fixture feed, the fake Bot API with
@@ -82,22 +63,12 @@ async fn instance(toml: &str, dir: &Path) -> App {
 async fn prepare(app: &App, n: i64) {
     let r = app.ingest(false).await;
     assert!(r.new_insights > 0, "{r:?}");
-    let due = Utc::now() - chrono::Duration::minutes(1);
-    for id in 1..=n {
-        app.store
-            .upsert_subscription(&NewSubscription {
-                chat: tg(id),
-                schedule: "08:00".into(),
-                timezone: "UTC".into(),
-                size: 3,
-                topics: vec![],
-                next_run_at: due,
-                created_by: None,
-                scope_id: None,
-            })
-            .await
-            .unwrap();
-    }
+    subscribe_telegram_chats(
+        app.store.as_ref(),
+        1..=n,
+        Utc::now() - chrono::Duration::minutes(1),
+    )
+    .await;
 }
 
 fn sends_per_chat(fake: &FakeTelegram) -> HashMap<i64, usize> {
@@ -155,37 +126,6 @@ async fn three_instances_deliver_every_brief_exactly_once() {
     }
 }
 
-/// `podbrief run` as a real process.
-struct Process(std::process::Child);
-
-impl Process {
-    fn start(config: &Path) -> Process {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_podbrief"))
-            .args(["--config", config.to_str().unwrap(), "run"])
-            .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("podbrief starts");
-        Process(child)
-    }
-
-    /// SIGKILL: no chance to clean up.
-    fn kill(&mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_mid_fan_out_loses_no_brief() {
     let Some(server) = server_or_skip("an_instance_killed_mid_fan_out_loses_no_brief") else {
@@ -204,7 +144,7 @@ async fn an_instance_killed_mid_fan_out_loses_no_brief() {
     prepare(&b, n).await;
 
     // Instance A, a separate process, starts the fan-out alone; B and C join it.
-    let mut a = Process::start(&config_path);
+    let mut a = BotProcess::start(&config_path);
     let f = fake.clone();
     wait_until("instance A is sending", move || {
         let f = f.clone();
@@ -380,10 +320,6 @@ async fn a_schema_newer_than_the_binary_is_refused_clearly() {
     store.close().await;
 }
 
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
 /// An app on `url` reading both fixture feeds from files, at the harness's start time.
 async fn app_on(url: &str, dir: &Path) -> (App, Arc<ManualClock>) {
     let feeds = fixtures().join("feeds");
@@ -433,7 +369,7 @@ async fn copy_db_moves_a_sqlite_database_to_postgres_and_it_answers_the_same() {
         let sub = lite
             .store
             .upsert_subscription(&NewSubscription {
-                chat: tg(id),
+                chat: telegram_chat(id),
                 schedule: "08:00".into(),
                 timezone: "UTC".into(),
                 size: 3,
@@ -525,7 +461,7 @@ async fn copy_db_moves_a_sqlite_database_to_postgres_and_it_answers_the_same() {
     let new = pg
         .store
         .upsert_subscription(&NewSubscription {
-            chat: tg(3),
+            chat: telegram_chat(3),
             schedule: "09:00".into(),
             timezone: "UTC".into(),
             size: 3,

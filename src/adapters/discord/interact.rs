@@ -4,7 +4,6 @@
 //! callback in gateway mode, the HTTP body in endpoint mode) and what follows it (the edit of a
 //! deferred response, extra messages of a long reply).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -678,36 +677,14 @@ impl Handler {
     }
 }
 
+/// Autocomplete choices for `/related`: the index's most common topics, then podcast titles.
 async fn load_topics(core: &Core) -> Vec<String> {
-    let now = core.clock().now();
-    let store = core.store();
-    let mut insights = store
-        .brief_candidates(now - core.settings().lookback, None)
-        .await
-        .unwrap_or_default();
-    if insights.is_empty() {
-        insights = store.insights_after(0, 5_000).await.unwrap_or_default();
-    }
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    let mut podcasts: Vec<&str> = Vec::new();
-    for i in &insights {
-        for t in &i.topics {
-            *counts.entry(t.as_str()).or_default() += 1;
-        }
-        if !podcasts.contains(&i.podcast_title.as_str()) {
-            podcasts.push(i.podcast_title.as_str());
-        }
-    }
-    let mut topics: Vec<(&str, usize)> = counts.into_iter().collect();
-    topics.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let mut names: Vec<String> = topics
-        .into_iter()
-        .take(500)
-        .map(|(t, _)| t.to_string())
-        .collect();
-    for p in podcasts {
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(p)) {
-            names.push(p.to_string());
+    let mut names = core.top_topics(500);
+    let feeds = core.store().feeds().await.unwrap_or_default();
+    // A feed never read yet is titled by its URL: not a useful choice.
+    for feed in feeds.into_iter().filter(|f| f.title != f.feed_url) {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&feed.title)) {
+            names.push(feed.title);
         }
     }
     names

@@ -429,3 +429,86 @@ impl ConsoleSession {
         );
     }
 }
+
+/// An instant written as RFC 3339.
+pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().unwrap()
+}
+
+/// Waits until `check` holds; fails (naming `what`) if it never does within a minute.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..6000 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+/// The Telegram chat `id`.
+pub fn telegram_chat(id: i64) -> podbrief::core::model::ChatRef {
+    podbrief::core::model::ChatRef {
+        platform: podbrief::core::model::Platform::Telegram,
+        chat_id: id.to_string(),
+        thread_id: None,
+    }
+}
+
+/// Subscribes Telegram chats `ids` to a daily 08:00 UTC brief of 3, next due at `next_run_at`.
+pub async fn subscribe_telegram_chats(
+    store: &dyn podbrief::store::Store,
+    ids: impl Iterator<Item = i64>,
+    next_run_at: chrono::DateTime<chrono::Utc>,
+) {
+    for id in ids {
+        store
+            .upsert_subscription(&podbrief::store::NewSubscription {
+                chat: telegram_chat(id),
+                schedule: "08:00".into(),
+                timezone: "UTC".into(),
+                size: 3,
+                topics: vec![],
+                next_run_at,
+                created_by: None,
+                scope_id: None,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// `podbrief run` as a real process (the fake Telegram's token in its environment).
+pub struct BotProcess(std::process::Child);
+
+impl BotProcess {
+    pub fn start(config: &std::path::Path) -> BotProcess {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_podbrief"))
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .env("TELEGRAM_BOT_TOKEN", telegram::TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("podbrief starts");
+        BotProcess(child)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for BotProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
