@@ -138,6 +138,7 @@ fn main() {
             podcast: String::new(),
             title: "bench".into(),
             segments: t.segments,
+            marks: Default::default(),
         };
         n = engine.extract_sync(&ep).len();
         full.push(t0.elapsed());

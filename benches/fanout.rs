@@ -9,12 +9,18 @@
 //! (b) Telegram's limit shape scaled ×50 (1,500 messages/s overall, 1/s per chat), enforced by
 //!     the fake: the achieved rate as a share of the limit, and the 429s received.
 //!
+//! (c) with `PODBRIEF_TEST_DATABASE_URL` naming a PostgreSQL server: (a) on PostgreSQL, with one
+//!     instance and with three instances sharing the database.
+//!
 //! The fake runs in the same process, so CPU and memory include it (and, in (a), the ceiling
 //! run pays for it too).
 
 #[path = "../tests/it/support/telegram.rs"]
 #[allow(dead_code)]
 mod fake_telegram;
+#[path = "../tests/it/support/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,19 +53,38 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Where a run's store lives.
+enum Db {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh database on a PostgreSQL server.
+    Postgres(String),
+}
+
+/// Delivers a fan-out of `n` briefs with `instances` podbrief instances sharing one store;
+/// returns the wall time and the process's CPU time.
 async fn podbrief_run(
     n: i64,
     fake: &FakeTelegram,
     per_second: u32,
     concurrency: usize,
+    db: &Db,
+    instances: usize,
 ) -> (Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
+    let _pg;
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("bench.db").display()),
+        Db::Postgres(server) => {
+            _pg = pg::PgDatabase::create(server).await;
+            _pg.url.clone()
+        }
+    };
     let feeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
     let toml = format!(
-        "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}, {:?}]\n[brief]\nlookback = \"36500d\"\n\
+        "[database]\nurl = \"{url}\"\n[ingest]\nfeeds = [{:?}, {:?}]\n[brief]\nlookback = \"36500d\"\n\
          [telegram]\nenabled = true\napi_url = \"{}\"\nper_second = {per_second}\nper_chat_per_second = 10\n\
          [delivery]\nconcurrency = {concurrency}\n",
-        dir.path().join("bench.db").display(),
         feeds.join("tides.xml").display().to_string(),
         feeds.join("orchard.xml").display().to_string(),
         fake.base
@@ -75,7 +100,11 @@ async fn podbrief_run(
         .insert("TELEGRAM_BOT_TOKEN".into(), TOKEN.into());
     let start: DateTime<Utc> = "2026-11-27T06:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let app = App::build(config, clock.clone()).await.unwrap();
+    let mut apps = Vec::new();
+    for _ in 0..instances {
+        apps.push(App::build(config.clone(), clock.clone()).await.unwrap());
+    }
+    let app = &apps[0];
     app.ingest(false).await;
     let due: DateTime<Utc> = "2026-11-27T08:00:00Z".parse().unwrap();
     for id in 1..=n {
@@ -97,7 +126,10 @@ async fn podbrief_run(
             .await
             .unwrap();
     }
-    let running = app.start(None).await.unwrap();
+    let mut running = Vec::new();
+    for app in &apps {
+        running.push(app.start(None).await.unwrap());
+    }
     let before = fake.count("sendmessage");
     let cpu0 = cpu_time();
     let t0 = Instant::now();
@@ -109,7 +141,9 @@ async fn podbrief_run(
     }
     let elapsed = t0.elapsed();
     let cpu = cpu_time() - cpu0;
-    running.shutdown().await;
+    for r in running {
+        r.shutdown().await;
+    }
     (elapsed, cpu)
 }
 
@@ -153,7 +187,7 @@ async fn main() {
     println!(
         "(a) raw ceiling (reqwest POSTs, no database): {n} sends in {ceiling:.2?} = {ceiling_rate:.0}/s"
     );
-    let (elapsed, cpu) = podbrief_run(n, &fake, 1_000_000, concurrency).await;
+    let (elapsed, cpu) = podbrief_run(n, &fake, 1_000_000, concurrency, &Db::Sqlite, 1).await;
     let rate = n as f64 / elapsed.as_secs_f64();
     println!(
         "(a) podbrief, limits lifted: {n} briefs in {elapsed:.2?} = {rate:.0}/s ({:.0}% of the ceiling), CPU {:.0} µs/delivery, peak RSS {} MB",
@@ -167,11 +201,35 @@ async fn main() {
     let limit = 1_500;
     limited.enforce_limits(limit, 1);
     let allowed = (limit as f64 * 0.95) as u32;
-    let (elapsed, _) = podbrief_run(n, &limited, allowed, concurrency).await;
+    let (elapsed, _) = podbrief_run(n, &limited, allowed, concurrency, &Db::Sqlite, 1).await;
     let rate = n as f64 / elapsed.as_secs_f64();
     println!(
         "(b) podbrief, Telegram limits ×50 ({limit}/s overall, 1/s per chat; podbrief set to {allowed}/s): {rate:.0}/s = {:.1}% of the limit, {} 429s",
         100.0 * rate / limit as f64,
         limited.violations()
     );
+
+    // PostgreSQL, limits lifted, one and three instances sharing the database (in this process,
+    // each with its own pool, scheduler and outbox).
+    let Some(server) = pg::postgres_server() else {
+        println!("(c) PostgreSQL: skipped; set PODBRIEF_TEST_DATABASE_URL to run it");
+        return;
+    };
+    for instances in [1, 3] {
+        let (elapsed, cpu) = podbrief_run(
+            n,
+            &fake,
+            1_000_000,
+            concurrency,
+            &Db::Postgres(server.clone()),
+            instances,
+        )
+        .await;
+        let rate = n as f64 / elapsed.as_secs_f64();
+        println!(
+            "(c) podbrief on PostgreSQL, {instances} instance(s), limits lifted: {n} briefs in {elapsed:.2?} = {rate:.0}/s ({:.0}% of the ceiling), CPU {:.0} µs/delivery (server excluded)",
+            100.0 * rate / ceiling_rate,
+            cpu.as_micros() as f64 / n as f64,
+        );
+    }
 }

@@ -115,6 +115,7 @@ fn insight(
         published_at: now - chrono::Duration::hours(rng.below(24 * 730) as i64),
         podcast_id: (i % 300) as i64 + 1,
         podcast_title: format!("Show {}", i % 300),
+        chapter: None,
     }
 }
 

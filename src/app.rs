@@ -96,7 +96,11 @@ impl App {
                 concurrency: config.ingest.concurrency,
                 per_host: config.ingest.per_host,
             })
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_stt(
+                crate::ingest::stt::SpeechToText::from_config(&config, clock.clone())
+                    .context("building the speech-to-text client")?,
+            ),
         );
         let core = Arc::new(
             Core::new(

@@ -71,6 +71,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// The optional LLM engine.
     pub llm: LlmConfig,
+    /// Optional speech-to-text for episodes without a transcript.
+    pub stt: SttConfig,
     /// The HTTP server.
     pub http: HttpConfig,
     /// Logging.
@@ -387,6 +389,47 @@ pub struct DiscordConfig {
     pub proxy: String,
     /// Requests per second overall.
     pub per_second: u32,
+    /// Gateway shards this instance runs: `"FIRST-LAST/TOTAL"` or `"N/TOTAL"` (instances sharing
+    /// one bot split the shards); empty runs every shard, as many as Discord recommends.
+    pub shards: String,
+}
+
+/// A range of gateway shards: `first..=last` of `total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    /// The first shard this instance runs.
+    pub first: u32,
+    /// The last shard this instance runs (inclusive).
+    pub last: u32,
+    /// Shards of the whole bot.
+    pub total: u32,
+}
+
+impl DiscordConfig {
+    /// The shards of `discord.shards`: `None` for all of them (Discord's recommended count).
+    pub fn shard_range(&self) -> Result<Option<ShardRange>, String> {
+        let s = self.shards.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        let wrong = || {
+            format!("{s:?} is not a shard range such as \"0-1/4\" (shards 0 and 1 of 4) or \"2/4\"")
+        };
+        let (range, total) = s.split_once('/').ok_or_else(wrong)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let num = |x: &str| x.trim().parse::<u32>().map_err(|_| wrong());
+        let r = ShardRange {
+            first: num(first)?,
+            last: num(last)?,
+            total: num(total)?,
+        };
+        if r.total == 0 || r.first > r.last || r.last >= r.total {
+            return Err(format!(
+                "{s:?}: shards are numbered 0 to TOTAL-1 and FIRST may not exceed LAST"
+            ));
+        }
+        Ok(Some(r))
+    }
 }
 
 impl Default for DiscordConfig {
@@ -399,6 +442,7 @@ impl Default for DiscordConfig {
             guilds: Vec::new(),
             proxy: String::new(),
             per_second: 50,
+            shards: String::new(),
         }
     }
 }
@@ -443,6 +487,50 @@ impl Default for LlmConfig {
             max_retries: 2,
             daily_token_budget: 2_000_000,
             chunk_chars: 24_000,
+        }
+    }
+}
+
+/// `[stt]`: optional speech-to-text through an OpenAI-compatible `/v1/audio/transcriptions`
+/// endpoint (whisper.cpp server, faster-whisper servers, OpenAI) for episodes with no transcript.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SttConfig {
+    /// The server, e.g. `http://127.0.0.1:8080` (`/v1/audio/transcriptions` is added; a URL that
+    /// already ends in `/v1` gets `/audio/transcriptions`); empty turns speech-to-text off.
+    pub base_url: String,
+    /// The model name sent with each request (e.g. `whisper-1`).
+    pub model: String,
+    /// The environment variable holding the API key (unset: no key is sent).
+    pub api_key_env: String,
+    /// `verbose_json` (timed segments), `vtt`, `srt`, `json` or `text`.
+    pub response_format: String,
+    /// Largest audio file downloaded and sent, in megabytes.
+    pub max_audio_mb: u64,
+    /// Megabytes of audio one UTC day may send (0 = no limit), counted in `dir` so a restart
+    /// does not reset it.
+    pub daily_budget_mb: u64,
+    /// Timeout of the download and of the transcription request, each.
+    pub timeout: String,
+    /// Whether audio may be downloaded from loopback, private or link-local addresses.
+    pub allow_private: bool,
+    /// Where transcriptions and the day's budget are kept (relative to this file); empty keeps
+    /// them in memory only.
+    pub dir: String,
+}
+
+impl Default for SttConfig {
+    fn default() -> Self {
+        SttConfig {
+            base_url: String::new(),
+            model: "whisper-1".into(),
+            api_key_env: "PODBRIEF_STT_API_KEY".into(),
+            response_format: "verbose_json".into(),
+            max_audio_mb: 25,
+            daily_budget_mb: 500,
+            timeout: "10m".into(),
+            allow_private: false,
+            dir: "podbrief-transcripts".into(),
         }
     }
 }
@@ -792,6 +880,7 @@ impl Config {
         }
         self.validate_discord(path)?;
         self.validate_llm(path)?;
+        self.validate_stt(path)?;
         for (key, var) in [
             ("telegram.token_env", &self.telegram.token_env),
             ("discord.token_env", &self.discord.token_env),
@@ -838,6 +927,7 @@ impl Config {
                 format!("{proxy:?} is not an http(s) URL such as \"http://127.0.0.1:3000\""),
             ));
         }
+        d.shard_range().map_err(|e| bad("discord.shards", e))?;
         if d.enabled && d.mode == DiscordMode::Interactions {
             if key.is_empty() {
                 return Err(bad(
@@ -853,6 +943,81 @@ impl Config {
                         .into(),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The `[stt]` section.
+    fn validate_stt(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.into(),
+            message,
+        };
+        let s = &self.stt;
+        if !s.base_url.is_empty() {
+            if !url::Url::parse(&s.base_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                return Err(bad(
+                    "stt.base_url",
+                    format!(
+                        "{:?} is not an http(s) URL such as \"http://127.0.0.1:8080\"",
+                        s.base_url
+                    ),
+                ));
+            }
+            if s.model.trim().is_empty() {
+                return Err(bad(
+                    "stt.model",
+                    "is empty; name the speech-to-text model (e.g. \"whisper-1\")".into(),
+                ));
+            }
+        }
+        if !matches!(
+            s.response_format.as_str(),
+            "verbose_json" | "vtt" | "srt" | "json" | "text"
+        ) {
+            return Err(bad(
+                "stt.response_format",
+                format!(
+                    "{:?} is not a format (allowed: \"verbose_json\", \"vtt\", \"srt\", \"json\", \"text\")",
+                    s.response_format
+                ),
+            ));
+        }
+        if s.api_key_env.is_empty()
+            || !s
+                .api_key_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(bad(
+                "stt.api_key_env",
+                format!(
+                    "{:?} is not an environment variable name (letters, digits, _)",
+                    s.api_key_env
+                ),
+            ));
+        }
+        if !(1..=4096).contains(&s.max_audio_mb) {
+            return Err(bad(
+                "stt.max_audio_mb",
+                format!("{} is out of range 1..=4096", s.max_audio_mb),
+            ));
+        }
+        if s.daily_budget_mb > 10_000_000 {
+            return Err(bad(
+                "stt.daily_budget_mb",
+                format!(
+                    "{} is out of range 0..=10000000 (0 = no limit)",
+                    s.daily_budget_mb
+                ),
+            ));
+        }
+        if parse_duration(&s.timeout).is_none_or(|d| d.is_zero()) {
+            return Err(bad(
+                "stt.timeout",
+                format!("{:?} is not a duration such as \"10m\"", s.timeout),
+            ));
         }
         Ok(())
     }
@@ -1019,9 +1184,65 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("discord.proxy"), "{e}");
+        for wrong in ["4/4", "2-1/4", "0-1", "a/4", "0/0"] {
+            let e = load(&format!("[discord]\nshards = \"{wrong}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("discord.shards"), "{wrong}: {e}");
+        }
+        let shards = |s: &str| {
+            load(&format!("[discord]\nshards = \"{s}\"\n"))
+                .unwrap()
+                .discord
+                .shard_range()
+                .unwrap()
+        };
+        assert_eq!(
+            shards("0-1/4"),
+            Some(ShardRange {
+                first: 0,
+                last: 1,
+                total: 4
+            })
+        );
+        assert_eq!(
+            shards("2/4"),
+            Some(ShardRange {
+                first: 2,
+                last: 2,
+                total: 4
+            })
+        );
+        assert_eq!(shards(""), None);
         let ok = load(&format!(
             "[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"{key}\"\nguilds = [\"123\"]\n[http]\nlisten = \"127.0.0.1:0\"\n"
         ));
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn stt_settings_are_checked() {
+        let c = load("").unwrap();
+        assert!(
+            c.stt.base_url.is_empty(),
+            "speech-to-text is off by default"
+        );
+        for (toml, key) in [
+            ("[stt]\nbase_url = \"localhost:8080\"\n", "stt.base_url"),
+            (
+                "[stt]\nbase_url = \"http://127.0.0.1:8080\"\nmodel = \" \"\n",
+                "stt.model",
+            ),
+            ("[stt]\nresponse_format = \"mp3\"\n", "stt.response_format"),
+            ("[stt]\nmax_audio_mb = 0\n", "stt.max_audio_mb"),
+            ("[stt]\ndaily_budget_mb = 99999999\n", "stt.daily_budget_mb"),
+            ("[stt]\ntimeout = \"soon\"\n", "stt.timeout"),
+            ("[stt]\napi_key_env = \"MY KEY\"\n", "stt.api_key_env"),
+        ] {
+            let e = load(toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+        let ok = load("[stt]\nbase_url = \"http://127.0.0.1:8080\"\nresponse_format = \"vtt\"\n");
         assert!(ok.is_ok(), "{ok:?}");
     }
 

@@ -135,6 +135,7 @@ mod tests {
             published_at: "2026-11-20T00:00:00Z".parse().unwrap(),
             podcast_id: podcast,
             podcast_title: format!("pod {podcast}"),
+            chapter: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Command → Reply: what the bot answers, whatever the platform.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +12,9 @@ use crate::config::{Config, EmptyBrief};
 use crate::core::brief::{BriefRules, TopicFilter, rank};
 use crate::core::clock::Clock;
 use crate::core::command::{COMMANDS, Command, CommandError, FeedsArg, ParseContext, TopicsArg};
-use crate::core::model::{Card, ChatRef, InsightView, Platform, Reply, Subscription};
+use crate::core::model::{
+    Card, ChatRef, InsightId, InsightView, Platform, Reply, Subscription, SubscriptionId,
+};
 use crate::core::schedule::{Schedule, parse_timezone};
 use crate::search::SearchIndex;
 use crate::store::{NewSubscription, Store, StoreError};
@@ -91,11 +94,14 @@ pub struct Core {
     brief_cache: std::sync::Mutex<BriefCache>,
 }
 
+/// The lookback window's start (to the minute) and the newest insight id.
+type CacheKey = (DateTime<Utc>, InsightId);
+
 /// Brief candidates and rankings shared by the subscriptions of one fan-out: valid while the
 /// lookback window (to the minute) and the newest insight stay the same.
 #[derive(Default)]
 struct BriefCache {
-    key: Option<(DateTime<Utc>, i64)>,
+    key: Option<CacheKey>,
     candidates: Arc<Vec<InsightView>>,
     /// Rankings by (topics, size), for subscriptions with nothing delivered among the candidates.
     ranked: std::collections::HashMap<(Vec<String>, usize), Vec<InsightView>>,
@@ -473,46 +479,92 @@ impl Core {
         &self,
         sub: Option<&Subscription>,
     ) -> Result<Vec<InsightView>, StoreError> {
-        let now = self.clock.now();
-        let since = now - self.settings.lookback;
-        // Candidates are read once per minute of window and per new insight, not per chat.
+        match sub {
+            Some(s) => Ok(self.rank_many(&[s]).await?.pop().unwrap_or_default()),
+            None => {
+                let (key, all) = self.candidates().await?;
+                Ok(self.rank_one(
+                    key,
+                    &all,
+                    &HashSet::new(),
+                    usize::from(self.settings.size),
+                    &[],
+                ))
+            }
+        }
+    }
+
+    /// The ranked insights of each subscription's next brief, in order: the candidates are read
+    /// once and the delivered insights of all of them in one query.
+    pub async fn rank_many(
+        &self,
+        subs: &[&Subscription],
+    ) -> Result<Vec<Vec<InsightView>>, StoreError> {
+        let (key, all) = self.candidates().await?;
+        let mut delivered: HashMap<SubscriptionId, HashSet<InsightId>> = HashMap::new();
+        if let Some(from) = all.iter().map(|c| c.id).min() {
+            let ids: Vec<SubscriptionId> = subs.iter().map(|s| s.id).collect();
+            for (sub, insight) in self.store.delivered_among(&ids, from).await? {
+                delivered.entry(sub).or_default().insert(insight);
+            }
+        }
+        let none = HashSet::new();
+        Ok(subs
+            .iter()
+            .map(|s| {
+                let seen = delivered.get(&s.id).unwrap_or(&none);
+                self.rank_one(key, &all, seen, usize::from(s.size), &s.topics)
+            })
+            .collect())
+    }
+
+    /// The brief candidates, cached per minute of lookback window and newest insight: read once
+    /// per fan-out, not per chat.
+    async fn candidates(&self) -> Result<(CacheKey, Arc<Vec<InsightView>>), StoreError> {
+        let since = self.clock.now() - self.settings.lookback;
         let since_minute =
             DateTime::from_timestamp(since.timestamp() - since.timestamp().rem_euclid(60), 0)
                 .unwrap_or(since);
         let key = (since_minute, self.store.latest_insight_id().await?);
-        let cached = {
+        {
             let cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
-            (cache.key == Some(key)).then(|| cache.candidates.clone())
-        };
-        let all = match cached {
-            Some(c) => c,
-            None => {
-                let fresh = Arc::new(self.store.brief_candidates(since_minute, None).await?);
-                let mut cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
-                *cache = BriefCache {
-                    key: Some(key),
-                    candidates: fresh.clone(),
-                    ranked: Default::default(),
-                };
-                fresh
+            if cache.key == Some(key) {
+                return Ok((key, cache.candidates.clone()));
             }
+        }
+        let fresh = Arc::new(self.store.brief_candidates(since_minute, None).await?);
+        let mut cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
+        *cache = BriefCache {
+            key: Some(key),
+            candidates: fresh.clone(),
+            ranked: Default::default(),
         };
-        let delivered: std::collections::HashSet<i64> = match sub {
-            Some(s) => self.store.delivered_ids(s.id).await?.into_iter().collect(),
-            None => Default::default(),
-        };
-        let size = usize::from(sub.map(|s| s.size).unwrap_or(self.settings.size));
-        let topics: Vec<String> = sub.map(|s| s.topics.clone()).unwrap_or_default();
+        Ok((key, fresh))
+    }
+
+    /// Ranks `all` minus `delivered` for one brief; rankings of subscriptions with nothing
+    /// delivered among the candidates are shared through the cache.
+    fn rank_one(
+        &self,
+        key: CacheKey,
+        all: &[InsightView],
+        delivered: &HashSet<InsightId>,
+        size: usize,
+        topics: &[String],
+    ) -> Vec<InsightView> {
+        let now = self.clock.now();
+        let since = now - self.settings.lookback;
         let untouched = all.iter().all(|c| !delivered.contains(&c.id));
+        let cache_key = (topics.to_vec(), size);
         if untouched
             && let Some(r) = self
                 .brief_cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .ranked
-                .get(&(topics.clone(), size))
+                .get(&cache_key)
         {
-            return Ok(r.clone());
+            return r.clone();
         }
         let candidates: Vec<InsightView> = all
             .iter()
@@ -525,38 +577,54 @@ impl Core {
             max_per_podcast: self.settings.max_per_podcast,
             half_life_days: self.settings.half_life_days,
         };
-        let filter = TopicFilter::from_list(&topics);
+        let filter = TopicFilter::from_list(topics);
         let ranked = rank(&candidates, &rules, &filter, now);
         if untouched {
             let mut cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
             if cache.key == Some(key) {
-                cache.ranked.insert((topics, size), ranked.clone());
+                cache.ranked.insert(cache_key, ranked.clone());
             }
         }
-        Ok(ranked)
+        ranked
     }
 
     /// The brief message for a subscription: `None` when there is nothing new and empty briefs
     /// are skipped.
     pub async fn brief(&self, sub: &Subscription) -> Result<Option<(Reply, Vec<i64>)>, StoreError> {
-        let picked = self.rank_for(Some(sub)).await?;
-        let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
-        let date = self.clock.now().with_timezone(&tz).format("%A %-d %B");
-        if picked.is_empty() {
-            return Ok(match self.settings.empty {
-                EmptyBrief::Skip => None,
-                EmptyBrief::Notice => Some((
-                    Reply::text(format!("podbrief for {date}: nothing new today.")),
-                    Vec::new(),
-                )),
-            });
-        }
-        let ids = picked.iter().map(|i| i.id).collect();
-        let reply = Reply {
-            text: format!("podbrief for {date}: the top {} insights", picked.len()),
-            cards: picked.iter().map(Card::from).collect(),
-        };
-        Ok(Some((reply, ids)))
+        Ok(self.briefs(&[sub]).await?.pop().flatten())
+    }
+
+    /// The brief messages of several subscriptions (a fan-out batch), in order, with the ids of
+    /// the insights each carries; `None` where there is nothing new and empty briefs are skipped.
+    pub async fn briefs(
+        &self,
+        subs: &[&Subscription],
+    ) -> Result<Vec<Option<(Reply, Vec<InsightId>)>>, StoreError> {
+        let ranked = self.rank_many(subs).await?;
+        let now = self.clock.now();
+        Ok(subs
+            .iter()
+            .zip(ranked)
+            .map(|(sub, picked)| {
+                let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
+                let date = now.with_timezone(&tz).format("%A %-d %B");
+                if picked.is_empty() {
+                    return match self.settings.empty {
+                        EmptyBrief::Skip => None,
+                        EmptyBrief::Notice => Some((
+                            Reply::text(format!("podbrief for {date}: nothing new today.")),
+                            Vec::new(),
+                        )),
+                    };
+                }
+                let ids = picked.iter().map(|i| i.id).collect();
+                let reply = Reply {
+                    text: format!("podbrief for {date}: the top {} insights", picked.len()),
+                    cards: picked.iter().map(Card::from).collect(),
+                };
+                Some((reply, ids))
+            })
+            .collect())
     }
 
     fn describe(&self, s: &Subscription) -> String {

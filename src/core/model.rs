@@ -120,6 +120,8 @@ pub struct NewInsight {
     pub score: f64,
     /// Normalised key phrases.
     pub topics: Vec<String>,
+    /// The title of the episode chapter it was said in, if the episode has chapters.
+    pub chapter: Option<String>,
 }
 
 /// A stored insight with what a reader needs to place it: podcast, episode, link and time.
@@ -153,6 +155,8 @@ pub struct InsightView {
     pub podcast_id: PodcastId,
     /// The podcast's title.
     pub podcast_title: String,
+    /// The episode chapter it was said in, if the episode has chapters.
+    pub chapter: Option<String>,
 }
 
 /// A chat that receives the daily brief.
@@ -228,6 +232,45 @@ impl Reply {
             text: text.into(),
             cards: Vec::new(),
         }
+    }
+}
+
+/// A chapter of an episode: where it starts and what it is called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chapter {
+    /// Start in milliseconds from the beginning of the episode.
+    pub start_ms: i64,
+    /// The chapter's title.
+    pub title: String,
+}
+
+/// A moment the publisher marked as worth sharing (`podcast:soundbite`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Soundbite {
+    /// Start in milliseconds.
+    pub start_ms: i64,
+    /// Length in milliseconds.
+    pub duration_ms: i64,
+    /// The publisher's title for it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// An episode's chapters and soundbites, as the feed and its chapters file give them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeMarks {
+    /// The `podcast:chapters` JSON file, resolved against the feed.
+    pub chapters_url: Option<String>,
+    /// Chapters in time order (from the JSON file once read, else Podlove Simple Chapters).
+    pub chapters: Vec<Chapter>,
+    /// Soundbites in time order.
+    pub soundbites: Vec<Soundbite>,
+}
+
+impl EpisodeMarks {
+    /// Whether the feed declared nothing.
+    pub fn is_empty(&self) -> bool {
+        self.chapters_url.is_none() && self.chapters.is_empty() && self.soundbites.is_empty()
     }
 }
 

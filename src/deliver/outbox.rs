@@ -1,7 +1,8 @@
 //! The outbox worker: claims due deliveries with a lease, composes each subscription's brief,
 //! sends it through the platform's [`Sender`] and records the outcome.
 //!
-//! * Sent: the message ids and the delivered insights are recorded in one transaction.
+//! * Sent: the message ids and the delivered insights are recorded in one transaction (with the
+//!   other deliveries that finished meanwhile: a fan-out commits in batches).
 //! * Retry after N (rate limited): waited out in place when short, else the row is put back due
 //!   in N.
 //! * Transient: exponential backoff with jitter, at most `max_attempts` attempts, then `failed`
@@ -16,14 +17,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{info, warn};
 
 use super::{SendError, Sender};
 use crate::core::Core;
-use crate::core::model::Platform;
+use crate::core::model::{InsightId, Platform, Reply, Subscription};
 use crate::metrics::DeliveryEvent;
-use crate::store::{Delivery, DeliveryOutcome, StoreError};
+use crate::store::{Delivery, DeliveryDone, DeliveryOutcome, DeliveryResult, StoreError};
+
+/// Most deliveries claimed at once.
+const CLAIM_BATCH: usize = 256;
+
+/// Most deliveries recorded in one transaction.
+const RECORD_BATCH: usize = 512;
 
 /// Retry-afters up to this long are waited out by the sending task itself.
 const WAIT_IN_PLACE: Duration = Duration::from_secs(60);
@@ -66,50 +73,47 @@ impl Outbox {
     /// Claims and sends until `stop` turns true; then waits up to `grace` for in-flight sends.
     pub async fn run(self, mut stop: watch::Receiver<bool>, grace: Duration) {
         let me = Arc::new(self);
-        let slots = Arc::new(Semaphore::new(me.settings.concurrency.max(1)));
+        let concurrency = me.settings.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record(me.core.clone(), done_rx));
+        // Claims are batched: the worker waits for a quarter of the slots to be free (or all of
+        // them, when fewer are configured) before claiming again.
+        let batch = (concurrency / 4).clamp(1, CLAIM_BATCH) as u32;
         loop {
             if *stop.borrow() {
                 break;
             }
-            let free = slots.available_permits();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                let now = me.core.clock().now();
-                let lease_until = now
-                    + chrono::Duration::from_std(me.settings.lease)
-                        .unwrap_or(chrono::Duration::minutes(10));
-                me.core
-                    .store()
-                    .claim_deliveries(now, lease_until, free as i64)
-                    .await
-                    .unwrap_or_else(|e| {
-                        warn!(error = %e, "cannot claim deliveries");
-                        Vec::new()
-                    })
+            let mut permits = tokio::select! {
+                p = slots.clone().acquire_many_owned(batch) => p.expect("the semaphore is never closed"),
+                _ = stop.changed() => continue,
             };
-            let got = claimed.len();
-            for d in claimed {
-                let permit = slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
-                let worker = me.clone();
-                tokio::spawn(async move {
-                    let id = d.id;
-                    if let Err(e) = worker.deliver(d).await {
-                        warn!(delivery = id, error = %e, "delivery bookkeeping failed; the lease will expire and it is retried");
-                    }
-                    drop(permit);
-                });
+            while permits.num_permits() < CLAIM_BATCH {
+                match slots.clone().try_acquire_owned() {
+                    Ok(p) => permits.merge(p),
+                    Err(_) => break,
+                }
             }
-            if got > 0 {
+            let now = me.core.clock().now();
+            let lease_until = now
+                + chrono::Duration::from_std(me.settings.lease)
+                    .unwrap_or(chrono::Duration::minutes(10));
+            let claimed = me
+                .core
+                .store()
+                .claim_deliveries(now, lease_until, permits.num_permits() as i64)
+                .await
+                .unwrap_or_else(|e| {
+                    warn!(error = %e, "cannot claim deliveries");
+                    Vec::new()
+                });
+            if !claimed.is_empty() {
+                me.start(claimed, &mut permits, &done_tx).await;
                 continue;
             }
-            // Nothing claimable: sleep until the next delivery is due, new ones are planned, a
-            // send finishes (freeing a slot), or shutdown.
-            let now = me.core.clock().now();
+            drop(permits);
+            // Nothing claimable: sleep until the next delivery is due, new ones are planned, or
+            // shutdown (and at least every minute: another instance may have planned some).
             let next = me.core.store().next_delivery_at().await.ok().flatten();
             let horizon = now + chrono::Duration::minutes(5);
             let wake = next
@@ -120,29 +124,91 @@ impl Outbox {
                 _ = clock.sleep_until(wake) => {}
                 _ = me.planned.notified() => {}
                 _ = stop.changed() => {}
-                _ = tokio::time::sleep(Duration::from_millis(if free == 0 { 20 } else { 60_000 })) => {}
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
             }
         }
-        // Graceful shutdown: no new claims; give in-flight sends `grace` to finish. Anything
-        // still unfinished keeps its lease and is claimed again after it expires.
-        let all = me.settings.concurrency.max(1) as u32;
-        if tokio::time::timeout(grace, slots.acquire_many(all))
+        // Graceful shutdown: no new claims; give in-flight sends `grace` to finish and their
+        // outcomes to be recorded. Anything still unfinished keeps its lease and is claimed again
+        // after it expires.
+        // A slot comes back once its delivery is recorded, so all slots back means all recorded.
+        drop(done_tx);
+        if tokio::time::timeout(grace, slots.acquire_many(concurrency as u32))
             .await
             .is_err()
         {
             warn!(
                 "shutdown: some briefs were still being sent; they will be resent after their lease"
             );
+        } else {
+            let _ = recorder.await;
         }
     }
 
-    async fn deliver(&self, d: Delivery) -> Result<(), StoreError> {
+    /// Composes the briefs of a claimed batch at once and starts one send task per delivery,
+    /// each holding one of `permits`.
+    async fn start(
+        self: &Arc<Self>,
+        claimed: Vec<Delivery>,
+        permits: &mut OwnedSemaphorePermit,
+        done: &mpsc::UnboundedSender<Finished>,
+    ) {
+        let active: Vec<&Subscription> = claimed
+            .iter()
+            .filter(|d| d.subscription.paused_reason.is_none())
+            .map(|d| &d.subscription)
+            .collect();
+        let mut briefs = match self.core.briefs(&active).await {
+            Ok(b) => b.into_iter(),
+            Err(e) => {
+                // Leave the claims to expire: they are retried after the lease.
+                warn!(error = %e, "cannot compose briefs");
+                return;
+            }
+        };
+        for d in claimed {
+            let brief = if d.subscription.paused_reason.is_none() {
+                briefs.next().flatten()
+            } else {
+                None
+            };
+            let Some(permit) = permits.split(1) else {
+                break;
+            };
+            let (worker, done) = (self.clone(), done.clone());
+            tokio::spawn(async move {
+                let id = d.id;
+                match worker.deliver(d, brief).await {
+                    // The slot stays taken until the outcome is recorded.
+                    Ok(Some(result)) => {
+                        let _ = done.send((result, permit));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(delivery = id, error = %e, "delivery bookkeeping failed; the lease will expire and it is retried");
+                    }
+                }
+            });
+        }
+    }
+
+    /// Sends one delivery's brief, retrying in place where the error allows; returns how it
+    /// ended, to be recorded in a batch (`None` when it was put back for later).
+    async fn deliver(
+        &self,
+        d: Delivery,
+        brief: Option<(Reply, Vec<InsightId>)>,
+    ) -> Result<Option<DeliveryDone>, StoreError> {
         let store = self.core.store();
         let sub = &d.subscription;
+        let ended = |outcome, error: Option<String>| {
+            Ok(Some(DeliveryDone {
+                id: d.id,
+                subscription: sub.id,
+                result: DeliveryResult::Ended { outcome, error },
+            }))
+        };
         if sub.paused_reason.is_some() {
-            return store
-                .finish_delivery(d.id, DeliveryOutcome::Failed, sub.paused_reason.as_deref())
-                .await;
+            return ended(DeliveryOutcome::Failed, sub.paused_reason.clone());
         }
         let Some(sender) = self.senders.get(&sub.chat.platform).cloned() else {
             // Another instance (or a later start) with that platform connected will send it.
@@ -151,12 +217,11 @@ impl Outbox {
                 "no {} connection in this process",
                 sub.chat.platform.as_str()
             );
-            return store.retry_delivery(d.id, later, Some(&e)).await;
+            store.retry_delivery(d.id, later, Some(&e)).await?;
+            return Ok(None);
         };
-        let Some((reply, insights)) = self.core.brief(sub).await? else {
-            return store
-                .finish_delivery(d.id, DeliveryOutcome::Empty, None)
-                .await;
+        let Some((reply, insights)) = brief else {
+            return ended(DeliveryOutcome::Empty, None);
         };
         let mut attempt = d.attempts.max(1) as u32;
         loop {
@@ -178,36 +243,39 @@ impl Outbox {
                         insights = insights.len(),
                         "brief sent"
                     );
-                    return store
-                        .complete_delivery(d.id, sub.id, &message_ids, &insights, now)
-                        .await;
+                    return Ok(Some(DeliveryDone {
+                        id: d.id,
+                        subscription: sub.id,
+                        result: DeliveryResult::Sent {
+                            message_ids,
+                            insights,
+                            at: now,
+                        },
+                    }));
                 }
                 Err(SendError::Gone(reason)) => {
                     metrics.delivery(sub.chat.platform, DeliveryEvent::Failed);
                     warn!(subscription = sub.id, %reason, "chat unavailable; subscription paused");
                     store.pause_subscription(sub.id, &reason).await?;
-                    return store
-                        .finish_delivery(d.id, DeliveryOutcome::Failed, Some(&reason))
-                        .await;
+                    return ended(DeliveryOutcome::Failed, Some(reason));
                 }
                 Err(e) if attempt >= self.settings.max_attempts => {
                     metrics.delivery(sub.chat.platform, DeliveryEvent::Failed);
                     warn!(subscription = sub.id, error = %e, attempts = attempt, "brief failed");
-                    return store
-                        .finish_delivery(d.id, DeliveryOutcome::Failed, Some(&e.to_string()))
-                        .await;
+                    return ended(DeliveryOutcome::Failed, Some(e.to_string()));
                 }
                 Err(SendError::RetryAfter(wait)) if wait > WAIT_IN_PLACE => {
                     metrics.delivery(sub.chat.platform, DeliveryEvent::Retried);
                     let at = now
                         + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-                    return store
+                    store
                         .retry_delivery(
                             d.id,
                             at,
                             Some(&format!("rate limited; retry after {wait:?}")),
                         )
-                        .await;
+                        .await?;
+                    return Ok(None);
                 }
                 Err(e) => {
                     metrics.delivery(sub.chat.platform, DeliveryEvent::Retried);
@@ -221,6 +289,32 @@ impl Outbox {
                 }
             }
         }
+    }
+}
+
+/// A finished delivery waiting to be recorded, with the slot it keeps taken until then: so at
+/// most `concurrency` briefs are ever sent but unrecorded (the duplicates a crash can cause).
+type Finished = (DeliveryDone, OwnedSemaphorePermit);
+
+/// Writes finished deliveries in batches: whatever has arrived while the previous transaction
+/// committed goes into the next one (group commit), then frees their slots. A failed write is
+/// retried; if it keeps failing, the leases expire and those deliveries are sent again
+/// (at-least-once).
+async fn record(core: Arc<Core>, mut done: mpsc::UnboundedReceiver<Finished>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while done.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let rows: Vec<DeliveryDone> = batch.iter().map(|(d, _)| d.clone()).collect();
+        let mut attempt = 1;
+        while let Err(e) = core.store().record_deliveries(&rows).await {
+            if attempt >= 5 {
+                warn!(error = %e, deliveries = batch.len(), "cannot record sent briefs; they will be resent after their lease");
+                break;
+            }
+            warn!(error = %e, attempt, "recording sent briefs failed; retrying");
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+        }
+        batch.clear();
     }
 }
 

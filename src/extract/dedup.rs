@@ -88,6 +88,7 @@ mod tests {
             speaker: None,
             score: 0.5,
             topics: vec![],
+            chapter: None,
         }
     }
 

@@ -524,6 +524,7 @@ pub fn run(
             podcast: String::new(),
             title: name.clone(),
             segments: t.segments,
+            marks: Default::default(),
         };
         let insights = engine.extract_sync(&episode);
         if l.is_some() {
@@ -634,6 +635,7 @@ mod tests {
             speaker: None,
             score: 0.5,
             topics: vec![],
+            chapter: None,
         };
         let mut r = Report::default();
         let f = evaluate(

@@ -12,6 +12,11 @@
 //! 5. The best non-overlapping, non-duplicate candidates become insights, with disfluencies
 //!    removed from the text while the quote keeps the words as said.
 //!
+//! With chapters and soundbites (timed transcripts only): sentences in a sponsor chapter count as
+//! ad read; a passage gains up to 15% for starting near its chapter's start and sharing words
+//! with its title, and up to 50% for lying inside a soundbite; each insight is titled with its
+//! chapter.
+//!
 //! Scores are absolute (claim cues weigh most), so a dull episode's best does not outrank a strong
 //! episode's.
 
@@ -19,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
+use super::marks;
 use super::sentences::{Sentence, Turn, sentences, turns};
 use super::{EpisodeText, ExtractError, Extractor};
 use crate::core::model::NewInsight;
@@ -321,6 +327,8 @@ struct Candidate {
     first: usize,
     last: usize,
     score: f64,
+    /// What chapters and soundbites add, as a fraction of the score (also breaks ties).
+    bonus: f64,
 }
 
 impl ExtractiveEngine {
@@ -331,7 +339,17 @@ impl ExtractiveEngine {
         if sents.is_empty() {
             return Vec::new();
         }
-        let labels = label(&turns, &sents);
+        let mut labels = label(&turns, &sents);
+        let chapters = &episode.marks.chapters;
+        let soundbites = &episode.marks.soundbites;
+        // A sentence said in a sponsor chapter is an ad read, whatever its words.
+        for (l, s) in labels.iter_mut().zip(&sents) {
+            if let Some(ch) = s.start_ms.and_then(|t| marks::chapter_at(chapters, t))
+                && marks::is_sponsor_title(&ch.title)
+            {
+                *l = Label::Ad;
+            }
+        }
         let lower: Vec<String> = sents.iter().map(|s| s.text.to_lowercase()).collect();
         let sent_words: Vec<Vec<String>> = sents.iter().map(|s| content_words(&s.text)).collect();
 
@@ -405,10 +423,17 @@ impl ExtractiveEngine {
                     .join(" ");
                 let raw = 0.2 * coverage + 0.5 * claims(&text, &lower_text);
                 let penalty = penalties(&sents[first].text, &text, &lower_text, nwords, len);
+                let bonus = match sents[first].start_ms {
+                    Some(start) if !chapters.is_empty() || !soundbites.is_empty() => {
+                        marks::boost(chapters, soundbites, start, sents[last].end_ms, &text)
+                    }
+                    _ => 0.0,
+                };
                 cands.push(Candidate {
                     first,
                     last,
                     score: raw * penalty,
+                    bonus,
                 });
             }
         }
@@ -420,9 +445,14 @@ impl ExtractiveEngine {
             };
             // Centrality is relative to the episode, so it weighs less than the absolute cues.
             c.score += 0.3 * rel * (c.score / 0.7).clamp(0.25, 1.0);
-            c.score = c.score.clamp(0.0, 1.0);
+            c.score = (c.score * (1.0 + c.bonus)).clamp(0.0, 1.0);
         }
-        cands.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.first.cmp(&b.first)));
+        cands.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.bonus.total_cmp(&a.bonus))
+                .then(a.first.cmp(&b.first))
+        });
 
         let mut picked: Vec<(Candidate, String)> = Vec::new();
         for c in cands {
@@ -459,6 +489,10 @@ impl ExtractiveEngine {
                     end_ms: sents[c.last].end_ms,
                     speaker: turn.speaker.clone(),
                     score: (c.score * 1000.0).round() / 1000.0,
+                    chapter: sents[c.first]
+                        .start_ms
+                        .and_then(|t| marks::chapter_at(chapters, t))
+                        .map(|ch| ch.title.clone()),
                 }
             })
             .collect()
@@ -925,7 +959,78 @@ mod tests {
                     text: (*t).into(),
                 })
                 .collect(),
+            marks: Default::default(),
         }
+    }
+
+    fn fixture(vtt: &str, marks: crate::core::model::EpisodeMarks) -> EpisodeText {
+        EpisodeText {
+            podcast: "P".into(),
+            title: "E".into(),
+            segments: crate::ingest::transcript::Transcript::parse(vtt.as_bytes())
+                .unwrap()
+                .segments,
+            marks,
+        }
+    }
+
+    #[test]
+    fn a_sponsor_chapter_yields_nothing_and_insights_carry_their_chapter() {
+        use crate::core::model::EpisodeMarks;
+        let vtt = include_str!("../../tests/fixtures/feeds/transcripts/harbour-batteries.vtt");
+        let engine = ExtractiveEngine::default();
+        let plain = engine.extract_sync(&fixture(vtt, EpisodeMarks::default()));
+        assert!(
+            plain.iter().any(|i| i.quote.contains("Fjordline")),
+            "without chapters the unannounced read looks like a claim: {plain:?}"
+        );
+        assert!(plain.iter().all(|i| i.chapter.is_none()));
+        let json = include_bytes!("../../tests/fixtures/feeds/chapters/harbour-batteries.json");
+        let chapters = crate::ingest::chapters::parse_json_chapters(json).unwrap();
+        let marks = EpisodeMarks {
+            chapters,
+            ..Default::default()
+        };
+        let got = engine.extract_sync(&fixture(vtt, marks));
+        assert!(!got.is_empty());
+        assert!(
+            got.iter().all(|i| !i.quote.contains("Fjordline")),
+            "{got:?}"
+        );
+        for i in &got {
+            let expected = match i.start_ms.unwrap() {
+                t if t < 60_000 => "Harbour batteries",
+                t if (80_000..110_000).contains(&t) => "Grid costs",
+                t => panic!("insight at {t} ms: {i:?}"),
+            };
+            assert_eq!(i.chapter.as_deref(), Some(expected), "{i:?}");
+        }
+    }
+
+    #[test]
+    fn a_soundbite_wins_over_an_otherwise_equal_passage() {
+        use crate::core::model::{EpisodeMarks, Soundbite};
+        let vtt = include_str!("../../tests/fixtures/feeds/transcripts/electric-ferries.vtt");
+        let engine = ExtractiveEngine {
+            per_episode: 1,
+            ..Default::default()
+        };
+        let plain = engine.extract_sync(&fixture(vtt, EpisodeMarks::default()));
+        assert!(
+            plain[0].quote.contains("Oslo"),
+            "the earlier one wins a tie: {plain:?}"
+        );
+        let marks = EpisodeMarks {
+            soundbites: vec![Soundbite {
+                start_ms: 40_000,
+                duration_ms: 10_000,
+                text: None,
+            }],
+            ..Default::default()
+        };
+        let got = engine.extract_sync(&fixture(vtt, marks));
+        assert!(got[0].quote.contains("Kiel"), "{got:?}");
+        assert!(got[0].score > plain[0].score);
     }
 
     #[test]

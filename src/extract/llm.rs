@@ -296,6 +296,7 @@ impl LlmEngine {
                     speaker,
                     score: p.score.unwrap_or(0.5).clamp(0.05, 1.0),
                     topics,
+                    chapter: None,
                 });
             }
         }

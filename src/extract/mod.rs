@@ -10,6 +10,7 @@ pub mod dedup;
 pub mod eval;
 pub mod extractive;
 pub mod llm;
+pub mod marks;
 pub mod sentences;
 
 pub use dedup::DedupAcrossEpisodes;
@@ -17,7 +18,7 @@ pub use extractive::ExtractiveEngine;
 pub use llm::LlmEngine;
 
 /// What an extractor reads: an episode's words and where they came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EpisodeText {
     /// The podcast's title (for context; never copied into insights).
     pub podcast: String,
@@ -25,6 +26,8 @@ pub struct EpisodeText {
     pub title: String,
     /// Transcript segments (or show notes as untimed segments), in order.
     pub segments: Vec<Segment>,
+    /// The episode's chapters and soundbites (empty when the feed gives none).
+    pub marks: crate::core::model::EpisodeMarks,
 }
 
 /// Why extraction failed.

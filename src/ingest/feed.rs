@@ -1,14 +1,17 @@
 //! Feeds (RSS 2.0, Atom, JSON Feed) to podcast metadata and episodes, with feed-rs.
 //!
 //! feed-rs reads the feed; a second light pass over the XML reads what it leaves out for
-//! podcasts: whether an item really has a `<guid>` (feed-rs invents one when it does not) and
-//! `<podcast:transcript>` links that are relative to the feed.
+//! podcasts: whether an item really has a `<guid>` (feed-rs invents one when it does not),
+//! `<podcast:transcript>` links that are relative to the feed, the `<podcast:chapters>` link,
+//! Podlove Simple Chapters (`<psc:chapter start="…" title="…"/>`, under any prefix bound to
+//! their namespace) and `<podcast:soundbite>` marks.
 
 use feed_rs::model::{Entry, Feed};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::core::model::{NewEpisode, PodcastMeta};
+use super::chapters::{MAX_CHAPTERS, MAX_SOUNDBITES, podlove_chapter, soundbite, tidy};
+use crate::core::model::{EpisodeMarks, NewEpisode, PodcastMeta};
 
 /// Why a feed could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,8 @@ struct RawItem {
     transcripts: Vec<TranscriptLink>,
     /// The first audio or video `<enclosure>` (or top-level `<media:content>`), as written.
     enclosure: Option<String>,
+    /// Chapters link (as written), Podlove chapters and soundbites.
+    marks: EpisodeMarks,
 }
 
 /// A parsed feed: the show and its episodes (newest first), each with its transcript links.
@@ -47,7 +52,13 @@ pub struct ParsedFeed {
     pub episodes: Vec<(NewEpisode, Vec<TranscriptLink>)>,
     /// The feed's language, if declared.
     pub language: Option<String>,
+    /// Each episode's chapters link (relative URLs unresolved), Podlove chapters and
+    /// soundbites, in the order of `episodes`.
+    pub marks: Vec<EpisodeMarks>,
 }
+
+/// The Podlove Simple Chapters namespace.
+const PODLOVE_NS: &str = "http://podlove.org/simple-chapters";
 
 /// Namespaces real feeds use without declaring them.
 const KNOWN_PREFIXES: &[(&str, &str)] = &[
@@ -148,25 +159,33 @@ pub fn parse_feed(bytes: &[u8], name: &str) -> Result<ParsedFeed, FeedError> {
             .map(|i| i.uri.clone()),
     };
     let same_count = raw.len() == feed.entries.len();
-    let mut episodes: Vec<(NewEpisode, Vec<TranscriptLink>)> = feed
+    let mut found: Vec<(NewEpisode, Vec<TranscriptLink>, EpisodeMarks)> = feed
         .entries
         .iter()
         .enumerate()
         .filter_map(|(i, e)| {
-            let raw = if same_count {
+            let mut raw = if same_count {
                 raw.get(i).cloned().unwrap_or_default()
             } else {
                 RawItem::default()
             };
-            episode(e, raw)
+            let mut marks = std::mem::take(&mut raw.marks);
+            marks.chapters = tidy(marks.chapters);
+            marks.soundbites.sort_by_key(|s| s.start_ms);
+            episode(e, raw).map(|(ep, links)| (ep, links, marks))
         })
         .collect();
-    episodes.sort_by_key(|e| std::cmp::Reverse(e.0.published_at));
+    found.sort_by_key(|e| std::cmp::Reverse(e.0.published_at));
+    let (episodes, marks) = found
+        .into_iter()
+        .map(|(ep, links, marks)| ((ep, links), marks))
+        .unzip();
     let language = feed.language.clone().filter(|l| !l.trim().is_empty());
     Ok(ParsedFeed {
         podcast,
         episodes,
         language,
+        marks,
     })
 }
 
@@ -287,7 +306,15 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
     ))
 }
 
-/// Reads each `<item>`/`<entry>`'s own `<guid>`/`<id>` and `<podcast:transcript>` elements.
+/// A soundbite being read: its attributes and the text so far.
+struct OpenSoundbite {
+    start: Option<String>,
+    duration: Option<String>,
+    text: String,
+}
+
+/// Reads each `<item>`/`<entry>`'s own `<guid>`/`<id>`, `<podcast:transcript>`,
+/// `<podcast:chapters>`, `<podcast:soundbite>` and Podlove `<chapter>` elements.
 fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
     let mut reader = Reader::from_reader(bytes);
     reader.config_mut().check_end_names = false;
@@ -295,15 +322,45 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
     let mut current: Option<RawItem> = None;
     let mut depth_in_item = 0usize;
     let mut in_guid = false;
+    let mut bite: Option<OpenSoundbite> = None;
+    // Prefixes bound to the Podlove namespace ("psc" also when undeclared), and how deep inside
+    // an element declaring it as the default namespace the reader is (0: not inside one).
+    let mut podlove_prefixes: Vec<String> = vec!["psc".into()];
+    let mut podlove_default_depth = 0usize;
     let mut buf = Vec::new();
     while let Ok(event) = reader.read_event_into(&mut buf) {
         match event {
             Event::Eof => break,
             Event::Start(ref s) | Event::Empty(ref s) => {
                 let is_empty = matches!(event, Event::Empty(_));
+                let attr = |k: &str| {
+                    s.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == k)
+                        .and_then(|a| {
+                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                                .map(|v| v.trim().to_string())
+                        })
+                };
+                // Namespace declarations for Podlove chapters, wherever they are made.
+                let mut declares_default = false;
+                for a in s.attributes().flatten() {
+                    let key: &str = a.key.as_ref();
+                    if key.starts_with("xmlns") && a.value.trim() == PODLOVE_NS {
+                        match key.strip_prefix("xmlns:") {
+                            Some(p) => podlove_prefixes.push(p.to_string()),
+                            None => declares_default = key == "xmlns",
+                        }
+                    }
+                }
+                if !is_empty && (declares_default || podlove_default_depth > 0) {
+                    podlove_default_depth += 1;
+                }
                 let name = s.name();
                 let local = name.local_name();
                 let qname: &str = name.as_ref();
+                let prefix = qname.split_once(':').map(|(p, _)| p);
                 if current.is_none() && (local.as_ref() == "item" || local.as_ref() == "entry") {
                     if !is_empty {
                         current = Some(RawItem::default());
@@ -316,16 +373,6 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
                     if depth_in_item == 1 && (qname == "guid" || qname == "id") && !is_empty {
                         in_guid = true;
                     }
-                    let attr = |k: &str| {
-                        s.attributes()
-                            .flatten()
-                            .find(|a| a.key.as_ref() == k)
-                            .and_then(|a| {
-                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                    .ok()
-                                    .map(|v| v.trim().to_string())
-                            })
-                    };
                     let media_type = attr("type").unwrap_or_default();
                     let playable = media_type.is_empty()
                         || media_type.starts_with("audio")
@@ -335,24 +382,49 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
                     if enclosure && playable && item.enclosure.is_none() {
                         item.enclosure = attr("url").filter(|u| !u.is_empty());
                     }
-                    if local.as_ref() == "transcript" && qname.starts_with("podcast") {
-                        let attr = |k: &str| {
-                            s.attributes()
-                                .flatten()
-                                .find(|a| a.key.as_ref() == k)
-                                .and_then(|a| {
-                                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                        .ok()
-                                        .map(|v| v.trim().to_string())
-                                })
-                        };
-                        if let Some(url) = attr("url").filter(|u| !u.is_empty()) {
-                            item.transcripts.push(TranscriptLink {
-                                url,
-                                kind: attr("type"),
-                                language: attr("language"),
-                            });
+                    let podcast_ns = qname.starts_with("podcast");
+                    let local: &str = local.as_ref();
+                    match local {
+                        "transcript" if podcast_ns => {
+                            if let Some(url) = attr("url").filter(|u| !u.is_empty()) {
+                                item.transcripts.push(TranscriptLink {
+                                    url,
+                                    kind: attr("type"),
+                                    language: attr("language"),
+                                });
+                            }
                         }
+                        "chapters" if podcast_ns && item.marks.chapters_url.is_none() => {
+                            item.marks.chapters_url = attr("url").filter(|u| !u.is_empty());
+                        }
+                        "soundbite" if podcast_ns => {
+                            let open = OpenSoundbite {
+                                start: attr("startTime"),
+                                duration: attr("duration"),
+                                text: String::new(),
+                            };
+                            if is_empty {
+                                push_soundbite(item, open);
+                            } else {
+                                bite = Some(open);
+                            }
+                        }
+                        "chapter"
+                            if match prefix {
+                                Some(p) => podlove_prefixes.iter().any(|x| x == p),
+                                None => podlove_default_depth > 0,
+                            } =>
+                        {
+                            if item.marks.chapters.len() < MAX_CHAPTERS
+                                && let Some(c) = podlove_chapter(
+                                    attr("start").as_deref(),
+                                    attr("title").as_deref(),
+                                )
+                            {
+                                item.marks.chapters.push(c);
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -374,7 +446,28 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
                         .push_str(t.xml10_content().trim());
                 }
             }
+            Event::Text(t) if bite.is_some() => {
+                if let Some(b) = bite.as_mut() {
+                    b.text.push_str(&t.xml10_content());
+                }
+            }
+            Event::CData(t) if bite.is_some() => {
+                if let Some(b) = bite.as_mut() {
+                    b.text.push_str(&t.xml10_content());
+                }
+            }
+            Event::GeneralRef(r) if bite.is_some() => {
+                if let Some(b) = bite.as_mut() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => b.text.push(c),
+                        _ => b.text.push_str(
+                            quick_xml::escape::resolve_predefined_entity(&r).unwrap_or(""),
+                        ),
+                    }
+                }
+            }
             Event::End(e) => {
+                podlove_default_depth = podlove_default_depth.saturating_sub(1);
                 let name = e.name();
                 let local = name.local_name();
                 if current.is_some()
@@ -382,9 +475,13 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
                     && (local.as_ref() == "item" || local.as_ref() == "entry")
                 {
                     items.extend(current.take());
-                } else if current.is_some() {
+                    bite = None;
+                } else if let Some(item) = current.as_mut() {
                     depth_in_item = depth_in_item.saturating_sub(1);
                     in_guid = false;
+                    if let Some(open) = bite.take() {
+                        push_soundbite(item, open);
+                    }
                 }
             }
             _ => {}
@@ -392,6 +489,14 @@ fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
         buf.clear();
     }
     items
+}
+
+fn push_soundbite(item: &mut RawItem, open: OpenSoundbite) {
+    if item.marks.soundbites.len() < MAX_SOUNDBITES
+        && let Some(s) = soundbite(open.start.as_deref(), open.duration.as_deref(), &open.text)
+    {
+        item.marks.soundbites.push(s);
+    }
 }
 
 /// Chooses the transcript to read: timed formats first (VTT, SRT, JSON), then HTML, then the rest.
@@ -469,6 +574,72 @@ mod tests {
         ];
         assert_eq!(choose_transcript(&links, Some("en")).unwrap().url, "en.srt");
         assert_eq!(choose_transcript(&links, None).unwrap().url, "es.vtt");
+    }
+
+    #[test]
+    fn chapters_links_podlove_chapters_and_soundbites() {
+        let feed = r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"
+     xmlns:sc="http://podlove.org/simple-chapters">
+<channel><title>Marks</title>
+<item><title>Json</title><guid>a</guid><pubDate>Tue, 03 Nov 2026 07:00:00 +0000</pubDate>
+  <podcast:chapters url="chapters/a.json" type="application/json+chapters"/>
+  <podcast:soundbite startTime="73.5" duration="30">Why tides &amp; lagoons &#x2014; matter</podcast:soundbite>
+  <podcast:soundbite startTime="200" duration="15"/>
+  <podcast:soundbite startTime="x" duration="15">unusable</podcast:soundbite>
+</item>
+<item><title>Podlove</title><guid>b</guid><pubDate>Tue, 10 Nov 2026 07:00:00 +0000</pubDate>
+  <sc:chapters version="1.2">
+    <sc:chapter start="00:02:00" title="Second"/>
+    <sc:chapter start="00:00:00.000" title="First"/>
+    <sc:chapter start="bad" title="Skipped"/>
+  </sc:chapters>
+</item>
+<item><title>Default namespace</title><guid>c</guid><pubDate>Tue, 17 Nov 2026 07:00:00 +0000</pubDate>
+  <chapters xmlns="http://podlove.org/simple-chapters"><chapter start="90" title="Only"/></chapters>
+  <chapter start="100" title="Not Podlove"/>
+</item>
+</channel></rss>"#;
+        let f = parse_feed(feed.as_bytes(), "x").unwrap();
+        assert_eq!(f.marks.len(), f.episodes.len());
+        let marks = |title: &str| {
+            let i = f.episodes.iter().position(|e| e.0.title == title).unwrap();
+            f.marks[i].clone()
+        };
+        let a = marks("Json");
+        assert_eq!(a.chapters_url.as_deref(), Some("chapters/a.json"));
+        assert!(a.chapters.is_empty());
+        let bites: Vec<(i64, i64, Option<&str>)> = a
+            .soundbites
+            .iter()
+            .map(|s| (s.start_ms, s.duration_ms, s.text.as_deref()))
+            .collect();
+        assert_eq!(
+            bites,
+            [
+                (73_500, 30_000, Some("Why tides & lagoons \u{2014} matter")),
+                (200_000, 15_000, None)
+            ]
+        );
+        let b = marks("Podlove");
+        let got: Vec<(i64, &str)> = b
+            .chapters
+            .iter()
+            .map(|c| (c.start_ms, c.title.as_str()))
+            .collect();
+        assert_eq!(got, [(0, "First"), (120_000, "Second")]);
+        assert_eq!(b.chapters_url, None);
+        let c = marks("Default namespace");
+        assert_eq!(c.chapters.len(), 1);
+        assert_eq!(c.chapters[0].title, "Only");
+    }
+
+    #[test]
+    fn undeclared_psc_prefix_still_reads_chapters() {
+        let feed = r#"<rss><channel><title>T</title><item><title>I</title><guid>g</guid>
+<psc:chapters><psc:chapter start="00:01:02.500" title="Waves"/></psc:chapters></item></channel></rss>"#;
+        let f = parse_feed(feed.as_bytes(), "x").unwrap();
+        assert_eq!(f.marks[0].chapters[0].start_ms, 62_500);
     }
 
     #[test]

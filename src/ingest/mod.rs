@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tracing::{info, warn};
 
 use crate::core::clock::Clock;
@@ -14,12 +13,17 @@ use crate::extract::{EpisodeText, Extractor};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{PollRecord, Store, StoreError};
 
+pub mod budget;
+pub mod chapters;
 pub mod check;
 pub mod feed;
 pub mod fetch;
 pub mod guard;
 pub mod manage;
+pub mod marks;
 pub mod opml;
+pub mod progress;
+pub mod stt;
 pub mod transcript;
 
 use feed::{FeedError, choose_transcript, parse_feed};
@@ -166,6 +170,7 @@ pub struct Ingestor {
     max_body: u64,
     policy: PollPolicy,
     metrics: Arc<crate::metrics::Metrics>,
+    stt: Option<Arc<stt::SpeechToText>>,
 }
 
 /// How feeds are polled.
@@ -222,6 +227,7 @@ impl Ingestor {
             max_body: max_body_mb * 1024 * 1024,
             policy: PollPolicy::default(),
             metrics: Arc::default(),
+            stt: None,
         }
     }
 
@@ -288,7 +294,8 @@ impl Ingestor {
             }
             feeds = claimed;
         }
-        let bar = progress_bar(progress, feeds.len() as u64, "feeds");
+        let progress = progress::Progress::new(progress);
+        let bar = progress.phase("feeds", feeds.len() as u64);
         let hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = feeds
             .iter()
             .map(|f| {
@@ -313,10 +320,10 @@ impl Ingestor {
                     }
                 })
                 .buffer_unordered(self.policy.concurrency.max(1))
-                .inspect(|_| bar.inc(1))
+                .inspect(|_| bar.inc())
                 .collect()
                 .await;
-        bar.finish_and_clear();
+        bar.finish();
         for (src, r) in results {
             self.metrics.feed_polled(r.is_ok());
             match r {
@@ -339,28 +346,50 @@ impl Ingestor {
                 return report;
             }
         };
-        let bar = progress_bar(progress, pending.len() as u64, "episodes");
-        for ep in pending {
-            bar.set_message(ep.meta.title.clone());
-            match self.process_episode(&ep).await {
-                Ok(n) => {
-                    report.episodes_processed += 1;
-                    report.new_insights += n;
-                    self.metrics.episode_ingested(n);
-                }
-                Err(e) => {
-                    warn!(episode = %ep.meta.title, error = %e, "episode failed");
-                    if let Err(se) = self.store.finish_episode(ep.id, Some(&e.to_string())).await {
-                        warn!(error = %se, "could not record episode error");
+        // Transcripts are read a few at a time (network-bound), a batch at a time, then that
+        // batch is extracted in order (CPU-bound): two phases, with memory bounded by the batch.
+        const EPISODE_BATCH: usize = 16;
+        const TRANSCRIPT_FETCHES: usize = 4;
+        let transcripts = progress.phase("transcripts", pending.len() as u64);
+        let extraction = progress.phase("extraction", pending.len() as u64);
+        for batch in pending.chunks(EPISODE_BATCH) {
+            let reads: Vec<_> = batch
+                .iter()
+                .map(|ep| self.read_episode(ep, &transcripts))
+                .collect();
+            let read: Vec<Result<Vec<Segment>, IngestError>> = futures::stream::iter(reads)
+                .buffered(TRANSCRIPT_FETCHES)
+                .collect()
+                .await;
+            for (ep, segments) in batch.iter().zip(read) {
+                extraction.set_message(&ep.meta.title);
+                let result = match segments {
+                    Ok(segments) => self.extract_episode(ep, segments).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(n) => {
+                        report.episodes_processed += 1;
+                        report.new_insights += n;
+                        self.metrics.episode_ingested(n);
                     }
-                    report
-                        .episode_errors
-                        .push((ep.meta.title.clone(), e.to_string()));
+                    Err(e) => {
+                        warn!(episode = %ep.meta.title, error = %e, "episode failed");
+                        if let Err(se) =
+                            self.store.finish_episode(ep.id, Some(&e.to_string())).await
+                        {
+                            warn!(error = %se, "could not record episode error");
+                        }
+                        report
+                            .episode_errors
+                            .push((ep.meta.title.clone(), e.to_string()));
+                    }
                 }
+                extraction.inc();
             }
-            bar.inc(1);
         }
-        bar.finish_and_clear();
+        transcripts.finish();
+        extraction.finish();
         info!(
             feeds = report.feeds_ok,
             failed_feeds = report.feed_errors.len(),
@@ -456,6 +485,7 @@ impl Ingestor {
             .await?;
         let mut new = 0;
         let language = parsed.language.clone();
+        let mut feed_marks = parsed.marks.into_iter();
         // Newest first (parse_feed sorts them): a long back catalogue is capped.
         for (mut ep, links) in parsed
             .episodes
@@ -481,7 +511,9 @@ impl Ingestor {
                     }
                 }
             }
-            let (_, created) = self.store.upsert_episode(podcast, &ep, now).await?;
+            let (id, created) = self.store.upsert_episode(podcast, &ep, now).await?;
+            let marks = feed_marks.next().unwrap_or_default();
+            self.record_marks(source, &loc, id, &ep.title, marks).await;
             new += usize::from(created);
         }
         let mut moved = None;
@@ -503,18 +535,29 @@ impl Ingestor {
     /// Reads an episode's transcript (or show notes), extracts, stores and indexes its insights.
     pub async fn process_episode(&self, ep: &Episode) -> Result<usize, IngestError> {
         let segments = self.episode_segments(ep).await?;
+        self.extract_episode(ep, segments).await
+    }
+
+    /// Extracts, stores and indexes the insights of an episode whose words are read.
+    async fn extract_episode(
+        &self,
+        ep: &Episode,
+        segments: Vec<Segment>,
+    ) -> Result<usize, IngestError> {
         let text = EpisodeText {
             podcast: String::new(),
             title: ep.meta.title.clone(),
             segments,
+            marks: self.read_marks(ep).await,
         };
-        let insights = match self.extractor.extract(&text).await {
+        let mut insights = match self.extractor.extract(&text).await {
             Ok(i) => i,
             Err(e) => {
                 warn!(episode = %ep.meta.title, error = %e, "extraction failed");
                 Vec::new()
             }
         };
+        crate::extract::marks::place_in_chapters(&mut insights, &text.marks.chapters);
         let ids = self
             .store
             .insert_insights(ep.id, &insights, self.clock.now())
@@ -523,6 +566,18 @@ impl Ingestor {
         self.index.add(&views)?;
         self.store.finish_episode(ep.id, None).await?;
         Ok(ids.len())
+    }
+
+    /// An episode's words (the transcripts phase).
+    async fn read_episode(
+        &self,
+        ep: &Episode,
+        phase: &progress::Phase,
+    ) -> Result<Vec<Segment>, IngestError> {
+        phase.set_message(&ep.meta.title);
+        let r = self.episode_segments(ep).await;
+        phase.inc();
+        r
     }
 
     async fn episode_segments(&self, ep: &Episode) -> Result<Vec<Segment>, IngestError> {
@@ -559,6 +614,10 @@ impl Ingestor {
                     _ => return Err(e),
                 },
             }
+        }
+        // No transcript: speech-to-text, if configured (logged and skipped on any failure).
+        if let Some(segments) = self.speech_to_text(ep).await {
+            return Ok(segments);
         }
         match notes() {
             Some(n) if !n.is_empty() => Ok(n),
@@ -611,19 +670,6 @@ fn jitter(every: chrono::Duration, key: &str) -> chrono::Duration {
         return every;
     }
     every + chrono::Duration::milliseconds((h % (2 * spread as u64 + 1)) as i64 - spread)
-}
-
-fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{{spinner}} {what:>8} [{{bar:30}}] {{pos}}/{{len}} {{wide_msg}}"
-    )) {
-        b.set_style(style);
-    }
-    b
 }
 
 #[cfg(test)]

@@ -97,10 +97,13 @@ impl Transcript {
             Format::Markdown => parse_markdown(&text),
             Format::Text => parse_text(&text),
         };
-        let segments: Vec<Segment> = segments
+        let mut segments: Vec<Segment> = segments
             .into_iter()
             .filter(|s| !s.text.is_empty())
             .collect();
+        if matches!(format, Format::Markdown | Format::Text) {
+            fill_times(&mut segments);
+        }
         if segments.is_empty() {
             return Err(TranscriptError::Empty(format.name()));
         }
@@ -533,18 +536,84 @@ fn parse_markdown(text: &str) -> Vec<Segment> {
                 block.to_string(),
             ),
         };
-        if is_marker(&unescape_markdown(&body)) {
+        let body = unescape_markdown(&body);
+        if is_marker(&body) {
             continue;
         }
-        let body = clean(&unescape_markdown(&body));
+        // A Changelog-style mark opening the turn or paragraph (`**Ann:** \[12:24\] Right.`)
+        // times it; the mark stays in the words as a transcript note, like `[laughter]`.
         segments.push(Segment {
             speaker,
-            start_ms: None,
+            start_ms: bracket_clock(&body).map(|(ms, _)| ms),
             end_ms: None,
-            text: body,
+            text: clean(&body),
         });
     }
     segments
+}
+
+/// A leading `[mm:ss]` or `[hh:mm:ss]` mark: its time and the text after it.
+fn bracket_clock(s: &str) -> Option<(i64, &str)> {
+    let rest = s.trim_start().strip_prefix('[')?;
+    let (inside, after) = rest.split_once(']')?;
+    Some((parse_clock(inside)?, after.trim_start()))
+}
+
+/// Times for a transcript with occasional time marks (`[12:24]` every few minutes): an untimed
+/// segment gets a start interpolated by text length between the marks around it (counting from
+/// 0:00 at the top), and after the last mark at the pace measured over the marks. Each segment
+/// then ends where the next one starts. Marks that go backwards are not used. Nothing changes
+/// without a mark.
+fn fill_times(segments: &mut [Segment]) {
+    let mut offsets = Vec::with_capacity(segments.len());
+    let mut pos = 0usize;
+    for s in segments.iter() {
+        offsets.push(pos);
+        pos += s.text.len() + 1;
+    }
+    // (text offset, ms), increasing in both.
+    let mut anchors: Vec<(usize, i64)> = vec![(0, 0)];
+    for (s, &off) in segments.iter().zip(&offsets) {
+        let Some(ms) = s.start_ms else { continue };
+        match anchors.last_mut() {
+            Some(last) if off == last.0 && ms >= last.1 => last.1 = ms,
+            Some(last) if off > last.0 && ms > last.1 => anchors.push((off, ms)),
+            _ => {}
+        }
+    }
+    if anchors.len() < 2 && anchors[0].1 == 0 {
+        return;
+    }
+    let (first, last) = (anchors[0], anchors[anchors.len() - 1]);
+    // Milliseconds per byte of text, if the marks give a plausible speaking pace.
+    let pace = (last.0 > first.0)
+        .then(|| (last.1 - first.1) as f64 / (last.0 - first.0) as f64)
+        .filter(|p| (5.0..=500.0).contains(p));
+    for (s, &off) in segments.iter_mut().zip(&offsets) {
+        if s.start_ms.is_some() {
+            continue;
+        }
+        let i = anchors.partition_point(|a| a.0 <= off);
+        s.start_ms = match (anchors.get(i.wrapping_sub(1)), anchors.get(i)) {
+            (Some(a), Some(b)) => {
+                Some(a.1 + ((b.1 - a.1) as f64 * (off - a.0) as f64 / (b.0 - a.0) as f64) as i64)
+            }
+            (Some(a), None) => pace.map(|p| a.1 + ((off - a.0) as f64 * p) as i64),
+            _ => None,
+        };
+    }
+    for i in 0..segments.len() {
+        if segments[i].end_ms.is_some() {
+            continue;
+        }
+        let start = segments[i].start_ms;
+        segments[i].end_ms = match segments.get(i + 1).and_then(|n| n.start_ms) {
+            Some(next) if start.is_none_or(|s| next >= s) => Some(next),
+            _ => start
+                .zip(pace)
+                .map(|(s, p)| s + (segments[i].text.len() as f64 * p) as i64),
+        };
+    }
 }
 
 fn parse_text(text: &str) -> Vec<Segment> {
@@ -646,6 +715,74 @@ mod tests {
     }
 
     #[test]
+    fn changelog_time_marks_time_the_segments_between_them() {
+        // About 15 characters a second, like speech.
+        let md = "**Ann:** Welcome back. This is the first turn of the show.\n\n\
+                  **Bo:** \\[00:04\\] Four seconds in, exactly.\n\n\
+                  A paragraph in between.\n\n\
+                  **Break**: \\[00:05\\]\n\n\
+                  **Ann:** \\[0:00:09\\] Nine seconds in. A long tail follows here.\n\n\
+                  **Bo:** And the very last words.\n";
+        let t = Transcript::parse(md.as_bytes()).unwrap();
+        assert_eq!(t.format, Format::Markdown);
+        let texts: Vec<&str> = t.segments.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Welcome back. This is the first turn of the show.",
+                "[00:04] Four seconds in, exactly.",
+                "A paragraph in between.",
+                "[0:00:09] Nine seconds in. A long tail follows here.",
+                "And the very last words.",
+            ],
+            "a break's lone mark is no segment"
+        );
+        let starts: Vec<Option<i64>> = t.segments.iter().map(|s| s.start_ms).collect();
+        assert_eq!(starts[0], Some(0), "the top is 0:00");
+        assert_eq!(starts[1], Some(4_000));
+        assert_eq!(starts[3], Some(9_000));
+        let between = starts[2].unwrap();
+        assert!(between > 4_000 && between < 9_000, "{between}");
+        let tail = starts[4].unwrap();
+        assert!(
+            tail > 9_000,
+            "after the last mark, at the measured pace: {tail}"
+        );
+        assert_eq!(bracket_clock("[1:03:00] x"), Some((3_780_000, "x")));
+        assert_eq!(bracket_clock("[unintelligible 00:12:02.08] x"), None);
+        for w in t.segments.windows(2) {
+            assert_eq!(
+                w[0].end_ms, w[1].start_ms,
+                "each ends where the next starts"
+            );
+        }
+        assert!(t.segments[4].end_ms.unwrap() > tail);
+    }
+
+    #[test]
+    fn transcripts_without_marks_stay_untimed() {
+        let md = "**Ann:** One turn.\n\n**Bo:** Another turn, no times.\n";
+        let t = Transcript::parse(md.as_bytes()).unwrap();
+        assert!(
+            t.segments
+                .iter()
+                .all(|s| s.start_ms.is_none() && s.end_ms.is_none())
+        );
+        let txt = "[00:00:10] Ann: Plain text with a mark.\n\nBo: Then no mark.\n\n[00:00:20] Ann: A mark.\n";
+        let t = Transcript::parse(txt.as_bytes()).unwrap();
+        assert_eq!(t.format, Format::Text);
+        assert_eq!(t.segments[0].start_ms, Some(10_000));
+        assert_eq!(t.segments[0].end_ms, t.segments[1].start_ms);
+        let b = t.segments[1].start_ms.unwrap();
+        assert!(b > 10_000 && b < 20_000, "{b}");
+        // Marks that go backwards are not used to time the others.
+        let md = "**A:** \\[10:00\\] Ten.\n\n**B:** Between.\n\n**A:** \\[05:00\\] Five.\n\n**B:** After.\n";
+        let t = Transcript::parse(md.as_bytes()).unwrap();
+        let b = t.segments[1].start_ms;
+        assert!(b.is_none_or(|b| b >= 600_000), "{b:?}");
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for input in [
             "",
@@ -657,6 +794,11 @@ mod tests {
             "1:\n",
             "&#xFFFFFFFF;",
             "é&",
+            "[99:99] x",
+            "**A:** \\[00:01\\]",
+            "**A:** [1:00] a\n\n**B:** [0:30] b\n\nc",
+            "[",
+            "[]",
         ] {
             let _ = Transcript::parse(input.as_bytes());
         }

@@ -5,7 +5,10 @@
 //! Vectors live beside the index (`podbrief-vectors.bin` in the index directory, or in memory),
 //! derived like the index: an insight added to the index is queued, and the queue is embedded
 //! before the next lookup (at most [`EMBED_PER_LOOKUP`] texts at a time) and at start. When the
-//! endpoint is down, lookups are plain BM25 and the queue waits. Vectors are compared by brute
+//! endpoint is down, lookups are plain BM25 and the queue waits. The file is append-only; once
+//! it holds at least 1,024 records and more than half of them are dead (a removed insight's
+//! vector, or one superseded by a newer record), it is rewritten with the live ones (written
+//! beside it, then renamed over it). Vectors are compared by brute
 //! force (cosine), which suits archives up to some hundred thousand insights.
 
 use std::collections::HashMap;
@@ -22,6 +25,8 @@ use crate::core::model::{InsightId, InsightView};
 
 /// The file of vectors in an index directory.
 pub const VECTORS_FILE: &str = "podbrief-vectors.bin";
+/// The vectors file being rewritten by a compaction (renamed over [`VECTORS_FILE`] when done).
+pub const VECTORS_TMP_FILE: &str = "podbrief-vectors.bin.tmp";
 /// At most this many queued insights are embedded before one lookup.
 pub const EMBED_PER_LOOKUP: usize = 256;
 /// Texts per request to the endpoint.
@@ -30,6 +35,11 @@ const BATCH: usize = 64;
 const RRF_K: f32 = 60.0;
 /// Each ranking contributes its top this many to the fusion.
 const FUSE_DEPTH: usize = 50;
+/// The vectors file is rewritten with only live vectors when more than this share of its
+/// records are dead (a removed insight's vector, or one superseded by a newer record)...
+const COMPACT_DEAD_SHARE: f64 = 0.5;
+/// ...and it holds at least this many records.
+const COMPACT_MIN_RECORDS: usize = 1024;
 
 /// A failure of the embeddings endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +177,31 @@ struct Pending {
 struct State {
     vectors: HashMap<InsightId, Entry>,
     pending: Vec<Pending>,
+    /// Records in the vectors file, live or dead.
+    records: usize,
+}
+
+/// Whether a vectors file of `records` records, `live` of them live, is worth rewriting.
+fn needs_compaction(records: usize, live: usize) -> bool {
+    records >= COMPACT_MIN_RECORDS
+        && records.saturating_sub(live) as f64 > COMPACT_DEAD_SHARE * records as f64
+}
+
+/// Appends one vectors-file record to `out`.
+fn encode(out: &mut Vec<u8>, id: InsightId, e: &Entry) {
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&e.published.to_le_bytes());
+    let mut n = e.slug.len().min(u16::MAX as usize);
+    while !e.slug.is_char_boundary(n) {
+        n -= 1;
+    }
+    let s = &e.slug.as_bytes()[..n];
+    out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    out.extend_from_slice(s);
+    out.extend_from_slice(&(e.vector.len() as u32).to_le_bytes());
+    for x in &e.vector {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
 }
 
 /// The vectors of an index and its embedding client (none: semantic ranking is off).
@@ -210,6 +245,7 @@ impl Semantic {
     pub(super) fn clear(&self) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.vectors.clear();
+        st.records = 0;
         if let Some(f) = &self.file {
             let _ = std::fs::write(f, b"");
         }
@@ -227,6 +263,7 @@ impl Semantic {
             return;
         }
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut records = 0;
         let mut r = &buf[..];
         fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
             if r.len() < n {
@@ -260,33 +297,62 @@ impl Semantic {
             match rec {
                 Some((id, e)) => {
                     st.vectors.insert(id, e);
+                    records += 1;
                 }
                 None => break,
             }
         }
+        st.records = records;
+        self.compact_if_worth_it(&mut st);
     }
 
-    fn append(&self, entries: &[(InsightId, &Entry)]) {
+    /// Appends records to the vectors file (the caller holds the state lock, so a compaction
+    /// cannot run in between).
+    fn append(&self, st: &mut State, entries: &[(InsightId, Entry)]) {
         let Some(path) = &self.file else { return };
         let mut out = Vec::new();
         for (id, e) in entries {
-            out.extend_from_slice(&id.to_le_bytes());
-            out.extend_from_slice(&e.published.to_le_bytes());
-            let s = &e.slug.as_bytes()[..e.slug.len().min(u16::MAX as usize)];
-            out.extend_from_slice(&(s.len() as u16).to_le_bytes());
-            out.extend_from_slice(s);
-            out.extend_from_slice(&(e.vector.len() as u32).to_le_bytes());
-            for x in &e.vector {
-                out.extend_from_slice(&x.to_le_bytes());
-            }
+            encode(&mut out, *id, e);
         }
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .and_then(|mut f| f.write_all(&out));
-        if let Err(e) = written {
-            tracing::warn!(error = %e, file = %path.display(), "cannot save insight vectors");
+        match written {
+            Ok(()) => st.records += entries.len(),
+            Err(e) => {
+                tracing::warn!(error = %e, file = %path.display(), "cannot save insight vectors")
+            }
+        }
+    }
+
+    /// Rewrites the vectors file with only the live vectors when most of its records are dead.
+    /// The new file is written beside it and renamed over it, so a crash leaves one or the other.
+    fn compact_if_worth_it(&self, st: &mut State) {
+        let Some(path) = &self.file else { return };
+        if !needs_compaction(st.records, st.vectors.len()) {
+            return;
+        }
+        let mut out = Vec::new();
+        for (id, e) in &st.vectors {
+            encode(&mut out, *id, e);
+        }
+        let tmp = path.with_file_name(VECTORS_TMP_FILE);
+        let done = std::fs::write(&tmp, &out).and_then(|()| std::fs::rename(&tmp, path));
+        match done {
+            Ok(()) => {
+                tracing::debug!(
+                    live = st.vectors.len(),
+                    dead = st.records - st.vectors.len(),
+                    "compacted the insight vectors file"
+                );
+                st.records = st.vectors.len();
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                tracing::warn!(error = %e, file = %path.display(), "cannot compact insight vectors");
+            }
         }
     }
 
@@ -322,10 +388,12 @@ impl Semantic {
                             )
                         })
                         .collect();
-                    self.append(&entries.iter().map(|(i, e)| (*i, e)).collect::<Vec<_>>());
                     let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    self.append(&mut st, &entries);
                     done += entries.len();
                     st.vectors.extend(entries);
+                    // A re-embedded insight supersedes its older record.
+                    self.compact_if_worth_it(&mut st);
                 }
                 Err(e) => {
                     let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -366,6 +434,7 @@ impl Semantic {
         for id in ids {
             st.vectors.remove(id);
         }
+        self.compact_if_worth_it(&mut st);
     }
 
     fn len(&self) -> usize {
@@ -520,5 +589,97 @@ impl SearchIndex {
         }
         self.semantic.forget(&gone);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: i64) -> (InsightId, Entry) {
+        (
+            i,
+            Entry {
+                published: 1_700_000_000 + i,
+                slug: format!("show-{}", i % 3),
+                vector: vec![i as f32, 1.0],
+            },
+        )
+    }
+
+    #[test]
+    fn the_threshold_needs_enough_records_and_mostly_dead_ones() {
+        assert!(!needs_compaction(0, 0));
+        assert!(!needs_compaction(COMPACT_MIN_RECORDS - 1, 0));
+        assert!(!needs_compaction(2000, 1000));
+        assert!(needs_compaction(2000, 999));
+        assert!(needs_compaction(2000, 0));
+        assert!(!needs_compaction(2000, 2000));
+    }
+
+    #[test]
+    fn the_vectors_file_is_compacted_when_most_records_are_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(VECTORS_FILE);
+        let sem = Semantic::new(Some(dir.path()));
+        let n = COMPACT_MIN_RECORDS as i64 + 100;
+        {
+            let mut st = sem.state.lock().unwrap();
+            let entries: Vec<(InsightId, Entry)> = (1..=n).map(entry).collect();
+            sem.append(&mut st, &entries);
+            st.vectors.extend(entries);
+            assert_eq!(st.records, n as usize);
+        }
+        let full = std::fs::metadata(&file).unwrap().len();
+        // Removing under half of them leaves the file as it is.
+        let few: Vec<InsightId> = (1..=n / 4).collect();
+        sem.forget(&few);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), full);
+        // Removing most of them rewrites it with the live ones only.
+        let most: Vec<InsightId> = (n / 4..=n - 10).collect();
+        sem.forget(&most);
+        let live = sem.len();
+        assert_eq!(live, 10);
+        assert_eq!(sem.state.lock().unwrap().records, live);
+        assert!(std::fs::metadata(&file).unwrap().len() < full / 10);
+        assert!(!dir.path().join(VECTORS_TMP_FILE).exists());
+        // What is read back is exactly the live vectors.
+        let again = Semantic::new(Some(dir.path()));
+        again.load();
+        let st = again.state.lock().unwrap();
+        assert_eq!(st.records, 10);
+        let mut ids: Vec<InsightId> = st.vectors.keys().copied().collect();
+        ids.sort();
+        assert_eq!(ids, ((n - 9)..=n).collect::<Vec<_>>());
+        let e = &st.vectors[&n];
+        assert_eq!(
+            (e.published, e.slug.as_str(), e.vector.clone()),
+            (
+                1_700_000_000 + n,
+                format!("show-{}", n % 3).as_str(),
+                vec![n as f32, 1.0]
+            )
+        );
+    }
+
+    #[test]
+    fn a_file_full_of_superseded_records_is_compacted_when_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let sem = Semantic::new(Some(dir.path()));
+        {
+            let mut st = sem.state.lock().unwrap();
+            // The same five insights embedded over and over.
+            for _ in 0..(COMPACT_MIN_RECORDS / 5 + 1) {
+                let entries: Vec<(InsightId, Entry)> = (1..=5).map(entry).collect();
+                sem.append(&mut st, &entries);
+            }
+        }
+        let again = Semantic::new(Some(dir.path()));
+        again.load();
+        assert_eq!(again.len(), 5);
+        assert_eq!(again.state.lock().unwrap().records, 5);
+        let third = Semantic::new(Some(dir.path()));
+        third.load();
+        assert_eq!(third.state.lock().unwrap().records, 5);
     }
 }

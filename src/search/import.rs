@@ -216,6 +216,7 @@ pub fn parse_line(line: usize, text: &str) -> Result<Option<ImportLine>, LineErr
             speaker,
             score: 0.5,
             topics,
+            chapter: None,
         },
     }))
 }

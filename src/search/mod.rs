@@ -15,7 +15,10 @@
 //! words stay fast. A word that is not in the index at all (a typo) and is long enough is expanded
 //! to its spelling neighbours (one edit from 5 letters, two from 9). The second stage re-ranks
 //! that short list: words found close together (a phrase, give or take 3 words) and fresh
-//! insights gain a little, and near-duplicates collapse to the best of them.
+//! insights gain a little, and near-duplicates collapse to the best of them. Stage two reads no
+//! stored document to rank: ids, episodes and dates come from fast fields and word positions
+//! from the index's postings. Only the results the near-duplicate collapse walks (about `limit`
+//! of them) have their stored text read.
 
 pub mod embed;
 pub mod eval;
@@ -31,7 +34,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
+use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
+use tantivy::postings::Postings;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -43,7 +48,8 @@ use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
 use tantivy::{
-    Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc,
+    DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
+    Term, doc,
 };
 
 use crate::core::model::{EpisodeId, InsightId, InsightView, PodcastId};
@@ -115,11 +121,25 @@ struct Fields {
     speaker: Field,
 }
 
-/// What stage two needs of a candidate.
-struct Stored {
+/// A stage-one candidate with what stage two reads of it from fast fields (no stored document).
+struct Candidate {
+    hit: Hit,
+    addr: DocAddress,
     episode: i64,
     published: i64,
-    /// Content words, for near-duplicate checks (computed once per candidate).
+}
+
+/// The fast-field columns stage one reads, of one segment.
+struct Columns {
+    id: Column<u64>,
+    episode: Column<i64>,
+    published: Column<i64>,
+}
+
+/// A result kept after the near-duplicate collapse.
+struct Kept {
+    hit: Hit,
+    /// Content words, read from the stored text once per result.
     words: HashSet<String>,
 }
 
@@ -228,7 +248,7 @@ fn is_index_file(name: &str) -> bool {
     if name == "meta.json" || name == ".managed.json" || name.starts_with(".tantivy-") {
         return true;
     }
-    if name == embed::VECTORS_FILE {
+    if name == embed::VECTORS_FILE || name == embed::VECTORS_TMP_FILE {
         return true;
     }
     match name.split_once('.') {
@@ -573,82 +593,144 @@ impl SearchIndex {
         v
     }
 
-    /// Stage one (top `n` by BM25, WAND-pruned where possible) and stage two (proximity,
-    /// recency, tie-break).
-    fn run(
+    /// Stage one: the top `n` by BM25 (block-max WAND skips what cannot reach them, so common
+    /// words stay fast), each with its id, episode and date read from fast fields.
+    fn stage_one(
         &self,
         searcher: &Searcher,
         query: &dyn Query,
         n: usize,
-        terms: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(Hit, Stored)>, SearchError> {
+    ) -> Result<Vec<Candidate>, SearchError> {
         let top = searcher.search(query, &TopDocs::with_limit(n.max(1)).order_by_score())?;
-        let f = &self.fields;
-        let mut hits = Vec::with_capacity(top.len());
+        let mut columns: HashMap<u32, Columns> = HashMap::new();
+        let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            let d: TantivyDocument = searcher.doc(addr)?;
+            let cols = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
+                    e.insert(Columns {
+                        id: ff.u64("id")?,
+                        episode: ff.i64("episode")?,
+                        published: ff.i64("published")?,
+                    })
+                }
+            };
+            let doc = addr.doc_id;
             let (Some(id), Some(episode), Some(published)) = (
-                d.get_first(f.id).and_then(|v| v.as_u64()),
-                d.get_first(f.episode).and_then(|v| v.as_i64()),
-                d.get_first(f.published).and_then(|v| v.as_i64()),
+                cols.id.first(doc),
+                cols.episode.first(doc),
+                cols.published.first(doc),
             ) else {
                 continue;
             };
-            let text = d
-                .get_first(f.text)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string();
-            // Recency is a gentle boost: a month-old insight keeps ~92% of a new one's bonus.
-            let age_days = ((now.timestamp() - published).max(0) as f64) / 86_400.0;
-            let fresh = 1.0 + 0.2 * 0.5f64.powf(age_days / 30.0);
-            let near = 1.0 + 0.5 * self.proximity(&text, terms);
-            hits.push((
-                Hit {
+            out.push(Candidate {
+                hit: Hit {
                     id: id as i64,
-                    score: score * (fresh * near) as f32,
+                    score,
                 },
-                Stored {
-                    episode,
-                    published,
-                    words: content_words(&text).into_iter().collect(),
-                },
-            ));
+                addr,
+                episode,
+                published,
+            });
         }
-        hits.sort_by(|a, b| {
-            b.0.score
-                .total_cmp(&a.0.score)
-                .then(b.1.published.cmp(&a.1.published))
-                .then(b.0.id.cmp(&a.0.id))
-        });
-        Ok(hits)
+        Ok(out)
     }
 
-    /// The share (0..=1) of consecutive query-word pairs found within [`PROXIMITY`] words of
-    /// each other in `text`.
-    fn proximity(&self, text: &str, terms: &[String]) -> f64 {
-        if terms.len() < 2 {
-            return 0.0;
+    /// Stage two: words found close together and fresh insights gain a little; then best first
+    /// (ties: the fresher, then the newer id).
+    fn rerank(
+        &self,
+        searcher: &Searcher,
+        mut cands: Vec<Candidate>,
+        terms: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Candidate>, SearchError> {
+        let near = self.proximity(searcher, &cands, terms)?;
+        for (c, near) in cands.iter_mut().zip(near) {
+            // Recency is a gentle boost: a month-old insight keeps ~92% of a new one's bonus.
+            let age_days = ((now.timestamp() - c.published).max(0) as f64) / 86_400.0;
+            let fresh = 1.0 + 0.2 * 0.5f64.powf(age_days / 30.0);
+            let near = 1.0 + 0.5 * near;
+            c.hit.score *= (fresh * near) as f32;
         }
-        let mut at: HashMap<&str, Vec<u32>> = HashMap::new();
-        let tokens = self.tokens(text);
-        for (t, p) in &tokens {
-            if let Some(q) = terms.iter().find(|q| *q == t) {
-                at.entry(q.as_str()).or_default().push(*p);
+        cands.sort_by(|a, b| {
+            b.hit
+                .score
+                .total_cmp(&a.hit.score)
+                .then(b.published.cmp(&a.published))
+                .then(b.hit.id.cmp(&a.hit.id))
+        });
+        Ok(cands)
+    }
+
+    /// For each candidate, the share (0..=1) of consecutive query-word pairs found within
+    /// [`PROXIMITY`] words of each other in its text. Positions come from the index (the
+    /// postings of each query word, sought to the candidates in document order), not from the
+    /// stored text.
+    fn proximity(
+        &self,
+        searcher: &Searcher,
+        cands: &[Candidate],
+        terms: &[String],
+    ) -> Result<Vec<f64>, SearchError> {
+        let mut out = vec![0.0; cands.len()];
+        if terms.len() < 2 || cands.is_empty() {
+            return Ok(out);
+        }
+        let mut order: Vec<usize> = (0..cands.len()).collect();
+        order.sort_by_key(|&i| (cands[i].addr.segment_ord, cands[i].addr.doc_id));
+        // at[i][t]: the positions of query word t in candidate i's text.
+        let mut at: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); terms.len()]; cands.len()];
+        for group in order.chunk_by(|a, b| cands[*a].addr.segment_ord == cands[*b].addr.segment_ord)
+        {
+            let seg = searcher.segment_reader(cands[group[0]].addr.segment_ord);
+            let inv = seg.inverted_index(self.fields.text)?;
+            for (t, word) in terms.iter().enumerate() {
+                let term = Term::from_field_text(self.fields.text, word);
+                let Some(mut postings) = inv
+                    .read_postings(&term, IndexRecordOption::WithFreqsAndPositions)
+                    .map_err(tantivy::TantivyError::from)?
+                else {
+                    continue;
+                };
+                for &i in group {
+                    let doc = cands[i].addr.doc_id;
+                    if postings.doc() < doc {
+                        postings.seek(doc);
+                    }
+                    if postings.doc() == doc {
+                        postings.positions(&mut at[i][t]);
+                    }
+                }
             }
         }
         let pairs = terms.len() - 1;
-        let close = terms
-            .windows(2)
-            .filter(|w| match (at.get(w[0].as_str()), at.get(w[1].as_str())) {
-                (Some(a), Some(b)) => a
-                    .iter()
-                    .any(|x| b.iter().any(|y| x.abs_diff(*y) <= PROXIMITY)),
-                _ => false,
-            })
-            .count();
-        close as f64 / pairs as f64
+        for (share, at) in out.iter_mut().zip(&at) {
+            let close = at
+                .windows(2)
+                .filter(|w| {
+                    w[0].iter()
+                        .any(|x| w[1].iter().any(|y| x.abs_diff(*y) <= PROXIMITY))
+                })
+                .count();
+            *share = close as f64 / pairs as f64;
+        }
+        Ok(out)
+    }
+
+    /// The content words of a candidate's stored text (for near-duplicate checks).
+    fn words_of(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+    ) -> Result<HashSet<String>, SearchError> {
+        let d: TantivyDocument = searcher.doc(addr)?;
+        let text = d
+            .get_first(self.fields.text)
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        Ok(content_words(text).into_iter().collect())
     }
 
     /// Insights related to user text, best first. `in:` and `since:` in the text filter the
@@ -669,19 +751,6 @@ impl SearchIndex {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Hit>, SearchError> {
-        Ok(self
-            .lookup_stored(q, limit, now)?
-            .into_iter()
-            .map(|h| h.0)
-            .collect())
-    }
-
-    fn lookup_stored(
-        &self,
-        q: &LookupQuery,
-        limit: usize,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(Hit, Stored)>, SearchError> {
         let terms = self.terms(&q.words);
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
@@ -722,36 +791,27 @@ impl SearchIndex {
                 ));
             }
             let query = BooleanQuery::new(clauses);
-            self.run(
-                &searcher,
-                &query,
-                limit * OVERFETCH + OVERFETCH_MIN,
-                &terms,
-                now,
-            )?
+            self.stage_one(&searcher, &query, limit * OVERFETCH + OVERFETCH_MIN)?
         } else {
-            self.run(
-                &searcher,
-                &words,
-                limit * OVERFETCH + OVERFETCH_MIN,
-                &terms,
-                now,
-            )?
+            self.stage_one(&searcher, &words, limit * OVERFETCH + OVERFETCH_MIN)?
         };
-        // Near-duplicates collapse to the best of them.
-        let mut kept: Vec<(Hit, Stored)> = Vec::new();
-        for h in hits {
+        let hits = self.rerank(&searcher, hits, &terms, now)?;
+        // Near-duplicates collapse to the best of them. Only the results walked here have their
+        // stored text read.
+        let mut kept: Vec<Kept> = Vec::new();
+        for c in hits {
+            let words = self.words_of(&searcher, c.addr)?;
             if kept
                 .iter()
-                .all(|k| jaccard(&k.1.words, &h.1.words) < NEAR_DUPLICATE)
+                .all(|k| jaccard(&k.words, &words) < NEAR_DUPLICATE)
             {
-                kept.push(h);
+                kept.push(Kept { hit: c.hit, words });
             }
             if kept.len() >= limit {
                 break;
             }
         }
-        Ok(kept)
+        Ok(kept.into_iter().map(|k| k.hit).collect())
     }
 
     /// Insights like `insight`: never itself or a near-duplicate of it, and (unless
@@ -795,25 +855,28 @@ impl SearchIndex {
             ));
         }
         let q = BooleanQuery::new(clauses);
-        let hits = self.run(&searcher, &q, limit * OVERFETCH + OVERFETCH_MIN, &[], now)?;
+        let hits = self.stage_one(&searcher, &q, limit * OVERFETCH + OVERFETCH_MIN)?;
+        let hits = self.rerank(&searcher, hits, &[], now)?;
         let own: HashSet<String> = content_words(&insight.text).into_iter().collect();
-        let mut kept: Vec<(Hit, Stored)> = Vec::new();
-        for h in hits {
-            if h.0.id == insight.id
-                || (!same_episode && h.1.episode == insight.episode_id)
-                || jaccard(&h.1.words, &own) >= NEAR_DUPLICATE
+        let mut kept: Vec<Kept> = Vec::new();
+        for c in hits {
+            if c.hit.id == insight.id || (!same_episode && c.episode == insight.episode_id) {
+                continue;
+            }
+            let words = self.words_of(&searcher, c.addr)?;
+            if jaccard(&words, &own) >= NEAR_DUPLICATE
                 || kept
                     .iter()
-                    .any(|k| jaccard(&k.1.words, &h.1.words) >= NEAR_DUPLICATE)
+                    .any(|k| jaccard(&k.words, &words) >= NEAR_DUPLICATE)
             {
                 continue;
             }
-            kept.push(h);
+            kept.push(Kept { hit: c.hit, words });
             if kept.len() >= limit {
                 break;
             }
         }
-        Ok(kept.into_iter().map(|h| h.0).collect())
+        Ok(kept.into_iter().map(|k| k.hit).collect())
     }
 
     /// The most common topics, most frequent first (read from the index, so they survive a

@@ -16,6 +16,7 @@ fn view(id: i64, episode: i64, text: &str, published: &str) -> InsightView {
         published_at: published.parse().unwrap(),
         podcast_id: 1,
         podcast_title: "Show".into(),
+        chapter: None,
     }
 }
 
@@ -144,6 +145,37 @@ fn words_close_together_rank_first() {
     ])
     .unwrap();
     assert_eq!(ids(&idx.search("ocean battery", 5, now()).unwrap())[0], 2);
+}
+
+#[test]
+fn closeness_is_read_from_the_index_across_segments() {
+    let idx = SearchIndex::in_memory().unwrap();
+    // Three commits: three segments. Stop words count as words between the two.
+    idx.add(&[view(
+        1,
+        1,
+        "Ocean waves, and then a battery.",
+        "2026-11-01T00:00:00Z",
+    )])
+    .unwrap();
+    idx.add(&[view(
+        2,
+        2,
+        "Pilots of the ocean battery idea store power for coastal grids.",
+        "2026-11-01T00:00:00Z",
+    )])
+    .unwrap();
+    idx.add(&[view(
+        3,
+        3,
+        "Engineers say that the ocean is a battery for the coastal grid.",
+        "2026-11-01T00:00:00Z",
+    )])
+    .unwrap();
+    assert!(idx.reader.searcher().segment_readers().len() >= 2);
+    let got = ids(&idx.search("ocean battery", 5, now()).unwrap());
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[2], 1, "the words far apart rank last: {got:?}");
 }
 
 #[test]

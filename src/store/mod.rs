@@ -229,6 +229,38 @@ pub struct Delivery {
     pub subscription: Subscription,
 }
 
+/// How one claimed delivery ended, for [`Store::record_deliveries`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryDone {
+    /// The delivery row.
+    pub id: i64,
+    /// Its subscription.
+    pub subscription: SubscriptionId,
+    /// What happened.
+    pub result: DeliveryResult,
+}
+
+/// The end of a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryResult {
+    /// Sent at `at` as these platform messages, delivering these insights.
+    Sent {
+        /// Platform message ids.
+        message_ids: Vec<String>,
+        /// The insights the brief carried.
+        insights: Vec<InsightId>,
+        /// When it was sent.
+        at: DateTime<Utc>,
+    },
+    /// Ended without sending: `empty`, `failed` (with the error) or `missed`.
+    Ended {
+        /// The outcome.
+        outcome: DeliveryOutcome,
+        /// The error, for a failure.
+        error: Option<String>,
+    },
+}
+
 /// A delivery as operators see it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DeliveryRow {
@@ -320,6 +352,14 @@ pub trait Store: Send + Sync {
     async fn pending_episodes(&self) -> StoreResult<Vec<Episode>>;
     /// Marks an episode processed (`done`) or `failed` with the error.
     async fn finish_episode(&self, id: EpisodeId, error: Option<&str>) -> StoreResult<()>;
+    /// Replaces an episode's chapters, chapters link and soundbites.
+    async fn set_episode_marks(
+        &self,
+        id: EpisodeId,
+        marks: &crate::core::model::EpisodeMarks,
+    ) -> StoreResult<()>;
+    /// An episode's chapters, chapters link and soundbites (empty for an unknown episode).
+    async fn episode_marks(&self, id: EpisodeId) -> StoreResult<crate::core::model::EpisodeMarks>;
 
     /// Stores insights of an episode; one whose content hash exists already is skipped. Returns
     /// the ids of the new ones.
@@ -335,8 +375,13 @@ pub trait Store: Send + Sync {
     async fn insights_after(&self, after: InsightId, limit: i64) -> StoreResult<Vec<InsightView>>;
     /// The newest insight's id (0 when there is none): changes whenever insights are added.
     async fn latest_insight_id(&self) -> StoreResult<InsightId>;
-    /// The insights already delivered to a subscription.
-    async fn delivered_ids(&self, sub: SubscriptionId) -> StoreResult<Vec<InsightId>>;
+    /// The insights with id `from_id` or above already delivered to these subscriptions, as
+    /// (subscription, insight) pairs: one query for a whole batch of briefs.
+    async fn delivered_among(
+        &self,
+        subs: &[SubscriptionId],
+        from_id: InsightId,
+    ) -> StoreResult<Vec<(SubscriptionId, InsightId)>>;
     /// Brief candidates: insights from episodes published since `since`, not yet delivered to
     /// `subscription` (when given).
     async fn brief_candidates(
@@ -385,22 +430,9 @@ pub trait Store: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Delivery>>;
-    /// Marks a delivery sent, in one transaction with the insights it delivered.
-    async fn complete_delivery(
-        &self,
-        id: i64,
-        sub: SubscriptionId,
-        message_ids: &[String],
-        insights: &[InsightId],
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
-    /// Ends a delivery without sending: `empty`, `failed` (with the error) or `missed`.
-    async fn finish_delivery(
-        &self,
-        id: i64,
-        outcome: DeliveryOutcome,
-        error: Option<&str>,
-    ) -> StoreResult<()>;
+    /// Records how claimed deliveries ended, all in one transaction: a sent one together with the
+    /// insights it delivered, an ended one with its outcome and error. Leases are released.
+    async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()>;
     /// Puts a claimed delivery back: due again at `next_attempt_at`, lease released.
     async fn retry_delivery(
         &self,

@@ -21,8 +21,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 
 use super::{
-    Delivery, DeliveryOutcome, DeliveryRow, FeedRow, InstanceLock, LockHolder, NewSubscription,
-    Plan, PollRecord, Stats, Store, StoreError, StoreResult,
+    Delivery, DeliveryDone, DeliveryResult, DeliveryRow, FeedRow, InstanceLock, LockHolder,
+    NewSubscription, Plan, PollRecord, Stats, Store, StoreError, StoreResult,
 };
 use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
@@ -79,7 +79,7 @@ async fn open(opts: &PgConnectOptions) -> StoreResult<PgConnection> {
     }
 }
 
-const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.speaker, i.score, i.topics, i.content_hash, \
+const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.speaker, i.score, i.topics, i.content_hash, i.chapter, \
      e.id AS episode_id, e.title AS episode_title, COALESCE(e.link, e.audio_url) AS episode_link, \
      COALESCE(e.published_at, e.created_at) AS published_at, p.id AS podcast_id, p.title AS podcast_title \
      FROM insights i JOIN episodes e ON e.id = i.episode_id JOIN podcasts p ON p.id = e.podcast_id";
@@ -100,6 +100,7 @@ fn insight_view(r: &PgRow) -> StoreResult<InsightView> {
         published_at: r.try_get("published_at")?,
         podcast_id: r.try_get("podcast_id")?,
         podcast_title: r.try_get("podcast_title")?,
+        chapter: r.try_get("chapter")?,
     })
 }
 
@@ -482,6 +483,42 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn set_episode_marks(
+        &self,
+        id: EpisodeId,
+        marks: &crate::core::model::EpisodeMarks,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE episodes SET chapters_url = $1, chapters = $2, soundbites = $3 WHERE id = $4",
+        )
+        .bind(&marks.chapters_url)
+        .bind(serde_json::to_string(&marks.chapters).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&marks.soundbites).unwrap_or_else(|_| "[]".into()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn episode_marks(&self, id: EpisodeId) -> StoreResult<crate::core::model::EpisodeMarks> {
+        let row: Option<(Option<String>, String, String)> =
+            sqlx::query_as("SELECT chapters_url, chapters, soundbites FROM episodes WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((chapters_url, chapters, soundbites)) = row else {
+            return Ok(Default::default());
+        };
+        let corrupt = |what: &str, e: serde_json::Error| {
+            StoreError::Corrupt(format!("episode {id}: {what}: {e}"))
+        };
+        Ok(crate::core::model::EpisodeMarks {
+            chapters_url,
+            chapters: serde_json::from_str(&chapters).map_err(|e| corrupt("chapters", e))?,
+            soundbites: serde_json::from_str(&soundbites).map_err(|e| corrupt("soundbites", e))?,
+        })
+    }
+
     async fn finish_episode(&self, id: EpisodeId, error: Option<&str>) -> StoreResult<()> {
         sqlx::query("UPDATE episodes SET status = $1, error = $2 WHERE id = $3")
             .bind(if error.is_some() { "failed" } else { "done" })
@@ -503,7 +540,7 @@ impl Store for PgStore {
         for i in insights {
             let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
-                 content_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 content_hash, created_at, chapter) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                  ON CONFLICT (content_hash) DO NOTHING RETURNING id",
             )
             .bind(episode)
@@ -516,6 +553,7 @@ impl Store for PgStore {
             .bind(list(&i.topics))
             .bind(crate::core::text::content_hash(&i.text))
             .bind(now)
+            .bind(&i.chapter)
             .fetch_optional(&mut *tx)
             .await?;
             ids.extend(id);
@@ -553,13 +591,22 @@ impl Store for PgStore {
         Ok(id.unwrap_or(0))
     }
 
-    async fn delivered_ids(&self, sub: SubscriptionId) -> StoreResult<Vec<InsightId>> {
-        Ok(sqlx::query_scalar(
-            "SELECT insight_id FROM delivered_insights WHERE subscription_id = $1",
+    async fn delivered_among(
+        &self,
+        subs: &[SubscriptionId],
+        from_id: InsightId,
+    ) -> StoreResult<Vec<(SubscriptionId, InsightId)>> {
+        let rows = sqlx::query(
+            "SELECT subscription_id, insight_id FROM delivered_insights \
+             WHERE subscription_id = ANY($1) AND insight_id >= $2",
         )
-        .bind(sub)
+        .bind(subs)
+        .bind(from_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     async fn brief_candidates(
@@ -722,39 +769,46 @@ impl Store for PgStore {
     }
 
     async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>> {
+        // Column arrays: two statements whatever the batch size.
+        let subs: Vec<SubscriptionId> = plans.iter().map(|p| p.subscription).collect();
+        let occurrences: Vec<DateTime<Utc>> = plans.iter().map(|p| p.occurrence).collect();
+        let next: Vec<DateTime<Utc>> = plans.iter().map(|p| p.next_run_at).collect();
+        let statuses: Vec<&str> = plans
+            .iter()
+            .map(|p| if p.missed { "missed" } else { "pending" })
+            .collect();
         let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(plans.len());
-        for plan in plans {
-            let (sub, occurrence, next_run_at, missed) = (
-                plan.subscription,
-                plan.occurrence,
-                plan.next_run_at,
-                plan.missed,
-            );
-            let created = sqlx::query(
-                "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $2, $4) ON CONFLICT (subscription_id, occurrence) DO NOTHING",
-            )
-            .bind(sub)
-            .bind(occurrence)
-            .bind(if missed { "missed" } else { "pending" })
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
-            sqlx::query(
-                "UPDATE subscriptions SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3",
-            )
-            .bind(next_run_at)
-            .bind(sub)
-            .bind(occurrence)
-            .execute(&mut *tx)
-            .await?;
-            out.push(created);
-        }
+        let rows = sqlx::query(
+            "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
+             SELECT s, o, st, o, $4 FROM unnest($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[]) AS v(s, o, st) \
+             ON CONFLICT (subscription_id, occurrence) DO NOTHING \
+             RETURNING subscription_id, occurrence",
+        )
+        .bind(&subs)
+        .bind(&occurrences)
+        .bind(&statuses)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let created: std::collections::HashSet<(i64, DateTime<Utc>)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<StoreResult<_>>()?;
+        sqlx::query(
+            "UPDATE subscriptions s SET next_run_at = v.n \
+             FROM unnest($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TIMESTAMPTZ[]) AS v(id, n, o) \
+             WHERE s.id = v.id AND s.next_run_at = v.o",
+        )
+        .bind(&subs)
+        .bind(&next)
+        .bind(&occurrences)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(out)
+        Ok(plans
+            .iter()
+            .map(|p| created.contains(&(p.subscription, p.occurrence)))
+            .collect())
     }
 
     async fn claim_deliveries(
@@ -809,52 +863,70 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn complete_delivery(
-        &self,
-        id: i64,
-        sub: SubscriptionId,
-        message_ids: &[String],
-        insights: &[InsightId],
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {
+        // Column arrays: one statement per kind, whatever the batch size.
+        let (mut ids, mut messages, mut times) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut subs, mut insights) = (Vec::new(), Vec::new());
+        let (mut ended, mut statuses, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+        for d in done {
+            match &d.result {
+                DeliveryResult::Sent {
+                    message_ids,
+                    insights: delivered,
+                    at,
+                } => {
+                    ids.push(d.id);
+                    messages.push(list(message_ids));
+                    times.push(*at);
+                    for i in delivered {
+                        subs.push(d.subscription);
+                        insights.push(*i);
+                    }
+                }
+                DeliveryResult::Ended { outcome, error } => {
+                    ended.push(d.id);
+                    statuses.push(outcome.as_str());
+                    errors.push(error.clone());
+                }
+            }
+        }
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE deliveries SET status = 'sent', message_ids = $1, error = NULL, sent_at = $2, \
-             lease_until = NULL WHERE id = $3",
-        )
-        .bind(list(message_ids))
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if !insights.is_empty() {
+        if !ids.is_empty() {
+            sqlx::query(
+                "UPDATE deliveries d SET status = 'sent', message_ids = v.m, error = NULL, \
+                 sent_at = v.at, lease_until = NULL \
+                 FROM unnest($1::BIGINT[], $2::TEXT[], $3::TIMESTAMPTZ[]) AS v(id, m, at) \
+                 WHERE d.id = v.id",
+            )
+            .bind(&ids)
+            .bind(&messages)
+            .bind(&times)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !subs.is_empty() {
             sqlx::query(
                 "INSERT INTO delivered_insights (subscription_id, insight_id) \
-                 SELECT $1, unnest($2::BIGINT[]) ON CONFLICT DO NOTHING",
+                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[]) ON CONFLICT DO NOTHING",
             )
-            .bind(sub)
-            .bind(insights)
+            .bind(&subs)
+            .bind(&insights)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !ended.is_empty() {
+            sqlx::query(
+                "UPDATE deliveries d SET status = v.s, error = v.e, lease_until = NULL \
+                 FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[]) AS v(id, s, e) \
+                 WHERE d.id = v.id",
+            )
+            .bind(&ended)
+            .bind(&statuses)
+            .bind(&errors)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    async fn finish_delivery(
-        &self,
-        id: i64,
-        outcome: DeliveryOutcome,
-        error: Option<&str>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE deliveries SET status = $1, error = $2, lease_until = NULL WHERE id = $3",
-        )
-        .bind(outcome.as_str())
-        .bind(error)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 

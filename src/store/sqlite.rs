@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    Delivery, DeliveryOutcome, DeliveryRow, FeedRow, NewSubscription, Plan, PollRecord, Stats,
-    Store, StoreError, StoreResult,
+    Delivery, DeliveryDone, DeliveryResult, DeliveryRow, FeedRow, NewSubscription, Plan,
+    PollRecord, Stats, Store, StoreError, StoreResult,
 };
 use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
@@ -45,7 +45,7 @@ fn list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.speaker, i.score, i.topics, i.content_hash, \
+const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.speaker, i.score, i.topics, i.content_hash, i.chapter, \
      e.id AS episode_id, e.title AS episode_title, COALESCE(e.link, e.audio_url) AS episode_link, \
      COALESCE(e.published_at, e.created_at) AS published_at, p.id AS podcast_id, p.title AS podcast_title \
      FROM insights i JOIN episodes e ON e.id = i.episode_id JOIN podcasts p ON p.id = e.podcast_id";
@@ -66,6 +66,7 @@ fn insight_view(r: &SqliteRow) -> StoreResult<InsightView> {
         published_at: parse_ts(r.try_get("published_at")?)?,
         podcast_id: r.try_get("podcast_id")?,
         podcast_title: r.try_get("podcast_title")?,
+        chapter: r.try_get("chapter")?,
     })
 }
 
@@ -374,6 +375,42 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn set_episode_marks(
+        &self,
+        id: EpisodeId,
+        marks: &crate::core::model::EpisodeMarks,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE episodes SET chapters_url = ?, chapters = ?, soundbites = ? WHERE id = ?",
+        )
+        .bind(&marks.chapters_url)
+        .bind(serde_json::to_string(&marks.chapters).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&marks.soundbites).unwrap_or_else(|_| "[]".into()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn episode_marks(&self, id: EpisodeId) -> StoreResult<crate::core::model::EpisodeMarks> {
+        let row: Option<(Option<String>, String, String)> =
+            sqlx::query_as("SELECT chapters_url, chapters, soundbites FROM episodes WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((chapters_url, chapters, soundbites)) = row else {
+            return Ok(Default::default());
+        };
+        let corrupt = |what: &str, e: serde_json::Error| {
+            StoreError::Corrupt(format!("episode {id}: {what}: {e}"))
+        };
+        Ok(crate::core::model::EpisodeMarks {
+            chapters_url,
+            chapters: serde_json::from_str(&chapters).map_err(|e| corrupt("chapters", e))?,
+            soundbites: serde_json::from_str(&soundbites).map_err(|e| corrupt("soundbites", e))?,
+        })
+    }
+
     async fn finish_episode(&self, id: EpisodeId, error: Option<&str>) -> StoreResult<()> {
         sqlx::query("UPDATE episodes SET status = ?, error = ? WHERE id = ?")
             .bind(if error.is_some() { "failed" } else { "done" })
@@ -395,7 +432,7 @@ impl Store for SqliteStore {
         for i in insights {
             let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
-                 content_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 content_hash, created_at, chapter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (content_hash) DO NOTHING RETURNING id",
             )
             .bind(episode)
@@ -408,6 +445,7 @@ impl Store for SqliteStore {
             .bind(list(&i.topics))
             .bind(crate::core::text::content_hash(&i.text))
             .bind(ts(now))
+            .bind(&i.chapter)
             .fetch_optional(&mut *tx)
             .await?;
             ids.extend(id);
@@ -450,13 +488,23 @@ impl Store for SqliteStore {
         Ok(id.unwrap_or(0))
     }
 
-    async fn delivered_ids(&self, sub: SubscriptionId) -> StoreResult<Vec<InsightId>> {
-        Ok(sqlx::query_scalar(
-            "SELECT insight_id FROM delivered_insights WHERE subscription_id = ?",
+    async fn delivered_among(
+        &self,
+        subs: &[SubscriptionId],
+        from_id: InsightId,
+    ) -> StoreResult<Vec<(SubscriptionId, InsightId)>> {
+        let ids = serde_json::to_string(subs).unwrap_or_else(|_| "[]".into());
+        let rows = sqlx::query(
+            "SELECT subscription_id, insight_id FROM delivered_insights \
+             WHERE subscription_id IN (SELECT value FROM json_each(?)) AND insight_id >= ?",
         )
-        .bind(sub)
+        .bind(ids)
+        .bind(from_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     async fn brief_candidates(
@@ -614,40 +662,46 @@ impl Store for SqliteStore {
     }
 
     async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>> {
+        // Multi-row statements in chunks: a fan-out plans thousands of occurrences at once.
+        const ROWS: usize = 200;
         let mut tx = self.write_tx().await?;
-        let mut out = Vec::with_capacity(plans.len());
-        for plan in plans {
-            let (sub, occurrence, next_run_at, missed) = (
-                plan.subscription,
-                plan.occurrence,
-                plan.next_run_at,
-                plan.missed,
+        let mut created = std::collections::HashSet::new();
+        for chunk in plans.chunks(ROWS) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) ",
             );
-            let created = sqlx::query(
-                "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription_id, occurrence) DO NOTHING",
-            )
-            .bind(sub)
-            .bind(ts(occurrence))
-            .bind(if missed { "missed" } else { "pending" })
-            .bind(ts(occurrence))
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
-            sqlx::query(
-                "UPDATE subscriptions SET next_run_at = ? WHERE id = ? AND next_run_at = ?",
-            )
-            .bind(ts(next_run_at))
-            .bind(sub)
-            .bind(ts(occurrence))
-            .execute(&mut *tx)
-            .await?;
-            out.push(created);
+            q.push_values(chunk, |mut row, p| {
+                row.push_bind(p.subscription)
+                    .push_bind(ts(p.occurrence))
+                    .push_bind(if p.missed { "missed" } else { "pending" })
+                    .push_bind(ts(p.occurrence))
+                    .push_bind(ts(now));
+            });
+            q.push(
+                " ON CONFLICT (subscription_id, occurrence) DO NOTHING \
+                 RETURNING subscription_id, occurrence",
+            );
+            for r in q.build().fetch_all(&mut *tx).await? {
+                let occurrence: String = r.try_get(1)?;
+                created.insert((r.try_get::<i64, _>(0)?, occurrence));
+            }
+            let mut q =
+                sqlx::QueryBuilder::new("UPDATE subscriptions SET next_run_at = v.column2 FROM (");
+            q.push_values(chunk, |mut row, p| {
+                row.push_bind(p.subscription)
+                    .push_bind(ts(p.next_run_at))
+                    .push_bind(ts(p.occurrence));
+            });
+            q.push(
+                ") AS v WHERE subscriptions.id = v.column1 AND subscriptions.next_run_at = v.column3",
+            );
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(out)
+        Ok(plans
+            .iter()
+            .map(|p| created.contains(&(p.subscription, ts(p.occurrence))))
+            .collect())
     }
 
     async fn claim_deliveries(
@@ -704,47 +758,60 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn complete_delivery(
-        &self,
-        id: i64,
-        sub: SubscriptionId,
-        message_ids: &[String],
-        insights: &[InsightId],
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {
+        // Multi-row statements in chunks: a fan-out records hundreds of deliveries per commit.
+        const ROWS: usize = 200;
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "UPDATE deliveries SET status = 'sent', message_ids = ?, error = NULL, sent_at = ?, lease_until = NULL \
-             WHERE id = ?",
-        )
-        .bind(list(message_ids))
-        .bind(ts(now))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        for insight in insights {
-            sqlx::query("INSERT OR IGNORE INTO delivered_insights (subscription_id, insight_id) VALUES (?, ?)")
-                .bind(sub)
-                .bind(insight)
+        let sent: Vec<_> = done
+            .iter()
+            .filter_map(|d| match &d.result {
+                DeliveryResult::Sent {
+                    message_ids,
+                    insights,
+                    at,
+                } => Some((d, message_ids, insights, at)),
+                DeliveryResult::Ended { .. } => None,
+            })
+            .collect();
+        for chunk in sent.chunks(ROWS) {
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE deliveries SET status = 'sent', message_ids = v.column2, error = NULL, \
+                 sent_at = v.column3, lease_until = NULL FROM (",
+            );
+            q.push_values(chunk, |mut row, (d, message_ids, _, at)| {
+                row.push_bind(d.id)
+                    .push_bind(list(message_ids))
+                    .push_bind(ts(**at));
+            });
+            q.push(") AS v WHERE deliveries.id = v.column1");
+            q.build().execute(&mut *tx).await?;
+        }
+        let pairs: Vec<(SubscriptionId, InsightId)> = sent
+            .iter()
+            .flat_map(|(d, _, insights, _)| insights.iter().map(|i| (d.subscription, *i)))
+            .collect();
+        for chunk in pairs.chunks(ROWS) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT OR IGNORE INTO delivered_insights (subscription_id, insight_id) ",
+            );
+            q.push_values(chunk, |mut row, (sub, insight)| {
+                row.push_bind(sub).push_bind(insight);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for d in done {
+            if let DeliveryResult::Ended { outcome, error } = &d.result {
+                sqlx::query(
+                    "UPDATE deliveries SET status = ?, error = ?, lease_until = NULL WHERE id = ?",
+                )
+                .bind(outcome.as_str())
+                .bind(error)
+                .bind(d.id)
                 .execute(&mut *tx)
                 .await?;
+            }
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    async fn finish_delivery(
-        &self,
-        id: i64,
-        outcome: DeliveryOutcome,
-        error: Option<&str>,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE deliveries SET status = ?, error = ?, lease_until = NULL WHERE id = ?")
-            .bind(outcome.as_str())
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 

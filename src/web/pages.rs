@@ -424,6 +424,7 @@ mod tests {
             published_at: chrono::Utc::now(),
             podcast_id: 1,
             podcast_title: "P".into(),
+            chapter: None,
         };
         let s = insight_item(&i).into_string();
         assert!(!s.contains("<script>") && !s.contains("<img"), "{s}");

@@ -349,6 +349,7 @@ async fn brief_is_posted_as_embeds_with_a_nonce_and_no_mentions() {
                 speaker: Some("Ana".into()),
                 score: 1.0,
                 topics: vec!["tidal lagoons".into()],
+                chapter: None,
             }],
             now,
         )
@@ -483,4 +484,37 @@ async fn a_rejected_token_stops_the_start_without_showing_the_token() {
     };
     assert!(e.contains("rejected the bot token"), "{e}");
     assert!(!e.contains("wrong-secret-value"), "{e}");
+}
+
+#[tokio::test]
+async fn instances_split_the_gateway_shards_by_config() {
+    // Two instances of one bot: the first runs shards 0 and 1 of 3, the second shard 2.
+    let fake = FakeDiscord::start().await;
+    let with_shards = |shards: &str| Options {
+        extra: config(&fake, "gateway").replace(
+            "[discord]\n",
+            &format!("[discord]\nshards = \"{shards}\"\n"),
+        ),
+        secrets: vec![("DISCORD_TOKEN", TOKEN.into())],
+        ..Default::default()
+    };
+    let a = TestApp::spawn_with(with_shards("0-1/3")).await;
+    let b = TestApp::spawn_with(with_shards("2/3")).await;
+    let (ra, rb) = (a.start().await, b.start().await);
+    // serenity starts a process's shards 5 s apart, as Discord asks.
+    for _ in 0..3000 {
+        if fake.identified_shards().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut shards = fake.identified_shards();
+    shards.sort();
+    assert_eq!(
+        shards,
+        vec![(0, 3), (1, 3), (2, 3)],
+        "each shard identified once"
+    );
+    ra.shutdown().await;
+    rb.shutdown().await;
 }

@@ -25,6 +25,7 @@ fn episode(file: &str) -> EpisodeText {
         podcast: "Test".into(),
         title: file.into(),
         segments: Transcript::parse(&bytes).unwrap().segments,
+        marks: Default::default(),
     }
 }
 
@@ -97,6 +98,7 @@ fn word_segments() -> EpisodeText {
         podcast: "Test".into(),
         title: "words".into(),
         segments,
+        marks: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! podbrief's integration tests: one binary, user stories through the `TestApp` harness.
 
 mod brief;
+mod chapters;
 mod cli;
 mod console;
 mod delivery;
@@ -12,6 +13,7 @@ mod lookups;
 mod postgres;
 mod robustness;
 mod search;
+mod stt;
 mod support;
 mod telegram;
 mod transcripts;

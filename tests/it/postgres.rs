@@ -14,7 +14,7 @@ use podbrief::app::App;
 use podbrief::config::Config;
 use podbrief::core::clock::{ManualClock, SystemClock};
 use podbrief::core::model::Platform;
-use podbrief::store::{NewSubscription, PgStore, Store, StoreError};
+use podbrief::store::{DeliveryDone, DeliveryResult, NewSubscription, PgStore, Store, StoreError};
 use sqlx::Connection;
 
 use crate::support::telegram::{FakeTelegram, TOKEN, message, private_chat};
@@ -405,13 +405,15 @@ async fn copy_db_moves_a_sqlite_database_to_postgres_and_it_answers_the_same() {
         .unwrap();
     let sent: Vec<i64> = candidates.iter().take(2).map(|i| i.id).collect();
     lite.store
-        .complete_delivery(
-            claimed[0].id,
-            claimed[0].subscription.id,
-            &["77".into()],
-            &sent,
-            at("2026-11-27T08:00:02Z"),
-        )
+        .record_deliveries(&[DeliveryDone {
+            id: claimed[0].id,
+            subscription: claimed[0].subscription.id,
+            result: DeliveryResult::Sent {
+                message_ids: vec!["77".into()],
+                insights: sent.clone(),
+                at: at("2026-11-27T08:00:02Z"),
+            },
+        }])
         .await
         .unwrap();
     let topic = candidates[0].topics[0].clone();

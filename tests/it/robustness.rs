@@ -100,6 +100,7 @@ fn mutated_transcripts_never_panic_the_parser_or_the_extractor() {
                     podcast: "P".into(),
                     title: "E".into(),
                     segments: t.segments,
+                    marks: Default::default(),
                 };
                 for insight in engine.extract_sync(&ep) {
                     assert!(!insight.text.is_empty());

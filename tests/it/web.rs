@@ -126,6 +126,7 @@ async fn transcript_text_with_markup_renders_as_text() {
         speaker: Some("\"><img src=x onerror=alert(5)>".into()),
         score: 0.9,
         topics: vec!["<b>waves</b>".into()],
+        chapter: None,
     };
     let now = podbrief::core::clock::Clock::now(&*t.app.clock);
     let ids = t

@@ -147,7 +147,12 @@ async fn run_gateway(
             .await
         {
             Ok(mut client) => {
-                if let Err(e) = client.start().await {
+                // serenity's shard range includes its end.
+                let started = match config.shard_range() {
+                    Ok(Some(r)) => client.start_shard_range(r.first..r.last, r.total).await,
+                    _ => client.start_autosharded().await,
+                };
+                if let Err(e) = started {
                     warn!(error = %redact(&e.to_string(), &token), "the Discord gateway connection ended");
                 }
             }

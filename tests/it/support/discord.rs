@@ -1,7 +1,7 @@
 //! A fake Discord on 127.0.0.1: the REST API under `/api/v10/` (reached through serenity's
 //! `proxy`), a websocket gateway, and builders for interaction payloads shaped like the real ones.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -79,9 +79,17 @@ struct State {
     scripted: Mutex<VecDeque<Scripted>>,
     ws_url: Mutex<String>,
     next_id: Mutex<u64>,
+    /// Messages created, by nonce, for `enforce_nonce` (Discord returns the first message
+    /// instead of posting a second).
+    by_nonce: Mutex<HashMap<String, Value>>,
+    /// Messages actually created (not deduplicated), by channel.
+    created: Mutex<Vec<String>>,
+    /// The `shard` of every gateway IDENTIFY: `[id, total]`.
+    identified_shards: Mutex<Vec<(u64, u64)>>,
 }
 
 /// The fake: REST plus gateway.
+#[derive(Clone)]
 pub struct FakeDiscord {
     /// `discord.proxy`.
     pub base: String,
@@ -178,7 +186,27 @@ async fn rest(
                     r
                 }
                 None => {
-                    let mut r = axum::Json(message_json(id, channel, &body)).into_response();
+                    let nonce = body["nonce"]
+                        .as_str()
+                        .filter(|_| body["enforce_nonce"] == true);
+                    let message = match nonce {
+                        Some(n) => {
+                            let mut seen = st.by_nonce.lock().unwrap();
+                            if let Some(first) = seen.get(n) {
+                                first.clone()
+                            } else {
+                                let m = message_json(id, channel, &body);
+                                seen.insert(n.to_string(), m.clone());
+                                st.created.lock().unwrap().push(channel.to_string());
+                                m
+                            }
+                        }
+                        None => {
+                            st.created.lock().unwrap().push(channel.to_string());
+                            message_json(id, channel, &body)
+                        }
+                    };
+                    let mut r = axum::Json(message).into_response();
                     r.headers_mut()
                         .insert("x-ratelimit-remaining", "4".parse().unwrap());
                     r.headers_mut()
@@ -210,12 +238,14 @@ impl FakeDiscord {
         let (identified_tx, identified) = watch::channel(false);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let identified_tx = Arc::new(identified_tx);
+        let st = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = ws.accept().await {
                 let rx = rx.clone();
                 let identified_tx = identified_tx.clone();
+                let st = st.clone();
                 tokio::spawn(async move {
-                    let _ = gateway_session(stream, rx, identified_tx, ws_addr).await;
+                    let _ = gateway_session(stream, rx, identified_tx, ws_addr, st).await;
                 });
             }
         });
@@ -258,6 +288,12 @@ impl FakeDiscord {
         );
     }
 
+    /// The channels of the messages actually created, in order: a resend with a known nonce
+    /// (`enforce_nonce`) creates none, as on Discord.
+    pub fn created(&self) -> Vec<String> {
+        self.state.created.lock().unwrap().clone()
+    }
+
     /// Answers the next `POST /channels/{id}/messages` with this.
     pub fn script(&self, s: Scripted) {
         self.state.scripted.lock().unwrap().push_back(s);
@@ -272,6 +308,11 @@ impl FakeDiscord {
             .unwrap();
     }
 
+    /// The shards identified so far, as `(id, total)`.
+    pub fn identified_shards(&self) -> Vec<(u64, u64)> {
+        self.state.identified_shards.lock().unwrap().clone()
+    }
+
     /// Dispatches a gateway event to the connected bot.
     pub fn dispatch(&self, event: &str, data: Value) {
         self.events.send((event.to_string(), data)).unwrap();
@@ -283,6 +324,7 @@ async fn gateway_session(
     rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, Value)>>>,
     identified: Arc<watch::Sender<bool>>,
     addr: std::net::SocketAddr,
+    state: Arc<State>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut ws = tokio_tungstenite::accept_async(stream).await?;
     let send = |v: Value| WsMessage::Text(v.to_string());
@@ -290,7 +332,9 @@ async fn gateway_session(
         json!({"op": 10, "s": null, "t": null, "d": {"heartbeat_interval": 45000}}),
     ))
     .await?;
-    let mut events = rx.lock().await;
+    // Dispatched events go to the first session that takes them (one bot process at a time);
+    // other sessions (more shards) get none.
+    let mut events = rx.try_lock_owned().ok();
     let mut seq = 0u64;
     loop {
         tokio::select! {
@@ -300,6 +344,11 @@ async fn gateway_session(
                 let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 match v["op"].as_u64() {
                     Some(2) => {
+                        let shard = &v["d"]["shard"];
+                        state.identified_shards.lock().unwrap().push((
+                            shard[0].as_u64().unwrap_or(0),
+                            shard[1].as_u64().unwrap_or(1),
+                        ));
                         seq += 1;
                         ws.send(send(json!({"op": 0, "s": seq, "t": "READY", "d": {
                             "v": 10,
@@ -316,7 +365,12 @@ async fn gateway_session(
                     _ => {}
                 }
             }
-            ev = events.recv() => {
+            ev = async {
+                match events.as_mut() {
+                    Some(e) => e.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
                 let Some((t, d)) = ev else { break };
                 seq += 1;
                 ws.send(send(json!({"op": 0, "s": seq, "t": t, "d": d}))).await?;

@@ -36,6 +36,9 @@ struct Inner {
     limits: Option<(usize, usize)>,
     recent: VecDeque<std::time::Instant>,
     recent_by_chat: HashMap<i64, VecDeque<std::time::Instant>>,
+    /// Sends a group (negative chat id) may receive per minute, like Telegram's 20.
+    group_per_minute: Option<usize>,
+    recent_by_group: HashMap<i64, VecDeque<std::time::Instant>>,
     /// Sends refused with 429 because they broke the limits.
     pub violations: usize,
     /// When a sendMessage was answered 429.
@@ -134,13 +137,23 @@ async fn handle(
                 let chat_recent = inner.recent_by_chat.entry(chat_id).or_default();
                 chat_recent.retain(|t| now.duration_since(*t) < second);
                 let chat_count = chat_recent.len();
-                if inner.recent.len() >= overall || chat_count >= per_chat {
+                // The per-chat window keeps a minute for groups, for the per-group limit.
+                let group_full = chat_id < 0
+                    && inner.group_per_minute.is_some_and(|g| {
+                        let w = inner.recent_by_group.entry(chat_id).or_default();
+                        w.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+                        w.len() >= g
+                    });
+                if inner.recent.len() >= overall || chat_count >= per_chat || group_full {
                     inner.violations += 1;
                     let body = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}});
                     return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
                 }
                 inner.recent.push_back(now);
                 inner.recent_by_chat.entry(chat_id).or_default().push_back(now);
+                if chat_id < 0 {
+                    inner.recent_by_group.entry(chat_id).or_default().push_back(now);
+                }
             }
             if inner.broken_chats.contains(&chat_id) {
                 let body = json!({"ok": false, "error_code": 400, "description": "Bad Request: can't parse entities"});
@@ -242,6 +255,11 @@ impl FakeTelegram {
     /// answering 429 to any send beyond them and counting it.
     pub fn enforce_limits(&self, overall: usize, per_chat: usize) {
         self.inner.lock().unwrap().limits = Some((overall, per_chat));
+    }
+
+    /// Also enforces a per-group limit: sends to one group (negative chat id) per minute.
+    pub fn enforce_group_limit(&self, per_minute: usize) {
+        self.inner.lock().unwrap().group_per_minute = Some(per_minute);
     }
 
     /// Sends refused for breaking the limits.
