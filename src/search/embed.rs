@@ -8,8 +8,8 @@
 //! endpoint is down, lookups are plain BM25 and the queue waits. The file is append-only; once
 //! it holds at least 1,024 records and more than half of them are dead (a removed insight's
 //! vector, or one superseded by a newer record), it is rewritten with the live ones (written
-//! beside it, then renamed over it). Vectors are compared by brute
-//! force (cosine), which suits archives up to some hundred thousand insights.
+//! beside it, then renamed over it). Vectors are compared by brute force (cosine), which suits
+//! archives up to some hundred thousand insights.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
