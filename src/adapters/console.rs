@@ -36,6 +36,9 @@ pub fn render(reply: &Reply) -> String {
             by.push_str(&format!(" {s},"));
         }
         by.push_str(&format!(" {} · \"{}\"", c.podcast, c.episode));
+        if let Some(ch) = &c.chapter {
+            by.push_str(&format!(" · {ch}"));
+        }
         if let Some(ms) = c.start_ms {
             by.push_str(&format!(" at {}", format_timestamp(ms)));
         }

@@ -191,6 +191,8 @@ pub struct Card {
     pub podcast: String,
     /// The episode's title.
     pub episode: String,
+    /// The chapter it was said in, when the episode has chapters.
+    pub chapter: Option<String>,
     /// A link to the episode.
     pub link: Option<String>,
     /// Where in the episode it was said, in milliseconds.
@@ -208,6 +210,7 @@ impl From<&InsightView> for Card {
             text: v.text.clone(),
             podcast: v.podcast_title.clone(),
             episode: v.episode_title.clone(),
+            chapter: v.chapter.clone(),
             link: v.episode_link.clone(),
             start_ms: v.start_ms,
             speaker: v.speaker.clone(),

@@ -74,24 +74,27 @@ impl Outbox {
     pub async fn run(self, mut stop: watch::Receiver<bool>, grace: Duration) {
         let me = Arc::new(self);
         let concurrency = me.settings.concurrency.max(1);
-        let slots = Arc::new(Semaphore::new(concurrency));
+        // Two kinds of slot: `sending` bounds the sends in flight; `unrecorded` bounds the
+        // deliveries sent (or being sent) whose outcome is not recorded yet, so a crash can double
+        // at most that many briefs, while sends go on during a group commit.
+        let sending = Arc::new(Semaphore::new(concurrency));
+        let unrecorded = Arc::new(Semaphore::new(2 * concurrency));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(me.core.clone(), done_rx));
-        // Claims are batched: the worker waits for a quarter of the slots to be free (or all of
+        // Claims are batched: the worker waits for an eighth of the slots to be free (or all of
         // them, when fewer are configured) before claiming again.
-        let batch = (concurrency / 4).clamp(1, CLAIM_BATCH) as u32;
+        let batch = (concurrency / 8).clamp(1, CLAIM_BATCH) as u32;
         loop {
             if *stop.borrow() {
                 break;
             }
             let mut permits = tokio::select! {
-                p = slots.clone().acquire_many_owned(batch) => p.expect("the semaphore is never closed"),
+                p = Slot::acquire(&sending, &unrecorded, batch) => p,
                 _ = stop.changed() => continue,
             };
-            while permits.num_permits() < CLAIM_BATCH {
-                match slots.clone().try_acquire_owned() {
-                    Ok(p) => permits.merge(p),
-                    Err(_) => break,
+            while permits.count() < CLAIM_BATCH {
+                if !permits.try_add(&sending, &unrecorded) {
+                    break;
                 }
             }
             let now = me.core.clock().now();
@@ -101,7 +104,7 @@ impl Outbox {
             let claimed = me
                 .core
                 .store()
-                .claim_deliveries(now, lease_until, permits.num_permits() as i64)
+                .claim_deliveries(now, lease_until, permits.count() as i64)
                 .await
                 .unwrap_or_else(|e| {
                     warn!(error = %e, "cannot claim deliveries");
@@ -130,9 +133,9 @@ impl Outbox {
         // Graceful shutdown: no new claims; give in-flight sends `grace` to finish and their
         // outcomes to be recorded. Anything still unfinished keeps its lease and is claimed again
         // after it expires.
-        // A slot comes back once its delivery is recorded, so all slots back means all recorded.
+        // Unrecorded slots come back once their delivery is recorded: all back, all recorded.
         drop(done_tx);
-        if tokio::time::timeout(grace, slots.acquire_many(concurrency as u32))
+        if tokio::time::timeout(grace, unrecorded.acquire_many(2 * concurrency as u32))
             .await
             .is_err()
         {
@@ -149,7 +152,7 @@ impl Outbox {
     async fn start(
         self: &Arc<Self>,
         claimed: Vec<Delivery>,
-        permits: &mut OwnedSemaphorePermit,
+        permits: &mut Slot,
         done: &mpsc::UnboundedSender<Finished>,
     ) {
         let active: Vec<&Subscription> = claimed
@@ -171,16 +174,18 @@ impl Outbox {
             } else {
                 None
             };
-            let Some(permit) = permits.split(1) else {
+            let Some((send_slot, record_slot)) = permits.split_one() else {
                 break;
             };
             let (worker, done) = (self.clone(), done.clone());
             tokio::spawn(async move {
                 let id = d.id;
-                match worker.deliver(d, brief).await {
-                    // The slot stays taken until the outcome is recorded.
+                let result = worker.deliver(d, brief).await;
+                drop(send_slot);
+                match result {
+                    // The unrecorded slot stays taken until the outcome is recorded.
                     Ok(Some(result)) => {
-                        let _ = done.send((result, permit));
+                        let _ = done.send((result, record_slot));
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -292,8 +297,49 @@ impl Outbox {
     }
 }
 
-/// A finished delivery waiting to be recorded, with the slot it keeps taken until then: so at
-/// most `concurrency` briefs are ever sent but unrecorded (the duplicates a crash can cause).
+/// Slots taken for a claimed batch: as many sending as unrecorded ones.
+struct Slot {
+    sending: OwnedSemaphorePermit,
+    unrecorded: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    /// Waits for `n` slots of each kind.
+    async fn acquire(sending: &Arc<Semaphore>, unrecorded: &Arc<Semaphore>, n: u32) -> Slot {
+        let sending = sending.clone().acquire_many_owned(n).await;
+        let unrecorded = unrecorded.clone().acquire_many_owned(n).await;
+        Slot {
+            sending: sending.expect("the semaphore is never closed"),
+            unrecorded: unrecorded.expect("the semaphore is never closed"),
+        }
+    }
+
+    /// Takes one more slot of each kind if both are free at once.
+    fn try_add(&mut self, sending: &Arc<Semaphore>, unrecorded: &Arc<Semaphore>) -> bool {
+        let Ok(s) = sending.clone().try_acquire_owned() else {
+            return false;
+        };
+        let Ok(u) = unrecorded.clone().try_acquire_owned() else {
+            return false;
+        };
+        self.sending.merge(s);
+        self.unrecorded.merge(u);
+        true
+    }
+
+    fn count(&self) -> usize {
+        self.sending.num_permits()
+    }
+
+    /// One slot of each kind, for one delivery.
+    fn split_one(&mut self) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+        Some((self.sending.split(1)?, self.unrecorded.split(1)?))
+    }
+}
+
+/// A finished delivery waiting to be recorded, with the unrecorded slot it keeps taken until
+/// then: so at most `2 × concurrency` briefs are ever sent but unrecorded (the duplicates a crash
+/// can cause).
 type Finished = (DeliveryDone, OwnedSemaphorePermit);
 
 /// Writes finished deliveries in batches: whatever has arrived while the previous transaction

@@ -219,6 +219,7 @@ pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Respon
                 (i.podcast_title) " · "
                 @if let Some(u) = &episode { a href=(u.as_str()) { (i.episode_title) } }
                 @else { (i.episode_title) }
+                @if let Some(ch) = &i.chapter { " · " (ch) }
                 " · " (i.published_at.format("%-d %B %Y"))
             }
             h1 { (i.text) }

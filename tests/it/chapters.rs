@@ -44,6 +44,14 @@ async fn json_chapters_from_the_feed_server_title_insights_and_a_sponsor_chapter
         };
         assert_eq!(i.chapter.as_deref(), Some(expected), "{i:?}");
     }
+    // Chats see the chapter beside the episode.
+    let top = t.say("/top").await;
+    let card = top
+        .cards
+        .iter()
+        .find(|c| c.episode == "Harbour Batteries")
+        .expect("a Harbour Batteries insight in /top");
+    assert!(card.chapter.is_some(), "{card:?}");
 
     // The chapters are kept with the episode, and survive the next poll of the feed (which
     // lists only the chapters file).

@@ -178,8 +178,8 @@ async fn an_instance_killed_mid_fan_out_loses_no_brief() {
         c.metrics.sent(Platform::Telegram)
     );
     assert!(
-        duplicates <= concurrency,
-        "{duplicates} duplicates; at most the {concurrency} sends A had in flight"
+        duplicates <= 2 * concurrency,
+        "{duplicates} duplicates; at most the sends A had not recorded"
     );
     for r in running {
         r.stop();

@@ -236,6 +236,7 @@ async fn a_long_brief_is_split_into_valid_messages() {
             text: long.clone(),
             podcast: "Tidal Talk".into(),
             episode: "Ep".into(),
+            chapter: None,
             link: None,
             start_ms: Some(1000),
             speaker: None,

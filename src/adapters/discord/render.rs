@@ -237,7 +237,10 @@ pub fn card_embed(c: &Card) -> EmbedParts {
 
 /// One card as an embed; with a `public_url`, its title links to the insight's page.
 pub fn card_embed_with(c: &Card, public_url: &str) -> EmbedParts {
-    let title = format!("{} · {}", c.podcast.trim(), c.episode.trim());
+    let mut title = format!("{} · {}", c.podcast.trim(), c.episode.trim());
+    if let Some(ch) = &c.chapter {
+        title.push_str(&format!(" · {}", ch.trim()));
+    }
     let mut footer = Vec::new();
     if let Some(s) = c.speaker.as_deref().filter(|s| !s.trim().is_empty()) {
         footer.push(s.trim().to_string());
@@ -308,6 +311,7 @@ mod tests {
             text: text.into(),
             podcast: "Fish *and* Chips".into(),
             episode: "Ep_1".into(),
+            chapter: None,
             link: Some("https://example.com/ep?a=1".into()),
             start_ms: Some(75_000),
             speaker: Some("Ann".into()),

@@ -71,7 +71,10 @@ fn card_html(n: usize, c: &Card, public_url: &str) -> String {
     if let Some(s) = &c.speaker {
         by.push_str(&format!("<i>{}</i>, ", escape(s)));
     }
-    let title = format!("{} · {}", escape(&c.podcast), escape(&c.episode));
+    let mut title = format!("{} · {}", escape(&c.podcast), escape(&c.episode));
+    if let Some(ch) = &c.chapter {
+        title.push_str(&format!(" · {}", escape(ch)));
+    }
     // The title opens the insight's page when there are pages, else the episode.
     let page = crate::web::insight_url(public_url, c.insight_id);
     match page
@@ -156,6 +159,7 @@ mod tests {
             text: text.into(),
             podcast: "Fish & <Chips>".into(),
             episode: "\"Ep\"".into(),
+            chapter: Some("Q&A".into()),
             link: Some("https://example.com/?a=1&b=2".into()),
             start_ms: Some(75_000),
             speaker: Some("Ann".into()),
@@ -176,7 +180,7 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("1 &lt; 2 &amp; 3 &gt; 2 🎉"));
-        assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot;</a> at 1:15"));
+        assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot; · Q&amp;A</a> at 1:15"));
         let kb = r[0].keyboard.as_ref().unwrap();
         assert_eq!(kb.inline_keyboard[0].len(), 1);
     }
@@ -189,7 +193,7 @@ mod tests {
         };
         let h = &render_with(&reply, "https://pb.example.com/")[0].html;
         assert!(
-            h.contains("<a href=\"https://pb.example.com/i/7\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot;</a>"),
+            h.contains("<a href=\"https://pb.example.com/i/7\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot; · Q&amp;A</a>"),
             "{h}"
         );
         let h = &render_with(&reply, "")[0].html;
