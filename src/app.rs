@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use tokio::io::{AsyncBufRead, AsyncWrite};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::adapters::console::{Console, ConsoleOut};
 use crate::config::{Config, ConsoleMode};
@@ -169,6 +169,14 @@ impl App {
             tasks.push(task);
         }
         let planned = Arc::new(tokio::sync::Notify::new());
+        // Other instances' plans wake this outbox too (PostgreSQL).
+        match self.store.watch_plans(planned.clone()).await {
+            Ok(Some(task)) => tasks.push(task),
+            Ok(None) => {}
+            Err(e) => {
+                warn!(error = %e, "cannot listen for other instances' planned deliveries; the outbox checks every minute")
+            }
+        }
         let scheduler = Scheduler::new(
             self.core.clone(),
             Config::duration(&self.config.brief.catch_up),
@@ -277,7 +285,7 @@ async fn follow_store(store: Arc<dyn Store>, index: Arc<SearchIndex>) {
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         if let Err(e) = crate::search::sync::follow(store.as_ref(), &index).await {
-            tracing::warn!(error = %e, "cannot follow the store's new insights");
+            warn!(error = %e, "cannot follow the store's new insights");
         }
     }
 }

@@ -422,6 +422,15 @@ pub trait Store: Send + Sync {
     /// to the next one (only if it still is that occurrence, so two schedulers agree). Returns, for
     /// each plan, whether this call created the row.
     async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>>;
+    /// Wakes `wake` whenever any instance sharing this store plans deliveries (PostgreSQL
+    /// `LISTEN`/`NOTIFY`), so every instance's outbox starts on a fan-out at once. Returns the
+    /// listening task, if the backend has one (a SQLite store serves one process: none).
+    async fn watch_plans(
+        &self,
+        _wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> StoreResult<Option<tokio::task::JoinHandle<()>>> {
+        Ok(None)
+    }
     /// Claims up to `limit` pending deliveries due at `now` whose lease is free or expired,
     /// leasing them until `lease_until` and counting the attempt.
     async fn claim_deliveries(

@@ -202,6 +202,8 @@ struct PgLock {
     conn: PgConnection,
 }
 
+/// The `NOTIFY` channel that tells instances deliveries were planned.
+const PLANNED_CHANNEL: &str = "podbrief_planned";
 #[async_trait]
 impl LockHolder for PgLock {
     async fn still_held(&mut self) -> bool {
@@ -804,11 +806,39 @@ impl Store for PgStore {
         .bind(&occurrences)
         .execute(&mut *tx)
         .await?;
+        if !created.is_empty() {
+            // Delivered at commit to every instance listening (`watch_plans`).
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(PLANNED_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(plans
             .iter()
             .map(|p| created.contains(&(p.subscription, p.occurrence)))
             .collect())
+    }
+
+    async fn watch_plans(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> StoreResult<Option<tokio::task::JoinHandle<()>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(PLANNED_CHANNEL).await?;
+        Ok(Some(tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection (notifications sent
+                // meanwhile are lost; the outbox's own timer covers them).
+                match listener.recv().await {
+                    Ok(_) => wake.notify_one(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening for planned deliveries failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        })))
     }
 
     async fn claim_deliveries(

@@ -127,6 +127,45 @@ async fn three_instances_deliver_every_brief_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_planned_by_one_instance_wake_the_others_outbox_at_once() {
+    let Some(server) =
+        server_or_skip("deliveries_planned_by_one_instance_wake_the_others_outbox_at_once")
+    else {
+        return;
+    };
+    let db = PgDatabase::create(&server).await;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = instance_toml(&db.url, &fake, 16);
+    // The sender runs with nothing to do: its scheduler sleeps for an hour and its outbox until
+    // its once-a-minute check.
+    let sender = instance(&toml, dir.path()).await;
+    let running = sender.start(None).await.expect("the instance starts");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Another instance (not started: only its scheduler runs, once) plans 20 briefs.
+    let planner = instance(&toml, dir.path()).await;
+    prepare(&planner, 20).await;
+    let scheduler = podbrief::deliver::scheduler::Scheduler::new(
+        planner.core.clone(),
+        std::time::Duration::from_secs(6 * 3600),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    assert_eq!(scheduler.tick(Utc::now()).await.unwrap(), 20);
+    // The sender's outbox hears of them through NOTIFY, well before its minute is up.
+    let store = sender.store.clone();
+    let started = std::time::Instant::now();
+    while !all_sent(&store, 20).await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the other instance's outbox did not wake for the planned deliveries"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sender.metrics.sent(Platform::Telegram), 20);
+    running.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_mid_fan_out_loses_no_brief() {
     let Some(server) = server_or_skip("an_instance_killed_mid_fan_out_loses_no_brief") else {
         return;
