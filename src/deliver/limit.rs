@@ -1,6 +1,8 @@
 //! Rate limiting shared by every send to a platform: sliding windows, one overall and one per
 //! key (a chat, a group, a route), so podbrief stays under a platform's limits on purpose instead
-//! of learning them from 429s.
+//! of learning them from 429s. The overall limit is also paced (GCRA): sends are spread evenly
+//! with a burst of at most a tenth of the window, so a stall (a busy machine, a slow network) is
+//! not followed by a catch-up burst that the platform, counting arrivals, would see as too many.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -41,6 +43,8 @@ struct State {
     blocked_until: Option<Instant>,
     /// When windows of keys idle for two minutes were last dropped.
     pruned_at: Option<Instant>,
+    /// The overall pacing's theoretical arrival time of the next send.
+    paced_until: Option<Instant>,
 }
 
 /// A limiter: `acquire` waits until a send fits every window it belongs to, then records it.
@@ -72,6 +76,13 @@ impl RateLimiter {
                     .filter(|b| *b > now)
                     .map(|b| b - now)
                     .unwrap_or_default();
+                // Pacing: one send per `interval`, up to `tolerance` ahead of schedule.
+                let interval = self.global.per / self.global.count.max(1);
+                let tolerance = interval * (self.global.count / 10).max(1);
+                let due = st.paced_until.unwrap_or(now).max(now);
+                if due > now + tolerance {
+                    wait = wait.max(due - now - tolerance);
+                }
                 let all = std::iter::once((GLOBAL, self.global)).chain(keys.iter().copied());
                 for (key, limit) in all.clone() {
                     let Some(w) = st.windows.get_mut(key) else {
@@ -90,6 +101,7 @@ impl RateLimiter {
                     }
                 }
                 if wait.is_zero() {
+                    st.paced_until = Some(due + interval);
                     for (key, _) in all {
                         match st.windows.get_mut(key) {
                             Some(w) => w.push_back(now),
@@ -123,6 +135,8 @@ impl RateLimiter {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let until = Instant::now() + d;
         st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
+        // After the block, start pacing afresh rather than bursting to catch up.
+        st.paced_until = Some(until);
     }
 }
 
@@ -207,5 +221,31 @@ mod tests {
         assert!(groups[20] - groups[0] >= Duration::from_secs(60));
         let private_done = sends.iter().filter(|s| !s.0).map(|s| s.1).max().unwrap();
         assert!(private_done - sends[0].1 < Duration::from_secs(5));
+    }
+
+    /// After a stall, the overall limit does not allow a catch-up burst: no 100 ms holds more
+    /// than a tenth of the window plus its even share.
+    #[tokio::test(start_paused = true)]
+    async fn overall_sends_are_paced_without_catch_up_bursts() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(Limit::per_second(1000)));
+        limiter.acquire(&[]).await;
+        // Idle for half a second: a sliding window alone would now allow ~1,000 at once.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..600 {
+            limiter.acquire(&[]).await;
+            times.push(Instant::now() - start);
+        }
+        let first_100ms = times
+            .iter()
+            .filter(|t| **t < Duration::from_millis(100))
+            .count();
+        assert!(
+            first_100ms <= 100 + 100 + 1,
+            "{first_100ms} sends in 100 ms"
+        );
+        // Still at full rate: 600 sends take about 0.5 s (the burst, then one per ms).
+        assert!(times[599] < Duration::from_millis(600), "{:?}", times[599]);
     }
 }
