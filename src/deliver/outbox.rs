@@ -81,9 +81,9 @@ impl Outbox {
         let unrecorded = Arc::new(Semaphore::new(2 * concurrency));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(me.core.clone(), done_rx));
-        // Claims are batched: the worker waits for an eighth of the slots to be free (or all of
+        // Claims are batched: the worker waits for a quarter of the slots to be free (or all of
         // them, when fewer are configured) before claiming again.
-        let batch = (concurrency / 8).clamp(1, CLAIM_BATCH) as u32;
+        let batch = (concurrency / 4).clamp(1, CLAIM_BATCH) as u32;
         loop {
             if *stop.borrow() {
                 break;
