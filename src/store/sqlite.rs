@@ -729,22 +729,19 @@ impl Store for SqliteStore {
             .iter()
             .map(|r| r.try_get("subscription_id"))
             .collect::<Result<_, _>>()?;
-        let placeholders = vec!["?"; ids.len()].join(",");
-        let sql = format!("{SUBSCRIPTION} WHERE id IN ({placeholders})");
-        let mut q = sqlx::query(&sql);
-        for id in &ids {
-            q = q.bind(id);
-        }
-        let subs: Vec<Subscription> = q
+        // One statement whatever the batch size (the ids as a JSON array), so it stays prepared.
+        let sql = format!("{SUBSCRIPTION} WHERE id IN (SELECT value FROM json_each(?))");
+        let subs: std::collections::HashMap<i64, Subscription> = sqlx::query(&sql)
+            .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(subscription)
+            .map(|r| subscription(r).map(|s| (s.id, s)))
             .collect::<StoreResult<_>>()?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let sub_id: i64 = r.try_get("subscription_id")?;
-            let Some(sub) = subs.iter().find(|s| s.id == sub_id) else {
+            let Some(sub) = subs.get(&sub_id) else {
                 continue;
             };
             out.push(Delivery {
