@@ -60,11 +60,22 @@ impl Scheduler {
 
     /// Plans every occurrence due at `now`; returns how many deliveries it created to send.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let due = self.core.store().due_subscriptions(now).await?;
         let mut planned = 0;
-        // Batches: one transaction per batch, and the outbox starts on the first batch while the
-        // rest are planned.
-        for batch in due.chunks(PLAN_BATCH) {
+        // Pages: one read and one transaction per page, and the outbox starts on the first page
+        // while the rest are planned. Planning moves a subscription past `now`, so the next read
+        // returns the next page; one seen before means another scheduler is at work (or a plan
+        // could not move it), and this tick ends.
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .core
+                .store()
+                .due_subscriptions(now, PLAN_BATCH as i64)
+                .await?;
+            let batch: Vec<&Subscription> = page.iter().filter(|s| seen.insert(s.id)).collect();
+            if batch.is_empty() {
+                break;
+            }
             let plans: Vec<Plan> = batch.iter().map(|s| self.plan(s, now)).collect();
             let created = self.core.store().plan_deliveries(&plans, now).await?;
             for (plan, created) in plans.iter().zip(created) {
@@ -99,5 +110,5 @@ impl Scheduler {
     }
 }
 
-/// Occurrences planned per transaction.
+/// Occurrences read and planned per transaction.
 const PLAN_BATCH: usize = 500;

@@ -412,8 +412,12 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<u64>;
     /// Moves a chat's subscription to a new chat id (a Telegram group that became a supergroup).
     async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool>;
-    /// Active subscriptions due at `now`.
-    async fn due_subscriptions(&self, now: DateTime<Utc>) -> StoreResult<Vec<Subscription>>;
+    /// Active subscriptions due at `now`, earliest first, at most `limit`.
+    async fn due_subscriptions(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Subscription>>;
     /// The earliest `next_run_at` of the active subscriptions.
     async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
 

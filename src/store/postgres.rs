@@ -754,11 +754,20 @@ impl Store for PgStore {
         }
     }
 
-    async fn due_subscriptions(&self, now: DateTime<Utc>) -> StoreResult<Vec<Subscription>> {
+    async fn due_subscriptions(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Subscription>> {
         let sql = format!(
-            "{SUBSCRIPTION} WHERE paused_reason IS NULL AND next_run_at <= $1 ORDER BY next_run_at, id"
+            "{SUBSCRIPTION} WHERE paused_reason IS NULL AND next_run_at <= $1 ORDER BY next_run_at, id \
+             LIMIT $2"
         );
-        let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(subscription).collect()
     }
 

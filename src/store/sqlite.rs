@@ -641,12 +641,18 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() > 0)
     }
 
-    async fn due_subscriptions(&self, now: DateTime<Utc>) -> StoreResult<Vec<Subscription>> {
+    async fn due_subscriptions(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Subscription>> {
         let sql = format!(
-            "{SUBSCRIPTION} WHERE paused_reason IS NULL AND next_run_at <= ? ORDER BY next_run_at, id"
+            "{SUBSCRIPTION} WHERE paused_reason IS NULL AND next_run_at <= ? ORDER BY next_run_at, id \
+             LIMIT ?"
         );
         let rows = sqlx::query(&sql)
             .bind(ts(now))
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(subscription).collect()
