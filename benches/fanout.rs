@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fake_telegram::{FakeTelegram, TOKEN};
+use podbrief::adapters::telegram::send::TelegramSender;
 use podbrief::app::App;
 use podbrief::config::Config;
 use podbrief::core::clock::{Clock, ManualClock};
 use podbrief::core::model::{ChatRef, Platform};
+use podbrief::deliver::Sender;
 use podbrief::store::NewSubscription;
 
 fn proc_status(field: &str) -> u64 {
@@ -51,6 +53,93 @@ fn cpu_time() -> Duration {
     let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
     let ticks = field(11) + field(12);
     Duration::from_millis(ticks * 10)
+}
+
+/// The config of a benchmark instance: the two fixture feeds, the fake Bot API, the limits.
+fn bench_config(
+    url: &str,
+    fake: &FakeTelegram,
+    per_second: u32,
+    concurrency: usize,
+    dir: &std::path::Path,
+) -> Config {
+    let feeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
+    let toml = format!(
+        "[database]\nurl = \"{url}\"\n[ingest]\nfeeds = [{:?}, {:?}]\n[brief]\nlookback = \"36500d\"\n\
+         [telegram]\nenabled = true\napi_url = \"{}\"\nper_second = {per_second}\nper_chat_per_second = 10\n\
+         [delivery]\nconcurrency = {concurrency}\n",
+        feeds.join("tides.xml").display().to_string(),
+        feeds.join("orchard.xml").display().to_string(),
+        fake.base
+    );
+    let mut config =
+        Config::from_toml(&toml, std::path::Path::new("bench.toml"), dir.to_path_buf()).unwrap();
+    config
+        .secret_overrides
+        .insert("TELEGRAM_BOT_TOKEN".into(), TOKEN.into());
+    config
+}
+
+fn telegram_chat(id: i64) -> ChatRef {
+    ChatRef {
+        platform: Platform::Telegram,
+        chat_id: id.to_string(),
+        thread_id: None,
+    }
+}
+
+/// A diagnostic beside (a): podbrief's Telegram sender alone (rendering, the rate limiter,
+/// teloxide) sending one composed brief to `n` chats, with no database work per send.
+async fn sender_only(n: i64, fake: &FakeTelegram, concurrency: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sender.db").display());
+    let config = bench_config(&url, fake, 1_000_000, concurrency, dir.path());
+    let start: DateTime<Utc> = "2026-11-27T06:00:00Z".parse().unwrap();
+    let app = App::build(config.clone(), Arc::new(ManualClock::new(start)))
+        .await
+        .unwrap();
+    app.ingest(false).await;
+    let sub = app
+        .store
+        .upsert_subscription(&NewSubscription {
+            chat: telegram_chat(1),
+            schedule: "08:00".into(),
+            timezone: "UTC".into(),
+            size: 3,
+            topics: vec![],
+            next_run_at: start,
+            created_by: None,
+            scope_id: None,
+        })
+        .await
+        .unwrap();
+    let (reply, _) = app.core.brief(&sub).await.unwrap().unwrap();
+    let reply = Arc::new(reply);
+    let bot = teloxide::Bot::new(TOKEN).set_api_url(fake.base.parse().unwrap());
+    let sender = Arc::new(TelegramSender::new(
+        bot,
+        TOKEN.into(),
+        &config.telegram,
+        app.core.clone(),
+    ));
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(n as usize);
+    for id in 1..=n {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let (sender, reply) = (sender.clone(), reply.clone());
+        tasks.push(tokio::spawn(async move {
+            sender
+                .send_delivery(&telegram_chat(id), &reply, id)
+                .await
+                .unwrap();
+            drop(permit);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    t0.elapsed()
 }
 
 /// Where a run's store lives.
@@ -80,24 +169,7 @@ async fn podbrief_run(
             _pg.url.clone()
         }
     };
-    let feeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
-    let toml = format!(
-        "[database]\nurl = \"{url}\"\n[ingest]\nfeeds = [{:?}, {:?}]\n[brief]\nlookback = \"36500d\"\n\
-         [telegram]\nenabled = true\napi_url = \"{}\"\nper_second = {per_second}\nper_chat_per_second = 10\n\
-         [delivery]\nconcurrency = {concurrency}\n",
-        feeds.join("tides.xml").display().to_string(),
-        feeds.join("orchard.xml").display().to_string(),
-        fake.base
-    );
-    let mut config = Config::from_toml(
-        &toml,
-        std::path::Path::new("bench.toml"),
-        dir.path().to_path_buf(),
-    )
-    .unwrap();
-    config
-        .secret_overrides
-        .insert("TELEGRAM_BOT_TOKEN".into(), TOKEN.into());
+    let config = bench_config(&url, fake, per_second, concurrency, dir.path());
     let start: DateTime<Utc> = "2026-11-27T06:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(start));
     let mut apps = Vec::new();
@@ -110,11 +182,7 @@ async fn podbrief_run(
     for id in 1..=n {
         app.store
             .upsert_subscription(&NewSubscription {
-                chat: ChatRef {
-                    platform: Platform::Telegram,
-                    chat_id: id.to_string(),
-                    thread_id: None,
-                },
+                chat: telegram_chat(id),
                 schedule: "08:00".into(),
                 timezone: "UTC".into(),
                 size: 3,
@@ -186,6 +254,12 @@ async fn main() {
     let ceiling_rate = n as f64 / ceiling.as_secs_f64();
     println!(
         "(a) raw ceiling (reqwest POSTs, no database): {n} sends in {ceiling:.2?} = {ceiling_rate:.0}/s"
+    );
+    let alone = sender_only(n, &fake, concurrency).await;
+    let alone_rate = n as f64 / alone.as_secs_f64();
+    println!(
+        "(a) diagnostic, podbrief's Telegram sender alone (render, limiter, teloxide; no database): {n} sends in {alone:.2?} = {alone_rate:.0}/s ({:.0}% of the ceiling)",
+        100.0 * alone_rate / ceiling_rate
     );
     let (elapsed, cpu) = podbrief_run(n, &fake, 1_000_000, concurrency, &Db::Sqlite, 1).await;
     let rate = n as f64 / elapsed.as_secs_f64();
