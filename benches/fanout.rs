@@ -12,8 +12,8 @@
 //! (c) with `PODBRIEF_TEST_DATABASE_URL` naming a PostgreSQL server: (a) on PostgreSQL, with one
 //!     instance and with three instances sharing the database.
 //!
-//! The fake runs in the same process, so CPU and memory include it (and, in (a), the ceiling
-//! run pays for it too).
+//! The fake runs in the same process on a thread and runtime of its own, so CPU and memory
+//! include it (and, in (a), the ceiling run pays for it too).
 
 #[path = "../tests/it/support/telegram.rs"]
 #[allow(dead_code)]
@@ -53,6 +53,24 @@ fn cpu_time() -> Duration {
     let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
     let ticks = field(11) + field(12);
     Duration::from_millis(ticks * 10)
+}
+
+/// The fake Bot API on a runtime (and thread) of its own, so it stamps arrivals as they come
+/// rather than when podbrief's runtime lets it run, and competes for the CPU like another
+/// process would.
+fn fake_on_its_own_thread() -> FakeTelegram {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tx.send(FakeTelegram::start().await).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    rx.recv().unwrap()
 }
 
 /// The config of a benchmark instance: the two fixture feeds, the fake Bot API, the limits.
@@ -248,7 +266,7 @@ async fn main() {
         "fanout: {n} subscriptions, concurrency {concurrency}, fake Bot API on loopback in-process"
     );
 
-    let fake = FakeTelegram::start().await;
+    let fake = fake_on_its_own_thread();
     fake.lean();
     let ceiling = raw_ceiling(n, &fake, concurrency).await;
     let ceiling_rate = n as f64 / ceiling.as_secs_f64();
@@ -270,7 +288,7 @@ async fn main() {
         proc_status("VmHWM:") / 1024
     );
 
-    let limited = FakeTelegram::start().await;
+    let limited = fake_on_its_own_thread();
     limited.lean();
     let limit = 1_500;
     limited.enforce_limits(limit, 1);
