@@ -41,6 +41,8 @@ struct Inner {
     recent_by_group: HashMap<i64, VecDeque<std::time::Instant>>,
     /// Sends refused with 429 because they broke the limits.
     pub violations: usize,
+    /// The same, by the limit broken: overall, per chat, per group.
+    violations_by_limit: [usize; 3],
     /// When a sendMessage was answered 429.
     limited_at: Vec<std::time::Instant>,
     /// How long each sendMessage takes to answer.
@@ -144,8 +146,12 @@ async fn handle(
                         w.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
                         w.len() >= g
                     });
-                if inner.recent.len() >= overall || chat_count >= per_chat || group_full {
+                let broken = [inner.recent.len() >= overall, chat_count >= per_chat, group_full];
+                if broken.iter().any(|b| *b) {
                     inner.violations += 1;
+                    for (n, b) in inner.violations_by_limit.iter_mut().zip(broken) {
+                        *n += usize::from(b);
+                    }
                     let body = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}});
                     return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
                 }
@@ -260,6 +266,13 @@ impl FakeTelegram {
     /// Also enforces a per-group limit: sends to one group (negative chat id) per minute.
     pub fn enforce_group_limit(&self, per_minute: usize) {
         self.inner.lock().unwrap().group_per_minute = Some(per_minute);
+    }
+
+    /// Sends refused, by the limit they broke: (overall, per chat, per group).
+    #[allow(dead_code)] // used by benches/fanout.rs
+    pub fn violations_by_limit(&self) -> (usize, usize, usize) {
+        let [a, b, c] = self.inner.lock().unwrap().violations_by_limit;
+        (a, b, c)
     }
 
     /// Sends refused for breaking the limits.
