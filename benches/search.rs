@@ -1,6 +1,11 @@
 //! Lookup latency over generated insights, beside two baselines on the same data and queries in
-//! the same run: raw tantivy term/boolean queries on the same index (the floor: no typo
-//! handling, no proximity, no recency, no near-duplicate collapse) and SQLite FTS5 bm25.
+//! the same run: raw tantivy term/boolean queries on the same index and field (the floor: no
+//! typo handling, no proximity, no recency, no near-duplicate collapse) and SQLite FTS5 bm25.
+//!
+//! Fairness between podbrief and the floor: every query is first run once through both (a
+//! warm-up pass over all queries), then measured with the two in alternating order (podbrief
+//! first on even queries, the floor first on odd ones), so neither runs on caches the other
+//! just warmed more often than the other does.
 //!
 //! `cargo bench --bench search` (100,000 insights); `PODBRIEF_BENCH_N=1000000 cargo bench --bench
 //! search` for a million. Words follow a Zipf-like distribution (a few very common words, a long
@@ -14,8 +19,9 @@ use podbrief::search::SearchIndex;
 use sqlx::Row;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{TantivyDocument, Term};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Searcher, TantivyDocument, Term};
 
 /// Deterministic xorshift64*.
 struct Rng(u64);
@@ -164,6 +170,44 @@ fn row(name: &str, ours: (f64, f64), floor: (f64, f64), fts: (f64, f64)) {
     );
 }
 
+/// The floor: the analysed words of `q` as a disjunction of term queries on `field`, top 5 by
+/// BM25, ids read from the stored documents.
+fn floor_lookup(
+    searcher: &Searcher,
+    analyzer: &mut TextAnalyzer,
+    field: Field,
+    id_field: Field,
+    q: &str,
+) -> Vec<u64> {
+    let mut terms = Vec::new();
+    let mut stream = analyzer.token_stream(q);
+    while let Some(tok) = stream.next() {
+        terms.push(tok.text.clone());
+    }
+    let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+        .iter()
+        .map(|w| {
+            let tq = TermQuery::new(
+                Term::from_field_text(field, w),
+                IndexRecordOption::WithFreqs,
+            );
+            (Occur::Should, Box::new(tq) as Box<dyn Query>)
+        })
+        .collect();
+    let top = searcher
+        .search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(5).order_by_score(),
+        )
+        .expect("raw");
+    top.iter()
+        .filter_map(|(_, a)| {
+            let d: TantivyDocument = searcher.doc(*a).ok()?;
+            d.get_first(id_field).and_then(|v| v.as_u64())
+        })
+        .collect()
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let n: usize = std::env::var("PODBRIEF_BENCH_N")
@@ -229,7 +273,12 @@ async fn main() {
     let open_time = t.elapsed();
     assert_eq!(index.status().docs_at_open as usize, n);
     let (tindex, treader) = index.tantivy();
-    let text_field = tindex.schema().get_field("text").expect("text field");
+    // The one field podbrief's first stage searches.
+    let text_field = tindex
+        .schema()
+        .get_field("all")
+        .or_else(|_| tindex.schema().get_field("text"))
+        .expect("searched field");
     let id_field = tindex.schema().get_field("id").expect("id field");
     let mut analyzer = tindex.tokenizers().get("podbrief_en").expect("analyser");
 
@@ -258,10 +307,18 @@ async fn main() {
             sets.push((format!("{words} word(s), first {label}"), qs));
         }
     }
-    // Warm up page cache and the searcher.
+    // Warm-up: every query once through podbrief and once through the floor.
+    let searcher = treader.searcher();
     for (_, qs) in &sets {
-        for q in qs.iter().take(20) {
-            let _ = index.search(q, 5, now);
+        for q in qs {
+            std::hint::black_box(index.search(q, 5, now).expect("search"));
+            std::hint::black_box(floor_lookup(
+                &searcher,
+                &mut analyzer,
+                text_field,
+                id_field,
+                q,
+            ));
         }
     }
 
@@ -273,48 +330,25 @@ async fn main() {
         "{:<30} {:>19} | {:>19} | {:>19} | {:>7}",
         "lookup", "podbrief", "raw tantivy (floor)", "SQLite FTS5", "p99/floor"
     );
-    let searcher = treader.searcher();
     for (name, qs) in &sets {
         let mut ours = Vec::new();
         let mut floor = Vec::new();
         let mut fts = Vec::new();
-        for q in qs {
-            let t = Instant::now();
-            let hits = index.search(q, 5, now).expect("search");
-            ours.push(t.elapsed());
-            std::hint::black_box(hits);
-
-            let t = Instant::now();
-            let mut terms = Vec::new();
-            let mut stream = analyzer.token_stream(q);
-            while let Some(tok) = stream.next() {
-                terms.push(tok.text.clone());
+        for (k, q) in qs.iter().enumerate() {
+            // Alternate which of the two runs first.
+            for turn in 0..2 {
+                if (k + turn) % 2 == 0 {
+                    let t = Instant::now();
+                    let hits = index.search(q, 5, now).expect("search");
+                    ours.push(t.elapsed());
+                    std::hint::black_box(hits);
+                } else {
+                    let t = Instant::now();
+                    let ids = floor_lookup(&searcher, &mut analyzer, text_field, id_field, q);
+                    floor.push(t.elapsed());
+                    std::hint::black_box(ids);
+                }
             }
-            let clauses: Vec<(Occur, Box<dyn Query>)> = terms
-                .iter()
-                .map(|w| {
-                    let tq = TermQuery::new(
-                        Term::from_field_text(text_field, w),
-                        IndexRecordOption::WithFreqs,
-                    );
-                    (Occur::Should, Box::new(tq) as Box<dyn Query>)
-                })
-                .collect();
-            let top = searcher
-                .search(
-                    &BooleanQuery::new(clauses),
-                    &TopDocs::with_limit(5).order_by_score(),
-                )
-                .expect("raw");
-            let ids: Vec<u64> = top
-                .iter()
-                .filter_map(|(_, a)| {
-                    let d: TantivyDocument = searcher.doc(*a).ok()?;
-                    d.get_first(id_field).and_then(|v| v.as_u64())
-                })
-                .collect();
-            floor.push(t.elapsed());
-            std::hint::black_box(ids);
 
             let expr = q
                 .split_whitespace()

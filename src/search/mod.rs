@@ -3,22 +3,25 @@
 //! The index is derived from the store: it holds each insight's text, quote, topics, podcast and
 //! episode titles, speaker and date. It lives in a directory (`search.index_dir`) so a restart does
 //! not rebuild it: each commit records the schema version and the last insight id indexed, and at
-//! start only newer insights are added ([`sync::follow`]). A changed schema version (or
+//! start only newer insights (and recent ones committed out of order) are added
+//! ([`sync::follow`]). A changed schema version (or
 //! `podbrief index rebuild`) rebuilds it from the store. With no directory it lives in memory.
 //!
 //! User text is analysed into words with the index's own analyser and turned into term queries
 //! directly, so it is never parsed as query syntax: quotes, `AND`, `:` or `*` are just characters.
 //! Only the `in:` and `since:` filters are read from it ([`lookup::LookupQuery`]).
 //!
-//! A lookup runs in two stages. The first is a plain disjunction of term queries, which tantivy
-//! answers with block-max WAND: it keeps the top few dozen without scoring every match, so common
-//! words stay fast. A word that is not in the index at all (a typo) and is long enough is expanded
-//! to its spelling neighbours (one edit from 5 letters, two from 9). The second stage re-ranks
-//! that short list: words found close together (a phrase, give or take 3 words) and fresh
-//! insights gain a little, and near-duplicates collapse to the best of them. Stage two reads no
-//! stored document to rank: ids, episodes and dates come from fast fields and word positions
-//! from the index's postings. Only the results the near-duplicate collapse walks (about `limit`
-//! of them) have their stored text read.
+//! Every searchable word of an insight (its text, quote, topics, podcast and episode titles and
+//! speaker) is indexed in one field, `all`, with the text first so that its word positions are
+//! the text's own. A lookup runs in two stages. The first is a plain disjunction of term queries
+//! on that one field, which tantivy answers with block-max WAND: it keeps the top 2 × limit + 8
+//! without scoring every match, so common words stay fast. A word that is not in the index at
+//! all (a typo) and is long enough is expanded to its spelling neighbours (one edit from 5
+//! letters, two from 9). The second stage re-ranks that short list: words found close together
+//! (a phrase, give or take 3 words) and fresh insights gain a little, and near-duplicates
+//! collapse to the best of them. Stage two reads no stored document: ids, episodes and dates
+//! come from fast fields, word positions from the index's postings, and the near-duplicate check
+//! compares content-word signatures kept in a fast field at index time ([`signature`]).
 
 pub mod embed;
 pub mod eval;
@@ -33,7 +36,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
-use tantivy::collector::TopDocs;
+use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::postings::Postings;
@@ -41,8 +44,7 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
@@ -57,7 +59,7 @@ use crate::core::text::{NEAR_DUPLICATE, content_words};
 pub use lookup::LookupQuery;
 
 /// The version of the index layout. An index on disk with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A failure of the search index.
 #[derive(Debug, thiserror::Error)]
@@ -114,11 +116,9 @@ struct Fields {
     podcast_slug: Field,
     published: Field,
     text: Field,
-    quote: Field,
-    topics: Field,
+    all: Field,
     topic: Field,
-    titles: Field,
-    speaker: Field,
+    signature: Field,
 }
 
 /// A stage-one candidate with what stage two reads of it from fast fields (no stored document).
@@ -127,6 +127,8 @@ struct Candidate {
     addr: DocAddress,
     episode: i64,
     published: i64,
+    /// Its content-word signature (see [`signature`]).
+    signature: Vec<u64>,
 }
 
 /// The fast-field columns stage one reads, of one segment.
@@ -134,22 +136,63 @@ struct Columns {
     id: Column<u64>,
     episode: Column<i64>,
     published: Column<i64>,
+    signature: Column<u64>,
 }
 
 /// A result kept after the near-duplicate collapse.
 struct Kept {
     hit: Hit,
-    /// Content words, read from the stored text once per result.
-    words: HashSet<String>,
+    signature: Vec<u64>,
 }
 
-/// Jaccard similarity of two content-word sets, as `core::text::similarity` computes it.
-fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+/// Content words kept in a signature at most (the smallest hashes: a bottom-k sketch, exact for
+/// texts with fewer distinct content words).
+const SIGNATURE_WORDS: usize = 64;
+/// Bits kept of each content word's hash (collisions between two texts' words are negligible).
+const SIGNATURE_BITS: u32 = 24;
+
+/// The near-duplicate signature of a text: the hashes of its distinct content words (as
+/// [`crate::core::text::content_words`] finds them), sorted, at most [`SIGNATURE_WORDS`]. The
+/// Jaccard similarity of two signatures is that of the texts' content-word sets, which
+/// `core::text::similarity` computes from the texts. Stable across processes and versions (it is
+/// stored in the index): FNV-1a, folded to [`SIGNATURE_BITS`].
+pub fn signature(text: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = content_words(text)
+        .iter()
+        .map(|w| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in w.as_bytes() {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            (h ^ (h >> SIGNATURE_BITS) ^ (h >> (2 * SIGNATURE_BITS))) & ((1 << SIGNATURE_BITS) - 1)
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.truncate(SIGNATURE_WORDS);
+    out
+}
+
+/// Jaccard similarity of two sorted signatures, as `core::text::similarity` computes it of the
+/// texts (0 when either is empty).
+fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let inter = a.intersection(b).count() as f64;
-    inter / ((a.len() + b.len()) as f64 - inter)
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    inter as f64 / ((a.len() + b.len() - inter) as f64)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -188,8 +231,8 @@ impl std::fmt::Debug for SearchIndex {
 const ANALYZER: &str = "podbrief_en";
 
 /// Stage one keeps this many times the requested hits (plus [`OVERFETCH_MIN`]) for re-ranking.
-const OVERFETCH: usize = 4;
-const OVERFETCH_MIN: usize = 16;
+const OVERFETCH: usize = 2;
+const OVERFETCH_MIN: usize = 8;
 /// Words at most this far apart count as "close together" for the proximity boost.
 const PROXIMITY: u32 = 3;
 /// Memory of the index writer.
@@ -200,18 +243,17 @@ fn build_schema() -> Schema {
     let indexing = TextFieldIndexing::default()
         .set_tokenizer(ANALYZER)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-    let text_opts = TextOptions::default().set_indexing_options(indexing);
     sb.add_u64_field("id", INDEXED | STORED | FAST);
     sb.add_i64_field("episode", INDEXED | STORED | FAST);
     sb.add_i64_field("podcast", INDEXED | FAST);
-    sb.add_text_field("podcast_slug", STRING);
+    // Stored too: vectors embedded later (semantic ranking turned on) read it back.
+    sb.add_text_field("podcast_slug", STRING | STORED);
     sb.add_i64_field("published", INDEXED | STORED | FAST);
-    sb.add_text_field("text", text_opts.clone().set_stored());
-    sb.add_text_field("quote", text_opts.clone());
-    sb.add_text_field("topics", text_opts.clone());
+    // The text is stored (semantic ranking embeds it) but searched through `all`.
+    sb.add_text_field("text", STORED);
+    sb.add_text_field("all", TextOptions::default().set_indexing_options(indexing));
     sb.add_text_field("topic", STRING);
-    sb.add_text_field("titles", text_opts);
-    sb.add_text_field("speaker", STRING);
+    sb.add_u64_field("signature", FAST);
     sb.build()
 }
 
@@ -224,11 +266,9 @@ fn fields_of(schema: &Schema) -> Option<Fields> {
         podcast_slug: f("podcast_slug")?,
         published: f("published")?,
         text: f("text")?,
-        quote: f("quote")?,
-        topics: f("topics")?,
+        all: f("all")?,
         topic: f("topic")?,
-        titles: f("titles")?,
-        speaker: f("speaker")?,
+        signature: f("signature")?,
     })
 }
 
@@ -417,7 +457,43 @@ impl SearchIndex {
         self.len() == 0
     }
 
-    /// The largest insight id indexed: at start, only insights after it are added.
+    /// The insight ids from `from` to `to` (inclusive) the index holds.
+    pub fn ids_between(
+        &self,
+        from: InsightId,
+        to: InsightId,
+    ) -> Result<HashSet<InsightId>, SearchError> {
+        let mut out = HashSet::new();
+        if to < from || to < 0 {
+            return Ok(out);
+        }
+        let f = self.fields.id;
+        let range = RangeQuery::new(
+            Bound::Included(Term::from_field_u64(f, from.max(0) as u64)),
+            Bound::Included(Term::from_field_u64(f, to as u64)),
+        );
+        let searcher = self.reader.searcher();
+        let docs = searcher.search(&range, &DocSetCollector)?;
+        let mut columns: HashMap<u32, Column<u64>> = HashMap::new();
+        for addr in docs {
+            let col = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .u64("id")?,
+                ),
+            };
+            if let Some(id) = col.first(addr.doc_id) {
+                out.insert(id as i64);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The largest insight id indexed: following the store adds the insights after it (and any
+    /// of the few ids below it the index lacks, see [`sync::follow`]).
     pub fn last_indexed_id(&self) -> InsightId {
         self.last_id.load(Ordering::SeqCst)
     }
@@ -443,12 +519,19 @@ impl SearchIndex {
             f.podcast_slug => lookup::slug(&i.podcast_title),
             f.published => i.published_at.timestamp(),
             f.text => i.text.as_str(),
-            f.topics => i.topics.join(" , "),
-            f.titles => format!("{} {}", i.podcast_title, i.episode_title),
-            f.speaker => i.speaker.clone().unwrap_or_default(),
+            // The text first: its word positions in `all` are its own (proximity reads them).
+            f.all => i.text.as_str(),
         );
         if !i.quote.is_empty() && i.quote != i.text {
-            d.add_text(f.quote, &i.quote);
+            d.add_text(f.all, &i.quote);
+        }
+        d.add_text(f.all, i.topics.join(" , "));
+        d.add_text(f.all, format!("{} {}", i.podcast_title, i.episode_title));
+        if let Some(speaker) = i.speaker.as_deref().filter(|s| !s.is_empty()) {
+            d.add_text(f.all, speaker);
+        }
+        for h in signature(&i.text) {
+            d.add_u64(f.signature, h);
         }
         for t in &i.topics {
             let t = crate::core::text::normalize_topic(t);
@@ -544,20 +627,12 @@ impl SearchIndex {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in terms {
-            for (field, boost) in [
-                (f.text, 1.0),
-                (f.topics, 1.5),
-                (f.titles, 0.5),
-                (f.quote, 0.3),
-            ] {
-                let q = TermQuery::new(
-                    Term::from_field_text(field, t),
-                    IndexRecordOption::WithFreqs,
-                );
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
-            }
+            let term = Term::from_field_text(f.all, t);
+            clauses.push((
+                Occur::Should,
+                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+            ));
             let len = t.chars().count();
-            let term = Term::from_field_text(f.text, t);
             // A word the index does not know is probably misspelt: look for its neighbours.
             if fuzzy && len >= 5 && searcher.doc_freq(&term).unwrap_or(0) == 0 {
                 let distance = if len >= 9 { 2 } else { 1 };
@@ -594,7 +669,8 @@ impl SearchIndex {
     }
 
     /// Stage one: the top `n` by BM25 (block-max WAND skips what cannot reach them, so common
-    /// words stay fast), each with its id, episode and date read from fast fields.
+    /// words stay fast), each with its id, episode, date and near-duplicate signature read from
+    /// fast fields.
     fn stage_one(
         &self,
         searcher: &Searcher,
@@ -613,6 +689,7 @@ impl SearchIndex {
                         id: ff.u64("id")?,
                         episode: ff.i64("episode")?,
                         published: ff.i64("published")?,
+                        signature: ff.u64("signature")?,
                     })
                 }
             };
@@ -624,6 +701,8 @@ impl SearchIndex {
             ) else {
                 continue;
             };
+            let mut signature: Vec<u64> = cols.signature.values_for_doc(doc).collect();
+            signature.sort_unstable();
             out.push(Candidate {
                 hit: Hit {
                     id: id as i64,
@@ -632,6 +711,7 @@ impl SearchIndex {
                 addr,
                 episode,
                 published,
+                signature,
             });
         }
         Ok(out)
@@ -665,9 +745,9 @@ impl SearchIndex {
     }
 
     /// For each candidate, the share (0..=1) of consecutive query-word pairs found within
-    /// [`PROXIMITY`] words of each other in its text. Positions come from the index (the
-    /// postings of each query word, sought to the candidates in document order), not from the
-    /// stored text.
+    /// [`PROXIMITY`] words of each other. Positions come from the index (the postings of each
+    /// query word in `all`, sought to the candidates in document order), not from the stored
+    /// text.
     fn proximity(
         &self,
         searcher: &Searcher,
@@ -685,9 +765,9 @@ impl SearchIndex {
         for group in order.chunk_by(|a, b| cands[*a].addr.segment_ord == cands[*b].addr.segment_ord)
         {
             let seg = searcher.segment_reader(cands[group[0]].addr.segment_ord);
-            let inv = seg.inverted_index(self.fields.text)?;
+            let inv = seg.inverted_index(self.fields.all)?;
             for (t, word) in terms.iter().enumerate() {
-                let term = Term::from_field_text(self.fields.text, word);
+                let term = Term::from_field_text(self.fields.all, word);
                 let Some(mut postings) = inv
                     .read_postings(&term, IndexRecordOption::WithFreqsAndPositions)
                     .map_err(tantivy::TantivyError::from)?
@@ -717,20 +797,6 @@ impl SearchIndex {
             *share = close as f64 / pairs as f64;
         }
         Ok(out)
-    }
-
-    /// The content words of a candidate's stored text (for near-duplicate checks).
-    fn words_of(
-        &self,
-        searcher: &Searcher,
-        addr: DocAddress,
-    ) -> Result<HashSet<String>, SearchError> {
-        let d: TantivyDocument = searcher.doc(addr)?;
-        let text = d
-            .get_first(self.fields.text)
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        Ok(content_words(text).into_iter().collect())
     }
 
     /// Insights related to user text, best first. `in:` and `since:` in the text filter the
@@ -796,16 +862,17 @@ impl SearchIndex {
             self.stage_one(&searcher, &words, limit * OVERFETCH + OVERFETCH_MIN)?
         };
         let hits = self.rerank(&searcher, hits, &terms, now)?;
-        // Near-duplicates collapse to the best of them. Only the results walked here have their
-        // stored text read.
+        // Near-duplicates collapse to the best of them (signatures from a fast field).
         let mut kept: Vec<Kept> = Vec::new();
         for c in hits {
-            let words = self.words_of(&searcher, c.addr)?;
             if kept
                 .iter()
-                .all(|k| jaccard(&k.words, &words) < NEAR_DUPLICATE)
+                .all(|k| jaccard(&k.signature, &c.signature) < NEAR_DUPLICATE)
             {
-                kept.push(Kept { hit: c.hit, words });
+                kept.push(Kept {
+                    hit: c.hit,
+                    signature: c.signature,
+                });
             }
             if kept.len() >= limit {
                 break;
@@ -857,21 +924,23 @@ impl SearchIndex {
         let q = BooleanQuery::new(clauses);
         let hits = self.stage_one(&searcher, &q, limit * OVERFETCH + OVERFETCH_MIN)?;
         let hits = self.rerank(&searcher, hits, &[], now)?;
-        let own: HashSet<String> = content_words(&insight.text).into_iter().collect();
+        let own = signature(&insight.text);
         let mut kept: Vec<Kept> = Vec::new();
         for c in hits {
             if c.hit.id == insight.id || (!same_episode && c.episode == insight.episode_id) {
                 continue;
             }
-            let words = self.words_of(&searcher, c.addr)?;
-            if jaccard(&words, &own) >= NEAR_DUPLICATE
+            if jaccard(&c.signature, &own) >= NEAR_DUPLICATE
                 || kept
                     .iter()
-                    .any(|k| jaccard(&k.words, &words) >= NEAR_DUPLICATE)
+                    .any(|k| jaccard(&k.signature, &c.signature) >= NEAR_DUPLICATE)
             {
                 continue;
             }
-            kept.push(Kept { hit: c.hit, words });
+            kept.push(Kept {
+                hit: c.hit,
+                signature: c.signature,
+            });
             if kept.len() >= limit {
                 break;
             }

@@ -1,5 +1,11 @@
-//! Keeping the index in step with the store: at start only insights newer than the last one
-//! indexed are added; a rebuild empties the index and adds everything again.
+//! Keeping the index in step with the store: at start (and every so often while running) the
+//! insights newer than the last one indexed are added, together with any insight of the last
+//! [`RECHECK_IDS`] ids the index lacks; a rebuild empties the index and adds everything again.
+//!
+//! Why the re-read: on PostgreSQL an insight's id comes from a sequence when it is inserted, not
+//! when its transaction commits, so a lower id can become visible after a higher one (two
+//! instances storing insights at the same time). Following strictly after the last indexed id
+//! would skip it for ever; re-reading a window of recent ids picks it up on the next follow.
 
 use super::{SearchError, SearchIndex};
 use crate::store::{Store, StoreError};
@@ -18,16 +24,29 @@ pub enum SyncError {
 /// Insights read from the store per batch.
 const BATCH: i64 = 5_000;
 
-/// Adds every stored insight newer than the index's last indexed id. Returns how many.
+/// How many ids below the last indexed one each follow reads again, adding those the index lacks
+/// (ids committed out of order). Far more than the insights concurrent transactions hold at once.
+pub const RECHECK_IDS: i64 = 1_000;
+
+/// Adds every stored insight newer than the index's last indexed id, and any of the last
+/// [`RECHECK_IDS`] ids below it that the index lacks. Insights already indexed are not written
+/// again. Returns how many were added.
 pub async fn follow(store: &dyn Store, index: &SearchIndex) -> Result<u64, SyncError> {
-    let mut after = index.last_indexed_id();
+    let mut after = (index.last_indexed_id() - RECHECK_IDS).max(0);
     let mut added = 0u64;
     loop {
         let batch = store.insights_after(after, BATCH).await?;
-        let Some(last) = batch.last() else { break };
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            break;
+        };
+        let present = index.ids_between(first.id, last.id)?;
         after = last.id;
-        index.add(&batch)?;
-        added += batch.len() as u64;
+        let missing: Vec<_> = batch
+            .into_iter()
+            .filter(|v| !present.contains(&v.id))
+            .collect();
+        index.add(&missing)?;
+        added += missing.len() as u64;
     }
     Ok(added)
 }

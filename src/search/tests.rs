@@ -333,3 +333,114 @@ fn the_index_persists_and_a_schema_change_resets_it() {
     assert_eq!((s.docs, s.last_id), (0, 0));
     assert!(dir.path().join("keep.txt").exists());
 }
+
+/// A store in a temporary SQLite file with three imported insights (ids 1, 2, 3), and a pool on
+/// the same file for changing rows behind the store's back.
+async fn store_with_three(
+    dir: &std::path::Path,
+) -> (std::sync::Arc<dyn crate::store::Store>, sqlx::SqlitePool) {
+    let url = format!("sqlite://{}", dir.join("db.sqlite").display());
+    let store = crate::store::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let lines = [
+        "Kelp forests store carbon in deep water.",
+        "Seagrass meadows trap sediment along the coast.",
+        "Mangroves shelter juvenile fish from predators.",
+    ]
+    .iter()
+    .map(|t| {
+        serde_json::json!({"text": t, "podcast": "Blue Carbon", "episode": t, "date": "2026-11-01"})
+            .to_string()
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
+    let scratch = SearchIndex::in_memory().unwrap();
+    let r = super::import::import_jsonl(&*store, &scratch, &lines, now())
+        .await
+        .unwrap();
+    assert_eq!(r.imported, 3, "{r:?}");
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    (store, pool)
+}
+
+#[tokio::test]
+async fn an_insight_committed_after_a_higher_id_is_still_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pool) = store_with_three(dir.path()).await;
+    // Id 2 is not visible yet (its transaction has not committed) when 3 is followed.
+    sqlx::query("CREATE TABLE held AS SELECT * FROM insights WHERE id = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM insights WHERE id = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let idx = SearchIndex::in_memory().unwrap();
+    assert_eq!(super::sync::follow(&*store, &idx).await.unwrap(), 2);
+    assert_eq!(idx.last_indexed_id(), 3);
+    assert!(idx.search("seagrass", 5, now()).unwrap().is_empty());
+    // Now it commits, with its lower id.
+    sqlx::query("INSERT INTO insights SELECT * FROM held")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(super::sync::follow(&*store, &idx).await.unwrap(), 1);
+    assert_eq!(ids(&idx.search("seagrass", 5, now()).unwrap()), [2]);
+    assert_eq!(idx.len(), 3);
+    // Following again adds nothing and writes nothing twice.
+    assert_eq!(super::sync::follow(&*store, &idx).await.unwrap(), 0);
+    assert_eq!(idx.len(), 3);
+    assert_eq!(idx.status().added_since_open, 3);
+}
+
+#[test]
+fn adding_an_indexed_insight_again_replaces_it() {
+    let idx = SearchIndex::in_memory().unwrap();
+    idx.add(&[view(
+        1,
+        1,
+        "Kelp forests store carbon.",
+        "2026-11-01T00:00:00Z",
+    )])
+    .unwrap();
+    idx.add(&[view(
+        1,
+        1,
+        "Kelp forests grow fast.",
+        "2026-11-01T00:00:00Z",
+    )])
+    .unwrap();
+    assert_eq!(idx.len(), 1);
+    assert!(idx.search("carbon", 5, now()).unwrap().is_empty());
+    assert_eq!(ids(&idx.search("kelp grow", 5, now()).unwrap()), [1]);
+    assert_eq!(idx.ids_between(0, 10).unwrap(), HashSet::from([1]));
+    assert!(idx.ids_between(2, 10).unwrap().is_empty());
+}
+
+#[test]
+fn signatures_measure_what_text_similarity_measures() {
+    for (a, b) in [
+        (
+            "Sodium-ion cells cost about 20 percent less than lithium iron phosphate.",
+            "Sodium-ion cells cost about 20 percent less than lithium iron phosphate cells.",
+        ),
+        (
+            "Sodium-ion cells cost about 20 percent less than lithium iron phosphate.",
+            "Lithium iron phosphate cells dominate home storage.",
+        ),
+        (
+            "Heat pumps work well in cold climates.",
+            "Heat pumps work well in cold climates!",
+        ),
+        ("", "Anything at all."),
+        ("the and of", "the and of"),
+    ] {
+        let want = crate::core::text::similarity(a, b);
+        let got = jaccard(&signature(a), &signature(b));
+        assert!((want - got).abs() < 1e-9, "{a} / {b}: {want} vs {got}");
+    }
+    assert!(signature(&"word ".repeat(500)).len() == 1);
+    let long: String = (0..500).map(|i| format!("w{i}x ")).collect();
+    assert_eq!(signature(&long).len(), SIGNATURE_WORDS);
+}
