@@ -111,24 +111,67 @@ fn repair(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn parse_strict(bytes: &[u8]) -> Result<Feed, FeedError> {
-    feed_rs::parser::Builder::new()
-        .id_generator(|_, _, _| String::new())
-        .build()
-        .parse(bytes)
-        .map_err(|e| FeedError::Parse(e.to_string()))
+    // feed-rs panics on some values (an `itunes:duration` of twenty digits overflows it): such a
+    // feed is an error, never a crash.
+    std::panic::catch_unwind(|| {
+        feed_rs::parser::Builder::new()
+            .id_generator(|_, _, _| String::new())
+            .build()
+            .parse(bytes)
+    })
+    .map_err(|_| FeedError::Parse("the parser failed on a malformed value".into()))?
+    .map_err(|e| FeedError::Parse(e.to_string()))
+}
+
+/// The feed with the text of every `itunes:duration` that is not a plausible time removed: the
+/// second chance for a feed feed-rs cannot read because of one (podbrief does not need them).
+fn without_odd_durations(bytes: &[u8]) -> Option<Vec<u8>> {
+    const OPEN: &str = "<itunes:duration>";
+    const CLOSE: &str = "</itunes:duration>";
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    let mut changed = false;
+    while let Some(i) = rest.find(OPEN) {
+        let body_start = i + OPEN.len();
+        let Some(len) = rest[body_start..].find(CLOSE) else {
+            break;
+        };
+        let body = &rest[body_start..body_start + len];
+        out.push_str(&rest[..body_start]);
+        // h:mm:ss, mm:ss or seconds, with at most 9 digits in a part.
+        let plausible = !body.trim().is_empty()
+            && body.trim().split(':').all(|p| {
+                let p = p.split('.').next().unwrap_or("");
+                !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit())
+            });
+        if plausible {
+            out.push_str(body);
+        } else {
+            changed = true;
+        }
+        rest = &rest[body_start + len..];
+    }
+    out.push_str(rest);
+    changed.then(|| out.into_bytes())
 }
 
 /// Parses feed bytes. `name` (a file name or host) titles a feed that has no title.
 pub fn parse_feed(bytes: &[u8], name: &str) -> Result<ParsedFeed, FeedError> {
     let (feed, bytes) = match parse_strict(bytes) {
         Ok(f) => (f, std::borrow::Cow::Borrowed(bytes)),
-        Err(e) => match repair(bytes) {
-            Some(fixed) => match parse_strict(&fixed) {
+        Err(e) => {
+            // Second chances: undeclared prefixes or a missing RSS version, then odd durations.
+            let fixed = repair(bytes).unwrap_or_else(|| bytes.to_vec());
+            let fixed = without_odd_durations(&fixed).unwrap_or(fixed);
+            if fixed == bytes {
+                return Err(e);
+            }
+            match parse_strict(&fixed) {
                 Ok(f) => (f, std::borrow::Cow::Owned(fixed)),
                 Err(_) => return Err(e),
-            },
-            None => return Err(e),
-        },
+            }
+        }
     };
     let raw = scan_items(&bytes);
     let title = feed
@@ -645,6 +688,30 @@ mod tests {
     #[test]
     fn broken_feeds_are_errors() {
         assert!(parse_feed(b"<rss><channel><title>x</title><item><ti", "x").is_err());
+    }
+
+    /// Found by fuzzing: feed-rs panics on an `itunes:duration` of many digits.
+    #[test]
+    fn an_absurd_duration_costs_only_the_duration() {
+        let item = |duration: &str| {
+            format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\" \
+                 xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel><title>T</title>\
+                 <item><title>E</title><guid>e1</guid><enclosure url=\"https://example.com/e.mp3\" \
+                 type=\"audio/mpeg\" length=\"1\"/><itunes:duration>{duration}</itunes:duration>\
+                 </item></channel></rss>"
+            )
+        };
+        for odd in [
+            "44444444444444444444444444444444444:04:2#",
+            "99999999999999999999999",
+            "1:99999999999999999999999:00",
+        ] {
+            let f = parse_feed(item(odd).as_bytes(), "x").unwrap_or_else(|e| panic!("{odd}: {e}"));
+            assert_eq!(f.episodes.len(), 1, "{odd}");
+            assert_eq!(f.episodes[0].0.title, "E");
+        }
+        assert!(without_odd_durations(item("1:02:03").as_bytes()).is_none());
         assert!(parse_feed(b"not xml at all", "x").is_err());
     }
 }
