@@ -123,37 +123,52 @@ fn parse_strict(bytes: &[u8]) -> Result<Feed, FeedError> {
     .map_err(|e| FeedError::Parse(e.to_string()))
 }
 
-/// The feed with the text of every `itunes:duration` that is not a plausible time removed: the
-/// second chance for a feed feed-rs cannot read because of one (podbrief does not need them).
-fn without_odd_durations(bytes: &[u8]) -> Option<Vec<u8>> {
-    const OPEN: &str = "<itunes:duration>";
-    const CLOSE: &str = "</itunes:duration>";
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    let mut rest: &str = &text;
-    let mut changed = false;
-    while let Some(i) = rest.find(OPEN) {
-        let body_start = i + OPEN.len();
-        let Some(len) = rest[body_start..].find(CLOSE) else {
-            break;
-        };
-        let body = &rest[body_start..body_start + len];
-        out.push_str(&rest[..body_start]);
+/// The feed without the values feed-rs is known to panic on, none of which podbrief uses: every
+/// `itunes:duration` that is not a plausible time (digits overflow it), and the e-mail style person
+/// fields (`itunes:author`, `managingEditor`, `webMaster`, `author`) that are not plain ASCII
+/// (non-ASCII text after an address breaks it).
+/// The second chance for a feed feed-rs could not read. `None` when nothing was removed.
+fn without_fragile_values(bytes: &[u8]) -> Option<Vec<u8>> {
+    let plausible_duration = |body: &str| {
         // h:mm:ss, mm:ss or seconds, with at most 9 digits in a part.
-        let plausible = !body.trim().is_empty()
+        !body.trim().is_empty()
             && body.trim().split(':').all(|p| {
                 let p = p.split('.').next().unwrap_or("");
                 !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit())
-            });
-        if plausible {
-            out.push_str(body);
-        } else {
-            changed = true;
+            })
+    };
+    let plain = |body: &str| body.is_ascii();
+    let rules: [(&str, &dyn Fn(&str) -> bool); 5] = [
+        ("itunes:duration", &plausible_duration),
+        ("itunes:author", &plain),
+        ("managingEditor", &plain),
+        ("webMaster", &plain),
+        ("author", &plain),
+    ];
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    let mut changed = false;
+    for (tag, keep) in rules {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        let mut out = String::with_capacity(text.len());
+        let mut rest: &str = &text;
+        while let Some(i) = rest.find(&open) {
+            let body_start = i + open.len();
+            let Some(len) = rest[body_start..].find(&close) else {
+                break;
+            };
+            let body = &rest[body_start..body_start + len];
+            out.push_str(&rest[..body_start]);
+            if keep(body) {
+                out.push_str(body);
+            } else {
+                changed = true;
+            }
+            rest = &rest[body_start + len..];
         }
-        rest = &rest[body_start + len..];
+        out.push_str(rest);
+        text = out;
     }
-    out.push_str(rest);
-    changed.then(|| out.into_bytes())
+    changed.then(|| text.into_bytes())
 }
 
 /// Parses feed bytes. `name` (a file name or host) titles a feed that has no title.
@@ -161,9 +176,10 @@ pub fn parse_feed(bytes: &[u8], name: &str) -> Result<ParsedFeed, FeedError> {
     let (feed, bytes) = match parse_strict(bytes) {
         Ok(f) => (f, std::borrow::Cow::Borrowed(bytes)),
         Err(e) => {
-            // Second chances: undeclared prefixes or a missing RSS version, then odd durations.
+            // Second chances: undeclared prefixes or a missing RSS version, then the values
+            // feed-rs is known to fail on.
             let fixed = repair(bytes).unwrap_or_else(|| bytes.to_vec());
-            let fixed = without_odd_durations(&fixed).unwrap_or(fixed);
+            let fixed = without_fragile_values(&fixed).unwrap_or(fixed);
             if fixed == bytes {
                 return Err(e);
             }
@@ -705,13 +721,30 @@ mod tests {
         for odd in [
             "44444444444444444444444444444444444:04:2#",
             "99999999999999999999999",
-            "1:99999999999999999999999:00",
         ] {
+            assert!(parse_strict(item(odd).as_bytes()).is_err(), "{odd}");
             let f = parse_feed(item(odd).as_bytes(), "x").unwrap_or_else(|e| panic!("{odd}: {e}"));
             assert_eq!(f.episodes.len(), 1, "{odd}");
             assert_eq!(f.episodes[0].0.title, "E");
         }
-        assert!(without_odd_durations(item("1:02:03").as_bytes()).is_none());
+        assert!(without_fragile_values(item("1:02:03").as_bytes()).is_none());
+    }
+
+    /// Found by fuzzing: feed-rs panics on non-ASCII text after an e-mail in a person field.
+    #[test]
+    fn an_odd_author_costs_only_itself() {
+        let mut feed = b"<?xml version=\"1.0\"?><rss version=\"2.0\" \
+            xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel><title>T</title>\
+            <itunes:author>Morag Innes and@YYYYYYYYYY.YYYYYYYYYYYYYYYYYYY"
+            .to_vec();
+        feed.extend([0xbc; 40]);
+        feed.extend_from_slice(
+            b"YYYY</itunes:author><item><title>E</title><guid>e1</guid></item></channel></rss>",
+        );
+        let feed = feed.as_slice();
+        assert!(parse_strict(feed).is_err(), "feed-rs fails on it");
+        let f = parse_feed(feed, "x").unwrap();
+        assert_eq!(f.episodes.len(), 1);
         assert!(parse_feed(b"not xml at all", "x").is_err());
     }
 }
