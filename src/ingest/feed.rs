@@ -138,12 +138,14 @@ fn without_fragile_values(bytes: &[u8]) -> Option<Vec<u8>> {
             })
     };
     let plain = |body: &str| body.is_ascii();
-    let rules: [(&str, &dyn Fn(&str) -> bool); 5] = [
-        ("itunes:duration", &plausible_duration),
-        ("itunes:author", &plain),
-        ("managingEditor", &plain),
-        ("webMaster", &plain),
-        ("author", &plain),
+    /// Whether an element's text may stay.
+    type Keep = fn(&str) -> bool;
+    let rules: [(&str, Keep); 5] = [
+        ("itunes:duration", plausible_duration),
+        ("itunes:author", plain),
+        ("managingEditor", plain),
+        ("webMaster", plain),
+        ("author", plain),
     ];
     let mut text = String::from_utf8_lossy(bytes).into_owned();
     let mut changed = false;
