@@ -65,8 +65,9 @@ impl RateLimiter {
         }
     }
 
-    /// Waits for room in the overall window and in each `(key, limit)` window, then takes it.
-    pub async fn acquire(&self, keys: &[(&str, Limit)]) {
+    /// Waits for room in the overall window and in each `(key, limit)` window, then takes it;
+    /// returns the moment it was taken (for [`RateLimiter::settle`]).
+    pub async fn acquire(&self, keys: &[(&str, Limit)]) -> Instant {
         loop {
             let wait = {
                 let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -102,6 +103,7 @@ impl RateLimiter {
                 }
                 if wait.is_zero() {
                     st.paced_until = Some(due + interval);
+                    let taken = now;
                     for (key, _) in all {
                         match st.windows.get_mut(key) {
                             Some(w) => w.push_back(now),
@@ -122,11 +124,31 @@ impl RateLimiter {
                             .retain(|_, w| w.back().is_some_and(|t| now.duration_since(*t) < idle));
                         st.pruned_at = Some(now);
                     }
-                    return;
+                    return taken;
                 }
                 wait
             };
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Moves a send taken at `taken` (from [`RateLimiter::acquire`] with the same keys) to now,
+    /// when its response has arrived: the platform counts a send when it arrives, which can be
+    /// well after the slot was taken (a busy machine, a slow network), so the send keeps its
+    /// place in every window until then rather than leaving room for a burst.
+    pub fn settle(&self, keys: &[(&str, Limit)], taken: Instant) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        for key in std::iter::once(GLOBAL).chain(keys.iter().map(|(k, _)| *k)) {
+            let Some(w) = st.windows.get_mut(key) else {
+                continue;
+            };
+            // The stamp is usually near the back; the window stays in time order.
+            if let Some(i) = w.iter().rposition(|t| *t == taken) {
+                w.remove(i);
+                let at = w.iter().rposition(|t| *t <= now).map_or(0, |j| j + 1);
+                w.insert(at, now);
+            }
         }
     }
 
@@ -247,5 +269,33 @@ mod tests {
         );
         // Still at full rate: 600 sends take about 0.5 s (the burst, then one per ms).
         assert!(times[599] < Duration::from_millis(600), "{:?}", times[599]);
+    }
+
+    /// A settled send counts from its response, not from when its slot was taken.
+    #[tokio::test(start_paused = true)]
+    async fn a_settled_send_holds_its_place_until_its_response() {
+        let ms = Duration::from_millis;
+        let l = RateLimiter::new(Limit {
+            count: 2,
+            per: ms(200),
+        });
+        let start = Instant::now();
+        l.acquire(&[]).await;
+        let slow = l.acquire(&[]).await;
+        // Its response comes 150 ms later.
+        tokio::time::sleep(ms(150)).await;
+        l.settle(&[], slow);
+        tokio::time::sleep(ms(50)).await;
+        l.acquire(&[]).await;
+        assert!(
+            start.elapsed() < ms(210),
+            "the first send's slot is free at 200 ms"
+        );
+        l.acquire(&[]).await;
+        assert!(
+            start.elapsed() >= ms(350),
+            "the slow send counts until 150 + 200 ms: {:?}",
+            start.elapsed()
+        );
     }
 }

@@ -106,7 +106,7 @@ impl TelegramSender {
         if chat_id < 0 {
             keys.push((group_key.as_str(), self.per_group));
         }
-        self.limiter.acquire(&keys).await;
+        let taken = self.limiter.acquire(&keys).await;
         let mut req = self
             .bot
             .send_message(ChatId(chat_id), m.html.clone())
@@ -129,6 +129,7 @@ impl TelegramSender {
             req = req.reply_markup(kb.clone());
         }
         let result = req.await.map(|msg| msg.id);
+        self.limiter.settle(&keys, taken);
         if let Err(RequestError::RetryAfter(s)) = &result {
             // Flood control applies to the whole bot: hold every send, not only this one.
             self.limiter.block_for(s.duration());
