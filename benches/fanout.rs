@@ -292,7 +292,7 @@ async fn main() {
     limited.lean();
     let limit = 1_500;
     limited.enforce_limits(limit, 1);
-    let allowed = (limit as f64 * 0.95) as u32;
+    let allowed = (limit as f64 * 0.97) as u32;
     let (elapsed, _) = podbrief_run(n, &limited, allowed, concurrency, &Db::Sqlite, 1).await;
     let rate = n as f64 / elapsed.as_secs_f64();
     println!(
