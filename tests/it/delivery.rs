@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::support::discord::{FakeDiscord, GUILD_ID, config as discord_config};
 use crate::support::telegram::{FakeTelegram, TOKEN};
 use crate::support::{
-    BotProcess, Options, TestApp, at, subscribe_telegram_chats, telegram_chat, wait_until,
+    BotProcess, Options, TestApp, at, daily, subscribe_telegram_chats, telegram_chat, wait_until,
 };
 
 #[tokio::test]
@@ -239,16 +239,7 @@ async fn a_large_fan_out_stays_within_the_platform_limits() {
             chat.thread_id = Some(topic.to_string());
             t.app
                 .store
-                .upsert_subscription(&NewSubscription {
-                    chat,
-                    schedule: "08:00".into(),
-                    timezone: "UTC".into(),
-                    size: 3,
-                    topics: vec![],
-                    next_run_at: at("2026-11-27T08:00:00Z"),
-                    created_by: None,
-                    scope_id: None,
-                })
+                .upsert_subscription(&daily(chat, at("2026-11-27T08:00:00Z")))
                 .await
                 .unwrap();
         }
@@ -320,18 +311,15 @@ async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
             subscribe_telegram_chats(app.store.as_ref(), channel..=channel, due).await;
             app.store
                 .upsert_subscription(&NewSubscription {
-                    chat: ChatRef {
-                        platform: Platform::Discord,
-                        chat_id: (700_000_000_000_000_000 + channel).to_string(),
-                        thread_id: None,
-                    },
-                    schedule: "08:00".into(),
-                    timezone: "UTC".into(),
-                    size: 3,
-                    topics: vec![],
-                    next_run_at: due,
-                    created_by: None,
                     scope_id: Some(GUILD_ID.into()),
+                    ..daily(
+                        ChatRef {
+                            platform: Platform::Discord,
+                            chat_id: (700_000_000_000_000_000 + channel).to_string(),
+                            thread_id: None,
+                        },
+                        due,
+                    )
                 })
                 .await
                 .unwrap();

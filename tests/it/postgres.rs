@@ -19,7 +19,7 @@ use sqlx::Connection;
 
 use crate::support::telegram::{FakeTelegram, TOKEN, message, private_chat};
 use crate::support::{
-    BotProcess, Options, PgDatabase, START, TestApp, at, fixtures, postgres_server,
+    BotProcess, Options, PgDatabase, START, TestApp, at, daily, fixtures, postgres_server,
     subscribe_telegram_chats, telegram_chat, wait_until,
 };
 
@@ -408,14 +408,8 @@ async fn copy_db_moves_a_sqlite_database_to_postgres_and_it_answers_the_same() {
         let sub = lite
             .store
             .upsert_subscription(&NewSubscription {
-                chat: telegram_chat(id),
-                schedule: "08:00".into(),
-                timezone: "UTC".into(),
-                size: 3,
-                topics: vec![],
-                next_run_at: at("2026-11-27T08:00:00Z"),
                 created_by: Some("42".into()),
-                scope_id: None,
+                ..daily(telegram_chat(id), at("2026-11-27T08:00:00Z"))
             })
             .await
             .unwrap();
@@ -502,14 +496,8 @@ async fn copy_db_moves_a_sqlite_database_to_postgres_and_it_answers_the_same() {
     let new = pg
         .store
         .upsert_subscription(&NewSubscription {
-            chat: telegram_chat(3),
             schedule: "09:00".into(),
-            timezone: "UTC".into(),
-            size: 3,
-            topics: vec![],
-            next_run_at: at("2026-11-28T09:00:00Z"),
-            created_by: None,
-            scope_id: None,
+            ..daily(telegram_chat(3), at("2026-11-28T09:00:00Z"))
         })
         .await
         .unwrap();

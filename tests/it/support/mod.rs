@@ -399,18 +399,27 @@ pub async fn subscribe_telegram_chats(
 ) {
     for id in ids {
         store
-            .upsert_subscription(&podbrief::store::NewSubscription {
-                chat: telegram_chat(id),
-                schedule: "08:00".into(),
-                timezone: "UTC".into(),
-                size: 3,
-                topics: vec![],
-                next_run_at,
-                created_by: None,
-                scope_id: None,
-            })
+            .upsert_subscription(&daily(telegram_chat(id), next_run_at))
             .await
             .unwrap();
+    }
+}
+
+/// A subscription of `chat` to a daily 08:00 UTC brief of 3 insights, next due at `next_run_at`
+/// (change fields with `NewSubscription { field, ..daily(chat, at) }`).
+pub fn daily(
+    chat: podbrief::core::model::ChatRef,
+    next_run_at: chrono::DateTime<chrono::Utc>,
+) -> podbrief::store::NewSubscription {
+    podbrief::store::NewSubscription {
+        chat,
+        schedule: "08:00".into(),
+        timezone: "UTC".into(),
+        size: 3,
+        topics: vec![],
+        next_run_at,
+        created_by: None,
+        scope_id: None,
     }
 }
 
