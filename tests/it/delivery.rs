@@ -354,8 +354,18 @@ async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
         async move { chats.len() as i64 == n_telegram && channels.len() as i64 == n_discord }
     })
     .await;
-    // Give the restarted process a moment to finish anything else it might (wrongly) send.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Once every delivery is recorded as sent, the restarted process sends nothing more.
+    let db = format!("sqlite://{}", dir.path().join("bot.db").display());
+    let store = podbrief::store::connect(&db, 1).await.unwrap();
+    let total = n_telegram + n_discord;
+    wait_until("every delivery is recorded as sent", || {
+        let store = store.clone();
+        async move {
+            let rows = store.deliveries(false, total + 10).await.unwrap();
+            rows.len() as i64 == total && rows.iter().all(|d| d.status == "sent")
+        }
+    })
+    .await;
     // Telegram cannot drop a resend: at most the briefs sent but not recorded at the kill come
     // twice (podbrief bounds those to twice its concurrency).
     let duplicates = fake.calls("sendmessage").len() as i64 - n_telegram;

@@ -141,7 +141,6 @@ async fn deliveries_planned_by_one_instance_wake_the_others_outbox_at_once() {
     // its once-a-minute check.
     let sender = instance(&toml, dir.path()).await;
     let running = sender.start(None).await.expect("the instance starts");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // Another instance (not started: only its scheduler runs, once) plans 20 briefs.
     let planner = instance(&toml, dir.path()).await;
     prepare(&planner, 20).await;
