@@ -71,68 +71,55 @@ impl Outbox {
     }
 
     /// Claims and sends until `stop` turns true; then waits up to `grace` for in-flight sends.
+    ///
+    /// Two stages: a claiming task claims batches and composes their briefs ahead into a queue
+    /// (at most `2 × concurrency` deliveries, and 512, wait there), and this loop starts a send
+    /// for each queued delivery as soon as a slot is free, so sends never wait for a claim or a
+    /// composition.
     pub async fn run(self, mut stop: watch::Receiver<bool>, grace: Duration) {
         let me = Arc::new(self);
         let concurrency = me.settings.concurrency.max(1);
         // Two kinds of slot: `sending` bounds the sends in flight; `unrecorded` bounds the
         // deliveries sent (or being sent) whose outcome is not recorded yet, so a crash can double
-        // at most that many briefs, while sends go on during a group commit.
+        // at most that many briefs, while sends go on during a group commit. Queued deliveries
+        // hold neither: a crash before their send only leaves their leases to expire.
         let sending = Arc::new(Semaphore::new(concurrency));
         let unrecorded = Arc::new(Semaphore::new(2 * concurrency));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(me.core.clone(), done_rx));
-        // Claims are batched: the worker waits for a quarter of the slots to be free (or all of
-        // them, when fewer are configured) before claiming again.
-        let batch = (concurrency / 4).clamp(1, CLAIM_BATCH) as u32;
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            let mut permits = tokio::select! {
-                p = Slot::acquire(&sending, &unrecorded, batch) => p,
-                _ = stop.changed() => continue,
-            };
-            while permits.count() < CLAIM_BATCH {
-                if !permits.try_add(&sending, &unrecorded) {
+        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
+        let claimer = tokio::spawn(me.clone().claim_ahead(ready_tx, stop.clone()));
+        // Dispatching is outside tokio's cooperative budget: with hundreds of send tasks runnable,
+        // a budget-exhausted dispatcher waits for the worker's next park while slots stand
+        // free. It still yields whenever the queue is empty or every slot is taken.
+        tokio::task::unconstrained(async {
+            loop {
+                if *stop.borrow() {
                     break;
                 }
+                let ready = tokio::select! {
+                    r = ready_rx.recv() => r,
+                    _ = stop.changed() => None,
+                };
+                let Some(ready) = ready else { break };
+                let slot = tokio::select! {
+                    s = Slot::acquire(&sending, &unrecorded) => s,
+                    _ = stop.changed() => {
+                        me.release(ready).await;
+                        break;
+                    }
+                };
+                me.start(ready, slot, &done_tx);
             }
-            let now = me.core.clock().now();
-            let lease_until = now
-                + chrono::Duration::from_std(me.settings.lease)
-                    .unwrap_or(chrono::Duration::minutes(10));
-            let claimed = me
-                .core
-                .store()
-                .claim_deliveries(now, lease_until, permits.count() as i64)
-                .await
-                .unwrap_or_else(|e| {
-                    warn!(error = %e, "cannot claim deliveries");
-                    Vec::new()
-                });
-            if !claimed.is_empty() {
-                me.start(claimed, &mut permits, &done_tx).await;
-                continue;
-            }
-            drop(permits);
-            // Nothing claimable: sleep until the next delivery is due, new ones are planned, or
-            // shutdown (and at least every minute: another instance may have planned some).
-            let next = me.core.store().next_delivery_at().await.ok().flatten();
-            let horizon = now + chrono::Duration::minutes(5);
-            let wake = next
-                .unwrap_or(horizon)
-                .clamp(now + chrono::Duration::milliseconds(1), horizon);
-            let clock = me.core.clock().clone();
-            tokio::select! {
-                _ = clock.sleep_until(wake) => {}
-                _ = me.planned.notified() => {}
-                _ = stop.changed() => {}
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-            }
+        })
+        .await;
+        // Graceful shutdown: no new claims or sends; what was claimed but not started is put
+        // back at once. In-flight sends get `grace` to finish and their outcomes to be recorded;
+        // anything still unfinished keeps its lease and is claimed again after it expires.
+        let _ = claimer.await;
+        while let Some(ready) = ready_rx.recv().await {
+            me.release(ready).await;
         }
-        // Graceful shutdown: no new claims; give in-flight sends `grace` to finish and their
-        // outcomes to be recorded. Anything still unfinished keeps its lease and is claimed again
-        // after it expires.
         // Unrecorded slots come back once their delivery is recorded: all back, all recorded.
         drop(done_tx);
         if tokio::time::timeout(grace, unrecorded.acquire_many(2 * concurrency as u32))
@@ -147,14 +134,83 @@ impl Outbox {
         }
     }
 
-    /// Composes the briefs of a claimed batch at once and starts one send task per delivery,
-    /// each holding one of `permits`.
-    async fn start(
-        self: &Arc<Self>,
-        claimed: Vec<Delivery>,
-        permits: &mut Slot,
-        done: &mpsc::UnboundedSender<Finished>,
+    /// The claiming stage: whenever a quarter of the queue's room is free, claims what fits (at
+    /// most [`CLAIM_BATCH`]), composes the batch's briefs at once and queues them in claim order.
+    /// Sleeps while nothing is due.
+    async fn claim_ahead(
+        self: Arc<Self>,
+        ready: mpsc::UnboundedSender<Ready>,
+        mut stop: watch::Receiver<bool>,
     ) {
+        let room_size = (2 * self.settings.concurrency).clamp(1, 2 * CLAIM_BATCH);
+        let room = Arc::new(Semaphore::new(room_size));
+        let batch = (room_size / 4).max(1) as u32;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let mut places = tokio::select! {
+                p = room.clone().acquire_many_owned(batch) => p.expect("the semaphore is never closed"),
+                _ = stop.changed() => continue,
+            };
+            let more = room.available_permits().min(CLAIM_BATCH - batch as usize) as u32;
+            if let Ok(more) = room.clone().try_acquire_many_owned(more) {
+                places.merge(more);
+            }
+            let now = self.core.clock().now();
+            let lease_until = now
+                + chrono::Duration::from_std(self.settings.lease)
+                    .unwrap_or(chrono::Duration::minutes(10));
+            let claimed = self
+                .core
+                .store()
+                .claim_deliveries(now, lease_until, places.num_permits() as i64)
+                .await
+                .unwrap_or_else(|e| {
+                    warn!(error = %e, "cannot claim deliveries");
+                    Vec::new()
+                });
+            if !claimed.is_empty() {
+                let Some(briefs) = self.compose(&claimed).await else {
+                    continue;
+                };
+                for (delivery, brief) in claimed.into_iter().zip(briefs) {
+                    let Some(place) = places.split(1) else { break };
+                    if ready
+                        .send(Ready {
+                            delivery,
+                            brief,
+                            _place: place,
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                continue;
+            }
+            drop(places);
+            // Nothing claimable: sleep until the next delivery is due, new ones are planned, or
+            // shutdown (and at least every minute: another instance may have planned some).
+            let next = self.core.store().next_delivery_at().await.ok().flatten();
+            let horizon = now + chrono::Duration::minutes(5);
+            let wake = next
+                .unwrap_or(horizon)
+                .clamp(now + chrono::Duration::milliseconds(1), horizon);
+            let clock = self.core.clock().clone();
+            tokio::select! {
+                _ = clock.sleep_until(wake) => {}
+                _ = self.planned.notified() => {}
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            }
+        }
+    }
+
+    /// The briefs of a claimed batch, composed at once, one per delivery (`None` for a paused
+    /// subscription or nothing to send). `None` when composing failed: the claims are left to
+    /// expire and are retried after the lease.
+    async fn compose(&self, claimed: &[Delivery]) -> Option<Vec<Option<(Reply, Vec<InsightId>)>>> {
         let active: Vec<&Subscription> = claimed
             .iter()
             .filter(|d| d.subscription.paused_reason.is_none())
@@ -163,36 +219,57 @@ impl Outbox {
         let mut briefs = match self.core.briefs(&active).await {
             Ok(b) => b.into_iter(),
             Err(e) => {
-                // Leave the claims to expire: they are retried after the lease.
                 warn!(error = %e, "cannot compose briefs");
-                return;
+                return None;
             }
         };
-        for d in claimed {
-            let brief = if d.subscription.paused_reason.is_none() {
-                briefs.next().flatten()
-            } else {
-                None
-            };
-            let Some((send_slot, record_slot)) = permits.split_one() else {
-                break;
-            };
-            let (worker, done) = (self.clone(), done.clone());
-            tokio::spawn(async move {
-                let id = d.id;
-                let result = worker.deliver(d, brief).await;
-                drop(send_slot);
-                match result {
-                    // The unrecorded slot stays taken until the outcome is recorded.
-                    Ok(Some(result)) => {
-                        let _ = done.send((result, record_slot));
+        Some(
+            claimed
+                .iter()
+                .map(|d| {
+                    if d.subscription.paused_reason.is_none() {
+                        briefs.next().flatten()
+                    } else {
+                        None
                     }
-                    Ok(None) => {}
-                    Err(e) => {
-                        warn!(delivery = id, error = %e, "delivery bookkeeping failed; the lease will expire and it is retried");
-                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Starts the send of one queued delivery in a task of its own, holding `slot`.
+    fn start(self: &Arc<Self>, ready: Ready, slot: Slot, done: &mpsc::UnboundedSender<Finished>) {
+        let Ready {
+            delivery,
+            brief,
+            _place,
+        } = ready;
+        // It leaves the queue: its place is free for the next claim.
+        drop(_place);
+        let (worker, done) = (self.clone(), done.clone());
+        tokio::spawn(async move {
+            let id = delivery.id;
+            let result = worker.deliver(delivery, brief).await;
+            drop(slot.sending);
+            match result {
+                // The unrecorded slot stays taken until the outcome is recorded.
+                Ok(Some(result)) => {
+                    let _ = done.send((result, slot.unrecorded));
                 }
-            });
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(delivery = id, error = %e, "delivery bookkeeping failed; the lease will expire and it is retried");
+                }
+            }
+        });
+    }
+
+    /// Puts a claimed delivery that was never sent back, due at once (shutdown).
+    async fn release(&self, ready: Ready) {
+        let now = self.core.clock().now();
+        let id = ready.delivery.id;
+        if let Err(e) = self.core.store().retry_delivery(id, now, None).await {
+            warn!(delivery = id, error = %e, "cannot put back an unsent delivery; it is claimed again after its lease");
         }
     }
 
@@ -297,44 +374,30 @@ impl Outbox {
     }
 }
 
-/// Slots taken for a claimed batch: as many sending as unrecorded ones.
+/// The slots of one send: one sending, one unrecorded.
 struct Slot {
     sending: OwnedSemaphorePermit,
     unrecorded: OwnedSemaphorePermit,
 }
 
 impl Slot {
-    /// Waits for `n` slots of each kind.
-    async fn acquire(sending: &Arc<Semaphore>, unrecorded: &Arc<Semaphore>, n: u32) -> Slot {
-        let sending = sending.clone().acquire_many_owned(n).await;
-        let unrecorded = unrecorded.clone().acquire_many_owned(n).await;
+    /// Waits for one slot of each kind.
+    async fn acquire(sending: &Arc<Semaphore>, unrecorded: &Arc<Semaphore>) -> Slot {
+        let sending = sending.clone().acquire_owned().await;
+        let unrecorded = unrecorded.clone().acquire_owned().await;
         Slot {
             sending: sending.expect("the semaphore is never closed"),
             unrecorded: unrecorded.expect("the semaphore is never closed"),
         }
     }
+}
 
-    /// Takes one more slot of each kind if both are free at once.
-    fn try_add(&mut self, sending: &Arc<Semaphore>, unrecorded: &Arc<Semaphore>) -> bool {
-        let Ok(s) = sending.clone().try_acquire_owned() else {
-            return false;
-        };
-        let Ok(u) = unrecorded.clone().try_acquire_owned() else {
-            return false;
-        };
-        self.sending.merge(s);
-        self.unrecorded.merge(u);
-        true
-    }
-
-    fn count(&self) -> usize {
-        self.sending.num_permits()
-    }
-
-    /// One slot of each kind, for one delivery.
-    fn split_one(&mut self) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
-        Some((self.sending.split(1)?, self.unrecorded.split(1)?))
-    }
+/// A claimed delivery with its composed brief, queued until a slot is free; `_place` is its
+/// place in the claim-ahead queue, given back when it leaves the queue.
+struct Ready {
+    delivery: Delivery,
+    brief: Option<(Reply, Vec<InsightId>)>,
+    _place: OwnedSemaphorePermit,
 }
 
 /// A finished delivery waiting to be recorded, with the unrecorded slot it keeps taken until

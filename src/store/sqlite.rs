@@ -24,11 +24,16 @@ use crate::core::model::{
 /// A SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers (WAL: they never wait for the writer).
     pool: SqlitePool,
+    /// The one writing connection.
+    writer: SqlitePool,
 }
 
+/// A timestamp as stored: RFC 3339 in UTC with microseconds (`2026-11-27T08:00:00.000000Z`), so
+/// that text order is time order.
 fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
@@ -107,9 +112,20 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
-        Ok(SqliteStore { pool })
+        // SQLite takes one writer at a time: writers queue for this one connection in order
+        // instead of polling the file lock (the busy handler sleeps between tries). An
+        // in-memory database exists only on its own connection, so it shares the pool.
+        let writer = if url.contains(":memory:") || url.contains("mode=memory") {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await?
+        };
+        Ok(SqliteStore { pool, writer })
     }
 }
 
@@ -118,7 +134,7 @@ impl SqliteStore {
     /// writers wait (busy timeout) instead of failing with "database is locked" when a read
     /// would later need upgrading.
     async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -126,7 +142,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
+            .run(&self.writer)
             .await?;
         Ok(())
     }
@@ -162,7 +178,7 @@ impl Store for SqliteStore {
         .bind(&meta.link)
         .bind(&meta.image)
         .bind(ts(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(id)
     }
@@ -189,7 +205,7 @@ impl Store for SqliteStore {
         .bind(feed_url)
         .bind(feed_url)
         .bind(ts(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -198,7 +214,7 @@ impl Store for SqliteStore {
         let id: Option<i64> =
             sqlx::query_scalar("DELETE FROM podcasts WHERE feed_url = ? RETURNING id")
                 .bind(feed_url)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
         Ok(id)
     }
@@ -230,7 +246,7 @@ impl Store for SqliteStore {
         };
         q.bind(ts(next_poll_at))
             .bind(feed_url)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -241,7 +257,7 @@ impl Store for SqliteStore {
              WHERE feed_url = ?",
         )
         .bind(feed_url)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -259,7 +275,7 @@ impl Store for SqliteStore {
         .bind(ts(lease_until))
         .bind(feed_url)
         .bind(ts(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -268,7 +284,7 @@ impl Store for SqliteStore {
         let r = sqlx::query("UPDATE OR IGNORE podcasts SET feed_url = ? WHERE feed_url = ?")
             .bind(new_url)
             .bind(old_url)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -387,7 +403,7 @@ impl Store for SqliteStore {
         .bind(serde_json::to_string(&marks.chapters).unwrap_or_else(|_| "[]".into()))
         .bind(serde_json::to_string(&marks.soundbites).unwrap_or_else(|_| "[]".into()))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -416,7 +432,7 @@ impl Store for SqliteStore {
             .bind(if error.is_some() { "failed" } else { "done" })
             .bind(error)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -543,7 +559,7 @@ impl Store for SqliteStore {
         .bind(&s.created_by)
         .bind(ts(Utc::now()))
         .bind(&s.scope_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.subscription(&s.chat)
             .await?
@@ -571,7 +587,7 @@ impl Store for SqliteStore {
         .bind(list(&s.topics))
         .bind(ts(s.next_run_at))
         .bind(s.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -583,7 +599,7 @@ impl Store for SqliteStore {
         .bind(chat.platform.as_str())
         .bind(&chat.chat_id)
         .bind(chat.thread_id.as_deref().unwrap_or(""))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -592,7 +608,7 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE subscriptions SET paused_reason = ? WHERE id = ?")
             .bind(reason)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -607,7 +623,7 @@ impl Store for SqliteStore {
         .bind(&chat.chat_id)
         .bind(chat.thread_id.as_deref())
         .bind(chat.thread_id.as_deref())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -624,7 +640,7 @@ impl Store for SqliteStore {
         .bind(reason)
         .bind(platform.as_str())
         .bind(scope_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected())
     }
@@ -636,7 +652,7 @@ impl Store for SqliteStore {
         .bind(to_chat_id)
         .bind(from.platform.as_str())
         .bind(&from.chat_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -726,7 +742,7 @@ impl Store for SqliteStore {
         .bind(ts(now))
         .bind(ts(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -828,7 +844,7 @@ impl Store for SqliteStore {
             .bind(ts(next_attempt_at))
             .bind(error)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -908,6 +924,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -23,16 +23,20 @@ pub struct Rendered {
 
 /// Escapes text for Telegram's HTML parse mode.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
+    let mut out = String::with_capacity(s.len() + s.len() / 16);
+    let mut rest = s;
+    // Copies the runs between special characters whole.
+    while let Some(i) = rest.find(['&', '<', '>', '"']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => "&quot;",
+        });
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -59,7 +63,8 @@ pub fn visible_len(html: &str) -> usize {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
+    // Fewer bytes than `max` means fewer characters too.
+    if s.len() <= max || s.chars().count() <= max {
         return s.to_string();
     }
     let cut: String = s.chars().take(max).collect();
@@ -124,20 +129,26 @@ pub fn render(reply: &Reply) -> Vec<Rendered> {
 pub fn render_with(reply: &Reply, public_url: &str) -> Vec<Rendered> {
     let mut messages = Vec::new();
     let mut html = escape(&truncate(&reply.text, 1000));
+    // The visible length of `html`, kept as blocks are added.
+    let mut len = visible_len(&html);
     let mut cards_here: Vec<(usize, &Card)> = Vec::new();
     for (i, c) in reply.cards.iter().enumerate() {
         let block = card_html(i + 1, c, public_url);
-        if !html.is_empty() && visible_len(&html) + 2 + visible_len(&block) > MAX_MESSAGE {
+        let block_len = visible_len(&block);
+        if !html.is_empty() && len + 2 + block_len > MAX_MESSAGE {
             messages.push(Rendered {
                 html: std::mem::take(&mut html),
                 keyboard: keyboard(&cards_here),
             });
             cards_here.clear();
+            len = 0;
         }
         if !html.is_empty() {
             html.push_str("\n\n");
+            len += 2;
         }
         html.push_str(&block);
+        len += block_len;
         cards_here.push((i + 1, c));
     }
     if !html.is_empty() {

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use teloxide::prelude::*;
-use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ThreadId};
+use teloxide::requests::{JsonRequest, Payload};
+use teloxide::types::{InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, ThreadId};
 use teloxide::{ApiError, RequestError};
 
 use super::render::{Rendered, render_with};
@@ -59,6 +61,31 @@ pub fn classify(e: &RequestError, token: &str) -> SendError {
     }
 }
 
+/// `sendMessage` as podbrief sends it. Its answer is read for the message id alone: the full
+/// `Message` teloxide's own payload parses costs more than the rest of a send.
+#[derive(Debug, Clone, Serialize)]
+struct SendBrief {
+    chat_id: ChatId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_thread_id: Option<ThreadId>,
+    text: String,
+    parse_mode: ParseMode,
+    link_preview_options: LinkPreviewOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_markup: Option<InlineKeyboardMarkup>,
+}
+
+/// What podbrief reads of a sent message.
+#[derive(Debug, Deserialize)]
+struct Sent {
+    message_id: i32,
+}
+
+impl Payload for SendBrief {
+    type Output = Sent;
+    const NAME: &'static str = "sendMessage";
+}
+
 /// Sends replies to Telegram chats through one shared rate limiter.
 pub struct TelegramSender {
     bot: Bot,
@@ -107,28 +134,27 @@ impl TelegramSender {
             keys.push((group_key.as_str(), self.per_group));
         }
         let taken = self.limiter.acquire(&keys).await;
-        let mut req = self
-            .bot
-            .send_message(ChatId(chat_id), m.html.clone())
-            .parse_mode(ParseMode::Html)
-            .link_preview_options(LinkPreviewOptions {
+        let payload = SendBrief {
+            chat_id: ChatId(chat_id),
+            message_thread_id: chat
+                .thread_id
+                .as_deref()
+                .and_then(|t| t.parse::<i32>().ok())
+                .map(|t| ThreadId(MessageId(t))),
+            text: m.html.clone(),
+            parse_mode: ParseMode::Html,
+            link_preview_options: LinkPreviewOptions {
                 is_disabled: true,
                 url: None,
                 prefer_small_media: false,
                 prefer_large_media: false,
                 show_above_text: false,
-            });
-        if let Some(t) = chat
-            .thread_id
-            .as_deref()
-            .and_then(|t| t.parse::<i32>().ok())
-        {
-            req = req.message_thread_id(ThreadId(MessageId(t)));
-        }
-        if let Some(kb) = &m.keyboard {
-            req = req.reply_markup(kb.clone());
-        }
-        let result = req.await.map(|msg| msg.id);
+            },
+            reply_markup: m.keyboard.clone(),
+        };
+        let result = JsonRequest::new(self.bot.clone(), payload)
+            .await
+            .map(|sent| MessageId(sent.message_id));
         self.limiter.settle(&keys, taken);
         if let Err(RequestError::RetryAfter(s)) = &result {
             // Flood control applies to the whole bot: hold every send, not only this one.
