@@ -14,14 +14,15 @@
 //! Every searchable word of an insight (its text, quote, topics, podcast and episode titles and
 //! speaker) is indexed in one field, `all`, with the text first so that its word positions are
 //! the text's own. A lookup runs in two stages. The first is a plain disjunction of term queries
-//! on that one field, which tantivy answers with block-max WAND: it keeps the top 2 × limit + 8
-//! without scoring every match, so common words stay fast. A word that is not in the index at
-//! all (a typo) and is long enough is expanded to its spelling neighbours (one edit from 5
-//! letters, two from 9). The second stage re-ranks that short list: words found close together
-//! (a phrase, give or take 3 words) and fresh insights gain a little, and near-duplicates
-//! collapse to the best of them. Stage two reads no stored document: ids, episodes and dates
-//! come from fast fields, word positions from the index's postings, and the near-duplicate check
-//! compares content-word signatures kept in a fast field at index time ([`signature`]).
+//! on that one field, which tantivy answers with block-max WAND: it keeps the top
+//! limit + max(limit, 8) without scoring every match, so common words stay fast. A word that is
+//! not in the index at all (a typo) and is long enough is expanded to its spelling neighbours
+//! (one edit from 5 letters, two from 9). The second stage re-ranks that short list: words found
+//! close together (a phrase, give or take 3 words) and fresh insights gain a little, and
+//! near-duplicates collapse to the best of them. Stage two reads no stored document: ids,
+//! episodes and dates come from fast fields (their columns opened once per segment and kept),
+//! word positions from the index's postings, and the near-duplicate check compares content-word
+//! signatures kept in a fast field at index time ([`signature`]).
 
 pub mod embed;
 pub mod eval;
@@ -32,13 +33,14 @@ pub mod sync;
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
+use tantivy::index::SegmentId;
 use tantivy::postings::Postings;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
@@ -131,7 +133,8 @@ struct Candidate {
     signature: Vec<u64>,
 }
 
-/// The fast-field columns stage one reads, of one segment.
+/// The fast-field columns stage one reads, of one segment (opened once per segment: a segment's
+/// columns never change while it exists, deletes only mark documents).
 struct Columns {
     id: Column<u64>,
     episode: Column<i64>,
@@ -216,6 +219,9 @@ pub struct SearchIndex {
     added: AtomicU64,
     reset_reason: Option<String>,
     topics_cache: Mutex<Option<TopicCounts>>,
+    /// The fast-field columns of the segments lookups have read, by segment (forgotten once the
+    /// segment is merged away).
+    columns: Mutex<HashMap<SegmentId, Arc<Columns>>>,
     semantic: embed::Semantic,
 }
 
@@ -230,9 +236,21 @@ impl std::fmt::Debug for SearchIndex {
 
 const ANALYZER: &str = "podbrief_en";
 
-/// Stage one keeps this many times the requested hits (plus [`OVERFETCH_MIN`]) for re-ranking.
+/// Stage one of "more like this" keeps this many times the requested hits (plus
+/// [`OVERFETCH_MIN`]) for re-ranking and for the insight's own near-duplicates it drops.
 const OVERFETCH: usize = 2;
+/// The fewest candidates stage one keeps beyond the requested hits.
 const OVERFETCH_MIN: usize = 8;
+
+/// How many candidates a lookup's stage one keeps for `limit` hits: twice as many, and at least
+/// [`OVERFETCH_MIN`] more (room for re-ranking and the near-duplicate collapse). Each candidate
+/// kept lowers the score block-max WAND must beat, so more of a common word's matches are
+/// scored: a few beyond the requested hits are what small lookups can afford. On Cranfield this
+/// ranks as the former 2 × limit + 8 did for 5, 10, 20 and 100 hits.
+fn lookup_depth(limit: usize) -> usize {
+    limit.saturating_add(limit.max(OVERFETCH_MIN))
+}
+
 /// Words at most this far apart count as "close together" for the proximity boost.
 const PROXIMITY: u32 = 3;
 /// Memory of the index writer.
@@ -405,6 +423,7 @@ impl SearchIndex {
             added: AtomicU64::new(0),
             reset_reason,
             topics_cache: Mutex::new(None),
+            columns: Mutex::new(HashMap::new()),
             semantic,
         })
     }
@@ -678,19 +697,13 @@ impl SearchIndex {
         n: usize,
     ) -> Result<Vec<Candidate>, SearchError> {
         let top = searcher.search(query, &TopDocs::with_limit(n.max(1)).order_by_score())?;
-        let mut columns: HashMap<u32, Columns> = HashMap::new();
+        let mut columns: HashMap<u32, Arc<Columns>> = HashMap::new();
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let cols = match columns.entry(addr.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
-                    e.insert(Columns {
-                        id: ff.u64("id")?,
-                        episode: ff.i64("episode")?,
-                        published: ff.i64("published")?,
-                        signature: ff.u64("signature")?,
-                    })
+                    e.insert(self.columns(searcher, addr.segment_ord)?)
                 }
             };
             let doc = addr.doc_id;
@@ -715,6 +728,33 @@ impl SearchIndex {
             });
         }
         Ok(out)
+    }
+
+    /// The fast-field columns of one segment of `searcher`, opened on its first lookup and kept
+    /// while the segment exists (opening them costs more than reading a few values).
+    fn columns(&self, searcher: &Searcher, ord: u32) -> Result<Arc<Columns>, SearchError> {
+        let seg = searcher.segment_reader(ord);
+        let id = seg.segment_id();
+        let mut cache = self.columns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&id) {
+            return Ok(Arc::clone(c));
+        }
+        let ff = seg.fast_fields();
+        let cols = Arc::new(Columns {
+            id: ff.u64("id")?,
+            episode: ff.i64("episode")?,
+            published: ff.i64("published")?,
+            signature: ff.u64("signature")?,
+        });
+        // A new segment: forget those merged away since (the cache holds live segments only).
+        let live: HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.segment_id())
+            .collect();
+        cache.retain(|k, _| live.contains(k));
+        cache.insert(id, Arc::clone(&cols));
+        Ok(cols)
     }
 
     /// Stage two: words found close together and fresh insights gain a little; then best first
@@ -857,9 +897,9 @@ impl SearchIndex {
                 ));
             }
             let query = BooleanQuery::new(clauses);
-            self.stage_one(&searcher, &query, limit * OVERFETCH + OVERFETCH_MIN)?
+            self.stage_one(&searcher, &query, lookup_depth(limit))?
         } else {
-            self.stage_one(&searcher, &words, limit * OVERFETCH + OVERFETCH_MIN)?
+            self.stage_one(&searcher, &words, lookup_depth(limit))?
         };
         let hits = self.rerank(&searcher, hits, &terms, now)?;
         // Near-duplicates collapse to the best of them (signatures from a fast field).

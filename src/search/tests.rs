@@ -444,3 +444,56 @@ fn signatures_measure_what_text_similarity_measures() {
     let long: String = (0..500).map(|i| format!("w{i}x ")).collect();
     assert_eq!(signature(&long).len(), SIGNATURE_WORDS);
 }
+
+#[test]
+fn columns_kept_per_segment_follow_merges_and_replacements() {
+    let idx = SearchIndex::in_memory().unwrap();
+    let texts = [
+        "Lithium cathodes age slowly in warm garages.",
+        "Sodium cells cost less than lithium ones.",
+        "Solid state lithium separators crack under pressure.",
+        "Lithium recycling recovers cobalt and nickel.",
+    ];
+    // One segment per add.
+    for (i, text) in texts.iter().enumerate() {
+        let id = i as i64 + 1;
+        idx.add(&[view(id, id, text, "2026-11-01T00:00:00Z")])
+            .unwrap();
+    }
+    let wanted = [
+        ("cathodes", 1),
+        ("sodium", 2),
+        ("separators", 3),
+        ("cobalt", 4),
+    ];
+    let check = |idx: &SearchIndex| {
+        for (word, id) in wanted {
+            assert_eq!(ids(&idx.search(word, 5, now()).unwrap()), [id], "{word}");
+        }
+        assert_eq!(idx.search("lithium", 10, now()).unwrap().len(), 4);
+    };
+    check(&idx);
+    assert_eq!(idx.columns.lock().unwrap().len(), 4);
+    // Merged into one segment: its documents sit at other places, the old columns are dropped.
+    {
+        let mut guard = idx.writer().unwrap();
+        let writer = guard.as_mut().unwrap();
+        let segments = idx.index.searchable_segment_ids().unwrap();
+        assert_eq!(segments.len(), 4);
+        writer.merge(&segments).wait().unwrap();
+    }
+    idx.reader.reload().unwrap();
+    assert_eq!(idx.reader.searcher().segment_readers().len(), 1);
+    check(&idx);
+    assert_eq!(idx.columns.lock().unwrap().len(), 1);
+    // A replaced insight: deleted in the merged segment, added in a new one.
+    idx.add(&[view(
+        2,
+        2,
+        "Sodium cells now cost far less than lithium ones.",
+        "2026-11-20T00:00:00Z",
+    )])
+    .unwrap();
+    check(&idx);
+    assert_eq!(ids(&idx.search("sodium far", 5, now()).unwrap()), [2]);
+}
