@@ -20,6 +20,9 @@
 //! names the control fifo of `perf record --control fifo:FIFO -D -1`, enabled only while the
 //! fan-out of (a) is timed (setup and the other parts stay out of the profile).
 
+#[path = "../tests/it/support/discord.rs"]
+#[allow(dead_code)]
+mod fake_discord;
 #[path = "../tests/it/support/telegram.rs"]
 #[allow(dead_code)]
 mod fake_telegram;
@@ -31,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use fake_discord::FakeDiscord;
 use fake_telegram::{FakeTelegram, TOKEN};
 use podbrief::adapters::telegram::send::TelegramSender;
 use podbrief::app::App;
@@ -78,16 +82,33 @@ fn fake_on_its_own_thread() -> FakeTelegram {
     rx.recv().unwrap()
 }
 
+/// The fake Discord (REST and gateway) on a runtime and thread of its own, like the Bot API's.
+fn discord_on_its_own_thread() -> FakeDiscord {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tx.send(FakeDiscord::start().await).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    rx.recv().unwrap()
+}
+
 /// The config of a benchmark instance: the two fixture feeds, the fake Bot API, the limits.
 fn bench_config(
     url: &str,
     fake: &FakeTelegram,
+    discord: Option<&FakeDiscord>,
     per_second: u32,
     concurrency: usize,
     dir: &std::path::Path,
 ) -> Config {
     let feeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
-    let toml = format!(
+    let mut toml = format!(
         "[database]\nurl = \"{url}\"\n[ingest]\nfeeds = [{:?}, {:?}]\n[brief]\nlookback = \"36500d\"\n\
          [telegram]\nenabled = true\napi_url = \"{}\"\nper_second = {per_second}\nper_chat_per_second = 10\n\
          [delivery]\nconcurrency = {concurrency}\n",
@@ -95,12 +116,40 @@ fn bench_config(
         feeds.join("orchard.xml").display().to_string(),
         fake.base
     );
+    if let Some(discord) = discord {
+        // Interactions mode (no gateway session); the overall limit inside `[discord]`.
+        toml.push_str(
+            &fake_discord::config(discord, "interactions")
+                .replace("[http]", &format!("per_second = {per_second}\n[http]")),
+        );
+    }
     let mut config =
         Config::from_toml(&toml, std::path::Path::new("bench.toml"), dir.to_path_buf()).unwrap();
     config
         .secret_overrides
         .insert("TELEGRAM_BOT_TOKEN".into(), TOKEN.into());
     config
+        .secret_overrides
+        .insert("DISCORD_TOKEN".into(), fake_discord::TOKEN.into());
+    config
+}
+
+fn discord_channel(id: i64) -> ChatRef {
+    ChatRef {
+        platform: Platform::Discord,
+        chat_id: (700_000_000_000_000_000 + id).to_string(),
+        thread_id: None,
+    }
+}
+
+/// Subscription `id` of a run: with Discord, odd ids are Discord channels and even ids Telegram
+/// chats; without, all are Telegram chats.
+fn chat_of(id: i64, with_discord: bool) -> ChatRef {
+    if with_discord && id % 2 == 1 {
+        discord_channel(id)
+    } else {
+        telegram_chat(id)
+    }
 }
 
 fn telegram_chat(id: i64) -> ChatRef {
@@ -116,7 +165,7 @@ fn telegram_chat(id: i64) -> ChatRef {
 async fn sender_only(n: i64, fake: &FakeTelegram, concurrency: usize) -> (Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sender.db").display());
-    let config = bench_config(&url, fake, 1_000_000, concurrency, dir.path());
+    let config = bench_config(&url, fake, None, 1_000_000, concurrency, dir.path());
     let start: DateTime<Utc> = "2026-11-27T06:00:00Z".parse().unwrap();
     let app = App::build(config.clone(), Arc::new(ManualClock::new(start)))
         .await
@@ -190,6 +239,7 @@ enum Db {
 async fn podbrief_run(
     n: i64,
     fake: &FakeTelegram,
+    discord: Option<&FakeDiscord>,
     per_second: u32,
     concurrency: usize,
     db: &Db,
@@ -204,7 +254,7 @@ async fn podbrief_run(
             _pg.url.clone()
         }
     };
-    let config = bench_config(&url, fake, per_second, concurrency, dir.path());
+    let config = bench_config(&url, fake, discord, per_second, concurrency, dir.path());
     let start: DateTime<Utc> = "2026-11-27T06:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(start));
     let mut apps = Vec::new();
@@ -215,16 +265,18 @@ async fn podbrief_run(
     app.ingest(false).await;
     let due: DateTime<Utc> = "2026-11-27T08:00:00Z".parse().unwrap();
     for id in 1..=n {
+        let chat = chat_of(id, discord.is_some());
+        let scope_id = (chat.platform == Platform::Discord).then(|| fake_discord::GUILD_ID.into());
         app.store
             .upsert_subscription(&NewSubscription {
-                chat: telegram_chat(id),
+                chat,
                 schedule: "08:00".into(),
                 timezone: "UTC".into(),
                 size: 3,
                 topics: vec![],
                 next_run_at: due,
                 created_by: None,
-                scope_id: None,
+                scope_id,
             })
             .await
             .unwrap();
@@ -233,7 +285,15 @@ async fn podbrief_run(
     for app in &apps {
         running.push(app.start(None).await.unwrap());
     }
-    let before = fake.count("sendmessage");
+    if let Some(d) = discord {
+        d.forget_nonces();
+    }
+    let sent = || {
+        // Sends refused with 429 are counted by the fake too; only accepted ones are deliveries.
+        let telegram = fake.count("sendmessage") - fake.violations();
+        (telegram + discord.map_or(0, |d| d.created_count())) as i64
+    };
+    let before = sent();
     let profiled = per_second == 1_000_000 && matches!(db, Db::Sqlite);
     if profiled {
         profiler(true);
@@ -242,8 +302,7 @@ async fn podbrief_run(
     let t0 = Instant::now();
     clock.set(due);
     assert!(clock.now() == due);
-    // Sends refused with 429 are counted by the fake too; only accepted ones are deliveries.
-    while ((fake.count("sendmessage") - fake.violations() - before) as i64) < n {
+    while sent() - before < n {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = t0.elapsed();
@@ -257,19 +316,33 @@ async fn podbrief_run(
     (elapsed, cpu)
 }
 
-async fn raw_ceiling(n: i64, fake: &FakeTelegram, concurrency: usize) -> (Duration, Duration) {
+async fn raw_ceiling(
+    n: i64,
+    fake: &FakeTelegram,
+    discord: Option<&FakeDiscord>,
+    concurrency: usize,
+) -> (Duration, Duration) {
     let http = reqwest::Client::new();
-    let url = format!("{}/bot{TOKEN}/sendMessage", fake.base);
+    let telegram_url = format!("{}/bot{TOKEN}/sendMessage", fake.base);
+    let discord_base = discord.map(|d| format!("{}/api/v10/channels", d.base));
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let cpu0 = cpu_time();
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(n as usize);
     for id in 1..=n {
         let permit = sem.clone().acquire_owned().await.unwrap();
-        let (http, url) = (http.clone(), url.clone());
+        let text = "A brief of about the same size as podbrief's. ".repeat(20);
+        let request = match (&discord_base, chat_of(id, discord.is_some()).platform) {
+            (Some(base), Platform::Discord) => http
+                .post(format!("{base}/{}/messages", discord_channel(id).chat_id))
+                .header("authorization", format!("Bot {}", fake_discord::TOKEN))
+                .json(&serde_json::json!({"content": text})),
+            _ => http
+                .post(&telegram_url)
+                .json(&serde_json::json!({"chat_id": id, "text": text, "parse_mode": "HTML"})),
+        };
         tasks.push(tokio::spawn(async move {
-            let body = serde_json::json!({"chat_id": id, "text": "A brief of about the same size as podbrief's. ".repeat(20), "parse_mode": "HTML"});
-            let r = http.post(&url).json(&body).send().await.unwrap();
+            let r = request.send().await.unwrap();
             let _ = r.bytes().await;
             drop(permit);
         }));
@@ -294,13 +367,17 @@ async fn main() {
         .unwrap_or(20_000);
     let concurrency = 128;
     println!(
-        "fanout: {n} subscriptions, concurrency {concurrency}, fake Bot API on loopback in-process"
+        "fanout: {n} subscriptions, concurrency {concurrency}; (a) and (c) half Telegram chats, half Discord channels; fakes on loopback in-process"
     );
 
     let fake = fake_on_its_own_thread();
     fake.lean();
+    let discord = discord_on_its_own_thread();
+    discord.lean();
+    let both = Some(&discord);
     if std::env::var("PODBRIEF_BENCH_ONLY").as_deref() == Ok("a") {
-        let (elapsed, cpu) = podbrief_run(n, &fake, 1_000_000, concurrency, &Db::Sqlite, 1).await;
+        let (elapsed, cpu) =
+            podbrief_run(n, &fake, both, 1_000_000, concurrency, &Db::Sqlite, 1).await;
         println!(
             "(a) podbrief, limits lifted: {n} briefs in {elapsed:.2?} = {:.0}/s, CPU {:.0} µs/delivery",
             n as f64 / elapsed.as_secs_f64(),
@@ -318,9 +395,10 @@ async fn main() {
     let per = |d: Duration| d.as_micros() as f64 / n as f64;
     let (mut ceilings, mut alones, mut ours) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let (ceiling, ceiling_cpu) = raw_ceiling(n, &fake, concurrency).await;
+        let (ceiling, ceiling_cpu) = raw_ceiling(n, &fake, both, concurrency).await;
         let (alone, alone_cpu) = sender_only(n, &fake, concurrency).await;
-        let (elapsed, cpu) = podbrief_run(n, &fake, 1_000_000, concurrency, &Db::Sqlite, 1).await;
+        let (elapsed, cpu) =
+            podbrief_run(n, &fake, both, 1_000_000, concurrency, &Db::Sqlite, 1).await;
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         println!(
             "(a) round {round}: raw ceiling {:.0}/s (CPU {:.0} µs/send), sender alone {:.0}/s (CPU {:.0} µs/send), podbrief {:.0}/s (CPU {:.0} µs/delivery): podbrief at {:.0}% of this round's ceiling",
@@ -359,7 +437,7 @@ async fn main() {
     let limit = 1_500;
     limited.enforce_limits(limit, 1);
     let allowed = (limit as f64 * 0.97) as u32;
-    let (elapsed, _) = podbrief_run(n, &limited, allowed, concurrency, &Db::Sqlite, 1).await;
+    let (elapsed, _) = podbrief_run(n, &limited, None, allowed, concurrency, &Db::Sqlite, 1).await;
     let rate = n as f64 / elapsed.as_secs_f64();
     println!(
         "(b) podbrief, Telegram limits ×50 ({limit}/s overall, 1/s per chat; podbrief set to {allowed}/s): {rate:.0}/s = {:.1}% of the limit, {} 429s (overall, per chat, per group: {:?})",
@@ -378,6 +456,7 @@ async fn main() {
         let (elapsed, cpu) = podbrief_run(
             n,
             &fake,
+            both,
             1_000_000,
             concurrency,
             &Db::Postgres(server.clone()),

@@ -315,12 +315,7 @@ async fn main() {
     for (_, qs) in &sets {
         for q in qs {
             std::hint::black_box(index.search(q, 5, now).expect("search"));
-            std::hint::black_box(floor_lookup(
-                &searcher,
-                &mut analyzer,
-                text_field,
-                q,
-            ));
+            std::hint::black_box(floor_lookup(&searcher, &mut analyzer, text_field, q));
         }
     }
 

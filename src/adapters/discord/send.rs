@@ -235,15 +235,18 @@ impl DiscordSender {
         let status = response.status().as_u16();
         let headers = RateHeaders::read(response.headers());
         let text = response.text().await.unwrap_or_default();
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         if (200..300).contains(&status) {
             self.update_bucket(&route_key, &headers, None);
-            return Ok(json
-                .get("id")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_string());
+            // Only the new message's id is read (the rest of the message is skipped unparsed).
+            #[derive(serde::Deserialize)]
+            struct Created {
+                id: String,
+            }
+            return Ok(serde_json::from_str::<Created>(&text)
+                .map(|c| c.id)
+                .unwrap_or_default());
         }
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let error = classify(status, &headers, &json);
         if let SendError::RetryAfter(d) = error {
             let global = headers.global

@@ -86,6 +86,8 @@ struct State {
     created: Mutex<Vec<String>>,
     /// The `shard` of every gateway IDENTIFY: `[id, total]`.
     identified_shards: Mutex<Vec<(u64, u64)>>,
+    /// Keep no requests (a benchmark's memory is podbrief's, not the fake's).
+    lean: std::sync::atomic::AtomicBool,
 }
 
 /// The fake: REST plus gateway.
@@ -128,17 +130,20 @@ async fn rest(
 ) -> Response {
     let path = uri.path().trim_start_matches("/api/v10").to_string();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    st.requests.lock().unwrap().push(Recorded {
-        method: method.to_string(),
-        path: path.clone(),
-        auth: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
-        body: body.clone(),
-        at: Instant::now(),
-    });
+    let lean = st.lean.load(std::sync::atomic::Ordering::Relaxed);
+    st.requests.lock().unwrap().extend((!lean).then(|| {
+        Recorded {
+            method: method.to_string(),
+            path: path.clone(),
+            auth: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            body: body.clone(),
+            at: Instant::now(),
+        }
+    }));
     let id = {
         let mut n = st.next_id.lock().unwrap();
         *n += 1;
@@ -292,6 +297,28 @@ impl FakeDiscord {
     /// (`enforce_nonce`) creates none, as on Discord.
     pub fn created(&self) -> Vec<String> {
         self.state.created.lock().unwrap().clone()
+    }
+
+    /// How many messages were actually created (cheap: no copy of the requests).
+    #[allow(dead_code)] // used by benches/fanout.rs
+    pub fn created_count(&self) -> usize {
+        self.state.created.lock().unwrap().len()
+    }
+
+    /// Stops keeping requests (only created messages are counted), so a long benchmark run does
+    /// not measure the fake's memory.
+    #[allow(dead_code)] // used by benches/fanout.rs
+    pub fn lean(&self) {
+        self.state
+            .lean
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Forgets the nonces seen, as if the messages were old: a new database numbers its
+    /// deliveries (and so its nonces) from 1 again.
+    #[allow(dead_code)] // used by benches/fanout.rs
+    pub fn forget_nonces(&self) {
+        self.state.by_nonce.lock().unwrap().clear();
     }
 
     /// Answers the next `POST /channels/{id}/messages` with this.
