@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use podbrief::adapters::console::console_chat;
+use podbrief::core::clock::Clock;
 use podbrief::core::model::{ChatRef, Platform};
 use podbrief::store::NewSubscription;
 use serde_json::json;
@@ -418,5 +419,18 @@ async fn shutdown_stops_claiming_and_lets_sends_in_flight_finish() {
         fake.count("sendmessage"),
         sent,
         "every recorded send happened, once"
+    );
+    // Briefs claimed ahead but never sent were put back: due at once, not held by a lease.
+    let now = t.clock.now();
+    let claimable = t
+        .app
+        .store
+        .claim_deliveries(now, now + chrono::Duration::minutes(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimable.len(),
+        pending,
+        "every unsent brief can be claimed again at once: {rows:?}"
     );
 }
