@@ -64,10 +64,13 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// The fake Bot API on a runtime (and thread) of its own, so it stamps arrivals as they come
-/// rather than when podbrief's runtime lets it run, and competes for the CPU like another
-/// process would.
-fn fake_on_its_own_thread() -> FakeTelegram {
+/// A fake started on a runtime (and thread) of its own, so it stamps arrivals as they come rather
+/// than when podbrief's runtime lets it run, and competes for the CPU like another process would.
+fn on_its_own_thread<T, F>(start: fn() -> F) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + 'static,
+{
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -75,27 +78,21 @@ fn fake_on_its_own_thread() -> FakeTelegram {
             .build()
             .unwrap();
         rt.block_on(async {
-            tx.send(FakeTelegram::start().await).unwrap();
+            tx.send(start().await).unwrap();
             std::future::pending::<()>().await
         })
     });
     rx.recv().unwrap()
 }
 
-/// The fake Discord (REST and gateway) on a runtime and thread of its own, like the Bot API's.
+/// The fake Bot API on its own thread.
+fn fake_on_its_own_thread() -> FakeTelegram {
+    on_its_own_thread(FakeTelegram::start)
+}
+
+/// The fake Discord (REST and gateway) on its own thread.
 fn discord_on_its_own_thread() -> FakeDiscord {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            tx.send(FakeDiscord::start().await).unwrap();
-            std::future::pending::<()>().await
-        })
-    });
-    rx.recv().unwrap()
+    on_its_own_thread(FakeDiscord::start)
 }
 
 /// The config of a benchmark instance: the two fixture feeds, the fake Bot API, the limits.

@@ -480,6 +480,32 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// An episode's chapters and soundbites as their stored JSON columns (the same in both backends).
+fn marks_columns(marks: &crate::core::model::EpisodeMarks) -> (String, String) {
+    let json = |v: serde_json::Result<String>| v.unwrap_or_else(|_| "[]".into());
+    (
+        json(serde_json::to_string(&marks.chapters)),
+        json(serde_json::to_string(&marks.soundbites)),
+    )
+}
+
+/// An episode's marks from its stored columns; unreadable JSON is `Corrupt`, naming the episode.
+fn marks_from_columns(
+    id: EpisodeId,
+    chapters_url: Option<String>,
+    chapters: &str,
+    soundbites: &str,
+) -> StoreResult<crate::core::model::EpisodeMarks> {
+    let corrupt = |what: &str, e: serde_json::Error| {
+        StoreError::Corrupt(format!("episode {id}: {what}: {e}"))
+    };
+    Ok(crate::core::model::EpisodeMarks {
+        chapters_url,
+        chapters: serde_json::from_str(chapters).map_err(|e| corrupt("chapters", e))?,
+        soundbites: serde_json::from_str(soundbites).map_err(|e| corrupt("soundbites", e))?,
+    })
+}
+
 /// Opens the store a database URL names (`sqlite:` creating the database file if needed;
 /// `postgres://` or `postgresql://` a PostgreSQL server).
 pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::Arc<dyn Store>> {

@@ -490,12 +490,13 @@ impl Store for PgStore {
         id: EpisodeId,
         marks: &crate::core::model::EpisodeMarks,
     ) -> StoreResult<()> {
+        let (chapters, soundbites) = super::marks_columns(marks);
         sqlx::query(
             "UPDATE episodes SET chapters_url = $1, chapters = $2, soundbites = $3 WHERE id = $4",
         )
         .bind(&marks.chapters_url)
-        .bind(serde_json::to_string(&marks.chapters).unwrap_or_else(|_| "[]".into()))
-        .bind(serde_json::to_string(&marks.soundbites).unwrap_or_else(|_| "[]".into()))
+        .bind(chapters)
+        .bind(soundbites)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -511,14 +512,7 @@ impl Store for PgStore {
         let Some((chapters_url, chapters, soundbites)) = row else {
             return Ok(Default::default());
         };
-        let corrupt = |what: &str, e: serde_json::Error| {
-            StoreError::Corrupt(format!("episode {id}: {what}: {e}"))
-        };
-        Ok(crate::core::model::EpisodeMarks {
-            chapters_url,
-            chapters: serde_json::from_str(&chapters).map_err(|e| corrupt("chapters", e))?,
-            soundbites: serde_json::from_str(&soundbites).map_err(|e| corrupt("soundbites", e))?,
-        })
+        super::marks_from_columns(id, chapters_url, &chapters, &soundbites)
     }
 
     async fn finish_episode(&self, id: EpisodeId, error: Option<&str>) -> StoreResult<()> {
