@@ -20,6 +20,11 @@
 //! names the control fifo of `perf record --control fifo:FIFO -D -1`, enabled only while the
 //! fan-out of (a) is timed (setup and the other parts stay out of the profile).
 
+/// The allocator of the `podbrief` binary, so the figures are the binary's (the ceiling runs on it
+/// too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/it/support/discord.rs"]
 #[allow(dead_code)]
 mod fake_discord;
