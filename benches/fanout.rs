@@ -162,8 +162,8 @@ fn telegram_chat(id: i64) -> ChatRef {
     }
 }
 
-/// A diagnostic beside (a): podbrief's Telegram sender alone (rendering, the rate limiter,
-/// teloxide) sending one composed brief to `n` chats, with no database work per send.
+/// A diagnostic beside (a): podbrief's Telegram sender alone (the rate limiter, teloxide) sending
+/// one composed brief, prepared once, to `n` chats, with no database work per send.
 async fn sender_only(n: i64, fake: &FakeTelegram, concurrency: usize) -> (Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sender.db").display());
@@ -188,7 +188,6 @@ async fn sender_only(n: i64, fake: &FakeTelegram, concurrency: usize) -> (Durati
         .await
         .unwrap();
     let (reply, _) = app.core.brief(&sub).await.unwrap().unwrap();
-    let reply = Arc::new(reply);
     let bot = teloxide::Bot::new(TOKEN).set_api_url(fake.base.parse().unwrap());
     let sender = Arc::new(TelegramSender::new(
         bot,
@@ -196,16 +195,18 @@ async fn sender_only(n: i64, fake: &FakeTelegram, concurrency: usize) -> (Durati
         &config.telegram,
         app.core.clone(),
     ));
+    // Prepared once, as the outbox does for a brief many chats get.
+    let brief = sender.prepare(&reply);
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let cpu0 = cpu_time();
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(n as usize);
     for id in 1..=n {
         let permit = sem.clone().acquire_owned().await.unwrap();
-        let (sender, reply) = (sender.clone(), reply.clone());
+        let (sender, brief) = (sender.clone(), brief.clone());
         tasks.push(tokio::spawn(async move {
             sender
-                .send_delivery(&telegram_chat(id), &reply, id)
+                .send_prepared(&telegram_chat(id), &brief, id)
                 .await
                 .unwrap();
             drop(permit);

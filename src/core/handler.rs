@@ -591,7 +591,12 @@ impl Core {
     /// The brief message for a subscription: `None` when there is nothing new and empty briefs
     /// are skipped.
     pub async fn brief(&self, sub: &Subscription) -> Result<Option<(Reply, Vec<i64>)>, StoreError> {
-        Ok(self.briefs(&[sub]).await?.pop().flatten())
+        Ok(self
+            .briefs(&[sub])
+            .await?
+            .pop()
+            .flatten()
+            .map(|(reply, ids)| (Arc::unwrap_or_clone(reply), ids)))
     }
 
     /// The brief messages of several subscriptions (a fan-out batch), in order, with the ids of
@@ -599,29 +604,38 @@ impl Core {
     pub async fn briefs(
         &self,
         subs: &[&Subscription],
-    ) -> Result<Vec<Option<(Reply, Vec<InsightId>)>>, StoreError> {
+    ) -> Result<Vec<Option<(Arc<Reply>, Vec<InsightId>)>>, StoreError> {
         let ranked = self.rank_many(subs).await?;
         let now = self.clock.now();
+        // Subscriptions that get the same insights on the same local date share one reply, so a
+        // fan-out renders each distinct brief once.
+        let mut shared: HashMap<(String, Vec<InsightId>), Arc<Reply>> = HashMap::new();
         Ok(subs
             .iter()
             .zip(ranked)
             .map(|(sub, picked)| {
                 let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
-                let date = now.with_timezone(&tz).format("%A %-d %B");
-                if picked.is_empty() {
-                    return match self.settings.empty {
-                        EmptyBrief::Skip => None,
-                        EmptyBrief::Notice => Some((
-                            Reply::text(format!("podbrief for {date}: nothing new today.")),
-                            Vec::new(),
-                        )),
-                    };
+                let date = now.with_timezone(&tz).format("%A %-d %B").to_string();
+                if picked.is_empty() && self.settings.empty == EmptyBrief::Skip {
+                    return None;
                 }
-                let ids = picked.iter().map(|i| i.id).collect();
-                let reply = Reply {
-                    text: format!("podbrief for {date}: the top {} insights", picked.len()),
-                    cards: picked.iter().map(Card::from).collect(),
-                };
+                let ids: Vec<InsightId> = picked.iter().map(|i| i.id).collect();
+                let reply = shared
+                    .entry((date, ids.clone()))
+                    .or_insert_with_key(|(date, _)| {
+                        Arc::new(if picked.is_empty() {
+                            Reply::text(format!("podbrief for {date}: nothing new today."))
+                        } else {
+                            Reply {
+                                text: format!(
+                                    "podbrief for {date}: the top {} insights",
+                                    picked.len()
+                                ),
+                                cards: picked.iter().map(Card::from).collect(),
+                            }
+                        })
+                    })
+                    .clone();
                 Some((reply, ids))
             })
             .collect())

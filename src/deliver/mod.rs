@@ -5,6 +5,8 @@
 //! composes and sends each brief, and records the outcome. Rate limits live in each platform's
 //! sender ([`limit`]).
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,21 +32,38 @@ pub enum SendError {
     Gone(String),
 }
 
+/// A brief rendered for one platform by [`Sender::prepare`], sent as it is to every chat that
+/// gets the same brief (a fan-out sends one brief to many chats; it is rendered once).
+pub type Prepared = Arc<dyn Any + Send + Sync>;
+
 /// Sends replies to chats of one platform.
 #[async_trait]
 pub trait Sender: Send + Sync {
     /// Sends a reply; returns the platform's message ids.
     async fn send(&self, chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError>;
 
-    /// Sends the brief of delivery `delivery`. Platforms that can drop a resent duplicate (Discord's
-    /// `nonce` + `enforce_nonce`) derive their idempotency key from the delivery id.
-    async fn send_delivery(
+    /// Renders a brief once for all the chats that get it. By default, the reply itself.
+    fn prepare(&self, reply: &Reply) -> Prepared {
+        Arc::new(reply.clone())
+    }
+
+    /// Sends a brief this sender [`prepare`](Sender::prepare)d, as delivery `delivery`.
+    /// Platforms that can drop a resent duplicate (Discord's `nonce` + `enforce_nonce`) derive
+    /// their idempotency key from the delivery id.
+    async fn send_prepared(
         &self,
         chat: &ChatRef,
-        reply: &Reply,
+        brief: &Prepared,
         delivery: i64,
     ) -> Result<Vec<String>, SendError> {
         let _ = delivery;
-        self.send(chat, reply).await
+        self.send(chat, prepared::<Reply>(brief)?).await
     }
+}
+
+/// The platform's own form of a prepared brief; an error when another sender prepared it.
+pub fn prepared<T: 'static>(brief: &Prepared) -> Result<&T, SendError> {
+    brief
+        .downcast_ref::<T>()
+        .ok_or_else(|| SendError::Transient("the brief was prepared for another platform".into()))
 }

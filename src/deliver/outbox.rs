@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{info, warn};
 
-use super::{SendError, Sender};
+use super::{Prepared, SendError, Sender};
 use crate::core::Core;
 use crate::core::model::{InsightId, Platform, Reply, Subscription};
 use crate::metrics::DeliveryEvent;
@@ -207,10 +207,11 @@ impl Outbox {
         }
     }
 
-    /// The briefs of a claimed batch, composed at once, one per delivery (`None` for a paused
-    /// subscription or nothing to send). `None` when composing failed: the claims are left to
-    /// expire and are retried after the lease.
-    async fn compose(&self, claimed: &[Delivery]) -> Option<Vec<Option<(Reply, Vec<InsightId>)>>> {
+    /// The briefs of a claimed batch, composed at once and prepared by their platform's sender,
+    /// one per delivery (`None` for a paused subscription, nothing to send, or no sender for the
+    /// platform here). A brief shared by several subscriptions is prepared once. `None` when
+    /// composing failed: the claims are left to expire and are retried after the lease.
+    async fn compose(&self, claimed: &[Delivery]) -> Option<Vec<Option<Brief>>> {
         let active: Vec<&Subscription> = claimed
             .iter()
             .filter(|d| d.subscription.paused_reason.is_none())
@@ -223,15 +224,22 @@ impl Outbox {
                 return None;
             }
         };
+        let mut prepared: HashMap<(Platform, *const Reply), Prepared> = HashMap::new();
         Some(
             claimed
                 .iter()
                 .map(|d| {
-                    if d.subscription.paused_reason.is_none() {
-                        briefs.next().flatten()
-                    } else {
-                        None
+                    if d.subscription.paused_reason.is_some() {
+                        return None;
                     }
+                    let (reply, insights) = briefs.next().flatten()?;
+                    let platform = d.subscription.chat.platform;
+                    let sender = self.senders.get(&platform)?;
+                    let brief = prepared
+                        .entry((platform, Arc::as_ptr(&reply)))
+                        .or_insert_with(|| sender.prepare(&reply))
+                        .clone();
+                    Some(Brief { brief, insights })
                 })
                 .collect(),
         )
@@ -278,7 +286,7 @@ impl Outbox {
     async fn deliver(
         &self,
         d: Delivery,
-        brief: Option<(Reply, Vec<InsightId>)>,
+        brief: Option<Brief>,
     ) -> Result<Option<DeliveryDone>, StoreError> {
         let store = self.core.store();
         let sub = &d.subscription;
@@ -302,13 +310,13 @@ impl Outbox {
             store.retry_delivery(d.id, later, Some(&e)).await?;
             return Ok(None);
         };
-        let Some((reply, insights)) = brief else {
+        let Some(Brief { brief, insights }) = brief else {
             return ended(DeliveryOutcome::Empty, None);
         };
         let mut attempt = d.attempts.max(1) as u32;
         loop {
             let started = std::time::Instant::now();
-            let result = sender.send_delivery(&sub.chat, &reply, d.id).await;
+            let result = sender.send_prepared(&sub.chat, &brief, d.id).await;
             let metrics = self.core.metrics();
             metrics.send_attempt(
                 sub.chat.platform,
@@ -396,8 +404,14 @@ impl Slot {
 /// place in the claim-ahead queue, given back when it leaves the queue.
 struct Ready {
     delivery: Delivery,
-    brief: Option<(Reply, Vec<InsightId>)>,
+    brief: Option<Brief>,
     _place: OwnedSemaphorePermit,
+}
+
+/// A composed brief, prepared for its platform, and the insights it delivers.
+struct Brief {
+    brief: Prepared,
+    insights: Vec<InsightId>,
 }
 
 /// A finished delivery waiting to be recorded, with the unrecorded slot it keeps taken until

@@ -8,7 +8,7 @@
 use serenity::all::{
     ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed,
     CreateEmbedFooter, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateMessage, EditInteractionResponse, Nonce,
+    CreateMessage, EditInteractionResponse,
 };
 
 use crate::core::model::{Card, Reply, format_timestamp};
@@ -114,14 +114,13 @@ impl Rendered {
         self.embeds.iter().map(EmbedParts::build).collect()
     }
 
-    /// As a channel message, with a nonce Discord enforces (a resend with the same nonce is
-    /// dropped) and no mentions allowed.
-    pub fn to_message(&self, nonce: &str) -> CreateMessage {
+    /// As a channel message with no mentions allowed and the nonce enforced (the nonce itself
+    /// is added per send: see [`MessageBody`]).
+    fn to_message(&self) -> CreateMessage {
         let mut m = CreateMessage::new()
             .embeds(self.embeds())
             .components(self.rows())
             .allowed_mentions(no_mentions())
-            .nonce(Nonce::String(nonce.to_string()))
             .enforce_nonce(true);
         if !self.content.is_empty() {
             m = m.content(self.content.clone());
@@ -269,6 +268,37 @@ fn button(number: usize, c: &Card, alone: bool) -> MoreButton {
     }
 }
 
+/// A message serialized once (a fan-out sends one brief to many channels), then sent to each
+/// with a nonce of its own that Discord enforces: a resend with the same nonce is dropped.
+#[derive(Debug, Clone)]
+pub struct MessageBody {
+    /// The message as a JSON object (`enforce_nonce` true), without the nonce.
+    json: Vec<u8>,
+}
+
+impl MessageBody {
+    /// Serializes a rendered message.
+    pub fn new(m: &Rendered) -> Result<MessageBody, serde_json::Error> {
+        Ok(MessageBody {
+            json: serde_json::to_vec(&m.to_message())?,
+        })
+    }
+
+    /// The request body: the message with `nonce`.
+    pub fn with_nonce(&self, nonce: &str) -> Vec<u8> {
+        let nonce = serde_json::Value::from(nonce).to_string();
+        let rest = self.json.strip_prefix(b"{").unwrap_or(&self.json);
+        let mut body = Vec::with_capacity(self.json.len() + nonce.len() + 16);
+        body.extend_from_slice(b"{\"nonce\":");
+        body.extend_from_slice(nonce.as_bytes());
+        if rest != b"}" {
+            body.push(b',');
+        }
+        body.extend_from_slice(rest);
+        body
+    }
+}
+
 /// Renders a reply into one or more messages, each within Discord's limits; the text goes in the
 /// first one, cards fill messages in order.
 pub fn render(reply: &Reply) -> Vec<Rendered> {
@@ -343,7 +373,11 @@ mod tests {
                 custom_id: "more:7".into()
             }]
         );
-        let json = serde_json::to_value(m.to_message("abc")).unwrap();
+        let body = MessageBody::new(&m).unwrap().with_nonce("abc");
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(text.matches("\"nonce\"").count(), 1, "{text}");
+        assert_eq!(text.matches("\"enforce_nonce\"").count(), 1, "{text}");
         assert_eq!(json["nonce"], "abc");
         assert_eq!(json["enforce_nonce"], true);
         assert_eq!(json["allowed_mentions"]["parse"], serde_json::json!([]));

@@ -12,11 +12,11 @@ use serenity::all::{ChannelId, Http, LightMethod, Request, Route};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use super::render::{Rendered, render_with};
+use super::render::{MessageBody, render_with};
 use crate::config::DiscordConfig;
 use crate::core::model::{ChatRef, Reply};
 use crate::deliver::limit::{Limit, RateLimiter};
-use crate::deliver::{SendError, Sender};
+use crate::deliver::{Prepared, SendError, Sender, prepared};
 
 /// Removes the bot token from a text.
 pub fn redact(text: &str, token: &str) -> String {
@@ -208,7 +208,7 @@ impl DiscordSender {
     async fn post(
         &self,
         channel: ChannelId,
-        m: &Rendered,
+        message: &MessageBody,
         nonce: &str,
     ) -> Result<String, SendError> {
         let route_key = format!("channels/{channel}/messages");
@@ -217,8 +217,7 @@ impl DiscordSender {
             tokio::time::sleep(wait).await;
         }
         self.limiter.acquire(&[]).await;
-        let body = serde_json::to_vec(&m.to_message(nonce))
-            .map_err(|e| SendError::Transient(format!("cannot encode the message: {e}")))?;
+        let body = message.with_nonce(nonce);
         let request = Request::new(
             Route::ChannelMessages {
                 channel_id: channel,
@@ -298,16 +297,33 @@ pub fn delivery_nonce(delivery: i64, part: usize) -> String {
     }
 }
 
+/// A brief prepared for Discord: its messages, rendered and serialized (or why they could not
+/// be).
+struct DiscordBrief(Result<Vec<MessageBody>, String>);
+
 impl DiscordSender {
+    /// Renders a reply into its messages, serialized.
+    fn parts(&self, reply: &Reply) -> Result<Vec<MessageBody>, String> {
+        render_with(reply, &self.public_url)
+            .iter()
+            .map(|m| MessageBody::new(m).map_err(|e| format!("cannot encode the message: {e}")))
+            .collect()
+    }
+
+    /// Posts a reply's messages in order, message `i` with nonce `nonce_of(i)`; returns their
+    /// ids.
     async fn send_parts(
         &self,
         chat: &ChatRef,
-        reply: &Reply,
+        parts: &Result<Vec<MessageBody>, String>,
         nonce_of: impl Fn(usize) -> String,
     ) -> Result<Vec<String>, SendError> {
         let channel = channel_id(chat)?;
-        let mut ids = Vec::new();
-        for (i, m) in render_with(reply, &self.public_url).iter().enumerate() {
+        let parts = parts
+            .as_ref()
+            .map_err(|e| SendError::Transient(e.clone()))?;
+        let mut ids = Vec::with_capacity(parts.len());
+        for (i, m) in parts.iter().enumerate() {
             ids.push(self.post(channel, m, &nonce_of(i)).await?);
         }
         Ok(ids)
@@ -317,17 +333,22 @@ impl DiscordSender {
 #[async_trait]
 impl Sender for DiscordSender {
     async fn send(&self, chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError> {
-        self.send_parts(chat, reply, |i| nonce(chat, reply, i))
+        self.send_parts(chat, &self.parts(reply), |i| nonce(chat, reply, i))
             .await
     }
 
-    async fn send_delivery(
+    fn prepare(&self, reply: &Reply) -> Prepared {
+        Arc::new(DiscordBrief(self.parts(reply)))
+    }
+
+    async fn send_prepared(
         &self,
         chat: &ChatRef,
-        reply: &Reply,
+        brief: &Prepared,
         delivery: i64,
     ) -> Result<Vec<String>, SendError> {
-        self.send_parts(chat, reply, |i| delivery_nonce(delivery, i))
+        let brief = prepared::<DiscordBrief>(brief)?;
+        self.send_parts(chat, &brief.0, |i| delivery_nonce(delivery, i))
             .await
     }
 }

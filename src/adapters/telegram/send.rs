@@ -8,15 +8,17 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use teloxide::prelude::*;
 use teloxide::requests::{JsonRequest, Payload};
-use teloxide::types::{InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, ThreadId};
+use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ThreadId};
 use teloxide::{ApiError, RequestError};
 
-use super::render::{Rendered, render_with};
+use serde_json::value::RawValue;
+
+use super::render::render_with;
 use crate::config::TelegramConfig;
 use crate::core::Core;
 use crate::core::model::{ChatRef, Reply};
 use crate::deliver::limit::{Limit, RateLimiter};
-use crate::deliver::{SendError, Sender};
+use crate::deliver::{Prepared, SendError, Sender, prepared};
 
 /// Removes the bot token from a text (Telegram puts it in every request URL).
 pub fn redact(text: &str, token: &str) -> String {
@@ -61,19 +63,50 @@ pub fn classify(e: &RequestError, token: &str) -> SendError {
     }
 }
 
-/// `sendMessage` as podbrief sends it. Its answer is read for the message id alone: the full
-/// `Message` teloxide's own payload parses costs more than the rest of a send.
+/// `sendMessage` as podbrief sends it: text and buttons come serialized already (a brief is
+/// rendered once for all its chats), and the answer is read for the message id alone (the full
+/// `Message` teloxide's own payload parses costs more than the rest of a send).
 #[derive(Debug, Clone, Serialize)]
 struct SendBrief {
     chat_id: ChatId,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_thread_id: Option<ThreadId>,
-    text: String,
+    text: Json,
     parse_mode: ParseMode,
     link_preview_options: LinkPreviewOptions,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reply_markup: Option<InlineKeyboardMarkup>,
+    reply_markup: Option<Json>,
 }
+
+/// A value serialized to JSON once, written as it is into every request that carries it.
+#[derive(Debug, Clone)]
+struct Json(Arc<RawValue>);
+
+impl Json {
+    fn of<T: Serialize + ?Sized>(value: &T) -> Json {
+        // Strings and keyboards always serialize; `null` stands in for the impossible failure.
+        Json(Arc::from(
+            serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned()),
+        ))
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// One message of a brief prepared for Telegram.
+#[derive(Debug)]
+struct Part {
+    text: Json,
+    reply_markup: Option<Json>,
+}
+
+/// A brief prepared for Telegram: its messages, rendered and serialized.
+#[derive(Debug)]
+struct TelegramBrief(Vec<Part>);
 
 /// What podbrief reads of a sent message.
 #[derive(Debug, Deserialize)]
@@ -126,7 +159,7 @@ impl TelegramSender {
         &self,
         chat: &ChatRef,
         chat_id: i64,
-        m: &Rendered,
+        part: &Part,
     ) -> Result<MessageId, RequestError> {
         let mut keys = vec![(chat.chat_id.as_str(), self.per_chat)];
         let group_key = format!("group:{}", chat.chat_id);
@@ -141,7 +174,7 @@ impl TelegramSender {
                 .as_deref()
                 .and_then(|t| t.parse::<i32>().ok())
                 .map(|t| ThreadId(MessageId(t))),
-            text: m.html.clone(),
+            text: part.text.clone(),
             parse_mode: ParseMode::Html,
             link_preview_options: LinkPreviewOptions {
                 is_disabled: true,
@@ -150,7 +183,7 @@ impl TelegramSender {
                 prefer_large_media: false,
                 show_above_text: false,
             },
-            reply_markup: m.keyboard.clone(),
+            reply_markup: part.reply_markup.clone(),
         };
         let result = JsonRequest::new(self.bot.clone(), payload)
             .await
@@ -164,26 +197,58 @@ impl TelegramSender {
     }
 }
 
-#[async_trait]
-impl Sender for TelegramSender {
-    async fn send(&self, chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError> {
+impl TelegramSender {
+    /// Renders a reply into its messages, serialized.
+    fn parts(&self, reply: &Reply) -> Vec<Part> {
+        render_with(reply, &self.public_url)
+            .iter()
+            .map(|m| Part {
+                text: Json::of(&m.html),
+                reply_markup: m.keyboard.as_ref().map(Json::of),
+            })
+            .collect()
+    }
+
+    /// Sends a reply's messages in order; returns their ids.
+    async fn send_parts(&self, chat: &ChatRef, parts: &[Part]) -> Result<Vec<String>, SendError> {
         let mut chat_id: i64 = chat.chat_id.parse().map_err(|_| {
             SendError::Gone(format!("{:?} is not a Telegram chat id", chat.chat_id))
         })?;
-        let mut ids = Vec::new();
-        for m in render_with(reply, &self.public_url) {
-            let sent = match self.send_one(chat, chat_id, &m).await {
+        let mut ids = Vec::with_capacity(parts.len());
+        for part in parts {
+            let sent = match self.send_one(chat, chat_id, part).await {
                 Err(RequestError::MigrateToChatId(new)) => {
                     // A group became a supergroup: follow it, and move the subscription.
                     let _ = self.core.store().move_chat(chat, &new.0.to_string()).await;
                     chat_id = new.0;
-                    self.send_one(chat, chat_id, &m).await
+                    self.send_one(chat, chat_id, part).await
                 }
                 other => other,
             };
             ids.push(sent.map_err(|e| classify(&e, &self.token))?.0.to_string());
         }
         Ok(ids)
+    }
+}
+
+#[async_trait]
+impl Sender for TelegramSender {
+    async fn send(&self, chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError> {
+        self.send_parts(chat, &self.parts(reply)).await
+    }
+
+    fn prepare(&self, reply: &Reply) -> Prepared {
+        Arc::new(TelegramBrief(self.parts(reply)))
+    }
+
+    async fn send_prepared(
+        &self,
+        chat: &ChatRef,
+        brief: &Prepared,
+        _delivery: i64,
+    ) -> Result<Vec<String>, SendError> {
+        self.send_parts(chat, &prepared::<TelegramBrief>(brief)?.0)
+            .await
     }
 }
 
