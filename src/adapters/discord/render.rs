@@ -373,7 +373,7 @@ mod tests {
                 custom_id: "more:7".into()
             }]
         );
-        let body = MessageBody::new(&m).unwrap().with_nonce("abc");
+        let body = MessageBody::new(m).unwrap().with_nonce("abc");
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let text = String::from_utf8(body).unwrap();
         assert_eq!(text.matches("\"nonce\"").count(), 1, "{text}");
