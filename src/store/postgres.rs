@@ -872,28 +872,25 @@ impl Store for PgStore {
             .map(|r| r.try_get("subscription_id"))
             .collect::<Result<_, _>>()?;
         let sql = format!("{SUBSCRIPTION} WHERE id = ANY($1)");
-        let subs: HashMap<i64, Subscription> = sqlx::query(&sql)
+        let subs = sqlx::query(&sql)
             .bind(&ids)
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| subscription(r).map(|s| (s.id, s)))
-            .collect::<StoreResult<_>>()?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let sub_id: i64 = r.try_get("subscription_id")?;
-            let Some(sub) = subs.get(&sub_id) else {
-                continue;
-            };
-            out.push(Delivery {
-                id: r.try_get("id")?,
-                occurrence: r.try_get("occurrence")?,
-                attempts: r.try_get("attempts")?,
-                subscription: sub.clone(),
-            });
-        }
-        out.sort_by_key(|d| (d.occurrence, d.id));
-        Ok(out)
+            .map(subscription)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("subscription_id")?,
+                    r.try_get("occurrence")?,
+                    r.try_get("attempts")?,
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(super::join_claimed(rows, subs))
     }
 
     async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {

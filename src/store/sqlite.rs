@@ -747,28 +747,25 @@ impl Store for SqliteStore {
             .collect::<Result<_, _>>()?;
         // One statement whatever the batch size (the ids as a JSON array), so it stays prepared.
         let sql = format!("{SUBSCRIPTION} WHERE id IN (SELECT value FROM json_each(?))");
-        let subs: std::collections::HashMap<i64, Subscription> = sqlx::query(&sql)
+        let subs = sqlx::query(&sql)
             .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| subscription(r).map(|s| (s.id, s)))
-            .collect::<StoreResult<_>>()?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let sub_id: i64 = r.try_get("subscription_id")?;
-            let Some(sub) = subs.get(&sub_id) else {
-                continue;
-            };
-            out.push(Delivery {
-                id: r.try_get("id")?,
-                occurrence: parse_ts(r.try_get("occurrence")?)?,
-                attempts: r.try_get("attempts")?,
-                subscription: sub.clone(),
-            });
-        }
-        out.sort_by_key(|d| (d.occurrence, d.id));
-        Ok(out)
+            .map(subscription)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("subscription_id")?,
+                    parse_ts(r.try_get("occurrence")?)?,
+                    r.try_get("attempts")?,
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(super::join_claimed(rows, subs))
     }
 
     async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {

@@ -30,13 +30,6 @@ pub fn redact(text: &str, token: &str) -> String {
 /// Longest wait for a request: Discord answers much faster or not at all.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What a route bucket's headers said.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    remaining: u32,
-    reset_at: Instant,
-}
-
 /// The `X-RateLimit-*` headers of a response.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RateHeaders {
@@ -139,7 +132,8 @@ pub struct DiscordSender {
     client: reqwest::Client,
     token: String,
     limiter: RateLimiter,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    /// Exhausted route buckets: when each refills.
+    buckets: Mutex<HashMap<String, Instant>>,
     public_url: String,
 }
 
@@ -173,34 +167,33 @@ impl DiscordSender {
     /// How long the route bucket says to wait before the next request.
     fn bucket_wait(&self, route: &str) -> Duration {
         let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        match buckets.get(route) {
-            Some(b) if b.remaining == 0 => b.reset_at.saturating_duration_since(Instant::now()),
-            _ => Duration::ZERO,
-        }
+        buckets.get(route).map_or(Duration::ZERO, |reset_at| {
+            reset_at.saturating_duration_since(Instant::now())
+        })
     }
 
+    /// Records what a response said of its route bucket. Only exhausted buckets are kept (the
+    /// only ones that make a send wait), so the map stays as small as the routes being waited on,
+    /// not as large as every channel ever posted to.
     fn update_bucket(&self, route: &str, h: &RateHeaders, retry_after: Option<Duration>) {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if let Some(d) = retry_after {
-            buckets.insert(
-                route.to_string(),
-                Bucket {
-                    remaining: 0,
-                    reset_at: now + d,
-                },
-            );
-        } else if let (Some(remaining), Some(after)) = (h.remaining, h.reset_after) {
-            buckets.insert(
-                route.to_string(),
-                Bucket {
-                    remaining,
-                    reset_at: now + secs(after),
-                },
-            );
-        }
-        if buckets.len() > 10_000 {
-            buckets.retain(|_, b| b.reset_at > now);
+        let exhausted = match (retry_after, h.remaining, h.reset_after) {
+            (Some(d), _, _) => Some(now + d),
+            (None, Some(0), Some(after)) => Some(now + secs(after)),
+            _ => None,
+        };
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        match exhausted {
+            Some(reset_at) => {
+                if buckets.len() >= 10_000 {
+                    buckets.retain(|_, b| *b > now);
+                }
+                buckets.insert(route.to_string(), reset_at);
+            }
+            None if h.remaining.is_some() => {
+                buckets.remove(route);
+            }
+            None => {}
         }
     }
 
