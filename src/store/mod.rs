@@ -515,18 +515,30 @@ type ClaimedRow = (i64, SubscriptionId, DateTime<Utc>, i64);
 /// sorted: a hash map of a batch's subscriptions cost more to build than the rest of the join.)
 fn join_claimed(rows: Vec<ClaimedRow>, mut subs: Vec<Subscription>) -> Vec<Delivery> {
     subs.sort_unstable_by_key(|s| s.id);
-    let mut out: Vec<Delivery> = rows
-        .into_iter()
-        .filter_map(|(id, sub, occurrence, attempts)| {
-            let i = subs.binary_search_by_key(&sub, |s| s.id).ok()?;
-            Some(Delivery {
-                id,
-                occurrence,
-                attempts,
-                subscription: subs[i].clone(),
-            })
-        })
-        .collect();
+    let ids: Vec<SubscriptionId> = subs.iter().map(|s| s.id).collect();
+    // Each subscription moves into its first delivery; a second delivery of the same one (a
+    // retry beside a new occurrence) gets a copy.
+    let mut subs: Vec<Option<Subscription>> = subs.into_iter().map(Some).collect();
+    let mut first: Vec<usize> = vec![usize::MAX; ids.len()];
+    let mut out: Vec<Delivery> = Vec::with_capacity(rows.len());
+    for (id, sub, occurrence, attempts) in rows {
+        let Ok(i) = ids.binary_search(&sub) else {
+            continue;
+        };
+        let subscription = match subs[i].take() {
+            Some(s) => {
+                first[i] = out.len();
+                s
+            }
+            None => out[first[i]].subscription.clone(),
+        };
+        out.push(Delivery {
+            id,
+            occurrence,
+            attempts,
+            subscription,
+        });
+    }
     out.sort_by_key(|d| (d.occurrence, d.id));
     out
 }
@@ -546,5 +558,43 @@ pub async fn connect(url: &str, max_connections: u32) -> StoreResult<std::sync::
         Err(StoreError::Unsupported(
             url.split(':').next().unwrap_or_default().to_string(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{ChatRef, Platform};
+
+    fn sub(id: SubscriptionId) -> Subscription {
+        Subscription {
+            id,
+            chat: ChatRef {
+                platform: Platform::Telegram,
+                chat_id: id.to_string(),
+                thread_id: None,
+            },
+            schedule: "08:00".into(),
+            timezone: "UTC".into(),
+            size: 3,
+            topics: vec![],
+            next_run_at: DateTime::UNIX_EPOCH,
+            paused_reason: None,
+        }
+    }
+
+    #[test]
+    fn claimed_rows_join_their_subscriptions_in_due_order() {
+        let t = |h: i64| DateTime::UNIX_EPOCH + chrono::Duration::hours(h);
+        // Subscription 7 has two deliveries (a retry and a new occurrence); 9 was deleted.
+        let rows = vec![(30, 7, t(2), 1), (10, 5, t(1), 1), (20, 7, t(1), 3), (40, 9, t(1), 1)];
+        let joined = join_claimed(rows, vec![sub(7), sub(5)]);
+        let got: Vec<(i64, SubscriptionId, i64)> = joined
+            .iter()
+            .map(|d| (d.id, d.subscription.id, d.attempts))
+            .collect();
+        assert_eq!(got, vec![(10, 5, 1), (20, 7, 3), (30, 7, 1)]);
+        assert_eq!(joined[1].subscription, joined[2].subscription);
+        assert_eq!(joined[0].subscription.chat.chat_id, "5");
     }
 }
