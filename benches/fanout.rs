@@ -23,7 +23,7 @@
 /// The allocator of the `podbrief` binary, so the figures are the binary's (the ceiling runs on it
 /// too).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[path = "../tests/it/support/discord.rs"]
 #[allow(dead_code)]

@@ -1,9 +1,9 @@
 //! The `podbrief` binary: see `podbrief --help`.
 
-/// mimalloc: a fan-out makes many small allocations on several threads, where glibc's allocator
+/// jemalloc: a fan-out allocates and frees on several threads at once, where glibc's allocator
 /// spends a large share of the CPU (see BENCHMARKS.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

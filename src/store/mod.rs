@@ -587,7 +587,12 @@ mod tests {
     fn claimed_rows_join_their_subscriptions_in_due_order() {
         let t = |h: i64| DateTime::UNIX_EPOCH + chrono::Duration::hours(h);
         // Subscription 7 has two deliveries (a retry and a new occurrence); 9 was deleted.
-        let rows = vec![(30, 7, t(2), 1), (10, 5, t(1), 1), (20, 7, t(1), 3), (40, 9, t(1), 1)];
+        let rows = vec![
+            (30, 7, t(2), 1),
+            (10, 5, t(1), 1),
+            (20, 7, t(1), 3),
+            (40, 9, t(1), 1),
+        ];
         let joined = join_claimed(rows, vec![sub(7), sub(5)]);
         let got: Vec<(i64, SubscriptionId, i64)> = joined
             .iter()
