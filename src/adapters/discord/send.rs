@@ -226,7 +226,7 @@ impl DiscordSender {
             .map_err(|e| SendError::Transient(redact(&e.without_url().to_string(), &self.token)))?;
         let status = response.status().as_u16();
         let headers = RateHeaders::read(response.headers());
-        let text = response.text().await.unwrap_or_default();
+        let body = response.bytes().await.unwrap_or_default();
         if (200..300).contains(&status) {
             self.update_bucket(&route_key, &headers, None);
             // Only the new message's id is read (the rest of the message is skipped unparsed).
@@ -234,11 +234,11 @@ impl DiscordSender {
             struct Created {
                 id: String,
             }
-            return Ok(serde_json::from_str::<Created>(&text)
+            return Ok(serde_json::from_slice::<Created>(&body)
                 .map(|c| c.id)
                 .unwrap_or_default());
         }
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let error = classify(status, &headers, &json);
         if let SendError::RetryAfter(d) = error {
             let global = headers.global
