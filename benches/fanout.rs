@@ -1,19 +1,21 @@
 //! `cargo bench --bench fanout`: how fast podbrief delivers a fan-out of briefs.
 //!
-//! N subscriptions (default 20,000; `PODBRIEF_BENCH_N=100000` for the full run) on Telegram, all
-//! due at once, against a fake Bot API on loopback (the same fake the tests use):
+//! N subscriptions (default 20,000; `PODBRIEF_BENCH_N=100000` for the full run), all due at
+//! once, against fakes on loopback (the fake Bot API and fake Discord the tests use):
 //!
-//! (a) limits lifted: podbrief's own cost — deliveries/s, CPU µs per delivery, peak memory —
-//!     beside the raw ceiling of the same machine in the same run: plain reqwest POSTs to the
-//!     same fake with the same concurrency, no database.
-//! (b) Telegram's limit shape scaled ×50 (1,500 messages/s overall, 1/s per chat), enforced by
-//!     the fake: the achieved rate as a share of the limit, and the 429s received.
+//! (a) half Telegram chats, half Discord channels, limits lifted: podbrief's own cost —
+//!     deliveries/s, CPU µs per delivery, peak memory — beside the raw ceiling of the same
+//!     machine in the same run: plain reqwest POSTs to the same two fakes, split the same way,
+//!     with the same concurrency, no database.
+//! (b) all Telegram chats, Telegram's limit shape scaled ×50 (1,500 messages/s overall, 1/s per
+//!     chat), enforced by the fake: the achieved rate as a share of the limit, and the 429s
+//!     received.
 //!
 //! (c) with `PODBRIEF_TEST_DATABASE_URL` naming a PostgreSQL server: (a) on PostgreSQL, with one
 //!     instance and with three instances sharing the database.
 //!
-//! The fake runs in the same process on a thread and runtime of its own, so CPU and memory
-//! include it (and, in (a), the ceiling run pays for it too). The three runs of (a) take turns
+//! The fakes run in the same process, each on a thread and runtime of its own, so CPU and memory
+//! include them (and, in (a), the ceiling run pays for them too). The three runs of (a) take turns
 //! for `PODBRIEF_BENCH_ROUNDS` rounds (default 3); the best and the median of each are compared.
 //!
 //! Profiling: `PODBRIEF_BENCH_ONLY=a` runs only podbrief's (a) run; `PODBRIEF_BENCH_PERF_CTL=FIFO`
@@ -424,7 +426,7 @@ async fn main() {
         "(a) raw ceiling (reqwest POSTs, no database), best / median of {rounds}: {ceiling_best:.0}/s / {ceiling_median:.0}/s"
     );
     println!(
-        "(a) diagnostic, podbrief's Telegram sender alone (render, limiter, teloxide; no database): {alone_best:.0}/s / {alone_median:.0}/s ({:.0}% / {:.0}% of the ceiling)",
+        "(a) diagnostic, podbrief's Telegram sender alone (limiter, teloxide, the brief prepared once; no database): {alone_best:.0}/s / {alone_median:.0}/s ({:.0}% / {:.0}% of the ceiling)",
         100.0 * alone_best / ceiling_best,
         100.0 * alone_median / ceiling_median
     );
