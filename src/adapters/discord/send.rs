@@ -209,7 +209,7 @@ impl DiscordSender {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        self.limiter.acquire(&[]).await;
+        let taken = self.limiter.acquire(&[]).await;
         let body = message.with_nonce(nonce);
         let request = Request::new(
             Route::ChannelMessages {
@@ -220,9 +220,11 @@ impl DiscordSender {
         .body(Some(body))
         .build(&self.client, self.http.token(), self.http.proxy.as_deref())
         .map_err(|e| SendError::Transient(redact(&e.to_string(), &self.token)))?;
-        let response = request
-            .send()
-            .await
+        let response = request.send().await;
+        // Discord counts the request when it arrives: it keeps its place in the global window
+        // until its answer is here.
+        self.limiter.settle(&[], taken);
+        let response = response
             .map_err(|e| SendError::Transient(redact(&e.without_url().to_string(), &self.token)))?;
         let status = response.status().as_u16();
         let headers = RateHeaders::read(response.headers());
