@@ -272,6 +272,65 @@ async fn a_large_fan_out_stays_within_the_platform_limits() {
 }
 
 #[tokio::test]
+async fn a_discord_fan_out_stays_within_the_global_limit() {
+    // 3,000 channels against a fake that enforces Discord's shape (requests per second overall,
+    // five posts per five seconds per channel route), the overall limit scaled ×20 so the test
+    // takes seconds; podbrief's own overall limit sits 20% under it, as above.
+    let n = 3_000u64;
+    let fake = FakeDiscord::start().await;
+    fake.enforce_limits(1_000, 5, std::time::Duration::from_secs(5));
+    let t = TestApp::spawn_with(Options {
+        extra: format!(
+            "{}[delivery]\nconcurrency = 128\n",
+            discord_config(&fake, "interactions")
+                .replace("[discord]\n", "[discord]\nper_second = 800\n")
+        ),
+        secrets: vec![("DISCORD_TOKEN", crate::support::discord::TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    t.ingest().await;
+    let channel = |i: u64| ChatRef {
+        platform: Platform::Discord,
+        chat_id: (700_000_000_000_000_000 + i).to_string(),
+        thread_id: None,
+    };
+    for i in 1..=n {
+        t.app
+            .store
+            .upsert_subscription(&daily(channel(i), at("2026-11-27T08:00:00Z")))
+            .await
+            .unwrap();
+    }
+    let running = t.start().await;
+    let started = std::time::Instant::now();
+    t.clock.set(at("2026-11-27T08:00:00Z"));
+    let fake2 = fake.clone();
+    wait_until("every channel got its brief", move || {
+        let fake = fake2.clone();
+        async move { fake.created_count() as u64 >= n }
+    })
+    .await;
+    assert_eq!(fake.violations(), (0, 0), "no post broke the limits");
+    // Paced by podbrief's limit: 3,000 posts at 800/s cannot take much less than 3.6 s.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut per_channel = std::collections::HashMap::new();
+    for c in fake.created() {
+        *per_channel.entry(c).or_insert(0) += 1;
+    }
+    assert_eq!(per_channel.len() as u64, n, "every channel got a brief");
+    assert!(
+        per_channel.values().all(|v| *v == 1),
+        "every channel exactly once"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_process_killed_mid_fan_out_delivers_every_brief_after_restart() {
     // 1,000 subscriptions, Telegram chats and Discord channels in turn; `podbrief run` is
     // SIGKILLed mid-fan-out and started again.

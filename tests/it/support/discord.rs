@@ -88,6 +88,48 @@ struct State {
     identified_shards: Mutex<Vec<(u64, u64)>>,
     /// Keep no requests (a benchmark's memory is podbrief's, not the fake's).
     lean: std::sync::atomic::AtomicBool,
+    /// Discord's limits on message posts, when enforced.
+    limits: Mutex<Option<Limits>>,
+}
+
+/// Discord's limit shape: requests per second overall, and a bucket per channel route.
+struct Limits {
+    per_second: usize,
+    per_channel: (usize, Duration),
+    global: VecDeque<Instant>,
+    channels: HashMap<String, VecDeque<Instant>>,
+    /// Posts refused with a 429: (global, per channel).
+    violations: (usize, usize),
+}
+
+impl Limits {
+    /// Admits a post to `channel` now, or says why not: `Err((global, retry after))`. An
+    /// admitted post's answer carries the route bucket's remaining count and reset.
+    fn admit(&mut self, channel: &str) -> Result<(usize, f64), (bool, f64)> {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        while self.global.front().is_some_and(|t| now - *t >= second) {
+            self.global.pop_front();
+        }
+        let (count, per) = self.per_channel;
+        let w = self.channels.entry(channel.to_string()).or_default();
+        while w.front().is_some_and(|t| now - *t >= per) {
+            w.pop_front();
+        }
+        if self.global.len() >= self.per_second {
+            self.violations.0 += 1;
+            let after = second - (now - self.global[0]);
+            return Err((true, after.as_secs_f64()));
+        }
+        if w.len() >= count {
+            self.violations.1 += 1;
+            return Err((false, (per - (now - w[0])).as_secs_f64()));
+        }
+        w.push_back(now);
+        self.global.push_back(now);
+        let reset = per - (now - w[0]);
+        Ok((count - w.len(), reset.as_secs_f64()))
+    }
 }
 
 /// The fake: REST plus gateway.
@@ -191,6 +233,34 @@ async fn rest(
                     r
                 }
                 None => {
+                    let admitted = st.limits.lock().unwrap().as_mut().map(|l| l.admit(channel));
+                    let (remaining, reset_after) = match admitted {
+                        None => (4, 1.0),
+                        Some(Ok(bucket)) => bucket,
+                        Some(Err((global, after))) => {
+                            let mut r = (
+                                StatusCode::TOO_MANY_REQUESTS,
+                                axum::Json(json!({
+                                    "message": "You are being rate limited.",
+                                    "retry_after": after,
+                                    "global": global
+                                })),
+                            )
+                                .into_response();
+                            let h = r.headers_mut();
+                            h.insert("retry-after", format!("{}", after.ceil()).parse().unwrap());
+                            if global {
+                                h.insert("x-ratelimit-global", "true".parse().unwrap());
+                            } else {
+                                h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+                                h.insert(
+                                    "x-ratelimit-reset-after",
+                                    format!("{after:.3}").parse().unwrap(),
+                                );
+                            }
+                            return r;
+                        }
+                    };
                     let nonce = body["nonce"]
                         .as_str()
                         .filter(|_| body["enforce_nonce"] == true);
@@ -212,10 +282,14 @@ async fn rest(
                         }
                     };
                     let mut r = axum::Json(message).into_response();
-                    r.headers_mut()
-                        .insert("x-ratelimit-remaining", "4".parse().unwrap());
-                    r.headers_mut()
-                        .insert("x-ratelimit-reset-after", "1.0".parse().unwrap());
+                    r.headers_mut().insert(
+                        "x-ratelimit-remaining",
+                        remaining.to_string().parse().unwrap(),
+                    );
+                    r.headers_mut().insert(
+                        "x-ratelimit-reset-after",
+                        format!("{reset_after:.3}").parse().unwrap(),
+                    );
                     r
                 }
             }
@@ -319,6 +393,31 @@ impl FakeDiscord {
     #[allow(dead_code)] // used by benches/fanout.rs
     pub fn forget_nonces(&self) {
         self.state.by_nonce.lock().unwrap().clear();
+    }
+
+    /// Enforces Discord's limit shape on message posts: `per_second` overall, and `count` per
+    /// `per` for each channel's route (answered in `X-RateLimit-*` headers); a post over either
+    /// gets a 429 and counts as a violation.
+    #[allow(dead_code)] // used by the delivery tests
+    pub fn enforce_limits(&self, per_second: usize, count: usize, per: Duration) {
+        *self.state.limits.lock().unwrap() = Some(Limits {
+            per_second,
+            per_channel: (count, per),
+            global: VecDeque::new(),
+            channels: HashMap::new(),
+            violations: (0, 0),
+        });
+    }
+
+    /// Posts refused for breaking the limits: (global, per channel).
+    #[allow(dead_code)] // used by the delivery tests
+    pub fn violations(&self) -> (usize, usize) {
+        self.state
+            .limits
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or((0, 0), |l| l.violations)
     }
 
     /// Answers the next `POST /channels/{id}/messages` with this.
