@@ -113,7 +113,7 @@ fn repair(bytes: &[u8]) -> Option<Vec<u8>> {
 fn parse_strict(bytes: &[u8]) -> Result<Feed, FeedError> {
     // feed-rs panics on some values (an `itunes:duration` of twenty digits overflows it): such a
     // feed is an error, never a crash.
-    std::panic::catch_unwind(|| {
+    quietly(|| {
         feed_rs::parser::Builder::new()
             .id_generator(|_, _, _| String::new())
             .build()
@@ -121,6 +121,30 @@ fn parse_strict(bytes: &[u8]) -> Result<Feed, FeedError> {
     })
     .map_err(|_| FeedError::Parse("the parser failed on a malformed value".into()))?
     .map_err(|e| FeedError::Parse(e.to_string()))
+}
+
+thread_local! {
+    /// Set while this thread runs the feed parser under [`quietly`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic without printing it: feed-rs's known panics are a feed error
+/// (reported as such), not a crash to alarm the operator with a backtrace. Panics anywhere else
+/// still go to the hook that was installed before.
+fn quietly<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::thread::Result<R> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = std::panic::catch_unwind(f);
+    QUIET.with(|q| q.set(false));
+    result
 }
 
 /// The feed without the values feed-rs is known to panic on, none of which podbrief uses: every

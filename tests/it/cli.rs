@@ -54,6 +54,40 @@ fn ingest_then_brief_and_related_as_json() {
 }
 
 #[test]
+fn a_feed_the_parser_chokes_on_is_read_without_a_panic_message() {
+    // feed-rs panics on an `itunes:duration` of many digits; podbrief reads the feed without it
+    // and the operator sees no panic, backtrace or crash report.
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("odd.xml");
+    std::fs::write(
+        &feed,
+        "<?xml version=\"1.0\"?><rss version=\"2.0\" \
+         xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel><title>T</title>\
+         <item><title>E</title><guid>e1</guid><description>Show notes.</description>\
+         <itunes:duration>99999999999999999999999</itunes:duration></item></channel></rss>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}]\n",
+            dir.path().join("cli.db").display(),
+            feed.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let out = podbrief(dir.path(), &["ingest"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("1 feeds read, 0 failed; 1 new episodes"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn a_wrong_config_value_fails_at_start_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bot.toml"), "[brief]\nsize = 0\n").unwrap();
