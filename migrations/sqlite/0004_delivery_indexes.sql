@@ -14,7 +14,11 @@ CREATE TABLE delivered_insights_by_key (
     insight_id       INTEGER NOT NULL REFERENCES insights(id) ON DELETE CASCADE,
     PRIMARY KEY (subscription_id, insight_id)
 ) WITHOUT ROWID;
+-- (Rows whose subscription or insight no longer exists, which foreign keys switched off could
+-- have left, are not carried over: they could never be read.)
 INSERT INTO delivered_insights_by_key (subscription_id, insight_id)
-    SELECT subscription_id, insight_id FROM delivered_insights;
+    SELECT d.subscription_id, d.insight_id FROM delivered_insights d
+    WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id)
+      AND EXISTS (SELECT 1 FROM insights i WHERE i.id = d.insight_id);
 DROP TABLE delivered_insights;
 ALTER TABLE delivered_insights_by_key RENAME TO delivered_insights;
