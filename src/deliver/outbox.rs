@@ -217,14 +217,17 @@ impl Outbox {
             .filter(|d| d.subscription.paused_reason.is_none())
             .map(|d| &d.subscription)
             .collect();
-        let mut briefs = match self.core.briefs(&active).await {
-            Ok(b) => b.into_iter(),
+        let briefs = match self.core.briefs(&active).await {
+            Ok(b) => b,
             Err(e) => {
                 warn!(error = %e, "cannot compose briefs");
                 return None;
             }
         };
+        // Keyed by the shared reply's address: `briefs` holds every reply until the end, so an
+        // address names one reply throughout.
         let mut prepared: HashMap<(Platform, *const Reply), Prepared> = HashMap::new();
+        let mut briefs = briefs.iter();
         Some(
             claimed
                 .iter()
@@ -232,14 +235,17 @@ impl Outbox {
                     if d.subscription.paused_reason.is_some() {
                         return None;
                     }
-                    let (reply, insights) = briefs.next().flatten()?;
+                    let (reply, insights) = briefs.next()?.as_ref()?;
                     let platform = d.subscription.chat.platform;
                     let sender = self.senders.get(&platform)?;
                     let brief = prepared
-                        .entry((platform, Arc::as_ptr(&reply)))
-                        .or_insert_with(|| sender.prepare(&reply))
+                        .entry((platform, Arc::as_ptr(reply)))
+                        .or_insert_with(|| sender.prepare(reply))
                         .clone();
-                    Some(Brief { brief, insights })
+                    Some(Brief {
+                        brief,
+                        insights: insights.clone(),
+                    })
                 })
                 .collect(),
         )

@@ -867,19 +867,7 @@ impl Store for PgStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = rows
-            .iter()
-            .map(|r| r.try_get("subscription_id"))
-            .collect::<Result<_, _>>()?;
-        let sql = format!("{SUBSCRIPTION} WHERE id = ANY($1)");
-        let subs = sqlx::query(&sql)
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(subscription)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let rows = rows
+        let rows: Vec<super::ClaimedRow> = rows
             .iter()
             .map(|r| {
                 Ok((
@@ -889,6 +877,15 @@ impl Store for PgStore {
                     r.try_get("attempts")?,
                 ))
             })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let sql = format!("{SUBSCRIPTION} WHERE id = ANY($1)");
+        let subs = sqlx::query(&sql)
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(subscription)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(super::join_claimed(rows, subs))
     }

@@ -745,20 +745,7 @@ impl Store for SqliteStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = rows
-            .iter()
-            .map(|r| r.try_get("subscription_id"))
-            .collect::<Result<_, _>>()?;
-        // One statement whatever the batch size (the ids as a JSON array), so it stays prepared.
-        let sql = format!("{SUBSCRIPTION} WHERE id IN (SELECT value FROM json_each(?))");
-        let subs = sqlx::query(&sql)
-            .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(subscription)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let rows = rows
+        let rows: Vec<super::ClaimedRow> = rows
             .iter()
             .map(|r| {
                 Ok((
@@ -768,6 +755,16 @@ impl Store for SqliteStore {
                     r.try_get("attempts")?,
                 ))
             })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        // One statement whatever the batch size (the ids as a JSON array), so it stays prepared.
+        let sql = format!("{SUBSCRIPTION} WHERE id IN (SELECT value FROM json_each(?))");
+        let subs = sqlx::query(&sql)
+            .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(subscription)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(super::join_claimed(rows, subs))
     }

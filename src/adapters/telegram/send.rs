@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use teloxide::prelude::*;
 use teloxide::requests::{JsonRequest, Payload};
 use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ThreadId};
 use teloxide::{ApiError, RequestError};
-
-use serde_json::value::RawValue;
 
 use super::render::render_with;
 use crate::config::TelegramConfig;
@@ -162,9 +161,9 @@ impl TelegramSender {
         part: &Part,
     ) -> Result<MessageId, RequestError> {
         let mut keys = vec![(chat.chat_id.as_str(), self.per_chat)];
-        let group_key = format!("group:{}", chat.chat_id);
-        if chat_id < 0 {
-            keys.push((group_key.as_str(), self.per_group));
+        let group_key = (chat_id < 0).then(|| format!("group:{}", chat.chat_id));
+        if let Some(group) = &group_key {
+            keys.push((group.as_str(), self.per_group));
         }
         let taken = self.limiter.acquire(&keys).await;
         let payload = SendBrief {
