@@ -18,9 +18,10 @@
 //! include them (and, in (a), the ceiling run pays for them too). The three runs of (a) take turns
 //! for `PODBRIEF_BENCH_ROUNDS` rounds (default 3); the best and the median of each are compared.
 //!
-//! Profiling: `PODBRIEF_BENCH_ONLY=a` runs only podbrief's (a) run; `PODBRIEF_BENCH_PERF_CTL=FIFO`
+//! Profiling: `PODBRIEF_BENCH_ONLY=a` runs only podbrief's (a) run, `PODBRIEF_BENCH_ONLY=ceiling`
+//! only the raw ceiling; `PODBRIEF_BENCH_PERF_CTL=FIFO`
 //! names the control fifo of `perf record --control fifo:FIFO -D -1`, enabled only while the
-//! fan-out of (a) is timed (setup and the other parts stay out of the profile).
+//! fan-out (or the ceiling) is timed (setup and the other parts stay out of the profile).
 
 /// The allocator of the `podbrief` binary, so the figures are the binary's (the ceiling runs on it
 /// too).
@@ -164,9 +165,16 @@ fn telegram_chat(id: i64) -> ChatRef {
     }
 }
 
-/// A diagnostic beside (a): podbrief's Telegram sender alone (the rate limiter, teloxide) sending
-/// one composed brief, prepared once, to `n` chats, with no database work per send.
-async fn sender_only(n: i64, fake: &FakeTelegram, concurrency: usize) -> (Duration, Duration) {
+/// The brief every subscription of a run gets (the same insights on the same local date), composed
+/// by podbrief from the fixture feeds, with the instance that composed it.
+struct Sample {
+    app: App,
+    config: Config,
+    reply: podbrief::core::model::Reply,
+    _dir: tempfile::TempDir,
+}
+
+async fn sample(fake: &FakeTelegram, concurrency: usize) -> Sample {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sender.db").display());
     let config = bench_config(&url, fake, None, 1_000_000, concurrency, dir.path());
@@ -190,12 +198,29 @@ async fn sender_only(n: i64, fake: &FakeTelegram, concurrency: usize) -> (Durati
         .await
         .unwrap();
     let (reply, _) = app.core.brief(&sub).await.unwrap().unwrap();
+    Sample {
+        app,
+        config,
+        reply,
+        _dir: dir,
+    }
+}
+
+/// A diagnostic beside (a): podbrief's Telegram sender alone (the rate limiter, teloxide) sending
+/// one composed brief, prepared once, to `n` chats, with no database work per send.
+async fn sender_only(
+    n: i64,
+    fake: &FakeTelegram,
+    concurrency: usize,
+    sample: &Sample,
+) -> (Duration, Duration) {
+    let (config, reply) = (&sample.config, &sample.reply);
     let bot = teloxide::Bot::new(TOKEN).set_api_url(fake.base.parse().unwrap());
     let sender = Arc::new(TelegramSender::new(
         bot,
         TOKEN.into(),
         &config.telegram,
-        app.core.clone(),
+        sample.app.core.clone(),
     ));
     // Prepared once, as the outbox does for a brief many chats get.
     let brief = sender.prepare(&reply);
@@ -321,33 +346,54 @@ async fn podbrief_run(
     (elapsed, cpu)
 }
 
+/// The raw ceiling: plain reqwest POSTs of the same request bodies podbrief sends (the sample
+/// brief as rendered for each platform; a Discord nonce of its own per message), serialized once
+/// with only the chat id or nonce added per send, to the same two fakes, split the same way, with
+/// the same concurrency, and no database.
 async fn raw_ceiling(
     n: i64,
     fake: &FakeTelegram,
     discord: Option<&FakeDiscord>,
     concurrency: usize,
+    reply: &podbrief::core::model::Reply,
 ) -> (Duration, Duration) {
+    use podbrief::adapters::{discord::render as discord_render, telegram::render as tg_render};
     let http = reqwest::Client::new();
     let telegram_url = format!("{}/bot{TOKEN}/sendMessage", fake.base);
     let discord_base = discord.map(|d| format!("{}/api/v10/channels", d.base));
+    if let Some(d) = discord {
+        d.forget_nonces();
+    }
+    // One message each (what the sample brief renders to on both platforms).
+    let telegram = &tg_render::render(reply)[0];
+    let telegram_rest = serde_json::json!({
+        "text": telegram.html,
+        "parse_mode": "HTML",
+        "link_preview_options": {"is_disabled": true},
+        "reply_markup": telegram.keyboard,
+    })
+    .to_string();
+    let discord_body = discord_render::MessageBody::new(&discord_render::render(reply)[0]).unwrap();
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let cpu0 = cpu_time();
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(n as usize);
     for id in 1..=n {
         let permit = sem.clone().acquire_owned().await.unwrap();
-        let text = "A brief of about the same size as podbrief's. ".repeat(20);
         let request = match (&discord_base, chat_of(id, discord.is_some()).platform) {
             (Some(base), Platform::Discord) => http
                 .post(format!("{base}/{}/messages", discord_channel(id).chat_id))
                 .header("authorization", format!("Bot {}", fake_discord::TOKEN))
-                .json(&serde_json::json!({"content": text})),
+                .header("content-type", "application/json")
+                .body(discord_body.with_nonce(&format!("pbd{id}-0"))),
             _ => http
                 .post(&telegram_url)
-                .json(&serde_json::json!({"chat_id": id, "text": text, "parse_mode": "HTML"})),
+                .header("content-type", "application/json")
+                .body(format!("{{\"chat_id\":{id},{}", &telegram_rest[1..])),
         };
         tasks.push(tokio::spawn(async move {
             let r = request.send().await.unwrap();
+            assert!(r.status().is_success(), "the fake refused a ceiling send");
             let _ = r.bytes().await;
             drop(permit);
         }));
@@ -380,6 +426,18 @@ async fn main() {
     let discord = discord_on_its_own_thread();
     discord.lean();
     let both = Some(&discord);
+    let sample = sample(&fake, concurrency).await;
+    if std::env::var("PODBRIEF_BENCH_ONLY").as_deref() == Ok("ceiling") {
+        profiler(true);
+        let (elapsed, cpu) = raw_ceiling(n, &fake, both, concurrency, &sample.reply).await;
+        profiler(false);
+        println!(
+            "(a) raw ceiling: {n} sends in {elapsed:.2?} = {:.0}/s, CPU {:.0} µs/send",
+            n as f64 / elapsed.as_secs_f64(),
+            cpu.as_micros() as f64 / n as f64
+        );
+        return;
+    }
     if std::env::var("PODBRIEF_BENCH_ONLY").as_deref() == Ok("a") {
         let (elapsed, cpu) =
             podbrief_run(n, &fake, both, 1_000_000, concurrency, &Db::Sqlite, 1).await;
@@ -400,8 +458,8 @@ async fn main() {
     let per = |d: Duration| d.as_micros() as f64 / n as f64;
     let (mut ceilings, mut alones, mut ours) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let (ceiling, ceiling_cpu) = raw_ceiling(n, &fake, both, concurrency).await;
-        let (alone, alone_cpu) = sender_only(n, &fake, concurrency).await;
+        let (ceiling, ceiling_cpu) = raw_ceiling(n, &fake, both, concurrency, &sample.reply).await;
+        let (alone, alone_cpu) = sender_only(n, &fake, concurrency, &sample).await;
         let (elapsed, cpu) =
             podbrief_run(n, &fake, both, 1_000_000, concurrency, &Db::Sqlite, 1).await;
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
