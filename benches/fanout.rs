@@ -223,7 +223,7 @@ async fn sender_only(
         sample.app.core.clone(),
     ));
     // Prepared once, as the outbox does for a brief many chats get.
-    let brief = sender.prepare(&reply);
+    let brief = sender.prepare(reply);
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let cpu0 = cpu_time();
     let t0 = Instant::now();

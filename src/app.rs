@@ -177,20 +177,21 @@ impl App {
                 warn!(error = %e, "cannot listen for other instances' planned deliveries; the outbox checks every minute")
             }
         }
-        let scheduler = Scheduler::new(
-            self.core.clone(),
-            Config::duration(&self.config.brief.catch_up),
-            planned.clone(),
-        );
-        let scheduler = tokio::spawn(scheduler.run());
-        tasks.push(self.health.watch("scheduler", scheduler));
         let d = &self.config.delivery;
         let settings = OutboxSettings {
             concurrency: d.concurrency,
             lease: Config::duration(&d.lease),
             max_attempts: d.max_attempts,
         };
-        let outbox = Outbox::new(self.core.clone(), senders, settings, planned);
+        let outbox = Outbox::new(self.core.clone(), senders, settings, planned.clone());
+        let scheduler = Scheduler::new(
+            self.core.clone(),
+            Config::duration(&self.config.brief.catch_up),
+            planned,
+        )
+        .with_handoff(outbox.handoff());
+        let scheduler = tokio::spawn(scheduler.run());
+        tasks.push(self.health.watch("scheduler", scheduler));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let outbox = self
             .health

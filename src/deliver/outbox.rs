@@ -1,5 +1,6 @@
-//! The outbox worker: claims due deliveries with a lease, composes each subscription's brief,
-//! sends it through the platform's [`Sender`] and records the outcome.
+//! The outbox worker: takes the deliveries the scheduler hands off (planned already leased, see
+//! [`Handoff`]) and claims due ones with a lease, composes each subscription's brief, sends it
+//! through the platform's [`Sender`] and records the outcome.
 //!
 //! * Sent: the message ids and the delivered insights are recorded in one transaction (with the
 //!   other deliveries that finished meanwhile: a fan-out commits in batches).
@@ -52,6 +53,76 @@ pub struct Outbox {
     senders: HashMap<Platform, Arc<dyn Sender>>,
     settings: OutboxSettings,
     planned: Arc<Notify>,
+    /// Places in the queue of composed briefs waiting for a sending slot, taken by claims and by
+    /// hand-offs alike.
+    room: Arc<Semaphore>,
+    handoff: Handoff,
+    handed: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Handed>>>,
+}
+
+/// The scheduler's way into this process's outbox: deliveries it plans already leased, so they
+/// are sent without being claimed (no second write, no second read of their subscriptions).
+/// Planning takes places in the outbox's queue first, so a fan-out is planned as fast as it is
+/// sent, and a lease starts when its brief is about to be sent.
+#[derive(Clone)]
+pub struct Handoff {
+    room: Arc<Semaphore>,
+    lease: Duration,
+    tx: mpsc::UnboundedSender<Handed>,
+}
+
+/// Deliveries handed to the outbox with their places in its queue.
+struct Handed {
+    deliveries: Vec<Delivery>,
+    places: OwnedSemaphorePermit,
+}
+
+/// Places in the outbox's queue, taken by [`Handoff::room`].
+pub struct Room(OwnedSemaphorePermit);
+
+impl Room {
+    /// How many deliveries fit.
+    pub fn len(&self) -> usize {
+        self.0.num_permits()
+    }
+
+    /// Whether none fit (never, for a room handed out).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Handoff {
+    /// Waits for places for at least one and at most `max` deliveries in the outbox's queue;
+    /// `None` once the outbox has stopped (plan without a lease then: any outbox claims them).
+    pub async fn room(&self, max: usize) -> Option<Room> {
+        let mut places = self.room.clone().acquire_owned().await.ok()?;
+        let more = self.room.available_permits().min(max.saturating_sub(1)) as u32;
+        if let Ok(more) = self.room.clone().try_acquire_many_owned(more) {
+            places.merge(more);
+        }
+        Some(Room(places))
+    }
+
+    /// How long a handed-off delivery's lease lasts.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Hands planned, leased deliveries to the outbox (at most as many as `room` holds; places
+    /// left over are given back). Returns them if the outbox has stopped.
+    pub fn hand(&self, deliveries: Vec<Delivery>, room: Room) -> Result<(), Vec<Delivery>> {
+        let mut places = room.0;
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        if let Some(used) = places.split(deliveries.len()) {
+            places = used;
+        }
+        self.tx
+            .send(Handed { deliveries, places })
+            .map_err(|e| e.0.deliveries)
+    }
 }
 
 impl Outbox {
@@ -62,12 +133,27 @@ impl Outbox {
         settings: OutboxSettings,
         planned: Arc<Notify>,
     ) -> Outbox {
+        let room = Arc::new(Semaphore::new(room_size(&settings)));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handoff = Handoff {
+            room: room.clone(),
+            lease: settings.lease,
+            tx,
+        };
         Outbox {
             core,
             senders,
             settings,
             planned,
+            room,
+            handoff,
+            handed: std::sync::Mutex::new(Some(rx)),
         }
+    }
+
+    /// The scheduler's way in: see [`Handoff`].
+    pub fn handoff(&self) -> Handoff {
+        self.handoff.clone()
     }
 
     /// Claims and sends until `stop` turns true; then waits up to `grace` for in-flight sends.
@@ -105,7 +191,7 @@ impl Outbox {
                 let slot = tokio::select! {
                     s = Slot::acquire(&sending, &unrecorded) => s,
                     _ = stop.changed() => {
-                        me.release(ready).await;
+                        me.put_back(ready.delivery.id).await;
                         break;
                     }
                 };
@@ -118,7 +204,7 @@ impl Outbox {
         // anything still unfinished keeps its lease and is claimed again after it expires.
         let _ = claimer.await;
         while let Some(ready) = ready_rx.recv().await {
-            me.release(ready).await;
+            me.put_back(ready.delivery.id).await;
         }
         // Unrecorded slots come back once their delivery is recorded: all back, all recorded.
         drop(done_tx);
@@ -134,77 +220,129 @@ impl Outbox {
         }
     }
 
-    /// The claiming stage: whenever a quarter of the queue's room is free, claims what fits (at
-    /// most [`CLAIM_BATCH`]), composes the batch's briefs at once and queues them in claim order.
-    /// Sleeps while nothing is due.
+    /// The claiming stage: composes the briefs of deliveries handed off by the scheduler, and
+    /// whenever the store may hold claimable ones (at start, when woken by `planned`, when the
+    /// next one falls due) and a quarter of the queue's room is free, claims what fits (at most
+    /// [`CLAIM_BATCH`]); each batch's briefs are composed at once and queued in order.
     async fn claim_ahead(
         self: Arc<Self>,
         ready: mpsc::UnboundedSender<Ready>,
         mut stop: watch::Receiver<bool>,
     ) {
-        let room_size = (2 * self.settings.concurrency).clamp(1, 2 * CLAIM_BATCH);
-        let room = Arc::new(Semaphore::new(room_size));
-        let batch = (room_size / 4).max(1) as u32;
+        let Some(mut handed) = self.handed.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let room = self.room.clone();
+        let batch = (room_size(&self.settings) / 4).max(1) as u32;
+        // Whether the store may hold deliveries to claim; else, when the next one is due.
+        let mut claimable = true;
+        let mut wake = None;
         loop {
             if *stop.borrow() {
                 break;
             }
-            let mut places = tokio::select! {
-                p = room.clone().acquire_many_owned(batch) => p.expect("the semaphore is never closed"),
-                _ = stop.changed() => continue,
-            };
-            let more = room.available_permits().min(CLAIM_BATCH - batch as usize) as u32;
-            if let Ok(more) = room.clone().try_acquire_many_owned(more) {
-                places.merge(more);
-            }
-            let now = self.core.clock().now();
-            let lease_until = now
-                + chrono::Duration::from_std(self.settings.lease)
-                    .unwrap_or(chrono::Duration::minutes(10));
-            let claimed = self
-                .core
-                .store()
-                .claim_deliveries(now, lease_until, places.num_permits() as i64)
-                .await
-                .unwrap_or_else(|e| {
-                    warn!(error = %e, "cannot claim deliveries");
-                    Vec::new()
-                });
-            if !claimed.is_empty() {
-                let Some(briefs) = self.compose(&claimed).await else {
-                    continue;
+            if claimable {
+                let mut places = tokio::select! {
+                    p = room.clone().acquire_many_owned(batch) => p.expect("the room is open while claiming"),
+                    Some(h) = handed.recv() => {
+                        if !self.queue(h.deliveries, h.places, &ready).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    _ = stop.changed() => continue,
                 };
-                for (delivery, brief) in claimed.into_iter().zip(briefs) {
-                    let Some(place) = places.split(1) else { break };
-                    if ready
-                        .send(Ready {
-                            delivery,
-                            brief,
-                            _place: place,
-                        })
-                        .is_err()
-                    {
-                        return;
+                let more = room.available_permits().min(CLAIM_BATCH - batch as usize) as u32;
+                if let Ok(more) = room.clone().try_acquire_many_owned(more) {
+                    places.merge(more);
+                }
+                let now = self.core.clock().now();
+                let claimed = self
+                    .core
+                    .store()
+                    .claim_deliveries(now, self.lease_from(now), places.num_permits() as i64)
+                    .await
+                    .unwrap_or_else(|e| {
+                        warn!(error = %e, "cannot claim deliveries");
+                        Vec::new()
+                    });
+                if !claimed.is_empty() {
+                    if !self.queue(claimed, places, &ready).await {
+                        break;
+                    }
+                    continue;
+                }
+                drop(places);
+                // Nothing claimable: wait until the next delivery is due, new ones are planned,
+                // or shutdown (and at least every minute: another instance may have planned
+                // some).
+                claimable = false;
+                let next = self.core.store().next_delivery_at().await.ok().flatten();
+                let horizon = now + chrono::Duration::minutes(5);
+                wake = Some(
+                    next.unwrap_or(horizon)
+                        .clamp(now + chrono::Duration::milliseconds(1), horizon),
+                );
+            }
+            let clock = self.core.clock().clone();
+            let due = async {
+                match wake {
+                    Some(at) => clock.sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(h) = handed.recv() => {
+                    if !self.queue(h.deliveries, h.places, &ready).await {
+                        break;
                     }
                 }
-                continue;
-            }
-            drop(places);
-            // Nothing claimable: sleep until the next delivery is due, new ones are planned, or
-            // shutdown (and at least every minute: another instance may have planned some).
-            let next = self.core.store().next_delivery_at().await.ok().flatten();
-            let horizon = now + chrono::Duration::minutes(5);
-            let wake = next
-                .unwrap_or(horizon)
-                .clamp(now + chrono::Duration::milliseconds(1), horizon);
-            let clock = self.core.clock().clone();
-            tokio::select! {
-                _ = clock.sleep_until(wake) => {}
-                _ = self.planned.notified() => {}
+                _ = due => claimable = true,
+                _ = self.planned.notified() => claimable = true,
                 _ = stop.changed() => {}
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = tokio::time::sleep(Duration::from_secs(60)) => claimable = true,
             }
         }
+        // Stopped: no more hand-offs; those not queued yet are put back.
+        room.close();
+        handed.close();
+        while let Some(h) = handed.recv().await {
+            for delivery in h.deliveries {
+                self.put_back(delivery.id).await;
+            }
+        }
+    }
+
+    /// When a lease taken at `now` ends.
+    fn lease_from(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        now + chrono::Duration::from_std(self.settings.lease)
+            .unwrap_or(chrono::Duration::minutes(10))
+    }
+
+    /// Composes a batch's briefs and queues them in order, each holding one of `places`. Returns
+    /// false when the queue is gone (shutdown).
+    async fn queue(
+        &self,
+        deliveries: Vec<Delivery>,
+        mut places: OwnedSemaphorePermit,
+        ready: &mpsc::UnboundedSender<Ready>,
+    ) -> bool {
+        // Composing failed: the leases expire and the deliveries are claimed again then.
+        let Some(briefs) = self.compose(&deliveries).await else {
+            return true;
+        };
+        for (delivery, brief) in deliveries.into_iter().zip(briefs) {
+            let Some(place) = places.split(1) else { break };
+            let queued = Ready {
+                delivery,
+                brief,
+                _place: place,
+            };
+            if ready.send(queued).is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// The briefs of a claimed batch, composed at once and prepared by their platform's sender,
@@ -278,10 +416,10 @@ impl Outbox {
         });
     }
 
-    /// Puts a claimed delivery that was never sent back, due at once (shutdown).
-    async fn release(&self, ready: Ready) {
+    /// Puts delivery `id`, claimed but never sent, back: due at once, its lease released
+    /// (shutdown).
+    async fn put_back(&self, id: i64) {
         let now = self.core.clock().now();
-        let id = ready.delivery.id;
         if let Err(e) = self.core.store().retry_delivery(id, now, None).await {
             warn!(delivery = id, error = %e, "cannot put back an unsent delivery; it is claimed again after its lease");
         }
@@ -386,6 +524,11 @@ impl Outbox {
             }
         }
     }
+}
+
+/// Places in the queue of composed briefs: twice the sends in flight, at most two claims.
+fn room_size(settings: &OutboxSettings) -> usize {
+    (2 * settings.concurrency).clamp(1, 2 * CLAIM_BATCH)
 }
 
 /// The slots of one send: one sending, one unrecorded.

@@ -11,16 +11,18 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use super::outbox::{Handoff, Room};
 use crate::core::Core;
 use crate::core::model::Subscription;
 use crate::core::schedule::{Schedule, parse_timezone};
-use crate::store::{Plan, StoreError};
+use crate::store::{Delivery, Plan, StoreError};
 
 /// Plans deliveries when subscriptions are due.
 pub struct Scheduler {
     core: Arc<Core>,
     catch_up: chrono::Duration,
     planned: Arc<Notify>,
+    handoff: Option<Handoff>,
 }
 
 impl Scheduler {
@@ -30,7 +32,15 @@ impl Scheduler {
             core,
             catch_up: chrono::Duration::from_std(catch_up).unwrap_or(chrono::Duration::hours(6)),
             planned,
+            handoff: None,
         }
+    }
+
+    /// Hands what it plans to this process's outbox, leased, as the outbox has room for it
+    /// (see [`Handoff`]), rather than leaving it for a claim.
+    pub fn with_handoff(mut self, handoff: Handoff) -> Scheduler {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// Runs until the task is aborted.
@@ -38,10 +48,8 @@ impl Scheduler {
         let changed = self.core.schedule_changed();
         loop {
             let now = self.core.clock().now();
-            match self.tick(now).await {
-                Ok(n) if n > 0 => self.planned.notify_one(),
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "scheduler tick failed"),
+            if let Err(e) = self.tick(now).await {
+                warn!(error = %e, "scheduler tick failed");
             }
             let next = self.core.store().next_run_at().await.unwrap_or_else(|e| {
                 warn!(error = %e, "cannot read the next run");
@@ -59,6 +67,11 @@ impl Scheduler {
     }
 
     /// Plans every occurrence due at `now`; returns how many deliveries it created to send.
+    ///
+    /// With a hand-off, each page waits for room in the outbox's queue and is handed to it
+    /// leased, so a large fan-out is planned as it is sent; `now` stays the tick's start
+    /// throughout, so an occurrence is judged missed by when the bot came to it, not by how long
+    /// the fan-out before it took.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut planned = 0;
         // Pages: one read and one transaction per page, and the outbox starts on the first page
@@ -67,25 +80,62 @@ impl Scheduler {
         // could not move it), and this tick ends.
         let mut seen = std::collections::HashSet::new();
         loop {
+            let room = match &self.handoff {
+                Some(h) => h.room(PLAN_BATCH).await,
+                None => None,
+            };
+            let limit = room.as_ref().map_or(PLAN_BATCH, Room::len);
             let page = self
                 .core
                 .store()
-                .due_subscriptions(now, PLAN_BATCH as i64)
+                .due_subscriptions(now, limit as i64)
                 .await?;
-            let batch: Vec<&Subscription> = page.iter().filter(|s| seen.insert(s.id)).collect();
+            let batch: Vec<Subscription> = page.into_iter().filter(|s| seen.insert(s.id)).collect();
             if batch.is_empty() {
                 break;
             }
             let plans: Vec<Plan> = batch.iter().map(|s| self.plan(s, now)).collect();
-            let created = self.core.store().plan_deliveries(&plans, now).await?;
-            for (plan, created) in plans.iter().zip(created) {
-                if plan.missed && created {
+            let lease_until = match (&room, &self.handoff) {
+                (Some(_), Some(h)) => Some(
+                    self.core.clock().now()
+                        + chrono::Duration::from_std(h.lease())
+                            .unwrap_or(chrono::Duration::minutes(10)),
+                ),
+                _ => None,
+            };
+            let created = self
+                .core
+                .store()
+                .plan_deliveries(&plans, now, lease_until)
+                .await?;
+            let mut leased = Vec::new();
+            for ((plan, sub), id) in plans.iter().zip(batch).zip(created) {
+                let Some(id) = id else { continue };
+                if plan.missed {
                     info!(subscription = plan.subscription, occurrence = %plan.occurrence, "brief missed while down; not sent");
+                    continue;
                 }
-                planned += usize::from(created && !plan.missed);
+                planned += 1;
+                if lease_until.is_some() {
+                    leased.push(Delivery {
+                        id,
+                        occurrence: plan.occurrence,
+                        attempts: 1,
+                        subscription: sub,
+                    });
+                }
             }
-            if planned > 0 {
-                self.planned.notify_one();
+            match (room, &self.handoff) {
+                (Some(room), Some(h)) => {
+                    if let Err(unsent) = h.hand(leased, room) {
+                        // The outbox stopped meanwhile: due at once for whichever claims next.
+                        for d in unsent {
+                            self.core.store().retry_delivery(d.id, now, None).await?;
+                        }
+                    }
+                }
+                _ if planned > 0 => self.planned.notify_one(),
+                _ => {}
             }
         }
         Ok(planned)

@@ -423,9 +423,16 @@ pub trait Store: Send + Sync {
 
     /// Plans occurrences in one transaction: for each, creates its delivery row (`pending`, or
     /// `missed`) unless it exists, and moves the subscription's `next_run_at` from the occurrence
-    /// to the next one (only if it still is that occurrence, so two schedulers agree). Returns, for
-    /// each plan, whether this call created the row.
-    async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>>;
+    /// to the next one (only if it still is that occurrence, so two schedulers agree). With
+    /// `lease_until`, pending rows are created claimed by the caller until then (their first
+    /// attempt), for it to send without a claim. Returns, for each plan, the id of the row this
+    /// call created (`None`: it existed).
+    async fn plan_deliveries(
+        &self,
+        plans: &[Plan],
+        now: DateTime<Utc>,
+        lease_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Option<i64>>>;
     /// Wakes `wake` whenever any instance sharing this store plans deliveries (PostgreSQL
     /// `LISTEN`/`NOTIFY`), so every instance's outbox starts on a fan-out at once. Returns the
     /// listening task, if the backend has one (a SQLite store serves one process: none).

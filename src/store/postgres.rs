@@ -773,7 +773,12 @@ impl Store for PgStore {
         .await?)
     }
 
-    async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>> {
+    async fn plan_deliveries(
+        &self,
+        plans: &[Plan],
+        now: DateTime<Utc>,
+        lease_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Option<i64>>> {
         // Column arrays: two statements whatever the batch size.
         let subs: Vec<SubscriptionId> = plans.iter().map(|p| p.subscription).collect();
         let occurrences: Vec<DateTime<Utc>> = plans.iter().map(|p| p.occurrence).collect();
@@ -783,21 +788,26 @@ impl Store for PgStore {
             .map(|p| if p.missed { "missed" } else { "pending" })
             .collect();
         let mut tx = self.pool.begin().await?;
+        // Leased (`$5`) rows are the caller's to send: a missed one never is.
         let rows = sqlx::query(
-            "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) \
-             SELECT s, o, st, o, $4 FROM unnest($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[]) AS v(s, o, st) \
+            "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at, \
+             lease_until, attempts) \
+             SELECT s, o, st, o, $4, CASE WHEN st = 'pending' THEN $5::TIMESTAMPTZ END, \
+             CASE WHEN st = 'pending' AND $5::TIMESTAMPTZ IS NOT NULL THEN 1 ELSE 0 END \
+             FROM unnest($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[]) AS v(s, o, st) \
              ON CONFLICT (subscription_id, occurrence) DO NOTHING \
-             RETURNING subscription_id, occurrence",
+             RETURNING subscription_id, occurrence, id",
         )
         .bind(&subs)
         .bind(&occurrences)
         .bind(&statuses)
         .bind(now)
+        .bind(lease_until)
         .fetch_all(&mut *tx)
         .await?;
-        let created: std::collections::HashSet<(i64, DateTime<Utc>)> = rows
+        let created: std::collections::HashMap<(i64, DateTime<Utc>), i64> = rows
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?)))
             .collect::<StoreResult<_>>()?;
         sqlx::query(
             "UPDATE subscriptions s SET next_run_at = v.n \
@@ -809,8 +819,10 @@ impl Store for PgStore {
         .bind(&occurrences)
         .execute(&mut *tx)
         .await?;
-        if !created.is_empty() {
-            // Delivered at commit to every instance listening (`watch_plans`).
+        let claimable = lease_until.is_none() && plans.iter().any(|p| !p.missed);
+        if claimable && !created.is_empty() {
+            // Delivered at commit to every instance listening (`watch_plans`); leased rows are
+            // the planner's own to send.
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(PLANNED_CHANNEL)
                 .execute(&mut *tx)
@@ -819,7 +831,7 @@ impl Store for PgStore {
         tx.commit().await?;
         Ok(plans
             .iter()
-            .map(|p| created.contains(&(p.subscription, p.occurrence)))
+            .map(|p| created.get(&(p.subscription, p.occurrence)).copied())
             .collect())
     }
 

@@ -681,29 +681,42 @@ impl Store for SqliteStore {
         t.as_deref().map(parse_ts).transpose()
     }
 
-    async fn plan_deliveries(&self, plans: &[Plan], now: DateTime<Utc>) -> StoreResult<Vec<bool>> {
+    async fn plan_deliveries(
+        &self,
+        plans: &[Plan],
+        now: DateTime<Utc>,
+        lease_until: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Option<i64>>> {
         // Multi-row statements in chunks: a fan-out plans thousands of occurrences at once.
         const ROWS: usize = 200;
         let mut tx = self.write_tx().await?;
-        let mut created = std::collections::HashSet::new();
+        let mut created = std::collections::HashMap::new();
+        let lease = lease_until.map(ts);
         for chunk in plans.chunks(ROWS) {
             let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at) ",
+                "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, \
+                 created_at, lease_until, attempts) ",
             );
             q.push_values(chunk, |mut row, p| {
+                let leased = lease.as_deref().filter(|_| !p.missed);
                 row.push_bind(p.subscription)
                     .push_bind(ts(p.occurrence))
                     .push_bind(if p.missed { "missed" } else { "pending" })
                     .push_bind(ts(p.occurrence))
-                    .push_bind(ts(now));
+                    .push_bind(ts(now))
+                    .push_bind(leased)
+                    .push_bind(i64::from(leased.is_some()));
             });
             q.push(
                 " ON CONFLICT (subscription_id, occurrence) DO NOTHING \
-                 RETURNING subscription_id, occurrence",
+                 RETURNING subscription_id, occurrence, id",
             );
             for r in q.build().fetch_all(&mut *tx).await? {
                 let occurrence: String = r.try_get(1)?;
-                created.insert((r.try_get::<i64, _>(0)?, occurrence));
+                created.insert(
+                    (r.try_get::<i64, _>(0)?, occurrence),
+                    r.try_get::<i64, _>(2)?,
+                );
             }
             let mut q =
                 sqlx::QueryBuilder::new("UPDATE subscriptions SET next_run_at = v.column2 FROM (");
@@ -720,7 +733,7 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(plans
             .iter()
-            .map(|p| created.contains(&(p.subscription, ts(p.occurrence))))
+            .map(|p| created.get(&(p.subscription, ts(p.occurrence))).copied())
             .collect())
     }
 

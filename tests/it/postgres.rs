@@ -420,7 +420,7 @@ async fn copy_db_moves_a_sqlite_database_to_postgres_and_it_answers_the_same() {
             missed: false,
         };
         lite.store
-            .plan_deliveries(&[plan], at("2026-11-27T08:00:00Z"))
+            .plan_deliveries(&[plan], at("2026-11-27T08:00:00Z"), None)
             .await
             .unwrap();
     }
