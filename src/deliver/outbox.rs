@@ -67,6 +67,9 @@ pub struct Outbox {
 #[derive(Clone)]
 pub struct Handoff {
     room: Arc<Semaphore>,
+    /// The fewest places a page waits for (a quarter of the room, as a claim does), so a fan-out
+    /// is planned in pages, not a transaction per freed place.
+    page: usize,
     lease: Duration,
     tx: mpsc::UnboundedSender<Handed>,
 }
@@ -93,11 +96,18 @@ impl Room {
 }
 
 impl Handoff {
-    /// Waits for places for at least one and at most `max` deliveries in the outbox's queue;
-    /// `None` once the outbox has stopped (plan without a lease then: any outbox claims them).
+    /// Waits for places for a page of deliveries in the outbox's queue (a quarter of its room,
+    /// or `max` if fewer) and takes what else is free, up to `max`; `None` once the outbox has
+    /// stopped (plan without a lease then: any outbox claims them).
     pub async fn room(&self, max: usize) -> Option<Room> {
-        let mut places = self.room.clone().acquire_owned().await.ok()?;
-        let more = self.room.available_permits().min(max.saturating_sub(1)) as u32;
+        let least = self.page.min(max).max(1);
+        let mut places = self
+            .room
+            .clone()
+            .acquire_many_owned(least as u32)
+            .await
+            .ok()?;
+        let more = self.room.available_permits().min(max - least) as u32;
         if let Ok(more) = self.room.clone().try_acquire_many_owned(more) {
             places.merge(more);
         }
@@ -137,6 +147,7 @@ impl Outbox {
         let (tx, rx) = mpsc::unbounded_channel();
         let handoff = Handoff {
             room: room.clone(),
+            page: (room_size(&settings) / 4).max(1),
             lease: settings.lease,
             tx,
         };
@@ -233,7 +244,7 @@ impl Outbox {
             return;
         };
         let room = self.room.clone();
-        let batch = (room_size(&self.settings) / 4).max(1) as u32;
+        let batch = self.handoff.page as u32;
         // Whether the store may hold deliveries to claim; else, when the next one is due.
         let mut claimable = true;
         let mut wake = None;

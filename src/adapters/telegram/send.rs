@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde::Deserialize;
 use teloxide::prelude::*;
-use teloxide::requests::{JsonRequest, Payload};
-use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ThreadId};
+use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, Seconds};
 use teloxide::{ApiError, RequestError};
 
-use super::render::render_with;
+use super::render::{Rendered, render_with};
 use crate::config::TelegramConfig;
 use crate::core::Core;
 use crate::core::model::{ChatRef, Reply};
@@ -62,65 +61,117 @@ pub fn classify(e: &RequestError, token: &str) -> SendError {
     }
 }
 
-/// `sendMessage` as podbrief sends it: text and buttons come serialized already (a brief is
-/// rendered once for all its chats), and the answer is read for the message id alone (the full
-/// `Message` teloxide's own payload parses costs more than the rest of a send).
-#[derive(Debug, Clone, Serialize)]
-struct SendBrief {
-    chat_id: ChatId,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_thread_id: Option<ThreadId>,
-    text: Json,
-    parse_mode: ParseMode,
-    link_preview_options: LinkPreviewOptions,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reply_markup: Option<Json>,
-}
-
-/// A value serialized to JSON once, written as it is into every request that carries it.
-#[derive(Debug, Clone)]
-struct Json(Arc<RawValue>);
-
-impl Json {
-    fn of<T: Serialize + ?Sized>(value: &T) -> Json {
-        // Strings and keyboards always serialize; `null` stands in for the impossible failure.
-        Json(Arc::from(
-            serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned()),
-        ))
-    }
-}
-
-impl Serialize for Json {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-/// One message of a brief prepared for Telegram.
+/// One message of a brief prepared for Telegram: the `sendMessage` parameters after the chat's
+/// own, serialized once for every chat that gets it (`"text":…,"parse_mode":"HTML",…}`).
 #[derive(Debug)]
-struct Part {
-    text: Json,
-    reply_markup: Option<Json>,
+struct Part(Vec<u8>);
+
+impl Part {
+    fn new(message: &Rendered) -> Part {
+        let mut json = serde_json::json!({
+            "text": message.html,
+            "parse_mode": ParseMode::Html,
+            "link_preview_options": LinkPreviewOptions {
+                is_disabled: true,
+                url: None,
+                prefer_small_media: false,
+                prefer_large_media: false,
+                show_above_text: false,
+            },
+        });
+        if let Some(keyboard) = &message.keyboard {
+            json["reply_markup"] = serde_json::json!(keyboard);
+        }
+        // A JSON object always serializes; its opening brace is written per chat.
+        let json = serde_json::to_vec(&json).unwrap_or_else(|_| b"{}".to_vec());
+        Part(json[1..].to_vec())
+    }
+
+    /// The request body for one chat (and forum topic).
+    fn body(&self, chat_id: i64, thread: Option<i32>) -> Vec<u8> {
+        use std::io::Write;
+        let mut body = Vec::with_capacity(self.0.len() + 48);
+        let _ = write!(body, "{{\"chat_id\":{chat_id},");
+        if let Some(thread) = thread {
+            let _ = write!(body, "\"message_thread_id\":{thread},");
+        }
+        body.extend_from_slice(&self.0);
+        body
+    }
 }
 
 /// A brief prepared for Telegram: its messages, rendered and serialized.
 #[derive(Debug)]
 struct TelegramBrief(Vec<Part>);
 
-/// What podbrief reads of a sent message.
+/// Telegram's answer to `sendMessage`, read for the message id alone (parsing the whole
+/// `Message`, or teloxide's buffered answer type, costs more than the rest of a send).
+#[derive(Debug, Deserialize)]
+struct Answer {
+    ok: bool,
+    result: Option<Sent>,
+    description: Option<String>,
+    parameters: Option<Parameters>,
+}
+
 #[derive(Debug, Deserialize)]
 struct Sent {
     message_id: i32,
 }
 
-impl Payload for SendBrief {
-    type Output = Sent;
-    const NAME: &'static str = "sendMessage";
+#[derive(Debug, Deserialize)]
+struct Parameters {
+    retry_after: Option<u32>,
+    migrate_to_chat_id: Option<i64>,
 }
+
+/// Teloxide's error for an answer of the Bot API, as its own requests would report it.
+fn read_answer(body: &[u8]) -> Result<MessageId, RequestError> {
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| RequestError::InvalidJson {
+        source: Arc::new(e),
+        raw: String::from_utf8_lossy(&body[..body.len().min(500)]).into(),
+    })?;
+    match answer {
+        Answer {
+            ok: true,
+            result: Some(sent),
+            ..
+        } => Ok(MessageId(sent.message_id)),
+        Answer {
+            parameters:
+                Some(Parameters {
+                    retry_after: Some(after),
+                    ..
+                }),
+            ..
+        } => Err(RequestError::RetryAfter(Seconds::from_seconds(after))),
+        Answer {
+            parameters:
+                Some(Parameters {
+                    migrate_to_chat_id: Some(to),
+                    ..
+                }),
+            ..
+        } => Err(RequestError::MigrateToChatId(ChatId(to))),
+        Answer { description, .. } => {
+            let description = description.unwrap_or_else(|| "no description".into());
+            Err(RequestError::Api(
+                serde_json::from_value(serde_json::Value::String(description.clone()))
+                    .unwrap_or(ApiError::Unknown(description)),
+            ))
+        }
+    }
+}
+
+/// How long a send waits after a server error before reporting it (as teloxide's own requests
+/// do): a Telegram outage slows every sending slot down instead of spending attempts.
+const SERVER_ERROR_PAUSE: Duration = Duration::from_secs(10);
 
 /// Sends replies to Telegram chats through one shared rate limiter.
 pub struct TelegramSender {
     bot: Bot,
+    /// `{api_url}/bot{token}/sendMessage`, built once.
+    send_url: reqwest::Url,
     token: String,
     limiter: RateLimiter,
     per_chat: Limit,
@@ -137,8 +188,14 @@ impl TelegramSender {
         config: &TelegramConfig,
         core: Arc<Core>,
     ) -> TelegramSender {
+        // As teloxide builds a method's URL.
+        let mut send_url = bot.api_url();
+        if let Ok(mut path) = send_url.path_segments_mut() {
+            path.push(&format!("bot{token}")).push("sendMessage");
+        }
         TelegramSender {
             bot,
+            send_url,
             token,
             limiter: RateLimiter::new(Limit::per_second(config.per_second)),
             per_chat: Limit::per_second(config.per_chat_per_second),
@@ -166,27 +223,11 @@ impl TelegramSender {
             keys.push((group.as_str(), self.per_group));
         }
         let taken = self.limiter.acquire(&keys).await;
-        let payload = SendBrief {
-            chat_id: ChatId(chat_id),
-            message_thread_id: chat
-                .thread_id
-                .as_deref()
-                .and_then(|t| t.parse::<i32>().ok())
-                .map(|t| ThreadId(MessageId(t))),
-            text: part.text.clone(),
-            parse_mode: ParseMode::Html,
-            link_preview_options: LinkPreviewOptions {
-                is_disabled: true,
-                url: None,
-                prefer_small_media: false,
-                prefer_large_media: false,
-                show_above_text: false,
-            },
-            reply_markup: part.reply_markup.clone(),
-        };
-        let result = JsonRequest::new(self.bot.clone(), payload)
-            .await
-            .map(|sent| MessageId(sent.message_id));
+        let thread = chat
+            .thread_id
+            .as_deref()
+            .and_then(|t| t.parse::<i32>().ok());
+        let result = self.post(part.body(chat_id, thread)).await;
         self.limiter.settle(&keys, taken);
         if let Err(RequestError::RetryAfter(s)) = &result {
             // Flood control applies to the whole bot: hold every send, not only this one.
@@ -197,14 +238,27 @@ impl TelegramSender {
 }
 
 impl TelegramSender {
+    /// Posts one `sendMessage` on the bot's HTTP client.
+    async fn post(&self, body: Vec<u8>) -> Result<MessageId, RequestError> {
+        let response = self
+            .bot
+            .client()
+            .post(self.send_url.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body)
+            .send()
+            .await?;
+        if response.status().is_server_error() {
+            tokio::time::sleep(SERVER_ERROR_PAUSE).await;
+        }
+        read_answer(&response.bytes().await?)
+    }
+
     /// Renders a reply into its messages, serialized.
     fn parts(&self, reply: &Reply) -> Vec<Part> {
         render_with(reply, &self.public_url)
             .iter()
-            .map(|m| Part {
-                text: Json::of(&m.html),
-                reply_markup: m.keyboard.as_ref().map(Json::of),
-            })
+            .map(Part::new)
             .collect()
     }
 
@@ -263,5 +317,65 @@ pub async fn answer(
             sender.send(chat, reply).await.map(|_| ())
         }
         other => other.map(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_is_serialized_once_and_addressed_per_chat() {
+        let part = Part::new(&Rendered {
+            html: "<b>1.</b> \"Tides\"".into(),
+            keyboard: None,
+        });
+        let body: serde_json::Value =
+            serde_json::from_slice(&part.body(-1001234, Some(7))).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "chat_id": -1001234,
+                "message_thread_id": 7,
+                "text": "<b>1.</b> \"Tides\"",
+                "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": true},
+            })
+        );
+        let body: serde_json::Value = serde_json::from_slice(&part.body(42, None)).unwrap();
+        assert_eq!(body["chat_id"], 42);
+        assert!(body.get("message_thread_id").is_none());
+    }
+
+    #[test]
+    fn answers_become_teloxide_errors_the_scheduler_classifies() {
+        let sent = br#"{"ok":true,"result":{"message_id":17,"date":0,"chat":{"id":1,"type":"private"},"text":"a long echo"}}"#;
+        assert_eq!(read_answer(sent).unwrap(), MessageId(17));
+        let limited = br#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}"#;
+        assert!(matches!(
+            classify(&read_answer(limited).unwrap_err(), "123:secret"),
+            SendError::RetryAfter(d) if d == Duration::from_secs(3)
+        ));
+        let migrated = br#"{"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-100123}}"#;
+        assert!(matches!(
+            read_answer(migrated),
+            Err(RequestError::MigrateToChatId(ChatId(-100123)))
+        ));
+        let blocked =
+            br#"{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}"#;
+        assert_eq!(
+            classify(&read_answer(blocked).unwrap_err(), "123:secret"),
+            SendError::Gone("the bot was blocked by the user".into())
+        );
+        let odd = br#"{"ok":false,"error_code":400,"description":"Bad Request: something new"}"#;
+        assert!(matches!(
+            classify(&read_answer(odd).unwrap_err(), "123:secret"),
+            SendError::Transient(e) if e.contains("something new")
+        ));
+        let broken = b"<html>502 Bad Gateway</html>";
+        assert!(matches!(
+            classify(&read_answer(broken).unwrap_err(), "123:secret"),
+            SendError::Transient(_)
+        ));
     }
 }
