@@ -32,6 +32,20 @@ pub struct SqliteStore {
 
 /// A timestamp as stored: RFC 3339 in UTC with microseconds (`2026-11-27T08:00:00.000000Z`), so
 /// that text order is time order.
+/// Splits rows into chunks of a few fixed sizes (256, 64, 16, 4, 1), so a multi-row statement
+/// comes in at most five shapes, each parsed once and kept in the connection's statement cache
+/// (one shape per batch size would be parsed again for nearly every batch).
+fn fixed_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = [256, 64, 16, 4, 1]
+            .into_iter()
+            .find(|&n| n <= rows.len())?;
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -687,12 +701,11 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease_until: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<Option<i64>>> {
-        // Multi-row statements in chunks: a fan-out plans thousands of occurrences at once.
-        const ROWS: usize = 200;
+        // Multi-row statements: a fan-out plans hundreds of occurrences at once.
         let mut tx = self.write_tx().await?;
         let mut created = std::collections::HashMap::new();
         let lease = lease_until.map(ts);
-        for chunk in plans.chunks(ROWS) {
+        for chunk in fixed_chunks(plans) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, \
                  created_at, lease_until, attempts) ",
@@ -783,8 +796,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {
-        // Multi-row statements in chunks: a fan-out records hundreds of deliveries per commit.
-        const ROWS: usize = 200;
+        // Multi-row statements: a fan-out records hundreds of deliveries per commit.
         let mut tx = self.write_tx().await?;
         let sent: Vec<_> = done
             .iter()
@@ -797,7 +809,7 @@ impl Store for SqliteStore {
                 DeliveryResult::Ended { .. } => None,
             })
             .collect();
-        for chunk in sent.chunks(ROWS) {
+        for chunk in fixed_chunks(&sent) {
             let mut q = sqlx::QueryBuilder::new(
                 "UPDATE deliveries SET status = 'sent', message_ids = v.column2, error = NULL, \
                  sent_at = v.column3, lease_until = NULL FROM (",
@@ -814,7 +826,7 @@ impl Store for SqliteStore {
             .iter()
             .flat_map(|(d, _, insights, _)| insights.iter().map(|i| (d.subscription, *i)))
             .collect();
-        for chunk in pairs.chunks(ROWS) {
+        for chunk in fixed_chunks(&pairs) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT OR IGNORE INTO delivered_insights (subscription_id, insight_id) ",
             );
@@ -976,4 +988,19 @@ fn delivery_row(r: &SqliteRow) -> StoreResult<DeliveryRow> {
         error: r.try_get("error")?,
         sent_at: sent.as_deref().map(parse_ts).transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed_chunks;
+
+    #[test]
+    fn rows_are_cut_into_a_few_fixed_statement_shapes() {
+        let rows: Vec<u32> = (0..347).collect();
+        let sizes: Vec<usize> = fixed_chunks(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [256, 64, 16, 4, 4, 1, 1, 1]);
+        let again: Vec<u32> = fixed_chunks(&rows).flatten().copied().collect();
+        assert_eq!(again, rows);
+        assert_eq!(fixed_chunks::<u32>(&[]).count(), 0);
+    }
 }
