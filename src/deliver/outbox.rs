@@ -98,7 +98,7 @@ impl Room {
 impl Handoff {
     /// Waits for places for a page of deliveries in the outbox's queue (a quarter of its room,
     /// or `max` if fewer) and takes what else is free, up to `max`; `None` once the outbox has
-    /// stopped (plan without a lease then: any outbox claims them).
+    /// stopped.
     pub async fn room(&self, max: usize) -> Option<Room> {
         let least = self.page.min(max).max(1);
         let mut places = self
@@ -112,6 +112,11 @@ impl Handoff {
             places.merge(more);
         }
         Some(Room(places))
+    }
+
+    /// Whether the outbox has stopped taking deliveries.
+    pub fn is_closed(&self) -> bool {
+        self.room.is_closed()
     }
 
     /// How long a handed-off delivery's lease lasts.
@@ -244,6 +249,8 @@ impl Outbox {
             return;
         };
         let room = self.room.clone();
+        // However this task ends, the scheduler stops handing off to it.
+        let _closing = CloseOnDrop(room.clone());
         let batch = self.handoff.page as u32;
         // Whether the store may hold deliveries to claim; else, when the next one is due.
         let mut claimable = true;
@@ -534,6 +541,15 @@ impl Outbox {
                 }
             }
         }
+    }
+}
+
+/// Closes the outbox's room when dropped: the scheduler then stops handing off.
+struct CloseOnDrop(Arc<Semaphore>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 

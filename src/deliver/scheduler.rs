@@ -43,13 +43,17 @@ impl Scheduler {
         self
     }
 
-    /// Runs until the task is aborted.
+    /// Runs until the task is aborted, or until its outbox stops when it has one.
     pub async fn run(self) {
         let changed = self.core.schedule_changed();
         loop {
             let now = self.core.clock().now();
             if let Err(e) = self.tick(now).await {
                 warn!(error = %e, "scheduler tick failed");
+            }
+            if self.handoff.as_ref().is_some_and(Handoff::is_closed) {
+                // It plans for its outbox, which has stopped.
+                return;
             }
             let next = self.core.store().next_run_at().await.unwrap_or_else(|e| {
                 warn!(error = %e, "cannot read the next run");
@@ -81,7 +85,11 @@ impl Scheduler {
         let mut seen = std::collections::HashSet::new();
         loop {
             let room = match &self.handoff {
-                Some(h) => h.room(PLAN_BATCH).await,
+                Some(h) => match h.room(PLAN_BATCH).await {
+                    Some(room) => Some(room),
+                    // The outbox has stopped (shutdown): nothing more to plan here.
+                    None => break,
+                },
                 None => None,
             };
             let limit = room.as_ref().map_or(PLAN_BATCH, Room::len);

@@ -37,9 +37,7 @@ pub struct SqliteStore {
 /// (one shape per batch size would be parsed again for nearly every batch).
 fn fixed_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
-        let size = [256, 64, 16, 4, 1]
-            .into_iter()
-            .find(|&n| n <= rows.len())?;
+        let size = [256, 64, 16, 4, 1].into_iter().find(|&n| n <= rows.len())?;
         let (chunk, rest) = rows.split_at(size);
         rows = rest;
         Some(chunk)
