@@ -508,10 +508,10 @@ async fn shutdown_stops_claiming_and_lets_sends_in_flight_finish() {
 #[tokio::test]
 async fn a_fan_out_is_planned_as_it_is_sent_each_brief_leased_from_its_planning() {
     let fake = FakeTelegram::start().await;
-    fake.slow_sends(std::time::Duration::from_millis(150));
-    // One send at a time: the outbox's queue holds two briefs.
+    fake.slow_sends(std::time::Duration::from_millis(100));
+    // One send at a time: the outbox's queue holds eight briefs.
     let t = telegram_app(&fake, "[delivery]\nconcurrency = 1\n").await;
-    subscribe_many(&t, 1..=12).await;
+    subscribe_many(&t, 1..=24).await;
     let running = t.start().await;
     t.clock.set(at("2026-11-27T08:00:00Z"));
     let f = fake.clone();
@@ -522,8 +522,8 @@ async fn a_fan_out_is_planned_as_it_is_sent_each_brief_leased_from_its_planning(
     .await;
     let rows = t.app.store.deliveries(false, 100).await.unwrap();
     assert!(
-        !rows.is_empty() && rows.len() <= 4,
-        "planned only as far as the outbox can take (one sending, two queued): {rows:?}"
+        !rows.is_empty() && rows.len() <= 9,
+        "planned only as far as the outbox can take (one sending, eight queued): {rows:?}"
     );
     // What the scheduler planned is the outbox's already: no claim can take it.
     let now = t.clock.now();
@@ -542,7 +542,7 @@ async fn a_fan_out_is_planned_as_it_is_sent_each_brief_leased_from_its_planning(
         let store = store.clone();
         async move {
             let rows = store.deliveries(false, 100).await.unwrap();
-            rows.len() == 12 && rows.iter().all(|d| d.status == "sent")
+            rows.len() == 24 && rows.iter().all(|d| d.status == "sent")
         }
     })
     .await;
@@ -552,12 +552,12 @@ async fn a_fan_out_is_planned_as_it_is_sent_each_brief_leased_from_its_planning(
         rows.iter().all(|d| d.attempts == 1),
         "each brief sent on its first attempt: {rows:?}"
     );
-    assert_eq!(fake.count("sendmessage"), 12, "each chat once");
+    assert_eq!(fake.count("sendmessage"), 24, "each chat once");
     let mut chats: Vec<i64> = fake
         .calls("sendmessage")
         .iter()
         .map(|c| c["chat_id"].as_i64().unwrap())
         .collect();
     chats.sort();
-    assert_eq!(chats, (1..=12).collect::<Vec<_>>());
+    assert_eq!(chats, (1..=24).collect::<Vec<_>>());
 }
