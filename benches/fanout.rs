@@ -206,8 +206,9 @@ async fn sample(fake: &FakeTelegram, concurrency: usize) -> Sample {
     }
 }
 
-/// A diagnostic beside (a): podbrief's Telegram sender alone (the rate limiter, teloxide) sending
-/// one composed brief, prepared once, to `n` chats, with no database work per send.
+/// A diagnostic beside (a): podbrief's Telegram sender alone (the rate limiter, its `sendMessage`
+/// POST on teloxide's client) sending one composed brief, prepared once, to `n` chats, with no
+/// database work per send.
 async fn sender_only(
     n: i64,
     fake: &FakeTelegram,
@@ -484,7 +485,7 @@ async fn main() {
         "(a) raw ceiling (reqwest POSTs, no database), best / median of {rounds}: {ceiling_best:.0}/s / {ceiling_median:.0}/s"
     );
     println!(
-        "(a) diagnostic, podbrief's Telegram sender alone (limiter, teloxide, the brief prepared once; no database): {alone_best:.0}/s / {alone_median:.0}/s ({:.0}% / {:.0}% of the ceiling)",
+        "(a) diagnostic, podbrief's Telegram sender alone (limiter, sendMessage POST, the brief prepared once; no database): {alone_best:.0}/s / {alone_median:.0}/s ({:.0}% / {:.0}% of the ceiling)",
         100.0 * alone_best / ceiling_best,
         100.0 * alone_median / ceiling_median
     );

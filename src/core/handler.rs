@@ -104,7 +104,8 @@ struct BriefCache {
     key: Option<CacheKey>,
     candidates: Arc<Vec<InsightView>>,
     /// Rankings by (topics, size), for subscriptions with nothing delivered among the candidates.
-    ranked: std::collections::HashMap<(Vec<String>, usize), Vec<InsightView>>,
+    /// Shared, not copied: a fan-out hands the same ranking to thousands of subscriptions.
+    ranked: std::collections::HashMap<(Vec<String>, usize), Arc<Vec<InsightView>>>,
 }
 
 const INTERNAL_ERROR: &str =
@@ -480,16 +481,21 @@ impl Core {
         sub: Option<&Subscription>,
     ) -> Result<Vec<InsightView>, StoreError> {
         match sub {
-            Some(s) => Ok(self.rank_many(&[s]).await?.pop().unwrap_or_default()),
+            Some(s) => Ok(self
+                .rank_many(&[s])
+                .await?
+                .pop()
+                .map(Arc::unwrap_or_clone)
+                .unwrap_or_default()),
             None => {
                 let (key, all) = self.candidates().await?;
-                Ok(self.rank_one(
+                Ok(Arc::unwrap_or_clone(self.rank_one(
                     key,
                     &all,
                     &HashSet::new(),
                     usize::from(self.settings.size),
                     &[],
-                ))
+                )))
             }
         }
     }
@@ -499,7 +505,7 @@ impl Core {
     pub async fn rank_many(
         &self,
         subs: &[&Subscription],
-    ) -> Result<Vec<Vec<InsightView>>, StoreError> {
+    ) -> Result<Vec<Arc<Vec<InsightView>>>, StoreError> {
         let (key, all) = self.candidates().await?;
         let mut delivered: HashMap<SubscriptionId, HashSet<InsightId>> = HashMap::new();
         if let Some(from) = all.iter().map(|c| c.id).min() {
@@ -551,7 +557,7 @@ impl Core {
         delivered: &HashSet<InsightId>,
         size: usize,
         topics: &[String],
-    ) -> Vec<InsightView> {
+    ) -> Arc<Vec<InsightView>> {
         let now = self.clock.now();
         let since = now - self.settings.lookback;
         let untouched = all.iter().all(|c| !delivered.contains(&c.id));
@@ -578,7 +584,7 @@ impl Core {
             half_life_days: self.settings.half_life_days,
         };
         let filter = TopicFilter::from_list(topics);
-        let ranked = rank(&candidates, &rules, &filter, now);
+        let ranked = Arc::new(rank(&candidates, &rules, &filter, now));
         if untouched {
             let mut cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
             if cache.key == Some(key) {
@@ -610,12 +616,19 @@ impl Core {
         // Subscriptions that get the same insights on the same local date share one reply, so a
         // fan-out renders each distinct brief once.
         let mut shared: HashMap<(String, Vec<InsightId>), Arc<Reply>> = HashMap::new();
+        // The local date, worked out once per timezone of the batch.
+        let mut dates: HashMap<&str, String> = HashMap::new();
         Ok(subs
             .iter()
             .zip(ranked)
             .map(|(sub, picked)| {
-                let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
-                let date = now.with_timezone(&tz).format("%A %-d %B").to_string();
+                let date = dates
+                    .entry(sub.timezone.as_str())
+                    .or_insert_with(|| {
+                        let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
+                        now.with_timezone(&tz).format("%A %-d %B").to_string()
+                    })
+                    .clone();
                 if picked.is_empty() && self.settings.empty == EmptyBrief::Skip {
                     return None;
                 }

@@ -102,7 +102,13 @@ impl Scheduler {
             if batch.is_empty() {
                 break;
             }
-            let plans: Vec<Plan> = batch.iter().map(|s| self.plan(s, now)).collect();
+            // Subscriptions of a fan-out mostly share their schedule, zone and occurrence: each
+            // next occurrence is worked out once per page.
+            let mut next_runs = std::collections::HashMap::new();
+            let plans: Vec<Plan> = batch
+                .iter()
+                .map(|s| self.plan(s, now, &mut next_runs))
+                .collect();
             let lease_until = match (&room, &self.handoff) {
                 (Some(_), Some(h)) => Some(
                     self.core.clock().now()
@@ -149,13 +155,27 @@ impl Scheduler {
         Ok(planned)
     }
 
-    fn plan(&self, sub: &Subscription, now: DateTime<Utc>) -> Plan {
+    /// The plan of `sub`'s due occurrence; `next_runs` remembers the next occurrence after each
+    /// (schedule, zone, occurrence) seen.
+    fn plan<'a>(
+        &self,
+        sub: &'a Subscription,
+        now: DateTime<Utc>,
+        next_runs: &mut NextRuns<'a>,
+    ) -> Plan {
         let occurrence = sub.next_run_at;
-        let next = match (Schedule::parse(&sub.schedule), parse_timezone(&sub.timezone)) {
-            (Ok(s), Ok(tz)) => s.next_after(now.max(occurrence), tz),
-            _ => None,
-        }
-        .unwrap_or_else(|| {
+        let next = *next_runs
+            .entry((&sub.schedule, &sub.timezone, occurrence))
+            .or_insert_with(|| {
+                match (
+                    Schedule::parse(&sub.schedule),
+                    parse_timezone(&sub.timezone),
+                ) {
+                    (Ok(s), Ok(tz)) => s.next_after(now.max(occurrence), tz),
+                    _ => None,
+                }
+            });
+        let next = next.unwrap_or_else(|| {
             warn!(subscription = sub.id, schedule = %sub.schedule, "unreadable schedule; trying again tomorrow");
             now + chrono::Duration::days(1)
         });
@@ -167,6 +187,10 @@ impl Scheduler {
         }
     }
 }
+
+/// Next occurrences by (schedule, zone, occurrence), within one page.
+type NextRuns<'a> =
+    std::collections::HashMap<(&'a str, &'a str, DateTime<Utc>), Option<DateTime<Utc>>>;
 
 /// Occurrences read and planned per transaction.
 const PLAN_BATCH: usize = 500;
