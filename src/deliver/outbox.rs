@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{info, warn};
 
@@ -119,9 +120,9 @@ impl Handoff {
         self.room.is_closed()
     }
 
-    /// How long a handed-off delivery's lease lasts.
-    pub fn lease(&self) -> Duration {
-        self.lease
+    /// When the lease of a delivery planned at `now` ends.
+    pub fn lease_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        lease_end(now, self.lease)
     }
 
     /// Hands planned, leased deliveries to the outbox (at most as many as `room` holds; places
@@ -278,7 +279,11 @@ impl Outbox {
                 let claimed = self
                     .core
                     .store()
-                    .claim_deliveries(now, self.lease_from(now), places.num_permits() as i64)
+                    .claim_deliveries(
+                        now,
+                        self.handoff.lease_from(now),
+                        places.num_permits() as i64,
+                    )
                     .await
                     .unwrap_or_else(|e| {
                         warn!(error = %e, "cannot claim deliveries");
@@ -329,12 +334,6 @@ impl Outbox {
                 self.put_back(delivery.id).await;
             }
         }
-    }
-
-    /// When a lease taken at `now` ends.
-    fn lease_from(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-        now + chrono::Duration::from_std(self.settings.lease)
-            .unwrap_or(chrono::Duration::minutes(10))
     }
 
     /// Composes a batch's briefs and queues them in order, each holding one of `places`. Returns
@@ -542,6 +541,11 @@ impl Outbox {
             }
         }
     }
+}
+
+/// When a lease of `lease` taken at `now` ends.
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(10))
 }
 
 /// Closes the outbox's room when dropped: the scheduler then stops handing off.

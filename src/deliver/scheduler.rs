@@ -110,11 +110,7 @@ impl Scheduler {
                 .map(|s| self.plan(s, now, &mut next_runs))
                 .collect();
             let lease_until = match (&room, &self.handoff) {
-                (Some(_), Some(h)) => Some(
-                    self.core.clock().now()
-                        + chrono::Duration::from_std(h.lease())
-                            .unwrap_or(chrono::Duration::minutes(10)),
-                ),
+                (Some(_), Some(h)) => Some(h.lease_from(self.core.clock().now())),
                 _ => None,
             };
             let created = self
