@@ -54,9 +54,7 @@ pub struct Outbox {
     senders: HashMap<Platform, Arc<dyn Sender>>,
     settings: OutboxSettings,
     planned: Arc<Notify>,
-    /// Places in the queue of composed briefs waiting for a sending slot, taken by claims and by
-    /// hand-offs alike.
-    room: Arc<Semaphore>,
+    /// Holds the queue's room, shared by claims and hand-offs.
     handoff: Handoff,
     handed: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Handed>>>,
 }
@@ -67,6 +65,8 @@ pub struct Outbox {
 /// sent, and a lease starts when its brief is about to be sent.
 #[derive(Clone)]
 pub struct Handoff {
+    /// Places in the queue of composed briefs waiting for a sending slot, taken by claims and by
+    /// hand-offs alike.
     room: Arc<Semaphore>,
     /// The fewest places a page waits for (a quarter of the room, as a claim does), so a fan-out
     /// is planned in pages, not a transaction per freed place.
@@ -108,7 +108,7 @@ impl Handoff {
             .acquire_many_owned(least as u32)
             .await
             .ok()?;
-        let more = self.room.available_permits().min(max - least) as u32;
+        let more = self.room.available_permits().min(max.saturating_sub(least)) as u32;
         if let Ok(more) = self.room.clone().try_acquire_many_owned(more) {
             places.merge(more);
         }
@@ -149,10 +149,9 @@ impl Outbox {
         settings: OutboxSettings,
         planned: Arc<Notify>,
     ) -> Outbox {
-        let room = Arc::new(Semaphore::new(room_size(&settings)));
         let (tx, rx) = mpsc::unbounded_channel();
         let handoff = Handoff {
-            room: room.clone(),
+            room: Arc::new(Semaphore::new(room_size(&settings))),
             page: (room_size(&settings) / 4).max(1),
             lease: settings.lease,
             tx,
@@ -162,7 +161,6 @@ impl Outbox {
             senders,
             settings,
             planned,
-            room,
             handoff,
             handed: std::sync::Mutex::new(Some(rx)),
         }
@@ -249,7 +247,7 @@ impl Outbox {
         let Some(mut handed) = self.handed.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
-        let room = self.room.clone();
+        let room = self.handoff.room.clone();
         // However this task ends, the scheduler stops handing off to it.
         let _closing = CloseOnDrop(room.clone());
         let batch = self.handoff.page as u32;

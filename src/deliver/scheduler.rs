@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use super::outbox::{Handoff, Room};
+use super::outbox::Handoff;
 use crate::core::Core;
 use crate::core::model::Subscription;
 use crate::core::schedule::{Schedule, parse_timezone};
@@ -84,15 +84,16 @@ impl Scheduler {
         // could not move it), and this tick ends.
         let mut seen = std::collections::HashSet::new();
         loop {
-            let room = match &self.handoff {
+            // With a hand-off: the outbox and the places this page may take in its queue.
+            let handing = match &self.handoff {
                 Some(h) => match h.room(PLAN_BATCH).await {
-                    Some(room) => Some(room),
+                    Some(room) => Some((h, room)),
                     // The outbox has stopped (shutdown): nothing more to plan here.
                     None => break,
                 },
                 None => None,
             };
-            let limit = room.as_ref().map_or(PLAN_BATCH, Room::len);
+            let limit = handing.as_ref().map_or(PLAN_BATCH, |(_, room)| room.len());
             let page = self
                 .core
                 .store()
@@ -109,10 +110,9 @@ impl Scheduler {
                 .iter()
                 .map(|s| self.plan(s, now, &mut next_runs))
                 .collect();
-            let lease_until = match (&room, &self.handoff) {
-                (Some(_), Some(h)) => Some(h.lease_from(self.core.clock().now())),
-                _ => None,
-            };
+            let lease_until = handing
+                .as_ref()
+                .map(|(h, _)| h.lease_from(self.core.clock().now()));
             let created = self
                 .core
                 .store()
@@ -135,8 +135,8 @@ impl Scheduler {
                     });
                 }
             }
-            match (room, &self.handoff) {
-                (Some(room), Some(h)) => {
+            match handing {
+                Some((h, room)) => {
                     if let Err(unsent) = h.hand(leased, room) {
                         // The outbox stopped meanwhile: due at once for whichever claims next.
                         for d in unsent {
@@ -144,8 +144,8 @@ impl Scheduler {
                         }
                     }
                 }
-                _ if planned > 0 => self.planned.notify_one(),
-                _ => {}
+                None if planned > 0 => self.planned.notify_one(),
+                None => {}
             }
         }
         Ok(planned)

@@ -703,18 +703,21 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx().await?;
         let mut created = std::collections::HashMap::new();
         let lease = lease_until.map(ts);
-        for chunk in fixed_chunks(plans) {
+        let now = ts(now);
+        // Each plan with its occurrence formatted once (the row, the update and the lookup).
+        let plans: Vec<(&Plan, String)> = plans.iter().map(|p| (p, ts(p.occurrence))).collect();
+        for chunk in fixed_chunks(&plans) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, \
                  created_at, lease_until, attempts) ",
             );
-            q.push_values(chunk, |mut row, p| {
+            q.push_values(chunk, |mut row, (p, occurrence)| {
                 let leased = lease.as_deref().filter(|_| !p.missed);
                 row.push_bind(p.subscription)
-                    .push_bind(ts(p.occurrence))
+                    .push_bind(occurrence.as_str())
                     .push_bind(if p.missed { "missed" } else { "pending" })
-                    .push_bind(ts(p.occurrence))
-                    .push_bind(ts(now))
+                    .push_bind(occurrence.as_str())
+                    .push_bind(now.as_str())
                     .push_bind(leased)
                     .push_bind(i64::from(leased.is_some()));
             });
@@ -731,10 +734,10 @@ impl Store for SqliteStore {
             }
             let mut q =
                 sqlx::QueryBuilder::new("UPDATE subscriptions SET next_run_at = v.column2 FROM (");
-            q.push_values(chunk, |mut row, p| {
+            q.push_values(chunk, |mut row, (p, occurrence)| {
                 row.push_bind(p.subscription)
                     .push_bind(ts(p.next_run_at))
-                    .push_bind(ts(p.occurrence));
+                    .push_bind(occurrence.as_str());
             });
             q.push(
                 ") AS v WHERE subscriptions.id = v.column1 AND subscriptions.next_run_at = v.column3",
@@ -743,8 +746,8 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(plans
-            .iter()
-            .map(|p| created.get(&(p.subscription, ts(p.occurrence))).copied())
+            .into_iter()
+            .map(|(p, occurrence)| created.get(&(p.subscription, occurrence)).copied())
             .collect())
     }
 
