@@ -30,20 +30,41 @@ pub struct SqliteStore {
     writer: SqlitePool,
 }
 
-/// A timestamp as stored: RFC 3339 in UTC with microseconds (`2026-11-27T08:00:00.000000Z`), so
-/// that text order is time order.
-/// Splits rows into chunks of a few fixed sizes (256, 64, 16, 4, 1), so a multi-row statement
-/// comes in at most five shapes, each parsed once and kept in the connection's statement cache
-/// (one shape per batch size would be parsed again for nearly every batch).
-fn fixed_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let size = [256, 64, 16, 4, 1].into_iter().find(|&n| n <= rows.len())?;
-        let (chunk, rest) = rows.split_at(size);
-        rows = rest;
-        Some(chunk)
-    })
+/// A write transaction to fill with statements and run with [`SqliteStore::write_script`].
+fn script() -> sqlx::QueryBuilder<'static, sqlx::Sqlite> {
+    sqlx::QueryBuilder::new("BEGIN IMMEDIATE; ")
 }
 
+/// Groups `items` by `key`, groups in order of first appearance and items in order within each.
+///
+/// A fan-out's rows mostly share their values (one occurrence, one next run, one ranking): each
+/// group becomes one statement whose rows are a JSON array of ids, so a batch is a few statements
+/// of fixed shape whatever its size.
+fn grouped<T, K: std::hash::Hash + Eq>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, Vec<T>)> {
+    let mut index: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<(K, Vec<T>)> = Vec::new();
+    for item in items {
+        let k = key(&item);
+        match index.get(&k) {
+            Some(&i) => groups[i].1.push(item),
+            None => {
+                index.insert(key(&item), groups.len());
+                groups.push((k, vec![item]));
+            }
+        }
+    }
+    groups
+}
+
+/// A multi-statement query with this many groups is kept prepared (the shapes of ordinary
+/// batches); one with more is prepared for its single use.
+const KEPT_GROUPS: usize = 4;
+
+/// A timestamp as stored: RFC 3339 in UTC with microseconds (`2026-11-27T08:00:00.000000Z`), so
+/// that text order is time order.
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -58,7 +79,8 @@ fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-fn list(v: &[String]) -> String {
+/// A JSON array: a stored list, or ids for `json_each(?)`.
+fn list<T: serde::Serialize>(v: &[T]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
@@ -151,6 +173,44 @@ impl SqliteStore {
     /// would later need upgrading.
     async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Runs `script` (from [`script`], each statement ending in `;`) as one transaction, in a
+    /// single command to the writer's thread, and returns the rows its statements return.
+    ///
+    /// Each round trip to that thread waits for a busy runtime to poll the caller again: a batch
+    /// written this way takes one instead of one per statement plus two. An error rolls the
+    /// transaction back; a caller that goes away mid-way closes the connection instead of
+    /// returning it to the pool (closing rolls back what the script left open).
+    async fn write_script(
+        &self,
+        mut script: sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+        keep_prepared: bool,
+    ) -> StoreResult<Vec<SqliteRow>> {
+        /// Closes the connection unless disarmed (taken back out).
+        struct Guard(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                if let Some(conn) = self.0.as_mut() {
+                    conn.close_on_drop();
+                }
+            }
+        }
+        script.push("COMMIT");
+        let mut guard = Guard(Some(self.writer.acquire().await?));
+        let conn = guard.0.as_mut().expect("armed");
+        let result = script
+            .build()
+            .persistent(keep_prepared)
+            .fetch_all(&mut **conn)
+            .await;
+        if result.is_err() {
+            // Whatever ran before the error; fails harmlessly if the transaction never began.
+            let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
+        }
+        // Finished: the connection goes back to the pool.
+        drop(guard.0.take());
+        Ok(result?)
     }
 }
 
@@ -519,7 +579,7 @@ impl Store for SqliteStore {
         subs: &[SubscriptionId],
         from_id: InsightId,
     ) -> StoreResult<Vec<(SubscriptionId, InsightId)>> {
-        let ids = serde_json::to_string(subs).unwrap_or_else(|_| "[]".into());
+        let ids = list(subs);
         let rows = sqlx::query(
             "SELECT subscription_id, insight_id FROM delivered_insights \
              WHERE subscription_id IN (SELECT value FROM json_each(?)) AND insight_id >= ?",
@@ -699,55 +759,49 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease_until: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<Option<i64>>> {
-        // Multi-row statements: a fan-out plans hundreds of occurrences at once.
-        let mut tx = self.write_tx().await?;
-        let mut created = std::collections::HashMap::new();
+        // One command to the writer's thread for the whole page: per group of plans sharing occurrence, next run and
+        // fate, one insert and one advance, their subscriptions as a JSON array.
+        let groups = grouped(plans, |p| (p.occurrence, p.next_run_at, p.missed));
         let lease = lease_until.map(ts);
         let now = ts(now);
-        // Each plan with its occurrence formatted once (the row, the update and the lookup).
-        let plans: Vec<(&Plan, String)> = plans.iter().map(|p| (p, ts(p.occurrence))).collect();
-        for chunk in fixed_chunks(&plans) {
-            let mut q = sqlx::QueryBuilder::new(
+        let mut q = script();
+        for ((occurrence, next_run_at, missed), plans) in &groups {
+            let ids = list(&plans.iter().map(|p| p.subscription).collect::<Vec<_>>());
+            let occurrence = ts(*occurrence);
+            let leased = lease.clone().filter(|_| !missed);
+            q.push(
                 "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, \
-                 created_at, lease_until, attempts) ",
+                 created_at, attempts, lease_until) SELECT value, ",
             );
-            q.push_values(chunk, |mut row, (p, occurrence)| {
-                let leased = lease.as_deref().filter(|_| !p.missed);
-                row.push_bind(p.subscription)
-                    .push_bind(occurrence.as_str())
-                    .push_bind(if p.missed { "missed" } else { "pending" })
-                    .push_bind(occurrence.as_str())
-                    .push_bind(now.as_str())
-                    .push_bind(leased)
-                    .push_bind(i64::from(leased.is_some()));
-            });
-            q.push(
-                " ON CONFLICT (subscription_id, occurrence) DO NOTHING \
-                 RETURNING subscription_id, occurrence, id",
-            );
-            for r in q.build().fetch_all(&mut *tx).await? {
-                let occurrence: String = r.try_get(1)?;
-                created.insert(
-                    (r.try_get::<i64, _>(0)?, occurrence),
-                    r.try_get::<i64, _>(2)?,
-                );
-            }
-            let mut q =
-                sqlx::QueryBuilder::new("UPDATE subscriptions SET next_run_at = v.column2 FROM (");
-            q.push_values(chunk, |mut row, (p, occurrence)| {
-                row.push_bind(p.subscription)
-                    .push_bind(ts(p.next_run_at))
-                    .push_bind(occurrence.as_str());
-            });
-            q.push(
-                ") AS v WHERE subscriptions.id = v.column1 AND subscriptions.next_run_at = v.column3",
-            );
-            q.build().execute(&mut *tx).await?;
+            let mut row = q.separated(", ");
+            row.push_bind(occurrence.clone())
+                .push_bind(if *missed { "missed" } else { "pending" })
+                .push_bind(occurrence.clone())
+                .push_bind(now.clone())
+                .push_bind(i64::from(leased.is_some()))
+                .push_bind(leased);
+            q.push(" FROM json_each(")
+                .push_bind(ids.clone())
+                .push(
+                    ") WHERE true ON CONFLICT (subscription_id, occurrence) DO NOTHING \
+                     RETURNING subscription_id, id; UPDATE subscriptions SET next_run_at = ",
+                )
+                .push_bind(ts(*next_run_at))
+                .push(" WHERE id IN (SELECT value FROM json_each(")
+                .push_bind(ids)
+                .push(")) AND next_run_at = ")
+                .push_bind(occurrence)
+                .push("; ");
         }
-        tx.commit().await?;
+        let rows = self.write_script(q, groups.len() <= KEPT_GROUPS).await?;
+        // A page holds each subscription once: its created row is known by the subscription.
+        let created = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect::<StoreResult<std::collections::HashMap<_, _>>>()?;
         Ok(plans
-            .into_iter()
-            .map(|(p, occurrence)| created.get(&(p.subscription, occurrence)).copied())
+            .iter()
+            .map(|p| created.get(&p.subscription).copied())
             .collect())
     }
 
@@ -787,7 +841,7 @@ impl Store for SqliteStore {
         // One statement whatever the batch size (the ids as a JSON array), so it stays prepared.
         let sql = format!("{SUBSCRIPTION} WHERE id IN (SELECT value FROM json_each(?))");
         let subs = sqlx::query(&sql)
-            .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+            .bind(list(&ids))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -797,58 +851,60 @@ impl Store for SqliteStore {
     }
 
     async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {
-        // Multi-row statements: a fan-out records hundreds of deliveries per commit.
-        let mut tx = self.write_tx().await?;
-        let sent: Vec<_> = done
-            .iter()
-            .filter_map(|d| match &d.result {
+        // One command to the writer's thread for the whole batch, as in `plan_deliveries`: the
+        // sent rows (JSON rows: id, message ids, time), the delivered insights per distinct
+        // ranking (its subscriptions × its insights), the rows that ended otherwise.
+        let mut sent = Vec::new();
+        let mut ended = Vec::new();
+        let mut delivered = Vec::new();
+        for d in done {
+            match &d.result {
                 DeliveryResult::Sent {
                     message_ids,
                     insights,
                     at,
-                } => Some((d, message_ids, insights, at)),
-                DeliveryResult::Ended { .. } => None,
-            })
-            .collect();
-        for chunk in fixed_chunks(&sent) {
-            let mut q = sqlx::QueryBuilder::new(
-                "UPDATE deliveries SET status = 'sent', message_ids = v.column2, error = NULL, \
-                 sent_at = v.column3, lease_until = NULL FROM (",
-            );
-            q.push_values(chunk, |mut row, (d, message_ids, _, at)| {
-                row.push_bind(d.id)
-                    .push_bind(list(message_ids))
-                    .push_bind(ts(**at));
-            });
-            q.push(") AS v WHERE deliveries.id = v.column1");
-            q.build().execute(&mut *tx).await?;
-        }
-        let pairs: Vec<(SubscriptionId, InsightId)> = sent
-            .iter()
-            .flat_map(|(d, _, insights, _)| insights.iter().map(|i| (d.subscription, *i)))
-            .collect();
-        for chunk in fixed_chunks(&pairs) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT OR IGNORE INTO delivered_insights (subscription_id, insight_id) ",
-            );
-            q.push_values(chunk, |mut row, (sub, insight)| {
-                row.push_bind(sub).push_bind(insight);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        for d in done {
-            if let DeliveryResult::Ended { outcome, error } = &d.result {
-                sqlx::query(
-                    "UPDATE deliveries SET status = ?, error = ?, lease_until = NULL WHERE id = ?",
-                )
-                .bind(outcome.as_str())
-                .bind(error)
-                .bind(d.id)
-                .execute(&mut *tx)
-                .await?;
+                } => {
+                    sent.push(serde_json::json!([d.id, message_ids, ts(*at)]));
+                    delivered.push((insights, d.subscription));
+                }
+                DeliveryResult::Ended { outcome, error } => {
+                    ended.push(serde_json::json!([d.id, outcome.as_str(), error]));
+                }
             }
         }
-        tx.commit().await?;
+        let delivered = grouped(delivered, |(insights, _)| *insights);
+        let mut q = script();
+        if !sent.is_empty() {
+            q.push(
+                "UPDATE deliveries SET status = 'sent', message_ids = r.value -> 1, error = NULL, \
+                 sent_at = r.value ->> 2, lease_until = NULL FROM json_each(",
+            )
+            .push_bind(list(&sent))
+            .push(") AS r WHERE deliveries.id = r.value ->> 0; ");
+        }
+        for (insights, subs) in &delivered {
+            let subs: Vec<SubscriptionId> = subs.iter().map(|(_, s)| *s).collect();
+            q.push(
+                "INSERT OR IGNORE INTO delivered_insights (subscription_id, insight_id) \
+                 SELECT s.value, i.value FROM json_each(",
+            )
+            .push_bind(list(&subs))
+            .push(") AS s CROSS JOIN json_each(")
+            .push_bind(list(insights))
+            .push(") AS i; ");
+        }
+        if !ended.is_empty() {
+            q.push(
+                "UPDATE deliveries SET status = r.value ->> 1, error = r.value ->> 2, \
+                 lease_until = NULL FROM json_each(",
+            )
+            .push_bind(list(&ended))
+            .push(") AS r WHERE deliveries.id = r.value ->> 0; ");
+        }
+        if done.is_empty() {
+            return Ok(());
+        }
+        self.write_script(q, delivered.len() <= KEPT_GROUPS).await?;
         Ok(())
     }
 
@@ -989,19 +1045,4 @@ fn delivery_row(r: &SqliteRow) -> StoreResult<DeliveryRow> {
         error: r.try_get("error")?,
         sent_at: sent.as_deref().map(parse_ts).transpose()?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fixed_chunks;
-
-    #[test]
-    fn rows_are_cut_into_a_few_fixed_statement_shapes() {
-        let rows: Vec<u32> = (0..347).collect();
-        let sizes: Vec<usize> = fixed_chunks(&rows).map(<[u32]>::len).collect();
-        assert_eq!(sizes, [256, 64, 16, 4, 4, 1, 1, 1]);
-        let again: Vec<u32> = fixed_chunks(&rows).flatten().copied().collect();
-        assert_eq!(again, rows);
-        assert_eq!(fixed_chunks::<u32>(&[]).count(), 0);
-    }
 }
