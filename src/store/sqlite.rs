@@ -1046,3 +1046,52 @@ fn delivery_row(r: &SqliteRow) -> StoreResult<DeliveryRow> {
         sent_at: sent.as_deref().map(parse_ts).transpose()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{SqliteStore, script};
+    use crate::store::Store;
+
+    async fn podcasts(store: &SqliteStore) -> Vec<String> {
+        sqlx::query_scalar("SELECT feed_url FROM podcasts ORDER BY feed_url")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    fn insert(q: &mut sqlx::QueryBuilder<'static, sqlx::Sqlite>, url: &str) {
+        q.push("INSERT INTO podcasts (feed_url, title, created_at) VALUES (")
+            .push_bind(url.to_owned())
+            .push(", 't', 'x'); ");
+    }
+
+    #[tokio::test]
+    async fn a_script_commits_whole_or_not_at_all_and_the_writer_stays_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+
+        // The second insert breaks the unique feed URL: the first is rolled back with it.
+        let mut q = script();
+        insert(&mut q, "a");
+        insert(&mut q, "a");
+        assert!(store.write_script(q, false).await.is_err());
+        assert!(podcasts(&store).await.is_empty());
+
+        // A caller that goes away before its script ends leaves nothing half-written either.
+        let mut q = script();
+        for i in 0..2_000 {
+            insert(&mut q, &format!("c{i:04}"));
+        }
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, store.write_script(q, false)).await;
+        let left = podcasts(&store).await.len();
+        assert!(left == 0 || left == 2_000, "{left} of 2,000 rows written");
+
+        // The writer takes the next script as usual.
+        let mut q = script();
+        insert(&mut q, "b");
+        store.write_script(q, false).await.unwrap();
+        assert!(podcasts(&store).await.contains(&"b".to_owned()));
+    }
+}
