@@ -17,6 +17,7 @@
 //! The fakes run in the same process, each on a thread and runtime of its own, so CPU and memory
 //! include them (and, in (a), the ceiling run pays for them too). The three runs of (a) take turns
 //! for `PODBRIEF_BENCH_ROUNDS` rounds (default 3); the best and the median of each are compared.
+//! Sends in flight: 128 for podbrief and the ceiling alike (`PODBRIEF_BENCH_CONCURRENCY=K`).
 //!
 //! Profiling: `PODBRIEF_BENCH_ONLY=a` runs only podbrief's (a) run, `PODBRIEF_BENCH_ONLY=ceiling`
 //! only the raw ceiling; `PODBRIEF_BENCH_PERF_CTL=FIFO`
@@ -417,7 +418,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let concurrency = 128;
+    let concurrency: usize = std::env::var("PODBRIEF_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
     println!(
         "fanout: {n} subscriptions, concurrency {concurrency}; (a) and (c) half Telegram chats, half Discord channels; fakes on loopback in-process"
     );
