@@ -779,7 +779,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         lease_until: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<Option<i64>>> {
-        // Column arrays: two statements whatever the batch size.
+        // Column arrays: one statement whatever the batch size.
         let subs: Vec<SubscriptionId> = plans.iter().map(|p| p.subscription).collect();
         let occurrences: Vec<DateTime<Utc>> = plans.iter().map(|p| p.occurrence).collect();
         let next: Vec<DateTime<Utc>> = plans.iter().map(|p| p.next_run_at).collect();
@@ -787,48 +787,48 @@ impl Store for PgStore {
             .iter()
             .map(|p| if p.missed { "missed" } else { "pending" })
             .collect();
-        let mut tx = self.pool.begin().await?;
-        // Leased (`$5`) rows are the caller's to send: a missed one never is.
+        // One statement, so one round trip and its own transaction: the rows (leased, `$5`, are
+        // the caller's to send: a missed one never is) and the subscriptions' advance.
         let rows = sqlx::query(
-            "INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, created_at, \
-             lease_until, attempts) \
-             SELECT s, o, st, o, $4, CASE WHEN st = 'pending' THEN $5::TIMESTAMPTZ END, \
-             CASE WHEN st = 'pending' AND $5::TIMESTAMPTZ IS NOT NULL THEN 1 ELSE 0 END \
-             FROM unnest($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[]) AS v(s, o, st) \
-             ON CONFLICT (subscription_id, occurrence) DO NOTHING \
-             RETURNING subscription_id, occurrence, id",
+            "WITH planned AS (\
+               INSERT INTO deliveries (subscription_id, occurrence, status, next_attempt_at, \
+               created_at, lease_until, attempts) \
+               SELECT s, o, st, o, $4, CASE WHEN st = 'pending' THEN $5::TIMESTAMPTZ END, \
+               CASE WHEN st = 'pending' AND $5::TIMESTAMPTZ IS NOT NULL THEN 1 ELSE 0 END \
+               FROM unnest($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TEXT[]) AS v(s, o, st) \
+               ON CONFLICT (subscription_id, occurrence) DO NOTHING \
+               RETURNING subscription_id, occurrence, id), \
+             advanced AS (\
+               UPDATE subscriptions s SET next_run_at = v.n \
+               FROM unnest($1::BIGINT[], $6::TIMESTAMPTZ[], $2::TIMESTAMPTZ[]) AS v(id, n, o) \
+               WHERE s.id = v.id AND s.next_run_at = v.o) \
+             SELECT subscription_id, occurrence, id FROM planned",
         )
         .bind(&subs)
         .bind(&occurrences)
         .bind(&statuses)
         .bind(now)
         .bind(lease_until)
-        .fetch_all(&mut *tx)
+        .bind(&next)
+        .fetch_all(&self.pool)
         .await?;
         let created: std::collections::HashMap<(i64, DateTime<Utc>), i64> = rows
             .iter()
             .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?)))
             .collect::<StoreResult<_>>()?;
-        sqlx::query(
-            "UPDATE subscriptions s SET next_run_at = v.n \
-             FROM unnest($1::BIGINT[], $2::TIMESTAMPTZ[], $3::TIMESTAMPTZ[]) AS v(id, n, o) \
-             WHERE s.id = v.id AND s.next_run_at = v.o",
-        )
-        .bind(&subs)
-        .bind(&next)
-        .bind(&occurrences)
-        .execute(&mut *tx)
-        .await?;
         let claimable = lease_until.is_none() && plans.iter().any(|p| !p.missed);
         if claimable && !created.is_empty() {
-            // Delivered at commit to every instance listening (`watch_plans`); leased rows are
-            // the planner's own to send.
-            sqlx::query("SELECT pg_notify($1, '')")
+            // Wakes every instance listening (`watch_plans`); leased rows are the planner's own
+            // to send. Once committed: a lost notification only delays the claim until the
+            // outbox's own timer.
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
                 .bind(PLANNED_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot announce planned deliveries; claimed on the outbox's timer");
+            }
         }
-        tx.commit().await?;
         Ok(plans
             .iter()
             .map(|p| created.get(&(p.subscription, p.occurrence)).copied())
@@ -903,7 +903,7 @@ impl Store for PgStore {
     }
 
     async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {
-        // Column arrays: one statement per kind, whatever the batch size.
+        // Column arrays: one statement whatever the batch size.
         let (mut ids, mut messages, mut times) = (Vec::new(), Vec::new(), Vec::new());
         let (mut subs, mut insights) = (Vec::new(), Vec::new());
         let (mut ended, mut statuses, mut errors) = (Vec::new(), Vec::new(), Vec::new());
@@ -929,43 +929,33 @@ impl Store for PgStore {
                 }
             }
         }
-        let mut tx = self.pool.begin().await?;
-        if !ids.is_empty() {
-            sqlx::query(
-                "UPDATE deliveries d SET status = 'sent', message_ids = v.m, error = NULL, \
-                 sent_at = v.at, lease_until = NULL \
-                 FROM unnest($1::BIGINT[], $2::TEXT[], $3::TIMESTAMPTZ[]) AS v(id, m, at) \
-                 WHERE d.id = v.id",
-            )
-            .bind(&ids)
-            .bind(&messages)
-            .bind(&times)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !subs.is_empty() {
-            sqlx::query(
-                "INSERT INTO delivered_insights (subscription_id, insight_id) \
-                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[]) ON CONFLICT DO NOTHING",
-            )
-            .bind(&subs)
-            .bind(&insights)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !ended.is_empty() {
-            sqlx::query(
-                "UPDATE deliveries d SET status = v.s, error = v.e, lease_until = NULL \
-                 FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[]) AS v(id, s, e) \
-                 WHERE d.id = v.id",
-            )
-            .bind(&ended)
-            .bind(&statuses)
-            .bind(&errors)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        // One statement, so one round trip and its own transaction (a part with no rows does
+        // nothing).
+        sqlx::query(
+            "WITH sent AS (\
+               UPDATE deliveries d SET status = 'sent', message_ids = v.m, error = NULL, \
+               sent_at = v.at, lease_until = NULL \
+               FROM unnest($1::BIGINT[], $2::TEXT[], $3::TIMESTAMPTZ[]) AS v(id, m, at) \
+               WHERE d.id = v.id), \
+             delivered AS (\
+               INSERT INTO delivered_insights (subscription_id, insight_id) \
+               SELECT * FROM unnest($4::BIGINT[], $5::BIGINT[]) ON CONFLICT DO NOTHING), \
+             ended AS (\
+               UPDATE deliveries d SET status = v.s, error = v.e, lease_until = NULL \
+               FROM unnest($6::BIGINT[], $7::TEXT[], $8::TEXT[]) AS v(id, s, e) \
+               WHERE d.id = v.id) \
+             SELECT 1",
+        )
+        .bind(&ids)
+        .bind(&messages)
+        .bind(&times)
+        .bind(&subs)
+        .bind(&insights)
+        .bind(&ended)
+        .bind(&statuses)
+        .bind(&errors)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
