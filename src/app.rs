@@ -183,6 +183,20 @@ impl App {
             lease: Config::duration(&d.lease),
             max_attempts: d.max_attempts,
         };
+        for (platform, per_second) in [
+            (Platform::Telegram, self.config.telegram.per_second),
+            (Platform::Discord, self.config.discord.per_second),
+        ] {
+            if senders.contains_key(&platform) && !settings.lease_outlasts_queue(per_second) {
+                warn!(
+                    platform = platform.as_str(),
+                    lease = %d.lease,
+                    queued = settings.queue_room(),
+                    per_second,
+                    "delivery.lease is shorter than sending the queued briefs takes at this rate: a brief whose lease runs out in the queue can be sent twice; raise delivery.lease"
+                );
+            }
+        }
         let outbox = Outbox::new(self.core.clone(), senders, settings, planned.clone());
         let scheduler = Scheduler::new(
             self.core.clone(),

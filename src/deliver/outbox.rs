@@ -151,8 +151,8 @@ impl Outbox {
     ) -> Outbox {
         let (tx, rx) = mpsc::unbounded_channel();
         let handoff = Handoff {
-            room: Arc::new(Semaphore::new(room_size(&settings))),
-            page: (room_size(&settings) / 4).max(1),
+            room: Arc::new(Semaphore::new(settings.queue_room())),
+            page: (settings.queue_room() / 4).max(1),
             lease: settings.lease,
             tx,
         };
@@ -555,12 +555,22 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Places in the queue of composed briefs: eight times the sends in flight, at most four claims
-/// (1,024). Planning a page and composing it take a few milliseconds on a busy machine; with room
-/// for twice the sends in flight only, a fast fan-out's slots stood idle waiting for the queue
-/// most of the time.
-fn room_size(settings: &OutboxSettings) -> usize {
-    (8 * settings.concurrency).clamp(1, 4 * CLAIM_BATCH)
+impl OutboxSettings {
+    /// Places in the queue of composed briefs: eight times the sends in flight, at most four
+    /// claims (1,024). Planning a page and composing it take a few milliseconds on a busy
+    /// machine; with room for twice the sends in flight only, a fast fan-out's slots stood idle
+    /// waiting for the queue most of the time.
+    pub fn queue_room(&self) -> usize {
+        (8 * self.concurrency).clamp(1, 4 * CLAIM_BATCH)
+    }
+
+    /// Whether a queued brief's lease can run out before its send: the queue takes
+    /// `queue_room / per_second` seconds to drain at a platform's rate, and a lease that ends
+    /// sooner lets another claim send the same brief again.
+    pub fn lease_outlasts_queue(&self, per_second: u32) -> bool {
+        let drain = self.queue_room() as f64 / f64::from(per_second.max(1));
+        self.lease.as_secs_f64() >= drain
+    }
 }
 
 /// The slots of one send: one sending, one unrecorded.
@@ -631,4 +641,31 @@ pub fn backoff(attempt: u32) -> Duration {
         .unwrap_or(0);
     let jitter = u64::from(nanos) % (base / 2 + 1);
     Duration::from_millis(base + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutboxSettings;
+    use std::time::Duration;
+
+    fn settings(concurrency: usize, lease_secs: u64) -> OutboxSettings {
+        OutboxSettings {
+            concurrency,
+            lease: Duration::from_secs(lease_secs),
+            max_attempts: 5,
+        }
+    }
+
+    #[test]
+    fn a_lease_must_outlast_the_queue_at_the_platform_rate() {
+        // 64 in flight: 512 queued, 17 s at Telegram's 30/s.
+        assert_eq!(settings(64, 600).queue_room(), 512);
+        assert!(settings(64, 600).lease_outlasts_queue(30));
+        assert!(!settings(64, 10).lease_outlasts_queue(30));
+        assert!(settings(64, 18).lease_outlasts_queue(30));
+        // The queue stops at 1,024 however many are in flight: 34 s at 30/s.
+        assert_eq!(settings(1000, 60).queue_room(), 1024);
+        assert!(!settings(1000, 30).lease_outlasts_queue(30));
+        assert!(settings(1000, 30).lease_outlasts_queue(1000));
+    }
 }
