@@ -10,6 +10,7 @@ use podbrief::core::model::{ChatRef, NewInsight, Platform};
 use serde_json::{Value, json};
 
 use crate::support::discord::*;
+use crate::support::embeddings::FakeEmbeddings;
 use crate::support::{Options, TestApp};
 
 fn channel() -> ChatRef {
@@ -220,6 +221,63 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
             .unwrap()
             .is_some()
     );
+    running.stop();
+}
+
+#[tokio::test]
+async fn a_slow_lookup_is_deferred_then_its_response_edited_with_the_answer() {
+    // Discord waits 3 s for a first response: a lookup still running after 2 s is answered
+    // "thinking…" (deferred), and its cards replace that response when ready.
+    let fake = FakeDiscord::start().await;
+    let embeddings = FakeEmbeddings::start().await;
+    let t = TestApp::spawn_with(Options {
+        extra: format!("{}{}", config(&fake, "interactions"), embeddings.config()),
+        secrets: vec![("DISCORD_TOKEN", TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    t.ingest().await;
+    // The insights' own vectors first, so only the query waits below.
+    assert!(!t.say("/related cider").await.cards.is_empty());
+    let running = t.start().await;
+    let addr = running.http_addr.expect("the HTTP server runs");
+    embeddings.slow(Duration::from_millis(2_300));
+
+    let related = slash(
+        2101,
+        "related",
+        json!([option(3, "query", json!("cider"))]),
+        MEMBER_PLAIN,
+        BOT_CAN_POST,
+    )
+    .to_string();
+    let (status, body) = post_interaction(addr, related.as_bytes(), Some(&signing_key())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], 5, "deferred: {body}");
+    assert_eq!(
+        body["data"]["allowed_mentions"]["parse"],
+        json!([]),
+        "{body}"
+    );
+
+    let edits = fake.wait_for("PATCH", "/messages/@original", 1).await;
+    assert!(
+        edits[0].path.contains(&format!("/webhooks/{APP_ID}/")),
+        "{}",
+        edits[0].path
+    );
+    let embeds = edits[0].body["embeds"].as_array().expect("cards as embeds");
+    assert!(
+        !embeds.is_empty() && embeds.len() <= 10,
+        "{}",
+        edits[0].body
+    );
+    assert!(embeds[0]["description"].as_str().unwrap().len() > 20);
+    assert_eq!(edits[0].body["allowed_mentions"]["parse"], json!([]));
+    let more = edits[0].body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(more.starts_with("more:"), "{}", edits[0].body);
     running.stop();
 }
 

@@ -2,16 +2,13 @@
 //! semantic ranking against a fake embeddings endpoint on 127.0.0.1.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
 use podbrief::app::App;
 use podbrief::config::Config;
 use podbrief::core::clock::ManualClock;
 use podbrief::search::import::import_jsonl;
 
+use crate::support::embeddings::FakeEmbeddings;
 use crate::support::{Options, START, TestApp, fixtures};
 
 fn import_fixture(name: &str) -> String {
@@ -222,49 +219,10 @@ async fn a_restart_answers_from_the_persisted_index_without_rebuilding() {
     );
 }
 
-/// A fake `/v1/embeddings`: each text becomes [sea words, bread words, 0.1], so "marine" text
-/// lands near the sea insights even when no word is shared. Answers 503 when `down`.
-async fn fake_embeddings(down: Arc<AtomicBool>) -> String {
-    async fn embed(
-        State(down): State<Arc<AtomicBool>>,
-        Json(body): Json<serde_json::Value>,
-    ) -> (StatusCode, Json<serde_json::Value>) {
-        if down.load(Ordering::SeqCst) {
-            return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({})));
-        }
-        let sea = [
-            "tidal", "lagoons", "wave", "buoys", "orkney", "marine", "sea", "swell",
-        ];
-        let bread = ["sourdough", "flour", "bread", "starters"];
-        let inputs = body["input"].as_array().cloned().unwrap_or_default();
-        let data: Vec<serde_json::Value> = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let t = t.as_str().unwrap_or("").to_lowercase();
-                let count = |ws: &[&str]| ws.iter().filter(|w| t.contains(*w)).count() as f32;
-                serde_json::json!({"index": i, "embedding": [count(&sea), count(&bread), 0.1]})
-            })
-            .collect();
-        (StatusCode::OK, Json(serde_json::json!({ "data": data })))
-    }
-    let app = axum::Router::new()
-        .route("/v1/embeddings", axum::routing::post(embed))
-        .with_state(down);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/v1")
-}
-
 #[tokio::test]
 async fn embeddings_change_the_ranking_and_a_down_endpoint_falls_back_to_bm25() {
-    let down = Arc::new(AtomicBool::new(false));
-    let url = fake_embeddings(down.clone()).await;
-    let t = imported(&format!(
-        "[embeddings]\nbase_url = \"{url}\"\nmodel = \"fake\"\n"
-    ))
-    .await;
+    let embeddings = FakeEmbeddings::start().await;
+    let t = imported(&embeddings.config()).await;
     assert!(t.app.index.semantic_enabled());
     // BM25 alone knows only the buoys talk "electricity"; the vectors add the tidal lagoons.
     let bm25: Vec<i64> = t
@@ -285,7 +243,7 @@ async fn embeddings_change_the_ranking_and_a_down_endpoint_falls_back_to_bm25() 
     );
     assert_eq!(t.app.index.vectors(), 6);
     // Down: the same lookup is the BM25 answer, not an error.
-    down.store(true, Ordering::SeqCst);
+    embeddings.down(true);
     let fallback = t.say("/related marine electricity").await;
     assert_eq!(episodes(&fallback), ["Buoys"], "{fallback:?}");
 }

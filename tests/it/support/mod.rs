@@ -6,6 +6,7 @@ pub use pg::{PgDatabase, postgres_server};
 pub mod telegram;
 
 pub mod discord;
+pub mod embeddings;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
