@@ -784,7 +784,7 @@ impl Store for SqliteStore {
                 .push_bind(ids.clone())
                 .push(
                     ") WHERE true ON CONFLICT (subscription_id, occurrence) DO NOTHING \
-                     RETURNING subscription_id, id; UPDATE subscriptions SET next_run_at = ",
+                     RETURNING subscription_id, occurrence, id; UPDATE subscriptions SET next_run_at = ",
                 )
                 .push_bind(ts(*next_run_at))
                 .push(" WHERE id IN (SELECT value FROM json_each(")
@@ -794,14 +794,18 @@ impl Store for SqliteStore {
                 .push("; ");
         }
         let rows = self.write_script(q, groups.len() <= KEPT_GROUPS).await?;
-        // A page holds each subscription once: its created row is known by the subscription.
         let created = rows
             .iter()
-            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
-            .collect::<StoreResult<std::collections::HashMap<_, _>>>()?;
+            .map(|r| {
+                Ok((
+                    (r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?),
+                    r.try_get(2)?,
+                ))
+            })
+            .collect::<StoreResult<std::collections::HashMap<_, i64>>>()?;
         Ok(plans
             .iter()
-            .map(|p| created.get(&p.subscription).copied())
+            .map(|p| created.get(&(p.subscription, ts(p.occurrence))).copied())
             .collect())
     }
 
@@ -1063,6 +1067,150 @@ mod tests {
         q.push("INSERT INTO podcasts (feed_url, title, created_at) VALUES (")
             .push_bind(url.to_owned())
             .push(", 't', 'x'); ");
+    }
+
+    #[tokio::test]
+    async fn plans_and_outcomes_in_several_groups_are_each_written_once() {
+        use crate::core::model::{ChatRef, Platform};
+        use crate::store::{DeliveryDone, DeliveryOutcome, DeliveryResult, NewSubscription, Plan};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let mut subs = Vec::new();
+        for (i, first) in [
+            "2026-11-27T08:00:00Z",
+            "2026-11-27T09:00:00Z",
+            "2026-11-26T08:00:00Z",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let sub = NewSubscription {
+                chat: ChatRef {
+                    platform: Platform::Telegram,
+                    chat_id: format!("{i}"),
+                    thread_id: None,
+                },
+                schedule: "08:00".into(),
+                timezone: "UTC".into(),
+                size: 3,
+                topics: vec![],
+                next_run_at: at(first),
+                created_by: None,
+                scope_id: None,
+            };
+            subs.push(store.upsert_subscription(&sub).await.unwrap());
+        }
+        let now = at("2026-11-27T09:30:00Z");
+        // Three groups: two due occurrences and one missed.
+        let plans: Vec<Plan> = subs
+            .iter()
+            .map(|s| Plan {
+                subscription: s.id,
+                occurrence: s.next_run_at,
+                next_run_at: s.next_run_at + chrono::Duration::days(1),
+                missed: s.next_run_at < at("2026-11-27T00:00:00Z"),
+            })
+            .collect();
+        let lease = Some(now + chrono::Duration::minutes(10));
+        let created = store.plan_deliveries(&plans, now, lease).await.unwrap();
+        assert!(created.iter().all(Option::is_some), "{created:?}");
+        let mut ids: Vec<i64> = created.iter().flatten().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 3);
+        let rows: Vec<(i64, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT subscription_id, status, attempts, lease_until FROM deliveries ORDER BY id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let leased = rows.iter().filter(|r| r.3.is_some() && r.2 == 1).count();
+        let missed = rows
+            .iter()
+            .filter(|r| r.1 == "missed" && r.3.is_none())
+            .count();
+        assert_eq!((rows.len(), leased, missed), (3, 2, 1), "{rows:?}");
+        for s in &subs {
+            let now_at = store
+                .subscription(&s.chat)
+                .await
+                .unwrap()
+                .unwrap()
+                .next_run_at;
+            assert_eq!(now_at, s.next_run_at + chrono::Duration::days(1));
+        }
+        // Outcomes: two briefs with different rankings sent, the missed one closed as failed.
+        sqlx::raw_sql(
+            "INSERT INTO podcasts (id, feed_url, title, created_at) VALUES (1, 'u', 't', 'x'); \
+             INSERT INTO episodes (id, podcast_id, guid, title, created_at) \
+             VALUES (1, 1, 'g', 't', 'x'); \
+             INSERT INTO insights (id, episode_id, text, quote, score, content_hash, created_at) \
+             VALUES (1, 1, 't', 'q', 1, 'h1', 'x'), (2, 1, 't', 'q', 1, 'h2', 'x'), \
+             (3, 1, 't', 'q', 1, 'h3', 'x');",
+        )
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        let sent = |k: usize, insights: Vec<i64>| DeliveryDone {
+            id: created[k].unwrap(),
+            subscription: subs[k].id,
+            result: DeliveryResult::Sent {
+                message_ids: vec![format!("m{k}")],
+                insights,
+                at: now,
+            },
+        };
+        let done = [
+            sent(0, vec![1, 2]),
+            sent(1, vec![2, 3]),
+            DeliveryDone {
+                id: created[2].unwrap(),
+                subscription: subs[2].id,
+                result: DeliveryResult::Ended {
+                    outcome: DeliveryOutcome::Failed,
+                    error: Some("gone".into()),
+                },
+            },
+        ];
+        store.record_deliveries(&done).await.unwrap();
+        let delivered: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT subscription_id, insight_id FROM delivered_insights ORDER BY 1, 2",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let (a, b) = (subs[0].id, subs[1].id);
+        assert_eq!(delivered, [(a, 1), (a, 2), (b, 2), (b, 3)]);
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT status, message_ids, error, lease_until FROM deliveries ORDER BY id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("sent".into(), r#"["m0"]"#.into(), None, None),
+                ("sent".into(), r#"["m1"]"#.into(), None, None),
+                ("failed".into(), "[]".into(), Some("gone".into()), None),
+            ]
+        );
+
+        // The same page again (another scheduler, a restart): nothing new, nothing moved twice.
+        let again = store.plan_deliveries(&plans, now, lease).await.unwrap();
+        assert!(again.iter().all(Option::is_none), "{again:?}");
+        for s in &subs {
+            let now_at = store
+                .subscription(&s.chat)
+                .await
+                .unwrap()
+                .unwrap()
+                .next_run_at;
+            assert_eq!(now_at, s.next_run_at + chrono::Duration::days(1));
+        }
     }
 
     #[tokio::test]
