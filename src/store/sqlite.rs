@@ -40,21 +40,18 @@ fn script() -> sqlx::QueryBuilder<'static, sqlx::Sqlite> {
 /// A fan-out's rows mostly share their values (one occurrence, one next run, one ranking): each
 /// group becomes one statement whose rows are a JSON array of ids, so a batch is a few statements
 /// of fixed shape whatever its size.
-fn grouped<T, K: std::hash::Hash + Eq>(
+fn grouped<T, K: std::hash::Hash + Eq + Clone>(
     items: impl IntoIterator<Item = T>,
     key: impl Fn(&T) -> K,
 ) -> Vec<(K, Vec<T>)> {
-    let mut index: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    let mut index = std::collections::HashMap::new();
     let mut groups: Vec<(K, Vec<T>)> = Vec::new();
     for item in items {
-        let k = key(&item);
-        match index.get(&k) {
-            Some(&i) => groups[i].1.push(item),
-            None => {
-                index.insert(key(&item), groups.len());
-                groups.push((k, vec![item]));
-            }
-        }
+        let i = *index.entry(key(&item)).or_insert_with_key(|k| {
+            groups.push((k.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(item);
     }
     groups
 }
@@ -759,8 +756,9 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         lease_until: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<Option<i64>>> {
-        // One command to the writer's thread for the whole page: per group of plans sharing occurrence, next run and
-        // fate, one insert and one advance, their subscriptions as a JSON array.
+        // One command to the writer's thread for the whole page: per group of plans sharing
+        // occurrence, next run and fate, one insert and one advance, their subscriptions as a
+        // JSON array.
         let groups = grouped(plans, |p| (p.occurrence, p.next_run_at, p.missed));
         let lease = lease_until.map(ts);
         let now = ts(now);
@@ -858,6 +856,9 @@ impl Store for SqliteStore {
         // One command to the writer's thread for the whole batch, as in `plan_deliveries`: the
         // sent rows (JSON rows: id, message ids, time), the delivered insights per distinct
         // ranking (its subscriptions × its insights), the rows that ended otherwise.
+        if done.is_empty() {
+            return Ok(());
+        }
         let mut sent = Vec::new();
         let mut ended = Vec::new();
         let mut delivered = Vec::new();
@@ -904,9 +905,6 @@ impl Store for SqliteStore {
             )
             .push_bind(list(&ended))
             .push(") AS r WHERE deliveries.id = r.value ->> 0; ");
-        }
-        if done.is_empty() {
-            return Ok(());
         }
         self.write_script(q, delivered.len() <= KEPT_GROUPS).await?;
         Ok(())
@@ -1056,6 +1054,26 @@ mod tests {
     use super::{SqliteStore, script};
     use crate::store::Store;
 
+    /// A migrated store in a temporary directory (kept while the directory lives).
+    async fn temp_store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        (dir, store)
+    }
+
+    /// Each of `subs` runs next a day after the occurrence it had.
+    async fn advanced_one_day(store: &SqliteStore, subs: &[crate::core::model::Subscription]) {
+        for s in subs {
+            let stored = store.subscription(&s.chat).await.unwrap().unwrap();
+            assert_eq!(
+                stored.next_run_at,
+                s.next_run_at + chrono::Duration::days(1)
+            );
+        }
+    }
+
     async fn podcasts(store: &SqliteStore) -> Vec<String> {
         sqlx::query_scalar("SELECT feed_url FROM podcasts ORDER BY feed_url")
             .fetch_all(&store.pool)
@@ -1073,10 +1091,7 @@ mod tests {
     async fn plans_and_outcomes_in_several_groups_are_each_written_once() {
         use crate::core::model::{ChatRef, Platform};
         use crate::store::{DeliveryDone, DeliveryOutcome, DeliveryResult, NewSubscription, Plan};
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::connect(&url, 2).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_dir, store) = temp_store().await;
         let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
         let mut subs = Vec::new();
         for (i, first) in [
@@ -1133,15 +1148,7 @@ mod tests {
             .filter(|r| r.1 == "missed" && r.3.is_none())
             .count();
         assert_eq!((rows.len(), leased, missed), (3, 2, 1), "{rows:?}");
-        for s in &subs {
-            let now_at = store
-                .subscription(&s.chat)
-                .await
-                .unwrap()
-                .unwrap()
-                .next_run_at;
-            assert_eq!(now_at, s.next_run_at + chrono::Duration::days(1));
-        }
+        advanced_one_day(&store, &subs).await;
         // Outcomes: two briefs with different rankings sent, the missed one closed as failed.
         sqlx::raw_sql(
             "INSERT INTO podcasts (id, feed_url, title, created_at) VALUES (1, 'u', 't', 'x'); \
@@ -1202,23 +1209,12 @@ mod tests {
         // The same page again (another scheduler, a restart): nothing new, nothing moved twice.
         let again = store.plan_deliveries(&plans, now, lease).await.unwrap();
         assert!(again.iter().all(Option::is_none), "{again:?}");
-        for s in &subs {
-            let now_at = store
-                .subscription(&s.chat)
-                .await
-                .unwrap()
-                .unwrap()
-                .next_run_at;
-            assert_eq!(now_at, s.next_run_at + chrono::Duration::days(1));
-        }
+        advanced_one_day(&store, &subs).await;
     }
 
     #[tokio::test]
     async fn a_script_commits_whole_or_not_at_all_and_the_writer_stays_usable() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::connect(&url, 2).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_dir, store) = temp_store().await;
 
         // The second insert breaks the unique feed URL: the first is rolled back with it.
         let mut q = script();

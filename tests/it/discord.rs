@@ -69,6 +69,18 @@ fn option(kind: u8, name: &str, value: Value) -> Value {
     json!({"type": kind, "name": name, "value": value})
 }
 
+/// `/related cider` from a member without special permissions, as interaction `id`.
+fn related_cider(id: u64) -> String {
+    slash(
+        id,
+        "related",
+        json!([option(3, "query", json!("cider"))]),
+        MEMBER_PLAIN,
+        BOT_CAN_POST,
+    )
+    .to_string()
+}
+
 #[tokio::test]
 async fn gateway_subscribe_is_answered_and_stored_and_leaving_pauses() {
     let fake = FakeDiscord::start().await;
@@ -146,14 +158,7 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
     let (status, body) = post_interaction(addr, ping().to_string().as_bytes(), Some(&key)).await;
     assert_eq!((status, body), (200, json!({"type": 1})));
 
-    let related = slash(
-        2001,
-        "related",
-        json!([option(3, "query", json!("cider"))]),
-        MEMBER_PLAIN,
-        BOT_CAN_POST,
-    )
-    .to_string();
+    let related = related_cider(2001);
     let (status, body) = post_interaction(addr, related.as_bytes(), Some(&key)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["type"], 4);
@@ -243,14 +248,7 @@ async fn a_slow_lookup_is_deferred_then_its_response_edited_with_the_answer() {
     let addr = running.http_addr.expect("the HTTP server runs");
     embeddings.slow(Duration::from_millis(2_300));
 
-    let related = slash(
-        2101,
-        "related",
-        json!([option(3, "query", json!("cider"))]),
-        MEMBER_PLAIN,
-        BOT_CAN_POST,
-    )
-    .to_string();
+    let related = related_cider(2101);
     let (status, body) = post_interaction(addr, related.as_bytes(), Some(&signing_key())).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["type"], 5, "deferred: {body}");
