@@ -195,7 +195,14 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
     }
     let last = toks.last().copied().unwrap_or("");
     let last_word = ws.last().map(String::as_str).unwrap_or("");
-    if last.ends_with(['-', ',', ';', ':'])
+    let trailed_inside = toks.windows(2).any(|w| {
+        let bare = w[0]
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        (w[0].ends_with("...") || w[0].ends_with('…')) && DANGLING.contains(&bare.as_str())
+    });
+    if trailed_inside
+        || last.ends_with(['-', ',', ';', ':'])
         || last.ends_with("--")
         || DANGLING.contains(&last_word)
         || !last
@@ -285,7 +292,32 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
     if SHOW_PHRASES.iter().any(|p| lower.contains(p)) {
         out.push(Flaw::ShowTalk);
     }
-    if text.trim_end().ends_with('?') || text.matches('?').count() >= 2 {
+    let asks = text.split_inclusive(['.', '!', '?']).any(|sentence| {
+        let w = lower_words(sentence);
+        let first_two = w.iter().take(2).map(String::as_str).collect::<Vec<_>>();
+        matches!(
+            first_two.as_slice(),
+            [
+                "how" | "what" | "why" | "where" | "which" | "who",
+                "do" | "does"
+                    | "did"
+                    | "is"
+                    | "are"
+                    | "was"
+                    | "were"
+                    | "would"
+                    | "should"
+                    | "can"
+                    | "could"
+                    | "about"
+            ] | [
+                "do" | "does" | "did" | "can" | "could" | "would" | "will" | "should",
+                "you" | "we" | "they" | "i"
+            ] | ["are" | "were", "you" | "we" | "they"]
+                | ["is" | "was", "it" | "that" | "there"]
+        )
+    });
+    if asks || text.trim_end().ends_with('?') || text.matches('?').count() >= 2 {
         out.push(Flaw::Question);
     }
     out
@@ -332,6 +364,14 @@ mod tests {
                 Flaw::ShowTalk,
             ),
             ("Why do drones fly backwards in wind?", Flaw::Question),
+            (
+                "How do you graduate releases from tests... You said 10,000 flights a week.",
+                Flaw::Question,
+            ),
+            (
+                "Drones fly backwards, developing the logic to... Because most winds are gusty.",
+                Flaw::MidThought,
+            ),
         ];
         for (text, want) in cases {
             assert!(flaws(text).contains(&want), "{text:?}: {:?}", flaws(text));

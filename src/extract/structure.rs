@@ -70,7 +70,34 @@ const AD_CUES: &[&str] = &[
     "day free trial",
     "money-back guarantee",
     "limited time",
+    // Podcasting 2.0 shows read out listeners' "boosts" (payments in sats) like sponsor messages.
+    " sats",
+    " sats ",
+    "boosts",
+    "boosted",
+    "boosting",
+    "satoshis",
+    "boostagram",
+    "thanks for the boost",
+    "thank you for the boost",
 ];
+/// Words of a listener boost read out, next to an amount.
+const BOOST_CUES: &[&str] = &[
+    " sas",
+    " sats",
+    " sat ",
+    "satoshi",
+    " cents",
+    "fountain",
+    "through found",
+    "pod verse",
+    "podverse",
+    "through breez",
+    "castamatic",
+    "boost",
+];
+/// The most sentences between two ad cues of one turn that are part of one read.
+const AD_GAP: usize = 12;
 /// Spoken URLs: "dot com", "dot io" followed by more words of an address.
 const URL_CUES: &[&str] = &[
     " dot com", " dot io", " dot org", " dot net", " dot fm", " dot co ", ".com", ".io/", ".fm",
@@ -111,6 +138,12 @@ const INTRO_CUES: &[&str] = &[
     "joined today by",
     "without further ado",
     "welcome to the show",
+    "thank you for having me",
+    "thanks for being with us",
+    "thank you for being with us",
+    "thanks for being here",
+    "thank you for being here",
+    "origin story",
     "welcome to the podcast",
     "good to have you",
     "glad to have you",
@@ -156,6 +189,22 @@ const OUTRO_CUES: &[&str] = &[
     "take care, everyone",
     "bye everyone",
     "signing off",
+    "we touched on a lot",
+    "this was super fun",
+    "this was super-fun",
+    "this was so fun",
+    "this has been great",
+    "this has been fun",
+    "this was a great conversation",
+    "thanks for your time",
+    "enough of your time",
+    "before we let you go",
+    "where can people find you",
+    "where can folks find you",
+    "anything we didn't cover",
+    "any last words",
+    "any final thoughts",
+    "great way to end",
 ];
 /// What a sentence is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +254,9 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
                     "offer",
                 ],
             );
-        if english && (url_ad || contains_any(l, AD_CUES))
+        // Listener "boosts" read out on Podcasting 2.0 shows: an amount in sats through an app.
+        let boost = l.chars().any(|c| c.is_ascii_digit()) && contains_any(l, BOOST_CUES);
+        if english && (url_ad || boost || contains_any(l, AD_CUES))
             || turns[sents[i].turn]
                 .speaker
                 .as_deref()
@@ -230,18 +281,20 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
             }
         }
     }
-    for t in 0..turns.len() {
-        let idx: Vec<usize> = (0..n).filter(|i| sents[*i].turn == t).collect();
-        let ads: Vec<usize> = idx
-            .iter()
-            .copied()
-            .filter(|i| labels[*i] == Label::Ad)
-            .collect();
-        if let (Some(first), Some(last)) = (ads.first(), ads.last()) {
-            for l in labels.iter_mut().take(*last + 1).skip(*first) {
-                *l = Label::Ad;
-            }
+    // A read runs between its cues: the sentences between two ad sentences of one turn that are
+    // at most `AD_GAP` apart are part of it.
+    let mut last_ad: Option<usize> = None;
+    for i in 0..n {
+        if labels[i] != Label::Ad {
+            continue;
         }
+        if let Some(p) = last_ad
+            && sents[p].turn == sents[i].turn
+            && i - p <= AD_GAP
+        {
+            labels[p..i].iter_mut().for_each(|l| *l = Label::Ad);
+        }
+        last_ad = Some(i);
     }
     for (i, _) in lower.iter().enumerate() {
         if words(&lower[i]).any(|w| brands.contains(&w)) {
@@ -292,9 +345,11 @@ pub fn label_sponsor_chapters(labels: &mut [Label], sents: &[Sentence], chapters
     }
 }
 
-/// The first subject segment is intro when it is short (at most a fifth of the episode) and
-/// holds a greeting or introduction: the small talk around introductions ("what's your
-/// favourite matcha?") belongs to it. The last segment is outro likewise. English only.
+/// Intros and outros reach to the edge of their subject segment: the intro runs to the end of
+/// the segment holding the last greeting or introduction of the first fifth, when that is within
+/// the first quarter (the small talk that follows introductions: "what's your favourite
+/// matcha?"); the outro starts at the start of the segment holding the first sign-off of the last
+/// fifth, when that is within the last quarter. English only.
 pub fn label_edge_segments(
     labels: &mut [Label],
     sents: &[Sentence],
@@ -302,7 +357,7 @@ pub fn label_edge_segments(
     lang: &Language,
 ) {
     let n = sents.len();
-    if !lang.is_english() || segments.len() < 3 {
+    if !lang.is_english() || segments.len() < 2 {
         return;
     }
     let lower = |i: usize| {
@@ -312,18 +367,36 @@ pub fn label_edge_segments(
             .replace(',', "")
             .replace('’', "'")
     };
-    let edges = [
-        (segments[0], INTRO_CUES, Label::Intro),
-        (segments[segments.len() - 1], OUTRO_CUES, Label::Outro),
-    ];
-    for ((a, b), cues, kind) in edges {
-        if (b - a) * 5 > n || !(a..b).any(|i| contains_any(&lower(i), cues)) {
-            continue;
+    let segment_of = |i: usize| segments.iter().find(|s| i < s.1).copied().unwrap_or((0, n));
+    let head = (n / 5).max(3).min(n);
+    if let Some(cue) = (0..head)
+        .rev()
+        .find(|i| contains_any(&lower(*i), INTRO_CUES))
+    {
+        // A cue that opens a round of introductions ("our check-in question is…") late in its
+        // segment is answered in the next one.
+        let (start, mut end) = segment_of(cue);
+        if (cue - start) * 2 > end - start && end < n {
+            end = segment_of(end).1;
         }
-        for l in &mut labels[a..b] {
-            if *l == Label::Talk {
-                *l = kind;
-            }
+        if end * 4 <= n {
+            mark(&mut labels[..end], Label::Intro);
+        }
+    }
+    let tail = n - (n / 5).max(3).min(n);
+    if let Some(cue) = (tail..n).find(|i| contains_any(&lower(*i), OUTRO_CUES)) {
+        let start = segment_of(cue).0;
+        if start * 4 >= 3 * n {
+            mark(&mut labels[start..], Label::Outro);
+        }
+    }
+}
+
+/// Labels the talk among `labels` as `kind`.
+fn mark(labels: &mut [Label], kind: Label) {
+    for l in labels {
+        if *l == Label::Talk {
+            *l = kind;
         }
     }
 }
