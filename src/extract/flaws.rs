@@ -263,7 +263,9 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
         out.push(Flaw::Filler);
     }
     let url = toks.iter().any(|t| {
-        let t = t.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.');
+        let t = t
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.')
+            .trim_end_matches('.');
         t.split_once('.').is_some_and(|(name, rest)| {
             let tld = rest.split('/').next().unwrap_or("").to_lowercase();
             name.chars().any(char::is_alphabetic)
