@@ -64,7 +64,7 @@ pub const DEFAULT_MINUTES_PER_INSIGHT: f64 = 3.5;
 /// At most this many insights per episode, by default.
 pub const DEFAULT_MAX_PER_EPISODE: usize = 40;
 /// A short episode still yields its best few (when they score well enough).
-const MIN_PER_EPISODE: usize = 3;
+const MIN_PER_EPISODE: usize = 5;
 /// Words a minute of speech, for transcripts without times.
 const WORDS_PER_MINUTE: f64 = 150.0;
 

@@ -141,6 +141,11 @@ const SHOW_PHRASES: &[&str] = &[
     "this interview",
     "before we started",
     "before we hit record",
+    "quick break",
+    "take a break",
+    "after the break",
+    "right back after",
+    "we'll be right back",
 ];
 
 /// Top-level domains a spoken plug names ("Kilo.ai", "zipline.com/careers").

@@ -97,6 +97,8 @@ const BOOST_CUES: &[&str] = &[
     "boost",
     "zap",
 ];
+/// A segment with at least this share of ad sentences (percent) is a read as a whole.
+const AD_SEGMENT_PERCENT: usize = 25;
 /// The most sentences between two ad cues of one turn that are part of one read.
 const AD_GAP: usize = 12;
 /// The most sentences between two ad cues of different turns that are part of one read (hosts
@@ -360,6 +362,17 @@ pub fn label_edge_segments(
     lang: &Language,
 ) {
     let n = sents.len();
+    // A subject segment that is largely ad reads, several of them (listener messages read out
+    // one after another, with banter between them), is a read as a whole.
+    for &(a, b) in segments {
+        let ads = labels[a..b].iter().filter(|l| **l == Label::Ad).count();
+        let reads = (a..b)
+            .filter(|i| labels[*i] == Label::Ad && (*i == a || labels[*i - 1] != Label::Ad))
+            .count();
+        if reads >= 3 && ads * 100 >= (b - a) * AD_SEGMENT_PERCENT {
+            mark(&mut labels[a..b], Label::Ad);
+        }
+    }
     if !lang.is_english() || segments.len() < 2 {
         return;
     }
