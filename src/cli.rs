@@ -158,6 +158,22 @@ pub enum EvalCommand {
         #[arg(long, default_value_t = crate::extract::extractive::DEFAULT_MINUTES_PER_INSIGHT)]
         minutes_per_insight: f64,
     },
+    /// Run judged lookups (FILE: queries with the episodes that discuss them) over the insights
+    /// of every transcript in DIR: episode-level P@5 and hit@5 per kind of query.
+    Lookups {
+        /// The folder of transcripts.
+        dir: PathBuf,
+        /// The judged queries (TOML).
+        #[arg(long, default_value = "tests/quality/lookups.toml")]
+        judged: PathBuf,
+        /// Print each query's first five episodes (+ relevant, - not).
+        #[arg(long)]
+        show: bool,
+        /// Fail when plain lookups find a relevant episode in their first five less often
+        /// than 0.8, or misspelled ones less often than 0.75.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Import the Cranfield collection (cran.all.1400, cran.qry, cranqrel in DIR) as insights
     /// into a temporary database and report nDCG@10 and recall@100 of podbrief's lookup beside
     /// SQLite FTS5's bm25; fails if podbrief's nDCG@10 is below FTS5's.
@@ -235,6 +251,22 @@ pub async fn main() -> anyhow::Result<()> {
             *show,
             *minutes_per_insight,
         );
+    }
+    if let CliCommand::Eval(EvalCommand::Lookups {
+        dir,
+        judged,
+        show,
+        strict,
+    }) = &cli.command
+    {
+        let r = crate::search::judged::run(dir, judged).await?;
+        print!("{}", r.render(*show));
+        if *strict {
+            r.gate()
+                .map_err(|e| anyhow::anyhow!("lookup gate failed: {e}"))?;
+            println!("lookup gate passed");
+        }
+        return Ok(());
     }
     if let CliCommand::Eval(EvalCommand::Search { dir, json }) = &cli.command {
         return eval_search(dir, *json).await;

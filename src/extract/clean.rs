@@ -694,7 +694,7 @@ fn close_pauses(toks: &mut [Token]) {
 /// Drops a straight double quote left without its partner (a quotation cut by the passage's
 /// edge or by a sentence break), so no quotation dangles open.
 fn balance_quotes(text: &str) -> String {
-    if text.matches('"').count() % 2 == 0 {
+    if text.matches('"').count().is_multiple_of(2) {
         return text.to_string();
     }
     // The unpaired one is the last: a quotation opened and never closed, or closed after the
@@ -740,9 +740,8 @@ pub fn sentence_case(text: &str) -> String {
         }
         let b = bare(t);
         let pronoun = b == "i" || b.starts_with("i'") && b.len() <= 4;
-        let mut chars = t.chars().peekable();
         let mut done = false;
-        while let Some(c) = chars.next() {
+        for c in t.chars() {
             if !done && c.is_alphabetic() {
                 if capital_next || (pronoun && c == 'i') {
                     out.extend(c.to_uppercase());

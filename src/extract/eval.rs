@@ -537,6 +537,51 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Every readable transcript under `dir`, in path order, as (file stem, path relative to `dir`,
+/// episode). Notes such as README.md or SOURCES.md and labels files are left out, as are files
+/// that are not transcripts.
+pub fn transcripts(dir: &Path) -> anyhow::Result<Vec<(String, String, EpisodeText)>> {
+    let mut files = Vec::new();
+    collect(dir, &mut files).with_context(|| format!("listing {}", dir.display()))?;
+    let mut out = Vec::new();
+    for path in files {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if file_name.ends_with(".toml")
+            || (stem.chars().any(char::is_alphabetic) && !stem.chars().any(char::is_lowercase))
+        {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(t) = Transcript::parse(&bytes) else {
+            continue;
+        };
+        let name = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let episode = EpisodeText {
+            podcast: String::new(),
+            title: name.clone(),
+            segments: t.segments,
+            marks: Default::default(),
+            notes: None,
+        };
+        out.push((stem, name, episode));
+    }
+    Ok(out)
+}
+
 /// Reads the labels files of a folder, by transcript stem.
 pub fn load_labels(dir: &Path) -> anyhow::Result<HashMap<String, Labels>> {
     let mut out = HashMap::new();
@@ -571,48 +616,13 @@ pub fn run(
         Some(d) => load_labels(d)?,
         None => HashMap::new(),
     };
-    let mut files = Vec::new();
-    collect(dir, &mut files).with_context(|| format!("listing {}", dir.display()))?;
     let mut report = Report::default();
     let mut used: HashSet<String> = HashSet::new();
-    for path in files {
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        // Folders of transcripts carry notes such as README.md or SOURCES.md, and labels.
-        let file_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if file_name.ends_with(".toml")
-            || (stem.chars().any(char::is_alphabetic) && !stem.chars().any(char::is_lowercase))
-        {
-            continue;
-        }
+    for (stem, name, episode) in transcripts(dir)? {
         let l = labels.get(&stem);
         if only_labelled && l.is_none() {
             continue;
         }
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        let Ok(t) = Transcript::parse(&bytes) else {
-            continue;
-        };
-        let name = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let episode = EpisodeText {
-            podcast: String::new(),
-            title: name.clone(),
-            segments: t.segments,
-            marks: Default::default(),
-            notes: None,
-        };
         let insights = engine.extract_sync(&episode);
         if l.is_some() {
             used.insert(stem.clone());

@@ -151,10 +151,10 @@ fn gap_scores(sent_words: &[Vec<String>], lens: &[usize]) -> Vec<f64> {
     }
     // Smoothed over three gaps.
     let raw = scores.clone();
-    for g in 1..n {
+    for (g, score) in scores.iter_mut().enumerate().skip(1) {
         let lo = g.saturating_sub(1).max(1);
         let hi = (g + 1).min(n - 1);
-        scores[g] = raw[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64;
+        *score = raw[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64;
     }
     scores
 }
@@ -164,7 +164,7 @@ fn gap_scores(sent_words: &[Vec<String>], lens: &[usize]) -> Vec<f64> {
 fn depths(scores: &[f64]) -> Vec<f64> {
     let n = scores.len();
     let mut out = vec![0.0; n];
-    for g in 1..n {
+    for (g, depth) in out.iter_mut().enumerate().skip(1) {
         let mut l = g;
         while l > 1 && scores[l - 1] >= scores[l] {
             l -= 1;
@@ -173,7 +173,7 @@ fn depths(scores: &[f64]) -> Vec<f64> {
         while r + 1 < n && scores[r + 1] >= scores[r] {
             r += 1;
         }
-        out[g] = (scores[l] - scores[g]) + (scores[r] - scores[g]);
+        *depth = (scores[l] - scores[g]) + (scores[r] - scores[g]);
     }
     out
 }

@@ -27,6 +27,7 @@
 pub mod embed;
 pub mod eval;
 pub mod import;
+pub mod judged;
 pub mod lookup;
 pub mod sync;
 
