@@ -198,7 +198,10 @@ async fn sample(fake: &FakeTelegram, concurrency: usize) -> Sample {
         })
         .await
         .unwrap();
-    let (reply, _) = app.core.brief(&sub).await.unwrap().unwrap();
+    let (reply, _) = podbrief::deliver::compose::brief(&app.core, &sub)
+        .await
+        .unwrap()
+        .unwrap();
     Sample {
         app,
         config,
@@ -225,7 +228,7 @@ async fn sender_only(
         sample.app.core.clone(),
     ));
     // Prepared once, as the outbox does for a brief many chats get.
-    let brief = sender.prepare(reply);
+    let brief = Arc::new(sender.prepare(Arc::new(reply.clone())));
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let cpu0 = cpu_time();
     let t0 = Instant::now();

@@ -13,9 +13,7 @@ use crate::config::{Config, ConsoleMode};
 use crate::core::clock::Clock;
 use crate::core::model::Platform;
 use crate::core::{Core, Settings};
-use crate::deliver::Sender;
-use crate::deliver::outbox::{Outbox, OutboxSettings};
-use crate::deliver::scheduler::Scheduler;
+use crate::deliver::{Outbox, OutboxSettings, Scheduler, Sender};
 use crate::extract::ExtractiveEngine;
 use crate::ingest::{IngestReport, Ingestor, PollPolicy};
 use crate::search::SearchIndex;
@@ -201,9 +199,8 @@ impl App {
         let scheduler = Scheduler::new(
             self.core.clone(),
             Config::duration(&self.config.brief.catch_up),
-            planned,
-        )
-        .with_handoff(outbox.handoff());
+            outbox.handoff(),
+        );
         let scheduler = tokio::spawn(scheduler.run());
         tasks.push(self.health.watch("scheduler", scheduler));
         let (stop, stopped) = tokio::sync::watch::channel(false);

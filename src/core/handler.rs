@@ -594,66 +594,6 @@ impl Core {
         ranked
     }
 
-    /// The brief message for a subscription: `None` when there is nothing new and empty briefs
-    /// are skipped.
-    pub async fn brief(&self, sub: &Subscription) -> Result<Option<(Reply, Vec<i64>)>, StoreError> {
-        Ok(self
-            .briefs(&[sub])
-            .await?
-            .pop()
-            .flatten()
-            .map(|(reply, ids)| (Arc::unwrap_or_clone(reply), ids)))
-    }
-
-    /// The brief messages of several subscriptions (a fan-out batch), in order, with the ids of
-    /// the insights each carries; `None` where there is nothing new and empty briefs are skipped.
-    pub async fn briefs(
-        &self,
-        subs: &[&Subscription],
-    ) -> Result<Vec<Option<(Arc<Reply>, Vec<InsightId>)>>, StoreError> {
-        let ranked = self.rank_many(subs).await?;
-        let now = self.clock.now();
-        // Subscriptions that get the same insights on the same local date share one reply, so a
-        // fan-out renders each distinct brief once.
-        let mut shared: HashMap<(String, Vec<InsightId>), Arc<Reply>> = HashMap::new();
-        // The local date, worked out once per timezone of the batch.
-        let mut dates: HashMap<&str, String> = HashMap::new();
-        Ok(subs
-            .iter()
-            .zip(ranked)
-            .map(|(sub, picked)| {
-                let date = dates
-                    .entry(sub.timezone.as_str())
-                    .or_insert_with(|| {
-                        let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
-                        now.with_timezone(&tz).format("%A %-d %B").to_string()
-                    })
-                    .clone();
-                if picked.is_empty() && self.settings.empty == EmptyBrief::Skip {
-                    return None;
-                }
-                let ids: Vec<InsightId> = picked.iter().map(|i| i.id).collect();
-                let reply = shared
-                    .entry((date, ids.clone()))
-                    .or_insert_with_key(|(date, _)| {
-                        Arc::new(if picked.is_empty() {
-                            Reply::text(format!("podbrief for {date}: nothing new today."))
-                        } else {
-                            Reply {
-                                text: format!(
-                                    "podbrief for {date}: the top {} insights",
-                                    picked.len()
-                                ),
-                                cards: picked.iter().map(Card::from).collect(),
-                            }
-                        })
-                    })
-                    .clone();
-                Some((reply, ids))
-            })
-            .collect())
-    }
-
     fn describe(&self, s: &Subscription) -> String {
         let tz: Tz = parse_timezone(&s.timezone).unwrap_or(Tz::UTC);
         let mut lines = vec![
