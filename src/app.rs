@@ -104,8 +104,12 @@ impl App {
             Core::new(
                 store.clone(),
                 index.clone(),
+                Arc::new(crate::ports::ChatFeeds {
+                    store: store.clone(),
+                    allow_private: config.ingest.allow_private,
+                }),
                 clock.clone(),
-                Settings::from_config(&config),
+                core_settings(&config),
             )
             .with_metrics(metrics.clone()),
         );
@@ -252,6 +256,25 @@ impl App {
             ConsoleMode::Off => false,
             ConsoleMode::Auto => !self.config.telegram.enabled && !self.config.discord.enabled,
         }
+    }
+}
+
+/// The core's settings from a validated config.
+fn core_settings(c: &Config) -> Settings {
+    let days = |s: &str| Config::duration(s).as_secs_f64() / 86_400.0;
+    Settings {
+        size: c.brief.size,
+        default_time: c.brief.default_time.clone(),
+        default_timezone: c.brief.default_timezone.clone(),
+        lookback: chrono::Duration::from_std(Config::duration(&c.brief.lookback))
+            .unwrap_or(chrono::Duration::days(7)),
+        half_life_days: days(&c.brief.half_life),
+        max_per_episode: c.brief.max_per_episode,
+        max_per_podcast: c.brief.max_per_podcast,
+        skip_empty: c.brief.empty == crate::config::EmptyBrief::Skip,
+        results: c.search.results,
+        related_same_episode: c.search.related_same_episode,
+        operators: c.ingest.operators.clone(),
     }
 }
 

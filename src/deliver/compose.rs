@@ -14,7 +14,6 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tracing::warn;
 
 use super::{PreparedBrief, Sender};
-use crate::config::EmptyBrief;
 use crate::core::Core;
 use crate::core::model::{Card, InsightId, Platform, Reply, Subscription};
 use crate::core::schedule::parse_timezone;
@@ -35,7 +34,7 @@ pub struct Briefs {
 pub async fn briefs(core: &Core, subs: &[&Subscription]) -> Result<Briefs, StoreError> {
     let ranked = core.rank_many(subs).await?;
     let now = core.clock().now();
-    let skip_empty = core.settings().empty == EmptyBrief::Skip;
+    let skip_empty = core.settings().skip_empty;
     let mut shared: HashMap<(String, Vec<InsightId>), usize> = HashMap::new();
     // The local date, worked out once per timezone of the batch.
     let mut dates: HashMap<&str, String> = HashMap::new();

@@ -272,7 +272,7 @@ impl TelegramSender {
             let sent = match self.send_one(chat, chat_id, part).await {
                 Err(RequestError::MigrateToChatId(new)) => {
                     // A group became a supergroup: follow it, and move the subscription.
-                    let _ = self.core.store().move_chat(chat, &new.0.to_string()).await;
+                    let _ = self.core.chat_migrated(chat, &new.0.to_string()).await;
                     chat_id = new.0;
                     self.send_one(chat, chat_id, part).await
                 }
