@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use super::claim::{CLAIM_BATCH, Claimer, Handoff, put_back};
 use super::compose::{Brief, Composer, Ready, Senders};
@@ -191,7 +191,10 @@ impl Outbox {
     }
 
     /// Sends one delivery's brief, retrying in place where the error allows; returns how it
-    /// ended, to be recorded in a batch (`None` when it was put back for later).
+    /// ended, to be recorded in a batch (`None` when it was put back for later). Its logs are in
+    /// a `delivery` span (delivery id, chat), each attempt's in a `send` span within it, so one
+    /// brief's retries read together.
+    #[tracing::instrument(name = "delivery", skip_all, fields(delivery = d.id, chat = %d.subscription.chat.chat_id))]
     async fn deliver(
         &self,
         d: Delivery,
@@ -223,14 +226,11 @@ impl Outbox {
         };
         let mut attempt = d.attempts.max(1) as u32;
         loop {
-            let started = std::time::Instant::now();
-            let result = sender.send_prepared(&sub.chat, &brief.prepared, d.id).await;
-            self.core.metrics().send_attempt(
-                sub.chat.platform,
-                started.elapsed(),
-                matches!(result, Err(SendError::RetryAfter(_))),
-            );
-            match self.judge(&d, &brief, result, attempt).await? {
+            let next = self
+                .attempt(&d, &brief, sender.as_ref(), attempt)
+                .instrument(info_span!("send", attempt))
+                .await?;
+            match next {
                 Next::Done(done) => return Ok(done),
                 Next::Retry(wait) => {
                     tokio::time::sleep(wait).await;
@@ -238,6 +238,26 @@ impl Outbox {
                 }
             }
         }
+    }
+
+    /// Attempt `attempt` at sending delivery `d`, and what follows it.
+    async fn attempt(
+        &self,
+        d: &Delivery,
+        brief: &Brief,
+        sender: &dyn Sender,
+        attempt: u32,
+    ) -> Result<Next, StoreError> {
+        let platform = d.subscription.chat.platform;
+        let started = std::time::Instant::now();
+        let result = sender
+            .send_prepared(&d.subscription.chat, &brief.prepared, d.id)
+            .await;
+        let limited = matches!(result, Err(SendError::RetryAfter(_)));
+        self.core
+            .metrics()
+            .send_attempt(platform, started.elapsed(), limited);
+        self.judge(d, brief, result, attempt).await
     }
 
     /// What follows attempt `attempt` at sending delivery `d`, which ended in `result`.
