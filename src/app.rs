@@ -100,19 +100,7 @@ impl App {
                     .context("building the speech-to-text client")?,
             ),
         );
-        let core = Arc::new(
-            Core::new(
-                store.clone(),
-                index.clone(),
-                Arc::new(crate::ports::ChatFeeds {
-                    store: store.clone(),
-                    allow_private: config.ingest.allow_private,
-                }),
-                clock.clone(),
-                core_settings(&config),
-            )
-            .with_metrics(metrics.clone()),
-        );
+        let core = core(&config, &store, &index, &clock, &metrics);
         Ok(App {
             config,
             store,
@@ -179,26 +167,7 @@ impl App {
                 warn!(error = %e, "cannot listen for other instances' planned deliveries; the outbox checks every minute")
             }
         }
-        let d = &self.config.delivery;
-        let settings = OutboxSettings {
-            concurrency: d.concurrency,
-            lease: Config::duration(&d.lease),
-            max_attempts: d.max_attempts,
-        };
-        for (platform, per_second) in [
-            (Platform::Telegram, self.config.telegram.per_second),
-            (Platform::Discord, self.config.discord.per_second),
-        ] {
-            if senders.contains_key(&platform) && !settings.lease_outlasts_queue(per_second) {
-                warn!(
-                    platform = platform.as_str(),
-                    lease = %d.lease,
-                    queued = settings.queue_room(),
-                    per_second,
-                    "delivery.lease is shorter than sending the queued briefs takes at this rate: a brief whose lease runs out in the queue can be sent twice; raise delivery.lease"
-                );
-            }
-        }
+        let settings = self.outbox_settings(&senders);
         let outbox = Outbox::new(self.core.clone(), senders, settings, planned.clone());
         let scheduler = Scheduler::new(
             self.core.clone(),
@@ -231,6 +200,32 @@ impl App {
         })
     }
 
+    /// The outbox's settings; warns when a queued brief's lease can run out before its send at
+    /// a connected platform's rate.
+    fn outbox_settings(&self, senders: &HashMap<Platform, Arc<dyn Sender>>) -> OutboxSettings {
+        let d = &self.config.delivery;
+        let settings = OutboxSettings {
+            concurrency: d.concurrency,
+            lease: Config::duration(&d.lease),
+            max_attempts: d.max_attempts,
+        };
+        for (platform, per_second) in [
+            (Platform::Telegram, self.config.telegram.per_second),
+            (Platform::Discord, self.config.discord.per_second),
+        ] {
+            if senders.contains_key(&platform) && !settings.lease_outlasts_queue(per_second) {
+                warn!(
+                    platform = platform.as_str(),
+                    lease = %d.lease,
+                    queued = settings.queue_room(),
+                    per_second,
+                    "delivery.lease is shorter than sending the queued briefs takes at this rate: a brief whose lease runs out in the queue can be sent twice; raise delivery.lease"
+                );
+            }
+        }
+        settings
+    }
+
     /// Runs the bot with the console chat on `input`/`output` until the input ends.
     pub async fn run_console<R, W>(&self, input: R, output: W) -> anyhow::Result<()>
     where
@@ -257,6 +252,23 @@ impl App {
             ConsoleMode::Auto => !self.config.telegram.enabled && !self.config.discord.enabled,
         }
     }
+}
+
+/// The core over the store, the index as its lookups and the store's feed list.
+fn core(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    index: &Arc<SearchIndex>,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> Arc<Core> {
+    let feeds = Arc::new(crate::ports::ChatFeeds {
+        store: store.clone(),
+        allow_private: config.ingest.allow_private,
+    });
+    let settings = core_settings(config);
+    let core = Core::new(store.clone(), index.clone(), feeds, clock.clone(), settings);
+    Arc::new(core.with_metrics(metrics.clone()))
 }
 
 /// The core's settings from a validated config.

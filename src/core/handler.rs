@@ -280,47 +280,58 @@ impl Core {
                 }
                 None => Reply::text(NOT_SUBSCRIBED),
             },
-            Command::Time { time, timezone } => match self.store.subscription(&ctx.chat).await? {
-                Some(mut s) => {
-                    let tz_name = timezone.unwrap_or(s.timezone.clone());
-                    let (schedule, tz) = match (Schedule::parse(&time), parse_timezone(&tz_name)) {
-                        (Ok(sc), Ok(tz)) => (sc, tz),
-                        (Err(e), _) => return Ok(Reply::text(e.to_string())),
-                        (_, Err(e)) => return Ok(Reply::text(e.to_string())),
-                    };
-                    let Some(next) = schedule.next_after(self.clock.now(), tz) else {
-                        return Ok(Reply::text("That schedule never runs."));
-                    };
-                    s.schedule = time;
-                    s.timezone = tz.name().to_string();
-                    s.next_run_at = next;
-                    self.store.update_subscription(&s).await?;
-                    self.schedule_changed.notify_one();
-                    Reply::text(format!(
-                        "Done: the brief now comes {}. Next: {}.",
-                        schedule_words(&s),
-                        local(next, tz)
-                    ))
-                }
-                None => Reply::text(NOT_SUBSCRIBED),
-            },
-            Command::Top => {
-                let picked = self.rank_for(None).await?;
-                if picked.is_empty() {
-                    Reply::text(format!(
-                        "No insights yet from episodes of the last {}. Try again after the next ingest.",
-                        days(self.settings.lookback)
-                    ))
-                } else {
-                    Reply {
-                        text: format!("Top {} insights:", picked.len()),
-                        cards: picked.iter().map(Card::from).collect(),
-                    }
-                }
-            }
+            Command::Time { time, timezone } => self.set_time(ctx, time, timezone).await?,
+            Command::Top => self.top().await?,
             Command::Related(q) => self.related(&q).await?,
             Command::More(id) => self.more(id).await?,
             Command::Feeds(arg) => self.feeds(ctx, arg).await?,
+        })
+    }
+
+    async fn set_time(
+        &self,
+        ctx: &UserContext,
+        time: String,
+        timezone: Option<String>,
+    ) -> Result<Reply, StoreError> {
+        Ok(match self.store.subscription(&ctx.chat).await? {
+            Some(mut s) => {
+                let tz_name = timezone.unwrap_or(s.timezone.clone());
+                let (schedule, tz) = match (Schedule::parse(&time), parse_timezone(&tz_name)) {
+                    (Ok(sc), Ok(tz)) => (sc, tz),
+                    (Err(e), _) => return Ok(Reply::text(e.to_string())),
+                    (_, Err(e)) => return Ok(Reply::text(e.to_string())),
+                };
+                let Some(next) = schedule.next_after(self.clock.now(), tz) else {
+                    return Ok(Reply::text("That schedule never runs."));
+                };
+                s.schedule = time;
+                s.timezone = tz.name().to_string();
+                s.next_run_at = next;
+                self.store.update_subscription(&s).await?;
+                self.schedule_changed.notify_one();
+                Reply::text(format!(
+                    "Done: the brief now comes {}. Next: {}.",
+                    schedule_words(&s),
+                    local(next, tz)
+                ))
+            }
+            None => Reply::text(NOT_SUBSCRIBED),
+        })
+    }
+
+    async fn top(&self) -> Result<Reply, StoreError> {
+        let picked = self.rank_for(None).await?;
+        Ok(if picked.is_empty() {
+            Reply::text(format!(
+                "No insights yet from episodes of the last {}. Try again after the next ingest.",
+                days(self.settings.lookback)
+            ))
+        } else {
+            Reply {
+                text: format!("Top {} insights:", picked.len()),
+                cards: picked.iter().map(Card::from).collect(),
+            }
         })
     }
 
