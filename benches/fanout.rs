@@ -198,7 +198,10 @@ async fn sample(fake: &FakeTelegram, concurrency: usize) -> Sample {
         })
         .await
         .unwrap();
-    let (reply, _) = app.core.brief(&sub).await.unwrap().unwrap();
+    let (reply, _) = podbrief::deliver::compose::brief(&app.core, &sub)
+        .await
+        .unwrap()
+        .unwrap();
     Sample {
         app,
         config,
@@ -225,7 +228,7 @@ async fn sender_only(
         sample.app.core.clone(),
     ));
     // Prepared once, as the outbox does for a brief many chats get.
-    let brief = sender.prepare(reply);
+    let brief = Arc::new(sender.prepare(Arc::new(reply.clone())));
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let cpu0 = cpu_time();
     let t0 = Instant::now();
@@ -412,6 +415,115 @@ fn best_and_median(mut rates: Vec<f64>) -> (f64, f64) {
     (rates[rates.len() - 1], rates[rates.len() / 2])
 }
 
+/// (a): the raw ceiling, the sender alone and podbrief take turns for `PODBRIEF_BENCH_ROUNDS`
+/// rounds; prints each round and the best and median of each. Returns the best ceiling.
+async fn rounds_of_a(
+    n: i64,
+    fake: &FakeTelegram,
+    both: Option<&FakeDiscord>,
+    concurrency: usize,
+    sample: &Sample,
+) -> f64 {
+    // The three runs of (a) take turns, round after round, so a busy moment of the machine
+    // does not fall on one of them only; the best and the median round of each are compared.
+    let rounds: usize = std::env::var("PODBRIEF_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let per = |d: Duration| d.as_micros() as f64 / n as f64;
+    let (mut ceilings, mut alones, mut ours) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let (ceiling, ceiling_cpu) = raw_ceiling(n, fake, both, concurrency, &sample.reply).await;
+        let (alone, alone_cpu) = sender_only(n, fake, concurrency, sample).await;
+        let (elapsed, cpu) =
+            podbrief_run(n, fake, both, 1_000_000, concurrency, &Db::Sqlite, 1).await;
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
+        println!(
+            "(a) round {round}: raw ceiling {:.0}/s (CPU {:.0} µs/send), sender alone {:.0}/s (CPU {:.0} µs/send), podbrief {:.0}/s (CPU {:.0} µs/delivery): podbrief at {:.0}% of this round's ceiling",
+            rate(ceiling),
+            per(ceiling_cpu),
+            rate(alone),
+            per(alone_cpu),
+            rate(elapsed),
+            per(cpu),
+            100.0 * rate(elapsed) / rate(ceiling)
+        );
+        ceilings.push(rate(ceiling));
+        alones.push(rate(alone));
+        ours.push(rate(elapsed));
+    }
+    let (ceiling_best, ceiling_median) = best_and_median(ceilings);
+    let (alone_best, alone_median) = best_and_median(alones);
+    let (ours_best, ours_median) = best_and_median(ours);
+    println!(
+        "(a) raw ceiling (reqwest POSTs, no database), best / median of {rounds}: {ceiling_best:.0}/s / {ceiling_median:.0}/s"
+    );
+    println!(
+        "(a) diagnostic, podbrief's Telegram sender alone (limiter, sendMessage POST, the brief prepared once; no database): {alone_best:.0}/s / {alone_median:.0}/s ({:.0}% / {:.0}% of the ceiling)",
+        100.0 * alone_best / ceiling_best,
+        100.0 * alone_median / ceiling_median
+    );
+    println!(
+        "(a) podbrief, limits lifted: {ours_best:.0}/s / {ours_median:.0}/s ({:.0}% / {:.0}% of the ceiling), peak RSS {} MB",
+        100.0 * ours_best / ceiling_best,
+        100.0 * ours_median / ceiling_median,
+        proc_status("VmHWM:") / 1024
+    );
+    ceiling_best
+}
+
+/// (b): all Telegram chats against the fake's enforced limits, podbrief set to 97% of them.
+async fn run_b(n: i64, concurrency: usize) {
+    let limited = fake_on_its_own_thread();
+    limited.lean();
+    let limit = 1_500;
+    limited.enforce_limits(limit, 1);
+    let allowed = (limit as f64 * 0.97) as u32;
+    let (elapsed, _) = podbrief_run(n, &limited, None, allowed, concurrency, &Db::Sqlite, 1).await;
+    let rate = n as f64 / elapsed.as_secs_f64();
+    println!(
+        "(b) podbrief, Telegram limits ×50 ({limit}/s overall, 1/s per chat; podbrief set to {allowed}/s): {rate:.0}/s = {:.1}% of the limit, {} 429s (overall, per chat, per group: {:?})",
+        100.0 * rate / limit as f64,
+        limited.violations(),
+        limited.violations_by_limit()
+    );
+}
+
+/// (c): (a) on PostgreSQL with one and three instances, when a server is named.
+async fn run_c(
+    n: i64,
+    fake: &FakeTelegram,
+    both: Option<&FakeDiscord>,
+    concurrency: usize,
+    ceiling_best: f64,
+) {
+    // PostgreSQL, limits lifted, one and three instances sharing the database (in this process,
+    // each with its own pool, scheduler and outbox).
+    let Some(server) = pg::postgres_server() else {
+        println!("(c) PostgreSQL: skipped; set PODBRIEF_TEST_DATABASE_URL to run it");
+        return;
+    };
+    for instances in [1, 3] {
+        let (elapsed, cpu) = podbrief_run(
+            n,
+            fake,
+            both,
+            1_000_000,
+            concurrency,
+            &Db::Postgres(server.clone()),
+            instances,
+        )
+        .await;
+        let rate = n as f64 / elapsed.as_secs_f64();
+        println!(
+            "(c) podbrief on PostgreSQL, {instances} instance(s), limits lifted: {n} briefs in {elapsed:.2?} = {rate:.0}/s ({:.0}% of the best ceiling of (a)), CPU {:.0} µs/delivery (server excluded)",
+            100.0 * rate / ceiling_best,
+            cpu.as_micros() as f64 / n as f64,
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let n: i64 = std::env::var("PODBRIEF_BENCH_N")
@@ -453,89 +565,8 @@ async fn main() {
         );
         return;
     }
-    // The three runs of (a) take turns, round after round, so a busy moment of the machine
-    // does not fall on one of them only; the best and the median round of each are compared.
-    let rounds: usize = std::env::var("PODBRIEF_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
-    let per = |d: Duration| d.as_micros() as f64 / n as f64;
-    let (mut ceilings, mut alones, mut ours) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=rounds {
-        let (ceiling, ceiling_cpu) = raw_ceiling(n, &fake, both, concurrency, &sample.reply).await;
-        let (alone, alone_cpu) = sender_only(n, &fake, concurrency, &sample).await;
-        let (elapsed, cpu) =
-            podbrief_run(n, &fake, both, 1_000_000, concurrency, &Db::Sqlite, 1).await;
-        let rate = |d: Duration| n as f64 / d.as_secs_f64();
-        println!(
-            "(a) round {round}: raw ceiling {:.0}/s (CPU {:.0} µs/send), sender alone {:.0}/s (CPU {:.0} µs/send), podbrief {:.0}/s (CPU {:.0} µs/delivery): podbrief at {:.0}% of this round's ceiling",
-            rate(ceiling),
-            per(ceiling_cpu),
-            rate(alone),
-            per(alone_cpu),
-            rate(elapsed),
-            per(cpu),
-            100.0 * rate(elapsed) / rate(ceiling)
-        );
-        ceilings.push(rate(ceiling));
-        alones.push(rate(alone));
-        ours.push(rate(elapsed));
-    }
-    let (ceiling_best, ceiling_median) = best_and_median(ceilings);
-    let (alone_best, alone_median) = best_and_median(alones);
-    let (ours_best, ours_median) = best_and_median(ours);
-    println!(
-        "(a) raw ceiling (reqwest POSTs, no database), best / median of {rounds}: {ceiling_best:.0}/s / {ceiling_median:.0}/s"
-    );
-    println!(
-        "(a) diagnostic, podbrief's Telegram sender alone (limiter, sendMessage POST, the brief prepared once; no database): {alone_best:.0}/s / {alone_median:.0}/s ({:.0}% / {:.0}% of the ceiling)",
-        100.0 * alone_best / ceiling_best,
-        100.0 * alone_median / ceiling_median
-    );
-    println!(
-        "(a) podbrief, limits lifted: {ours_best:.0}/s / {ours_median:.0}/s ({:.0}% / {:.0}% of the ceiling), peak RSS {} MB",
-        100.0 * ours_best / ceiling_best,
-        100.0 * ours_median / ceiling_median,
-        proc_status("VmHWM:") / 1024
-    );
+    let ceiling_best = rounds_of_a(n, &fake, both, concurrency, &sample).await;
 
-    let limited = fake_on_its_own_thread();
-    limited.lean();
-    let limit = 1_500;
-    limited.enforce_limits(limit, 1);
-    let allowed = (limit as f64 * 0.97) as u32;
-    let (elapsed, _) = podbrief_run(n, &limited, None, allowed, concurrency, &Db::Sqlite, 1).await;
-    let rate = n as f64 / elapsed.as_secs_f64();
-    println!(
-        "(b) podbrief, Telegram limits ×50 ({limit}/s overall, 1/s per chat; podbrief set to {allowed}/s): {rate:.0}/s = {:.1}% of the limit, {} 429s (overall, per chat, per group: {:?})",
-        100.0 * rate / limit as f64,
-        limited.violations(),
-        limited.violations_by_limit()
-    );
-
-    // PostgreSQL, limits lifted, one and three instances sharing the database (in this process,
-    // each with its own pool, scheduler and outbox).
-    let Some(server) = pg::postgres_server() else {
-        println!("(c) PostgreSQL: skipped; set PODBRIEF_TEST_DATABASE_URL to run it");
-        return;
-    };
-    for instances in [1, 3] {
-        let (elapsed, cpu) = podbrief_run(
-            n,
-            &fake,
-            both,
-            1_000_000,
-            concurrency,
-            &Db::Postgres(server.clone()),
-            instances,
-        )
-        .await;
-        let rate = n as f64 / elapsed.as_secs_f64();
-        println!(
-            "(c) podbrief on PostgreSQL, {instances} instance(s), limits lifted: {n} briefs in {elapsed:.2?} = {rate:.0}/s ({:.0}% of the best ceiling of (a)), CPU {:.0} µs/delivery (server excluded)",
-            100.0 * rate / ceiling_best,
-            cpu.as_micros() as f64 / n as f64,
-        );
-    }
+    run_b(n, concurrency).await;
+    run_c(n, &fake, both, concurrency, ceiling_best).await;
 }

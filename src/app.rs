@@ -13,9 +13,7 @@ use crate::config::{Config, ConsoleMode};
 use crate::core::clock::Clock;
 use crate::core::model::Platform;
 use crate::core::{Core, Settings};
-use crate::deliver::Sender;
-use crate::deliver::outbox::{Outbox, OutboxSettings};
-use crate::deliver::scheduler::Scheduler;
+use crate::deliver::{Outbox, OutboxSettings, Scheduler, Sender};
 use crate::extract::ExtractiveEngine;
 use crate::ingest::{IngestReport, Ingestor, PollPolicy};
 use crate::search::SearchIndex;
@@ -103,15 +101,7 @@ impl App {
                     .context("building the speech-to-text client")?,
             ),
         );
-        let core = Arc::new(
-            Core::new(
-                store.clone(),
-                index.clone(),
-                clock.clone(),
-                Settings::from_config(&config),
-            )
-            .with_metrics(metrics.clone()),
-        );
+        let core = core(&config, &store, &index, &clock, &metrics);
         Ok(App {
             config,
             store,
@@ -178,33 +168,13 @@ impl App {
                 warn!(error = %e, "cannot listen for other instances' planned deliveries; the outbox checks every minute")
             }
         }
-        let d = &self.config.delivery;
-        let settings = OutboxSettings {
-            concurrency: d.concurrency,
-            lease: Config::duration(&d.lease),
-            max_attempts: d.max_attempts,
-        };
-        for (platform, per_second) in [
-            (Platform::Telegram, self.config.telegram.per_second),
-            (Platform::Discord, self.config.discord.per_second),
-        ] {
-            if senders.contains_key(&platform) && !settings.lease_outlasts_queue(per_second) {
-                warn!(
-                    platform = platform.as_str(),
-                    lease = %d.lease,
-                    queued = settings.queue_room(),
-                    per_second,
-                    "delivery.lease is shorter than sending the queued briefs takes at this rate: a brief whose lease runs out in the queue can be sent twice; raise delivery.lease"
-                );
-            }
-        }
+        let settings = self.outbox_settings(&senders);
         let outbox = Outbox::new(self.core.clone(), senders, settings, planned.clone());
         let scheduler = Scheduler::new(
             self.core.clone(),
             Config::duration(&self.config.brief.catch_up),
-            planned,
-        )
-        .with_handoff(outbox.handoff());
+            outbox.handoff(),
+        );
         let scheduler = tokio::spawn(scheduler.run());
         tasks.push(self.health.watch("scheduler", scheduler));
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -229,6 +199,32 @@ impl App {
             outbox: Some(outbox),
             stop,
         })
+    }
+
+    /// The outbox's settings; warns when a queued brief's lease can run out before its send at
+    /// a connected platform's rate.
+    fn outbox_settings(&self, senders: &HashMap<Platform, Arc<dyn Sender>>) -> OutboxSettings {
+        let d = &self.config.delivery;
+        let settings = OutboxSettings {
+            concurrency: d.concurrency,
+            lease: Config::duration(&d.lease),
+            max_attempts: d.max_attempts,
+        };
+        for (platform, per_second) in [
+            (Platform::Telegram, self.config.telegram.per_second),
+            (Platform::Discord, self.config.discord.per_second),
+        ] {
+            if senders.contains_key(&platform) && !settings.lease_outlasts_queue(per_second) {
+                warn!(
+                    platform = platform.as_str(),
+                    lease = %d.lease,
+                    queued = settings.queue_room(),
+                    per_second,
+                    "delivery.lease is shorter than sending the queued briefs takes at this rate: a brief whose lease runs out in the queue can be sent twice; raise delivery.lease"
+                );
+            }
+        }
+        settings
     }
 
     /// Runs the bot with the console chat on `input`/`output` until the input ends.
@@ -256,6 +252,42 @@ impl App {
             ConsoleMode::Off => false,
             ConsoleMode::Auto => !self.config.telegram.enabled && !self.config.discord.enabled,
         }
+    }
+}
+
+/// The core over the store, the index as its lookups and the store's feed list.
+fn core(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    index: &Arc<SearchIndex>,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> Arc<Core> {
+    let feeds = Arc::new(crate::ports::ChatFeeds {
+        store: store.clone(),
+        allow_private: config.ingest.allow_private,
+    });
+    let settings = core_settings(config);
+    let core = Core::new(store.clone(), index.clone(), feeds, clock.clone(), settings);
+    Arc::new(core.with_metrics(metrics.clone()))
+}
+
+/// The core's settings from a validated config.
+fn core_settings(c: &Config) -> Settings {
+    let days = |s: &str| Config::duration(s).as_secs_f64() / 86_400.0;
+    Settings {
+        size: c.brief.size,
+        default_time: c.brief.default_time.clone(),
+        default_timezone: c.brief.default_timezone.clone(),
+        lookback: chrono::Duration::from_std(Config::duration(&c.brief.lookback))
+            .unwrap_or(chrono::Duration::days(7)),
+        half_life_days: days(&c.brief.half_life),
+        max_per_episode: c.brief.max_per_episode,
+        max_per_podcast: c.brief.max_per_podcast,
+        skip_empty: c.brief.empty == crate::config::EmptyBrief::Skip,
+        results: c.search.results,
+        related_same_episode: c.search.related_same_episode,
+        operators: c.ingest.operators.clone(),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod extract;
 pub mod ingest;
 pub mod metrics;
+pub mod ports;
 pub mod search;
 pub mod store;
 pub mod web;

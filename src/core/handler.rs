@@ -8,18 +8,17 @@ use chrono_tz::Tz;
 use tokio::sync::Notify;
 use tracing::error;
 
-use crate::config::{Config, EmptyBrief};
 use crate::core::brief::{BriefRules, TopicFilter, rank};
 use crate::core::clock::Clock;
 use crate::core::command::{COMMANDS, Command, CommandError, FeedsArg, ParseContext, TopicsArg};
 use crate::core::model::{
     Card, ChatRef, InsightId, InsightView, Platform, Reply, Subscription, SubscriptionId,
 };
+use crate::core::ports::{FeedAdmin, FeedAdminError, Lookup};
 use crate::core::schedule::{Schedule, parse_timezone};
-use crate::search::SearchIndex;
 use crate::store::{NewSubscription, Store, StoreError};
 
-/// The settings the core needs, taken from the config.
+/// The settings the core needs (built from the config in `app.rs`).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Default insights per brief.
@@ -36,38 +35,14 @@ pub struct Settings {
     pub max_per_episode: usize,
     /// Per-podcast cap in a brief.
     pub max_per_podcast: usize,
-    /// What an empty brief does.
-    pub empty: EmptyBrief,
+    /// Whether a brief with nothing new is skipped (else a short notice is sent).
+    pub skip_empty: bool,
     /// Lookup results.
     pub results: usize,
     /// Whether "more like this" may return the same episode.
     pub related_same_episode: bool,
     /// Who may manage feeds from chat (`console`, `telegram:ID`, `discord:ID`).
     pub operators: Vec<String>,
-    /// Whether chat-added feeds may point at private addresses.
-    pub allow_private_feeds: bool,
-}
-
-impl Settings {
-    /// Settings from a validated config.
-    pub fn from_config(c: &Config) -> Settings {
-        let days = |s: &str| Config::duration(s).as_secs_f64() / 86_400.0;
-        Settings {
-            size: c.brief.size,
-            default_time: c.brief.default_time.clone(),
-            default_timezone: c.brief.default_timezone.clone(),
-            lookback: chrono::Duration::from_std(Config::duration(&c.brief.lookback))
-                .unwrap_or(chrono::Duration::days(7)),
-            half_life_days: days(&c.brief.half_life),
-            max_per_episode: c.brief.max_per_episode,
-            max_per_podcast: c.brief.max_per_podcast,
-            empty: c.brief.empty,
-            results: c.search.results,
-            related_same_episode: c.search.related_same_episode,
-            operators: c.ingest.operators.clone(),
-            allow_private_feeds: c.ingest.allow_private,
-        }
-    }
 }
 
 /// Who is asking, as the adapter established it.
@@ -86,7 +61,8 @@ pub struct UserContext {
 /// The bot core shared by every adapter.
 pub struct Core {
     store: Arc<dyn Store>,
-    index: Arc<SearchIndex>,
+    lookup: Arc<dyn Lookup>,
+    feeds: Arc<dyn FeedAdmin>,
     clock: Arc<dyn Clock>,
     settings: Settings,
     schedule_changed: Arc<Notify>,
@@ -112,16 +88,18 @@ const INTERNAL_ERROR: &str =
     "Sorry, something went wrong on my side. Please try again in a moment.";
 
 impl Core {
-    /// A core over a store and an index.
+    /// A core over a store, lookups and the feed list.
     pub fn new(
         store: Arc<dyn Store>,
-        index: Arc<SearchIndex>,
+        lookup: Arc<dyn Lookup>,
+        feeds: Arc<dyn FeedAdmin>,
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Core {
         Core {
             store,
-            index,
+            lookup,
+            feeds,
             clock,
             settings,
             schedule_changed: Arc::new(Notify::new()),
@@ -146,19 +124,76 @@ impl Core {
         self.schedule_changed.clone()
     }
 
-    /// The store.
+    /// The store, for the delivery path (`deliver/`); adapters and the web use the intents
+    /// below.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
-    /// The clock.
+    /// The clock, for the delivery path (`deliver/`); adapters and the web ask [`Core::now`].
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
 
+    /// What time it is.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A group chat became another chat (Telegram's supergroup upgrade): its subscription
+    /// follows. False when the chat had none.
+    pub async fn chat_migrated(
+        &self,
+        chat: &ChatRef,
+        new_chat_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.store.move_chat(chat, new_chat_id).await
+    }
+
+    /// The bot can no longer post to `chat` (removed, blocked): its subscription is paused with
+    /// `reason`. False when the chat had none.
+    pub async fn chat_lost(&self, chat: &ChatRef, reason: &str) -> Result<bool, StoreError> {
+        self.store.pause_chat(chat, reason).await
+    }
+
+    /// The bot left a server (a Discord guild): every subscription there is paused with
+    /// `reason`; returns how many.
+    pub async fn scope_lost(
+        &self,
+        platform: Platform,
+        scope_id: &str,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        self.store.pause_scope(platform, scope_id, reason).await
+    }
+
+    /// The subscription of `chat`, if any.
+    pub async fn subscription(&self, chat: &ChatRef) -> Result<Option<Subscription>, StoreError> {
+        self.store.subscription(chat).await
+    }
+
+    /// The titles of the podcasts read so far (a feed never read is left out).
+    pub async fn podcast_titles(&self) -> Result<Vec<String>, StoreError> {
+        let feeds = self.store.feeds().await?;
+        Ok(feeds
+            .into_iter()
+            .filter(|f| f.title != f.feed_url)
+            .map(|f| f.title)
+            .collect())
+    }
+
+    /// Takes the instance-wide lock `name` (one Telegram poller among instances); `None` while
+    /// another instance holds it.
+    pub async fn try_lock(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::store::InstanceLock>, StoreError> {
+        self.store.try_lock(name).await
+    }
+
     /// The most common topics of the indexed insights, most frequent first.
     pub fn top_topics(&self, n: usize) -> Vec<String> {
-        self.index.top_topics(n)
+        self.lookup.top_topics(n)
     }
 
     /// The settings.
@@ -245,47 +280,58 @@ impl Core {
                 }
                 None => Reply::text(NOT_SUBSCRIBED),
             },
-            Command::Time { time, timezone } => match self.store.subscription(&ctx.chat).await? {
-                Some(mut s) => {
-                    let tz_name = timezone.unwrap_or(s.timezone.clone());
-                    let (schedule, tz) = match (Schedule::parse(&time), parse_timezone(&tz_name)) {
-                        (Ok(sc), Ok(tz)) => (sc, tz),
-                        (Err(e), _) => return Ok(Reply::text(e.to_string())),
-                        (_, Err(e)) => return Ok(Reply::text(e.to_string())),
-                    };
-                    let Some(next) = schedule.next_after(self.clock.now(), tz) else {
-                        return Ok(Reply::text("That schedule never runs."));
-                    };
-                    s.schedule = time;
-                    s.timezone = tz.name().to_string();
-                    s.next_run_at = next;
-                    self.store.update_subscription(&s).await?;
-                    self.schedule_changed.notify_one();
-                    Reply::text(format!(
-                        "Done: the brief now comes {}. Next: {}.",
-                        schedule_words(&s),
-                        local(next, tz)
-                    ))
-                }
-                None => Reply::text(NOT_SUBSCRIBED),
-            },
-            Command::Top => {
-                let picked = self.rank_for(None).await?;
-                if picked.is_empty() {
-                    Reply::text(format!(
-                        "No insights yet from episodes of the last {}. Try again after the next ingest.",
-                        days(self.settings.lookback)
-                    ))
-                } else {
-                    Reply {
-                        text: format!("Top {} insights:", picked.len()),
-                        cards: picked.iter().map(Card::from).collect(),
-                    }
-                }
-            }
+            Command::Time { time, timezone } => self.set_time(ctx, time, timezone).await?,
+            Command::Top => self.top().await?,
             Command::Related(q) => self.related(&q).await?,
             Command::More(id) => self.more(id).await?,
             Command::Feeds(arg) => self.feeds(ctx, arg).await?,
+        })
+    }
+
+    async fn set_time(
+        &self,
+        ctx: &UserContext,
+        time: String,
+        timezone: Option<String>,
+    ) -> Result<Reply, StoreError> {
+        Ok(match self.store.subscription(&ctx.chat).await? {
+            Some(mut s) => {
+                let tz_name = timezone.unwrap_or(s.timezone.clone());
+                let (schedule, tz) = match (Schedule::parse(&time), parse_timezone(&tz_name)) {
+                    (Ok(sc), Ok(tz)) => (sc, tz),
+                    (Err(e), _) => return Ok(Reply::text(e.to_string())),
+                    (_, Err(e)) => return Ok(Reply::text(e.to_string())),
+                };
+                let Some(next) = schedule.next_after(self.clock.now(), tz) else {
+                    return Ok(Reply::text("That schedule never runs."));
+                };
+                s.schedule = time;
+                s.timezone = tz.name().to_string();
+                s.next_run_at = next;
+                self.store.update_subscription(&s).await?;
+                self.schedule_changed.notify_one();
+                Reply::text(format!(
+                    "Done: the brief now comes {}. Next: {}.",
+                    schedule_words(&s),
+                    local(next, tz)
+                ))
+            }
+            None => Reply::text(NOT_SUBSCRIBED),
+        })
+    }
+
+    async fn top(&self) -> Result<Reply, StoreError> {
+        let picked = self.rank_for(None).await?;
+        Ok(if picked.is_empty() {
+            Reply::text(format!(
+                "No insights yet from episodes of the last {}. Try again after the next ingest.",
+                days(self.settings.lookback)
+            ))
+        } else {
+            Reply {
+                text: format!("Top {} insights:", picked.len()),
+                cards: picked.iter().map(Card::from).collect(),
+            }
         })
     }
 
@@ -349,7 +395,7 @@ impl Core {
         };
         Ok(match arg {
             TopicsArg::Show => Reply::text(if s.topics.is_empty() {
-                let known = self.index.top_topics(8);
+                let known = self.lookup.top_topics(8);
                 format!(
                     "No topic filter: the brief covers everything.\nSet one with /topics {}",
                     example_topics(&known)
@@ -376,9 +422,9 @@ impl Core {
     async fn related(&self, q: &str) -> Result<Reply, StoreError> {
         let _timer = self.metrics.lookup_timer();
         let shown: String = q.chars().take(100).collect();
-        let hits = match self
-            .index
-            .search_hybrid(q, self.settings.results, self.clock.now())
+        let ids = match self
+            .lookup
+            .related_to(q, self.settings.results, self.clock.now())
             .await
         {
             Ok(h) => h,
@@ -387,10 +433,9 @@ impl Core {
                 return Ok(Reply::text(INTERNAL_ERROR));
             }
         };
-        let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
         let found = self.store.insights(&ids).await?;
         if found.is_empty() {
-            let known = self.index.top_topics(5);
+            let known = self.lookup.top_topics(5);
             let hint = if known.is_empty() {
                 String::new()
             } else {
@@ -411,7 +456,7 @@ impl Core {
         let Some(insight) = self.store.insights(&[id]).await?.into_iter().next() else {
             return Ok(Reply::text(format!("There is no insight #{id}.")));
         };
-        let hits = match self.index.related(
+        let ids = match self.lookup.more_like(
             &insight,
             self.settings.results,
             self.settings.related_same_episode,
@@ -423,7 +468,6 @@ impl Core {
                 return Ok(Reply::text(INTERNAL_ERROR));
             }
         };
-        let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
         let found = self.store.insights(&ids).await?;
         if found.is_empty() {
             return Ok(Reply::text(format!("Nothing else like #{id} yet.")));
@@ -435,7 +479,6 @@ impl Core {
     }
 
     async fn feeds(&self, ctx: &UserContext, arg: FeedsArg) -> Result<Reply, StoreError> {
-        use crate::ingest::manage::{self, ManageError};
         let who = match (ctx.chat.platform, &ctx.user_id) {
             (Platform::Console, _) => "console".to_string(),
             (p, Some(id)) => format!("{}:{id}", p.as_str()),
@@ -446,32 +489,25 @@ impl Core {
                 "Only podbrief's operators can manage feeds (ingest.operators in the config).",
             ));
         }
-        let store = self.store.as_ref();
         let result = match arg {
-            FeedsArg::List => return Ok(Reply::text(manage::describe(&store.feeds().await?))),
-            FeedsArg::Add(url) => manage::add(
-                store,
-                &url,
-                true,
-                self.settings.allow_private_feeds,
-                self.clock.now(),
-            )
-            .await
-            .map(|added| {
+            FeedsArg::List => self.feeds.describe().await,
+            FeedsArg::Add(url) => self.feeds.add(&url, self.clock.now()).await.map(|added| {
                 if added {
                     format!("Added {url}; it is read within a minute.")
                 } else {
                     format!("{url} is already a feed.")
                 }
             }),
-            FeedsArg::Remove(url) => manage::remove(store, &url)
+            FeedsArg::Remove(url) => self
+                .feeds
+                .remove(&url)
                 .await
                 .map(|_| format!("Removed {url} with its episodes and insights.")),
         };
         match result {
             Ok(text) => Ok(Reply::text(text)),
-            Err(ManageError::Store(e)) => Err(e),
-            Err(e) => Ok(Reply::text(format!("Refused: {e}"))),
+            Err(FeedAdminError::Store(e)) => Err(e),
+            Err(FeedAdminError::Refused(e)) => Ok(Reply::text(format!("Refused: {e}"))),
         }
     }
 
@@ -577,14 +613,8 @@ impl Core {
             .filter(|c| c.published_at >= since && !delivered.contains(&c.id))
             .cloned()
             .collect();
-        let rules = BriefRules {
-            size,
-            max_per_episode: self.settings.max_per_episode,
-            max_per_podcast: self.settings.max_per_podcast,
-            half_life_days: self.settings.half_life_days,
-        };
         let filter = TopicFilter::from_list(topics);
-        let ranked = Arc::new(rank(&candidates, &rules, &filter, now));
+        let ranked = Arc::new(rank(&candidates, &self.rules(size), &filter, now));
         if untouched {
             let mut cache = self.brief_cache.lock().unwrap_or_else(|e| e.into_inner());
             if cache.key == Some(key) {
@@ -594,64 +624,27 @@ impl Core {
         ranked
     }
 
-    /// The brief message for a subscription: `None` when there is nothing new and empty briefs
-    /// are skipped.
-    pub async fn brief(&self, sub: &Subscription) -> Result<Option<(Reply, Vec<i64>)>, StoreError> {
-        Ok(self
-            .briefs(&[sub])
-            .await?
-            .pop()
-            .flatten()
-            .map(|(reply, ids)| (Arc::unwrap_or_clone(reply), ids)))
+    /// The brief as it stood at `at` for everyone (no topics, nothing delivered): the ranking of
+    /// `candidates` published within the lookback window before `at` (a day's brief on the web).
+    pub fn brief_at(&self, candidates: &[InsightView], at: DateTime<Utc>) -> Vec<InsightView> {
+        let from = at - self.settings.lookback;
+        let known: Vec<InsightView> = candidates
+            .iter()
+            .filter(|c| c.published_at <= at && c.published_at >= from)
+            .cloned()
+            .collect();
+        let rules = self.rules(usize::from(self.settings.size));
+        rank(&known, &rules, &TopicFilter::default(), at)
     }
 
-    /// The brief messages of several subscriptions (a fan-out batch), in order, with the ids of
-    /// the insights each carries; `None` where there is nothing new and empty briefs are skipped.
-    pub async fn briefs(
-        &self,
-        subs: &[&Subscription],
-    ) -> Result<Vec<Option<(Arc<Reply>, Vec<InsightId>)>>, StoreError> {
-        let ranked = self.rank_many(subs).await?;
-        let now = self.clock.now();
-        // Subscriptions that get the same insights on the same local date share one reply, so a
-        // fan-out renders each distinct brief once.
-        let mut shared: HashMap<(String, Vec<InsightId>), Arc<Reply>> = HashMap::new();
-        // The local date, worked out once per timezone of the batch.
-        let mut dates: HashMap<&str, String> = HashMap::new();
-        Ok(subs
-            .iter()
-            .zip(ranked)
-            .map(|(sub, picked)| {
-                let date = dates
-                    .entry(sub.timezone.as_str())
-                    .or_insert_with(|| {
-                        let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
-                        now.with_timezone(&tz).format("%A %-d %B").to_string()
-                    })
-                    .clone();
-                if picked.is_empty() && self.settings.empty == EmptyBrief::Skip {
-                    return None;
-                }
-                let ids: Vec<InsightId> = picked.iter().map(|i| i.id).collect();
-                let reply = shared
-                    .entry((date, ids.clone()))
-                    .or_insert_with_key(|(date, _)| {
-                        Arc::new(if picked.is_empty() {
-                            Reply::text(format!("podbrief for {date}: nothing new today."))
-                        } else {
-                            Reply {
-                                text: format!(
-                                    "podbrief for {date}: the top {} insights",
-                                    picked.len()
-                                ),
-                                cards: picked.iter().map(Card::from).collect(),
-                            }
-                        })
-                    })
-                    .clone();
-                Some((reply, ids))
-            })
-            .collect())
+    /// The ranking rules of a brief of `size` insights.
+    fn rules(&self, size: usize) -> BriefRules {
+        BriefRules {
+            size,
+            max_per_episode: self.settings.max_per_episode,
+            max_per_podcast: self.settings.max_per_podcast,
+            half_life_days: self.settings.half_life_days,
+        }
     }
 
     fn describe(&self, s: &Subscription) -> String {

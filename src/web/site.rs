@@ -14,7 +14,6 @@ use tracing::warn;
 
 use super::health::Health;
 use crate::core::Core;
-use crate::core::brief::{BriefRules, TopicFilter, rank};
 use crate::core::model::InsightView;
 use crate::metrics::Metrics;
 use crate::search::SearchIndex;
@@ -26,8 +25,10 @@ const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Everything the pages and endpoints read. Cheap to clone.
 #[derive(Clone)]
 pub struct Site {
-    /// The core (store, clock, brief settings).
+    /// The core (clock, brief settings, the brief ranking).
     pub core: Arc<Core>,
+    /// The store the pages read.
+    pub store: Arc<dyn Store>,
     /// The search index, for related insights.
     pub index: Arc<SearchIndex>,
     /// The counters `/metrics` shows.
@@ -43,6 +44,7 @@ impl Site {
     pub fn from_app(app: &crate::app::App) -> Site {
         Site {
             core: app.core.clone(),
+            store: app.store.clone(),
             index: app.index.clone(),
             metrics: app.metrics.clone(),
             health: app.health.clone(),
@@ -51,11 +53,11 @@ impl Site {
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
-        self.core.store()
+        &self.store
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.core.clock().now()
+        self.core.now()
     }
 
     /// `path` (starting with `/`) as an absolute URL when `public_url` is set, else as is.
@@ -95,20 +97,7 @@ impl Site {
         candidates: &[InsightView],
         at: DateTime<Utc>,
     ) -> Vec<InsightView> {
-        let s = self.core.settings();
-        let rules = BriefRules {
-            size: usize::from(s.size),
-            max_per_episode: s.max_per_episode,
-            max_per_podcast: s.max_per_podcast,
-            half_life_days: s.half_life_days,
-        };
-        let from = at - s.lookback;
-        let known: Vec<InsightView> = candidates
-            .iter()
-            .filter(|c| c.published_at <= at && c.published_at >= from)
-            .cloned()
-            .collect();
-        rank(&known, &rules, &TopicFilter::default(), at)
+        self.core.brief_at(candidates, at)
     }
 }
 

@@ -64,7 +64,10 @@ async fn excluded_topics_never_appear_in_a_brief() {
         .await
         .unwrap()
         .unwrap();
-    let (reply, _) = t.app.core.brief(&sub).await.unwrap().expect("a brief");
+    let (reply, _) = podbrief::deliver::compose::brief(&t.app.core, &sub)
+        .await
+        .unwrap()
+        .expect("a brief");
     assert!(
         reply
             .cards

@@ -561,3 +561,42 @@ async fn a_fan_out_is_planned_as_it_is_sent_each_brief_leased_from_its_planning(
     chats.sort();
     assert_eq!(chats, (1..=24).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn one_brief_s_retries_can_be_followed_in_the_logs() {
+    let fake = FakeTelegram::start().await;
+    let t = telegram_app(&fake, "[delivery]\nmax_attempts = 4\nconcurrency = 1\n").await;
+    // A chat id no other test uses: the log is shared by every test.
+    let chat = 918_273_645;
+    subscribe_many(&t, chat..=chat).await;
+    fake.fail_next_send(
+        400,
+        json!({"ok": false, "error_code": 400, "description": "Bad Request: try again"}),
+    );
+    let running = t.start().await;
+    t.clock.set(at("2026-11-27T08:00:00Z"));
+    let store = t.app.store.clone();
+    wait_until("the brief is sent on its second attempt", || {
+        let store = store.clone();
+        async move {
+            let rows = store.deliveries(false, 10).await.unwrap();
+            rows.len() == 1 && rows[0].status == "sent"
+        }
+    })
+    .await;
+    let id = t.app.store.deliveries(false, 10).await.unwrap()[0].id;
+    let span = format!("delivery{{delivery={id} chat={chat}}}");
+    let logs = crate::support::captured_logs();
+    let ours: Vec<&str> = logs.lines().filter(|l| l.contains(&span)).collect();
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("send{attempt=1}") && l.contains("brief not sent yet")),
+        "{ours:#?}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("send{attempt=2}") && l.contains("brief sent")),
+        "{ours:#?}"
+    );
+    running.shutdown().await;
+}

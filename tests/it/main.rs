@@ -1,5 +1,6 @@
 //! podbrief's integration tests: one binary, user stories through the `TestApp` harness.
 
+mod architecture;
 mod brief;
 mod chapters;
 mod cli;

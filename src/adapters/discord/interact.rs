@@ -355,7 +355,7 @@ async fn run_steps(core: Arc<Core>, user: UserContext, steps: Vec<Command>) -> R
     for (n, step) in steps.into_iter().enumerate() {
         if n > 0 {
             // Settings after a subscribe apply only if the subscribe took.
-            match core.store().subscription(&user.chat).await {
+            match core.subscription(&user.chat).await {
                 Ok(Some(_)) => {}
                 _ => break,
             }
@@ -680,11 +680,9 @@ impl Handler {
 /// Autocomplete choices for `/related`: the index's most common topics, then podcast titles.
 async fn load_topics(core: &Core) -> Vec<String> {
     let mut names = core.top_topics(500);
-    let feeds = core.store().feeds().await.unwrap_or_default();
-    // A feed never read yet is titled by its URL: not a useful choice.
-    for feed in feeds.into_iter().filter(|f| f.title != f.feed_url) {
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(&feed.title)) {
-            names.push(feed.title);
+    for title in core.podcast_titles().await.unwrap_or_default() {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&title)) {
+            names.push(title);
         }
     }
     names

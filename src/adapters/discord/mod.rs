@@ -207,8 +207,7 @@ impl EventHandler for Gateway {
         match self
             .handler
             .core()
-            .store()
-            .pause_scope(Platform::Discord, &guild, REMOVED_REASON)
+            .scope_lost(Platform::Discord, &guild, REMOVED_REASON)
             .await
         {
             Ok(0) => {}

@@ -16,7 +16,7 @@ use super::render::{MessageBody, render_with};
 use crate::config::DiscordConfig;
 use crate::core::model::{ChatRef, Reply};
 use crate::deliver::limit::{Limit, RateLimiter};
-use crate::deliver::{Prepared, SendError, Sender, prepared};
+use crate::deliver::{PreparedBrief, PreparedForm, SendError, Sender};
 
 /// Removes the bot token from a text.
 pub fn redact(text: &str, token: &str) -> String {
@@ -294,7 +294,8 @@ pub fn delivery_nonce(delivery: i64, part: usize) -> String {
 
 /// A brief prepared for Discord: its messages, rendered and serialized (or why they could not
 /// be).
-struct DiscordBrief(Result<Vec<MessageBody>, String>);
+#[derive(Debug)]
+pub struct DiscordBrief(Result<Vec<MessageBody>, String>);
 
 impl DiscordSender {
     /// Renders a reply into its messages, serialized.
@@ -332,19 +333,25 @@ impl Sender for DiscordSender {
             .await
     }
 
-    fn prepare(&self, reply: &Reply) -> Prepared {
-        Arc::new(DiscordBrief(self.parts(reply)))
+    fn prepare(&self, reply: Arc<Reply>) -> PreparedBrief {
+        let form = PreparedForm::Discord(DiscordBrief(self.parts(&reply)));
+        PreparedBrief { reply, form }
     }
 
     async fn send_prepared(
         &self,
         chat: &ChatRef,
-        brief: &Prepared,
+        brief: &PreparedBrief,
         delivery: i64,
     ) -> Result<Vec<String>, SendError> {
-        let brief = prepared::<DiscordBrief>(brief)?;
-        self.send_parts(chat, &brief.0, |i| delivery_nonce(delivery, i))
-            .await
+        let nonce_of = |i| delivery_nonce(delivery, i);
+        match &brief.form {
+            PreparedForm::Discord(d) => self.send_parts(chat, &d.0, nonce_of).await,
+            _ => {
+                let parts = self.parts(&brief.reply);
+                self.send_parts(chat, &parts, nonce_of).await
+            }
+        }
     }
 }
 

@@ -149,10 +149,9 @@ const POLL_LOCK_CHECK: Duration = Duration::from_secs(5);
 /// Updates the holder fetched but had not yet confirmed (the next `getUpdates` confirms them)
 /// are fetched again by the next holder.
 async fn poll_while_holding_lock(bot: Bot, ctx: Arc<Ctx>) {
-    let store = ctx.core.store().clone();
     let mut standing_by = false;
     loop {
-        match store.try_lock("telegram-polling").await {
+        match ctx.core.try_lock("telegram-polling").await {
             Ok(Some(mut lock)) => {
                 standing_by = false;
                 info!("this instance polls Telegram for updates");
@@ -230,7 +229,7 @@ fn manages(cmd: &Command) -> bool {
 async fn on_message(ctx: &Ctx, msg: Message) {
     let chat = chat_ref(&msg);
     if let Some(new) = msg.migrate_to_chat_id() {
-        match ctx.core.store().move_chat(&chat, &new.0.to_string()).await {
+        match ctx.core.chat_migrated(&chat, &new.0.to_string()).await {
             Ok(true) => {
                 info!(from = %chat.chat_id, to = new.0, "group became a supergroup; subscription moved")
             }
@@ -364,7 +363,7 @@ async fn on_membership(ctx: &Ctx, m: ChatMemberUpdated) {
             chat_id: m.chat.id.0.to_string(),
             thread_id: None,
         };
-        match ctx.core.store().pause_chat(&chat, reason).await {
+        match ctx.core.chat_lost(&chat, reason).await {
             Ok(true) => info!(chat = m.chat.id.0, reason, "subscription paused"),
             Ok(false) => {}
             Err(e) => warn!(error = %e, "could not pause a subscription"),

@@ -16,7 +16,7 @@ use crate::config::TelegramConfig;
 use crate::core::Core;
 use crate::core::model::{ChatRef, Reply};
 use crate::deliver::limit::{Limit, RateLimiter};
-use crate::deliver::{Prepared, SendError, Sender, prepared};
+use crate::deliver::{PreparedBrief, PreparedForm, SendError, Sender};
 
 /// Removes the bot token from a text (Telegram puts it in every request URL).
 pub fn redact(text: &str, token: &str) -> String {
@@ -102,7 +102,7 @@ impl Part {
 
 /// A brief prepared for Telegram: its messages, rendered and serialized.
 #[derive(Debug)]
-struct TelegramBrief(Vec<Part>);
+pub struct TelegramBrief(Vec<Part>);
 
 /// Telegram's answer to `sendMessage`, read for the message id alone (parsing the whole
 /// `Message`, or teloxide's buffered answer type, costs more than the rest of a send).
@@ -272,7 +272,7 @@ impl TelegramSender {
             let sent = match self.send_one(chat, chat_id, part).await {
                 Err(RequestError::MigrateToChatId(new)) => {
                     // A group became a supergroup: follow it, and move the subscription.
-                    let _ = self.core.store().move_chat(chat, &new.0.to_string()).await;
+                    let _ = self.core.chat_migrated(chat, &new.0.to_string()).await;
                     chat_id = new.0;
                     self.send_one(chat, chat_id, part).await
                 }
@@ -290,18 +290,21 @@ impl Sender for TelegramSender {
         self.send_parts(chat, &self.parts(reply)).await
     }
 
-    fn prepare(&self, reply: &Reply) -> Prepared {
-        Arc::new(TelegramBrief(self.parts(reply)))
+    fn prepare(&self, reply: Arc<Reply>) -> PreparedBrief {
+        let form = PreparedForm::Telegram(TelegramBrief(self.parts(&reply)));
+        PreparedBrief { reply, form }
     }
 
     async fn send_prepared(
         &self,
         chat: &ChatRef,
-        brief: &Prepared,
+        brief: &PreparedBrief,
         _delivery: i64,
     ) -> Result<Vec<String>, SendError> {
-        self.send_parts(chat, &prepared::<TelegramBrief>(brief)?.0)
-            .await
+        match &brief.form {
+            PreparedForm::Telegram(t) => self.send_parts(chat, &t.0).await,
+            _ => self.send(chat, &brief.reply).await,
+        }
     }
 }
 
