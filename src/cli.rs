@@ -507,7 +507,8 @@ fn print_reply(reply: &Reply, json: bool) -> anyhow::Result<()> {
             })?
         );
     } else {
-        print!("{}", render(reply));
+        // Terminal-safe whatever the store holds: no escape sequences reach the operator.
+        print!("{}", crate::core::sanitize::text(&render(reply)));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod command;
 pub mod handler;
 pub mod model;
+pub mod sanitize;
 pub mod schedule;
 pub mod text;
 

@@ -558,6 +558,7 @@ impl Ingestor {
             }
         };
         crate::extract::marks::place_in_chapters(&mut insights, &text.marks.chapters);
+        insights.iter_mut().for_each(crate::core::sanitize::insight);
         let ids = self
             .store
             .insert_insights(ep.id, &insights, self.clock.now())

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 pub mod health;
 pub mod pages;
+pub mod params;
 pub mod rss;
 pub mod site;
 

@@ -65,28 +65,22 @@ impl Site {
     }
 
     /// The day's top insights: the brief as it stood at the end of `day` (UTC), or now for
-    /// today. `None` for a day in the future.
+    /// today. `None` for a day in the future (or one beyond the dates the site can reckon with).
     pub(crate) async fn brief_of(
         &self,
         day: NaiveDate,
     ) -> Result<Option<Vec<InsightView>>, StoreError> {
-        let Some(at) = self.end_of(day) else {
+        let lookback = self.core.settings().lookback;
+        let Some((from, at)) = super::params::brief_window(day, self.now(), lookback) else {
             return Ok(None);
         };
-        let lookback = self.core.settings().lookback;
-        let candidates = self.store().brief_candidates(at - lookback, None).await?;
+        let candidates = self.store().brief_candidates(from, None).await?;
         Ok(Some(self.rank_at(&candidates, at)))
     }
 
     /// When `day`'s brief is taken: the end of the day, or now for today; `None` in the future.
     pub(crate) fn end_of(&self, day: NaiveDate) -> Option<DateTime<Utc>> {
-        let now = self.now();
-        let end = day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc() - chrono::Duration::seconds(1);
-        if day > now.date_naive() {
-            None
-        } else {
-            Some(end.min(now))
-        }
+        super::params::brief_window(day, self.now(), chrono::Duration::zero()).map(|(_, at)| at)
     }
 
     /// Ranks `candidates` published by `at` as a brief taken at `at`.
@@ -102,7 +96,7 @@ impl Site {
             max_per_podcast: s.max_per_podcast,
             half_life_days: s.half_life_days,
         };
-        let from = at - s.lookback;
+        let from = at.checked_sub_signed(s.lookback).unwrap_or(at);
         let known: Vec<InsightView> = candidates
             .iter()
             .filter(|c| c.published_at <= at && c.published_at >= from)
