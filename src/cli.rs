@@ -256,6 +256,7 @@ pub async fn main() -> anyhow::Result<()> {
     }
     let (mut config, source) = Config::load(cli.config.as_deref())?;
     init_logging(&config.log);
+    crate::web::server::raise_open_files_limit();
     if let ConfigSource::Example(p) = &source {
         info!(
             "bot.toml not found; using {} (copy it to bot.toml to make it yours)",
@@ -402,6 +403,13 @@ pub async fn main() -> anyhow::Result<()> {
             }
             for (ep, e) in &r.episode_errors {
                 eprintln!("episode {ep:?}: {e}");
+            }
+            if !r.feed_errors.is_empty() || !r.episode_errors.is_empty() {
+                anyhow::bail!(
+                    "{} feeds and {} episodes failed (episodes that failed for a passing reason are tried again)",
+                    r.feed_errors.len(),
+                    r.episode_errors.len()
+                );
             }
         }
         CliCommand::Brief { json, .. } => {

@@ -150,9 +150,15 @@ mod tests {
 
     #[test]
     fn links_are_plain_and_bounded() {
-        assert_eq!(link(" https://a.example/x ").as_deref(), Some("https://a.example/x"));
+        assert_eq!(
+            link(" https://a.example/x ").as_deref(),
+            Some("https://a.example/x")
+        );
         assert_eq!(link("https://a.example/\u{202e}x"), None);
         assert_eq!(link("https://a.example/ x"), None);
-        assert_eq!(link(&format!("https://a.example/{}", "x".repeat(3000))), None);
+        assert_eq!(
+            link(&format!("https://a.example/{}", "x".repeat(3000))),
+            None
+        );
     }
 }

@@ -317,17 +317,21 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .and_then(|l| sanitize::link(&l.href));
-    let audio_url = raw.enclosure.as_deref().and_then(sanitize::link).or_else(|| {
-        e.media
-            .iter()
-            .flat_map(|m| m.content.iter())
-            .find(|c| {
-                c.content_type
-                    .as_ref()
-                    .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
-            })
-            .and_then(|c| c.url.as_ref().and_then(|u| sanitize::link(u.as_str())))
-    });
+    let audio_url = raw
+        .enclosure
+        .as_deref()
+        .and_then(sanitize::link)
+        .or_else(|| {
+            e.media
+                .iter()
+                .flat_map(|m| m.content.iter())
+                .find(|c| {
+                    c.content_type
+                        .as_ref()
+                        .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
+                })
+                .and_then(|c| c.url.as_ref().and_then(|u| sanitize::link(u.as_str())))
+        });
     let duration_s = e
         .media
         .iter()

@@ -106,7 +106,10 @@ fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, TranscriptError> {
         Ok(t) => Ok(std::borrow::Cow::Borrowed(t)),
         Err(_) => {
             let text = String::from_utf8_lossy(bytes);
-            let invalid = text.chars().filter(|c| *c == char::REPLACEMENT_CHARACTER).count();
+            let invalid = text
+                .chars()
+                .filter(|c| *c == char::REPLACEMENT_CHARACTER)
+                .count();
             if invalid * 10 > text.chars().count() {
                 return Err(TranscriptError::NotText("mostly bytes that are not UTF-8"));
             }

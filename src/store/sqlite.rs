@@ -130,6 +130,16 @@ fn subscription(r: &SqliteRow) -> StoreResult<Subscription> {
     })
 }
 
+/// Whether a `BEGIN` failed because the connection is (or believes it is) already inside a
+/// transaction.
+fn stuck_in_transaction(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::InvalidSavePointStatement => true,
+        sqlx::Error::Database(d) => d.message().contains("within a transaction"),
+        _ => false,
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at a `sqlite:` URL.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<SqliteStore> {
@@ -168,8 +178,20 @@ impl SqliteStore {
     /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so concurrent
     /// writers wait (busy timeout) instead of failing with "database is locked" when a read
     /// would later need upgrading.
+    ///
+    /// A commit that fails (a full disk) can leave the writing connection counting a transaction
+    /// SQLite already ended, and refusing every later `BEGIN` ("non-zero transaction depth"), or
+    /// inside one SQLite still holds: that connection is closed and a fresh one takes over.
     async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            Err(e) if stuck_in_transaction(&e) => {
+                tracing::warn!(error = %e, "the writing connection is stuck in a transaction; reopening it");
+                let conn = self.writer.acquire().await?;
+                let _ = conn.close().await;
+                Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            r => Ok(r?),
+        }
     }
 
     /// Runs `script` (from [`script`], each statement ending in `;`) as one transaction, in a
@@ -1210,6 +1232,30 @@ mod tests {
         let again = store.plan_deliveries(&plans, now, lease).await.unwrap();
         assert!(again.iter().all(Option::is_none), "{again:?}");
         advanced_one_day(&store, &subs).await;
+    }
+
+    #[tokio::test]
+    async fn the_writer_recovers_from_a_transaction_sqlite_ended_behind_sqlx() {
+        let (_dir, store) = temp_store().await;
+        // What a commit failing on a full disk leaves: SQLite has rolled back, sqlx still
+        // counts the transaction, and its own rollback on drop fails.
+        {
+            let mut tx = store.write_tx().await.unwrap();
+            sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        }
+        let stuck = store.writer.begin_with("BEGIN IMMEDIATE").await;
+        assert!(
+            matches!(stuck, Err(sqlx::Error::InvalidSavePointStatement)),
+            "{stuck:?}"
+        );
+        // Writes go on: the stuck connection is replaced.
+        let mut tx = store.write_tx().await.unwrap();
+        sqlx::query("INSERT INTO podcasts (feed_url, title, created_at) VALUES ('x', 'x', '2026-01-01T00:00:00Z')")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(podcasts(&store).await.contains(&"x".to_owned()));
     }
 
     #[tokio::test]

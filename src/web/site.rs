@@ -116,6 +116,9 @@ pub fn routes(site: Site) -> Router {
         .route("/topics/{topic}", get(super::pages::topic))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(|req, next| {
+            super::small_body(super::MAX_PAGE_BODY, req, next)
+        }))
         .with_state(site)
 }
 
