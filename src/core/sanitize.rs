@@ -57,12 +57,16 @@ pub fn text(s: &str) -> Cow<'_, str> {
 /// `s` as one line: unsafe characters dropped, every run of whitespace one space, trimmed.
 pub fn line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split(|c: char| c.is_whitespace() || is_unsafe_char(c)) {
-        if !word.is_empty() {
-            if !out.is_empty() {
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else if !is_unsafe_char(c) {
+            if space {
                 out.push(' ');
+                space = false;
             }
-            out.push_str(word);
+            out.push(c);
         }
     }
     out
@@ -130,6 +134,7 @@ mod tests {
         let s = "a\0b\x1b[31mc\u{202e}d\u{2066}e\u{7f}\u{85}f\tg\r\nh\ri\u{ffff}";
         assert_eq!(text(s), "ab[31mcdef\tg\nh\ni");
         assert_eq!(line(" x\n\ty\x1b z\u{202e} "), "x y z");
+        assert_eq!(line("Tidal\x1b[2J Talk\u{202e}lanruoj\0"), "Tidal[2J Talklanruoj");
         assert!(matches!(text("plain — text ✓"), Cow::Borrowed(_)));
     }
 

@@ -28,6 +28,27 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one writing connection.
     writer: SqlitePool,
+    /// The database file (`None` in memory).
+    file: Option<std::path::PathBuf>,
+}
+
+/// Less free space than this beside the database makes it not ready (`/readyz`).
+const MIN_FREE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Bytes available to this process on the filesystem holding `folder`, if it can be read.
+fn free_bytes(folder: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = if folder.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        folder
+    };
+    let path = std::ffi::CString::new(folder.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statvfs is a valid value for statvfs to overwrite.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a NUL-terminated string and `st` a valid statvfs to write.
+    let ok = unsafe { libc::statvfs(path.as_ptr(), &mut st) } == 0;
+    ok.then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// A write transaction to fill with statements and run with [`SqliteStore::write_script`].
@@ -162,7 +183,9 @@ impl SqliteStore {
         // SQLite takes one writer at a time: writers queue for this one connection in order
         // instead of polling the file lock (the busy handler sleeps between tries). An
         // in-memory database exists only on its own connection, so it shares the pool.
-        let writer = if url.contains(":memory:") || url.contains("mode=memory") {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let file = (!in_memory).then(|| opts.get_filename().to_path_buf());
+        let writer = if in_memory {
             pool.clone()
         } else {
             SqlitePoolOptions::new()
@@ -170,7 +193,7 @@ impl SqliteStore {
                 .connect_with(opts)
                 .await?
         };
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore { pool, writer, file })
     }
 }
 
@@ -240,6 +263,27 @@ impl Store for SqliteStore {
             .run(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn check_writable(&self) -> StoreResult<()> {
+        // A committed write that changes nothing: refused on a read-only file, and by a full disk
+        // when the log must grow.
+        let mut q = script();
+        q.push(
+            "UPDATE _sqlx_migrations SET success = success \
+             WHERE version = (SELECT MAX(version) FROM _sqlx_migrations); ",
+        );
+        self.write_script(q, true).await?;
+        let folder = self.file.as_deref().and_then(std::path::Path::parent);
+        match folder.and_then(free_bytes) {
+            Some(free) if free < MIN_FREE_BYTES => {
+                Err(StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("the disk is full ({free} bytes free beside the database)"),
+                ))))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn stats(&self) -> StoreResult<Stats> {

@@ -134,6 +134,14 @@ async fn readyz(State(site): State<Site>) -> Response {
         }
         Err(_) => problems.push("database: no answer within 5 s".to_string()),
     }
+    match tokio::time::timeout(DB_CHECK_TIMEOUT, site.store().check_writable()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            warn!(error = %e, "readiness: the database takes no writes");
+            problems.push("database: cannot be written (read-only or disk full)".to_string());
+        }
+        Err(_) => problems.push("database: no write within 5 s".to_string()),
+    }
     problems.extend(site.health.problems());
     let ready = problems.is_empty();
     let status = if ready {

@@ -8,6 +8,7 @@ mod delivery;
 mod discord;
 mod extract;
 mod feeds;
+mod hostile;
 mod ingest;
 mod lookups;
 mod postgres;
