@@ -826,19 +826,7 @@ impl Config {
             }
         }
         check_log_level(&self.log.level).map_err(|m| bad("log.level", m))?;
-        let h = &self.http;
-        if parse_duration(&h.header_timeout).is_none_or(|d| d.is_zero()) {
-            return Err(bad(
-                "http.header_timeout",
-                format!("{:?} is not a duration (e.g. \"10s\")", h.header_timeout),
-            ));
-        }
-        if h.max_connections > 100_000 || !(1..=65_536).contains(&h.max_body_kb) {
-            return Err(bad(
-                "http",
-                "max_connections must be 0..=100000 and max_body_kb 1..=65536".into(),
-            ));
-        }
+        check_http(&self.http).map_err(|(key, m)| bad(key, m))?;
         if !self.database.url.starts_with("sqlite:")
             && !crate::store::postgres::is_postgres_url(&self.database.url)
         {
@@ -1206,6 +1194,23 @@ fn sqlite_url_in(url: &str, base: &Path) -> String {
     }
 }
 
+/// Checks the server's limits; the error names the key.
+fn check_http(h: &HttpConfig) -> Result<(), (&'static str, String)> {
+    if parse_duration(&h.header_timeout).is_none_or(|d| d.is_zero()) {
+        let m = format!("{:?} is not a duration (e.g. \"10s\")", h.header_timeout);
+        return Err(("http.header_timeout", m));
+    }
+    if h.max_connections > 100_000 {
+        let m = format!("{} is out of range 0..=100000", h.max_connections);
+        return Err(("http.max_connections", m));
+    }
+    if !(1..=65_536).contains(&h.max_body_kb) {
+        let m = format!("{} is out of range 1..=65536", h.max_body_kb);
+        return Err(("http.max_body_kb", m));
+    }
+    Ok(())
+}
+
 /// Checks a `log.level` filter: each comma-separated directive is a level (`trace`, `debug`,
 /// `info`, `warn`, `error`, `off`) or `TARGET=LEVEL`. A bare word that is not a level would be
 /// read as a target shown at every level, silencing the rest.
@@ -1248,6 +1253,10 @@ mod tests {
             load(&format!("[log]\nlevel = {ok:?}\n")).unwrap();
         }
         assert!(load("[log]\nlevel = \"info,podbrief=noisy\"\n").is_err());
+        let e = load("[http]\nheader_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http.header_timeout"), "{e}");
     }
 
     #[test]

@@ -134,7 +134,10 @@ mod tests {
         let s = "a\0b\x1b[31mc\u{202e}d\u{2066}e\u{7f}\u{85}f\tg\r\nh\ri\u{ffff}";
         assert_eq!(text(s), "ab[31mcdef\tg\nh\ni");
         assert_eq!(line(" x\n\ty\x1b z\u{202e} "), "x y z");
-        assert_eq!(line("Tidal\x1b[2J Talk\u{202e}lanruoj\0"), "Tidal[2J Talklanruoj");
+        assert_eq!(
+            line("Tidal\x1b[2J Talk\u{202e}lanruoj\0"),
+            "Tidal[2J Talklanruoj"
+        );
         assert!(matches!(text("plain — text ✓"), Cow::Borrowed(_)));
     }
 

@@ -406,11 +406,24 @@ impl Ingestor {
         }
         report.feed_errors.sort();
 
+        self.process_pending(&progress, &mut report).await;
+        info!(
+            feeds = report.feeds_ok,
+            failed_feeds = report.feed_errors.len(),
+            new_episodes = report.new_episodes,
+            insights = report.new_insights,
+            "ingest finished"
+        );
+        report
+    }
+
+    /// Reads and extracts every pending episode that is due (not waiting out a backoff).
+    async fn process_pending(&self, progress: &progress::Progress, report: &mut IngestReport) {
         let pending = match self.store.pending_episodes().await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "cannot list pending episodes");
-                return report;
+                return;
             }
         };
         let now = self.clock.now();
@@ -458,14 +471,6 @@ impl Ingestor {
         }
         transcripts.finish();
         extraction.finish();
-        info!(
-            feeds = report.feeds_ok,
-            failed_feeds = report.feed_errors.len(),
-            new_episodes = report.new_episodes,
-            insights = report.new_insights,
-            "ingest finished"
-        );
-        report
     }
 
     /// Records an episode's failure: a passing one leaves it pending, tried again after a

@@ -48,6 +48,7 @@ fn free_bytes(folder: &std::path::Path) -> Option<u64> {
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `path` is a NUL-terminated string and `st` a valid statvfs to write.
     let ok = unsafe { libc::statvfs(path.as_ptr(), &mut st) } == 0;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
     ok.then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
@@ -1276,6 +1277,25 @@ mod tests {
         let again = store.plan_deliveries(&plans, now, lease).await.unwrap();
         assert!(again.iter().all(Option::is_none), "{again:?}");
         advanced_one_day(&store, &subs).await;
+    }
+
+    #[tokio::test]
+    async fn a_database_refusing_writes_is_not_writable() {
+        let (_dir, store) = temp_store().await;
+        store.check_writable().await.unwrap();
+        // What a read-only file gives every write: SQLITE_READONLY.
+        sqlx::query("PRAGMA query_only = ON")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let e = store.check_writable().await.unwrap_err().to_string();
+        assert!(e.contains("readonly"), "{e}");
+        sqlx::query("PRAGMA query_only = OFF")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        store.check_writable().await.unwrap();
+        assert!(super::free_bytes(std::path::Path::new("/")).is_some_and(|n| n > 0));
     }
 
     #[tokio::test]

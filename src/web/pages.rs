@@ -2,7 +2,7 @@
 //! every value they interpolate; links taken from feeds are kept only when they are http(s).
 //! No JavaScript (the Content-Security-Policy forbids it); a little inline CSS for phones.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -316,23 +316,17 @@ async fn brief_page(site: &Site, day: NaiveDate) -> Response {
     )
 }
 
-/// The page number of a topic listing (`?page=N`, from 1).
-#[derive(Debug, serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<String>,
-}
-
 /// `/topics/{topic}`: insights on a topic, newest first, [`PER_PAGE`] a page.
 pub async fn topic(
     State(site): State<Site>,
     Path(topic): Path<String>,
-    Query(q): Query<PageQuery>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let topic = normalize_topic(&topic);
     if topic.is_empty() {
         return not_found("There is no such topic.");
     }
-    let page = super::params::page_number(q.page.as_deref());
+    let page = super::params::page_of_query(query.as_deref());
     let found = match site
         .store()
         .insights_on_topic(&topic, (page - 1) * PER_PAGE, PER_PAGE + 1)

@@ -39,6 +39,16 @@ pub fn page_number(page: Option<&str>) -> i64 {
         .unwrap_or(1)
 }
 
+/// The page a topic listing's query asks for (its first `page=N`, decoded as a form).
+pub fn page_of_query(query: Option<&str>) -> i64 {
+    let page = query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "page")
+            .map(|(_, v)| v.into_owned())
+    });
+    page_number(page.as_deref())
+}
+
 /// When `day`'s brief is taken (the end of the day, or `now` for today) and the earliest
 /// publication it looks back to. `None` for a day after `now`'s, or one whose window falls
 /// outside chrono's range.
@@ -110,5 +120,7 @@ mod tests {
         assert_eq!(page_number(Some("0")), 1);
         assert_eq!(page_number(Some("9223372036854775807")), 1);
         assert_eq!(page_number(None), 1);
+        assert_eq!(page_of_query(Some("x=1&page=%32")), 2);
+        assert_eq!(page_of_query(Some("page")), 1);
     }
 }

@@ -28,8 +28,8 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
-/// File descriptors left to everything else (database, index, outgoing requests) when the
-/// connection bound is derived from the open-files limit.
+/// The most connections a bound derived from the open-files limit allows (half the limit is
+/// left to the database, the index and outgoing requests).
 const AUTO_MAX: usize = 10_000;
 
 impl Limits {
@@ -48,40 +48,39 @@ impl Limits {
     }
 }
 
-/// The process's soft limit of open files, if it can be read.
-pub fn open_files_limit() -> Option<u64> {
+/// The process's open-files limits (soft and hard), if they can be read.
+fn nofile() -> Option<libc::rlimit> {
     let mut l = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit only writes the struct it is given.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } == 0;
-    ok.then_some(l.rlim_cur as u64)
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } == 0).then_some(l)
+}
+
+/// The process's soft limit of open files, if it can be read.
+pub fn open_files_limit() -> Option<u64> {
+    nofile().map(|l| l.rlim_cur)
 }
 
 /// Raises the soft limit of open files to the hard limit (each connection, index segment and
 /// database file takes one), logging both. Returns the soft limit now in force.
 pub fn raise_open_files_limit() -> Option<u64> {
-    let mut l = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read or write the struct they are given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } != 0 {
+    let Some(mut l) = nofile() else {
         warn!("cannot read the open-files limit");
         return None;
-    }
+    };
     let before = l.rlim_cur;
     if l.rlim_cur < l.rlim_max {
         l.rlim_cur = l.rlim_max;
-        // SAFETY: as above.
+        // SAFETY: setrlimit only reads the struct it is given.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } != 0 {
             warn!(
                 soft = before,
                 hard = l.rlim_max,
                 "cannot raise the open-files limit"
             );
-            return Some(before as u64);
+            return Some(before);
         }
     }
     info!(
@@ -90,7 +89,7 @@ pub fn raise_open_files_limit() -> Option<u64> {
         was = before,
         "open-files limit"
     );
-    Some(l.rlim_cur as u64)
+    Some(l.rlim_cur)
 }
 
 /// One served connection, as the accept loop sees it.

@@ -4,12 +4,12 @@
 //! stored or shown, and the server keeps answering.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use podbrief::core::model::NewInsight;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::cli::podbrief;
 use crate::support::{Options, TestApp, captured_logs, fixtures};
 
 const HTTP: &str = "[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://pb.example.com/\"\n";
@@ -69,6 +69,18 @@ async fn hostile_app(extra: &str) -> TestApp {
     t.feeds.set("hostile.xml", hostile_feed("hostile.vtt"));
     t.feeds.set("hostile.vtt", hostile_transcript());
     t
+}
+
+/// The fixture app serving HTTP with `[http]` settings `extra`, started.
+async fn serving(extra: &str) -> (TestApp, podbrief::app::Running, SocketAddr) {
+    let t = TestApp::spawn_with(Options {
+        extra: format!("{HTTP}{extra}"),
+        ..Default::default()
+    })
+    .await;
+    let running = t.start().await;
+    let addr = running.http_addr.unwrap();
+    (t, running, addr)
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
@@ -169,13 +181,7 @@ async fn pages_and_the_rss_feed_stay_well_formed_and_clean() {
 
 #[tokio::test]
 async fn every_date_path_at_and_beyond_chronos_range_is_not_found() {
-    let t = TestApp::spawn_with(Options {
-        extra: HTTP.into(),
-        ..Default::default()
-    })
-    .await;
-    let running = t.start().await;
-    let addr = running.http_addr.unwrap();
+    let (_t, running, addr) = serving("").await;
     for path in [
         "/brief/-262143-01-01",
         "/brief/-262144-12-31",
@@ -224,13 +230,7 @@ async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool 
 #[tokio::test]
 async fn more_half_sent_requests_than_the_bound_never_starve_healthz() {
     // A header timeout far longer than the test: only the bound can make room.
-    let t = TestApp::spawn_with(Options {
-        extra: format!("{HTTP}header_timeout = \"10m\"\nmax_connections = 8\n"),
-        ..Default::default()
-    })
-    .await;
-    let running = t.start().await;
-    let addr = running.http_addr.unwrap();
+    let (_t, running, addr) = serving("header_timeout = \"10m\"\nmax_connections = 8\n").await;
     let mut slow = Vec::new();
     for _ in 0..20 {
         slow.push(half_sent(addr).await);
@@ -253,13 +253,7 @@ async fn more_half_sent_requests_than_the_bound_never_starve_healthz() {
 
 #[tokio::test]
 async fn a_half_sent_request_is_closed_after_the_header_timeout() {
-    let t = TestApp::spawn_with(Options {
-        extra: format!("{HTTP}header_timeout = \"1s\"\n"),
-        ..Default::default()
-    })
-    .await;
-    let running = t.start().await;
-    let addr = running.http_addr.unwrap();
+    let (_t, running, addr) = serving("header_timeout = \"1s\"\n").await;
     let mut s = half_sent(addr).await;
     let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
     assert!(
@@ -343,15 +337,6 @@ async fn audio_or_utf16_linked_as_a_transcript_is_refused_naming_the_episode() {
             .any(|l| l.contains(&format!("Junk transcript {name}")) && l.contains("not text"));
         assert!(warned, "{name}: no warning naming the episode");
     }
-}
-
-fn podbrief(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_podbrief"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the binary runs")
 }
 
 /// A folder holding `bot.toml` (relative database and feed paths) and the hostile feed.
