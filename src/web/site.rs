@@ -125,23 +125,10 @@ pub fn routes(site: Site) -> Router {
 /// `/readyz`: 200 when the database answers and every part runs; else 503 listing what is
 /// wrong. Never shows configuration: only which part is down.
 async fn readyz(State(site): State<Site>) -> Response {
-    let mut problems = Vec::new();
-    match tokio::time::timeout(DB_CHECK_TIMEOUT, site.store().stats()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            warn!(error = %e, "readiness: database check failed");
-            problems.push("database: unreachable".to_string());
-        }
-        Err(_) => problems.push("database: no answer within 5 s".to_string()),
-    }
-    match tokio::time::timeout(DB_CHECK_TIMEOUT, site.store().check_writable()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            warn!(error = %e, "readiness: the database takes no writes");
-            problems.push("database: cannot be written (read-only or disk full)".to_string());
-        }
-        Err(_) => problems.push("database: no write within 5 s".to_string()),
-    }
+    let mut problems: Vec<String> = database_problem(site.store().as_ref())
+        .await
+        .into_iter()
+        .collect();
     problems.extend(site.health.problems());
     let ready = problems.is_empty();
     let status = if ready {
@@ -154,6 +141,27 @@ async fn readyz(State(site): State<Site>) -> Response {
         axum::Json(serde_json::json!({ "ready": ready, "problems": problems })),
     )
         .into_response()
+}
+
+/// What is wrong with the database, if anything: it does not answer, or (answering) it takes no
+/// writes (a read-only file, a full disk).
+async fn database_problem(store: &dyn Store) -> Option<String> {
+    match tokio::time::timeout(DB_CHECK_TIMEOUT, store.stats()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            warn!(error = %e, "readiness: database check failed");
+            return Some("database: unreachable".into());
+        }
+        Err(_) => return Some("database: no answer within 5 s".into()),
+    }
+    match tokio::time::timeout(DB_CHECK_TIMEOUT, store.check_writable()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            warn!(error = %e, "readiness: the database takes no writes");
+            Some("database: cannot be written (read-only or disk full)".into())
+        }
+        Err(_) => Some("database: no write within 5 s".into()),
+    }
 }
 
 /// `/metrics`: the counters in the Prometheus text format, with the scheduler lag read now.
