@@ -125,11 +125,12 @@ async fn a_hostile_feed_is_stored_as_clean_bounded_text() {
 async fn pages_and_the_rss_feed_stay_well_formed_and_clean() {
     let t = hostile_app(HTTP).await;
     assert!(t.ingest().await.new_insights > 0);
-    // A control character that reached the store some other way (an older podbrief, a bug).
+    // Control characters that reached the store some other way (an older podbrief, a bug; not
+    // NUL, which PostgreSQL refuses to store at all).
     let first = t.app.store.insights_after(0, 1).await.unwrap().remove(0);
     let now = podbrief::core::clock::Clock::now(&*t.app.clock);
     let slipped = NewInsight {
-        text: "Slipped \u{1b}[31mthrough\u{0} \u{202e}the sanitizer into a brief.".into(),
+        text: "Slipped \u{1b}[31mthrough\u{8} \u{202e}the sanitizer into a brief.".into(),
         quote: "Slipped through.".into(),
         start_ms: None,
         end_ms: None,
