@@ -332,9 +332,13 @@ pub async fn main() -> anyhow::Result<()> {
             use crate::ingest::manage;
             let store = app.store.as_ref();
             let now = chrono::Utc::now();
+            // A file path typed here is relative to where the command runs.
+            let cwd = std::env::current_dir().context("reading the working directory")?;
+            let feed = |url: String| crate::config::resolve_feed(&url, &cwd);
             match action.unwrap_or(FeedsAction::List) {
                 FeedsAction::List => println!("{}", manage::describe(&store.feeds().await?)),
                 FeedsAction::Add { url } => {
+                    let url = feed(url);
                     let added = manage::add(store, &url, false, true, now).await?;
                     println!(
                         "{}",
@@ -346,6 +350,7 @@ pub async fn main() -> anyhow::Result<()> {
                     );
                 }
                 FeedsAction::Remove { url } => {
+                    let url = feed(url);
                     manage::remove(store, &url).await?;
                     if app.config.feed_sources().contains(&url) {
                         eprintln!(
@@ -355,6 +360,7 @@ pub async fn main() -> anyhow::Result<()> {
                     println!("removed {url} with its episodes and insights");
                 }
                 FeedsAction::Enable { url } => {
+                    let url = feed(url);
                     manage::enable(store, &url).await?;
                     println!("enabled {url}; it is read at the next poll");
                 }

@@ -1125,16 +1125,7 @@ impl Config {
         self.ingest
             .feeds
             .iter()
-            .map(|f| {
-                let f = f.trim();
-                if f.contains("://") {
-                    f.to_string()
-                } else {
-                    normalized(&self.base_dir.join(f))
-                        .to_string_lossy()
-                        .into_owned()
-                }
-            })
+            .map(|f| resolve_feed(f, &self.base_dir))
             .collect()
     }
 }
@@ -1151,6 +1142,17 @@ fn absolute_dir(dir: &Path) -> PathBuf {
         let cwd = std::env::current_dir().unwrap_or_default();
         normalized(&cwd.join(dir))
     })
+}
+
+/// A feed as podbrief identifies it: a URL as given, a file path made absolute against `base`
+/// (the config's folder for configured feeds, the working directory for `podbrief feeds add`).
+pub fn resolve_feed(feed: &str, base: &Path) -> String {
+    let f = feed.trim();
+    if f.contains("://") {
+        f.to_string()
+    } else {
+        normalized(&base.join(f)).to_string_lossy().into_owned()
+    }
 }
 
 /// `path` with `.` dropped and `..` applied to the part before it, without touching the disk.

@@ -329,6 +329,7 @@ impl Ingestor {
             warn!(error = %e, "cannot list feeds");
             Vec::new()
         });
+        let known = self.adopt_relative_paths(sources, known).await;
         let mut feeds: Vec<String> = sources.to_vec();
         for f in &known {
             if !feeds.contains(&f.feed_url) {
@@ -415,6 +416,34 @@ impl Ingestor {
             "ingest finished"
         );
         report
+    }
+
+    /// Feeds an older podbrief stored as paths relative to the working directory take the
+    /// absolute path the config now gives the same file, so they are not read twice.
+    async fn adopt_relative_paths(
+        &self,
+        sources: &[String],
+        mut known: Vec<crate::store::FeedRow>,
+    ) -> Vec<crate::store::FeedRow> {
+        let same_file = |a: &str, b: &str| matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y);
+        for f in &mut known {
+            let old = f.feed_url.clone();
+            if old.contains("://") || Path::new(&old).is_absolute() {
+                continue;
+            }
+            let Some(new) = sources.iter().find(|s| same_file(&old, s)) else {
+                continue;
+            };
+            match self.store.move_feed(&old, new).await {
+                Ok(true) => {
+                    info!(feed = %new, was = %old, "a relative feed path is now absolute");
+                    f.feed_url = new.clone();
+                }
+                Ok(false) => {}
+                Err(e) => warn!(feed = %old, error = %e, "cannot rename a relative feed path"),
+            }
+        }
+        known
     }
 
     /// Reads and extracts every pending episode that is due (not waiting out a backoff).

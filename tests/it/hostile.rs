@@ -416,3 +416,33 @@ fn ingest_exits_non_zero_when_anything_failed() {
     assert!(stderr.contains("missing.xml"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 feeds read, 1 failed"));
 }
+
+#[tokio::test]
+async fn a_feed_an_older_podbrief_stored_as_a_relative_path_is_not_read_twice() {
+    let dir = hostile_folder("\"hostile.xml\"");
+    let db = format!("sqlite://{}", dir.path().join("pb.db").display());
+    let store = podbrief::store::connect(&db, 1).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+        .add_feed("./hostile.xml", chrono::Utc::now())
+        .await
+        .unwrap();
+    drop(store);
+
+    let out = podbrief(dir.path(), &["--config", "bot.toml", "ingest"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("1 feeds read, 0 failed; 1 new episodes"),
+        "{stdout}"
+    );
+    let out = podbrief(
+        dir.path(),
+        &["--config", "bot.toml", "feeds", "add", "hostile.xml"],
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("was already a feed"), "{said}");
+    let listed =
+        String::from_utf8_lossy(&podbrief(dir.path(), &["--config", "bot.toml", "feeds"]).stdout)
+            .into_owned();
+    assert_eq!(listed.matches("hostile.xml").count(), 1, "{listed}");
+}
