@@ -26,6 +26,7 @@ fn episode(file: &str) -> EpisodeText {
         title: file.into(),
         segments: Transcript::parse(&bytes).unwrap().segments,
         marks: Default::default(),
+        notes: None,
     }
 }
 
@@ -99,6 +100,7 @@ fn word_segments() -> EpisodeText {
         title: "words".into(),
         segments,
         marks: Default::default(),
+        notes: None,
     }
 }
 
@@ -309,4 +311,39 @@ async fn an_app_configured_for_the_llm_engine_uses_it() {
     let all = t.app.store.insights_after(0, 100).await.unwrap();
     assert!(all.iter().any(|i| i.text.contains("Orkney")), "{all:#?}");
     assert!(!crate::support::captured_logs().contains("sk-test-secret"));
+}
+
+#[test]
+fn an_episode_yields_insights_on_each_of_its_subjects_and_none_from_the_rest() {
+    // An intro with small talk (matcha, knitting), a sponsor read, a plug for the guest's
+    // homepage, three subjects (tidal power, full of figures; sourdough; cycling) and an outro.
+    let got = extract("three-subjects.md");
+    let on = |words: &[&str]| {
+        got.iter()
+            .filter(|i| words.iter().any(|w| i.text.to_lowercase().contains(w)))
+            .count()
+    };
+    assert!(on(&["tidal", "tide"]) >= 1, "{got:#?}");
+    assert!(
+        on(&["sourdough", "dough", "loaf", "bread"]) >= 1,
+        "{got:#?}"
+    );
+    assert!(on(&["bicycle", "cycling", "bike"]) >= 1, "{got:#?}");
+    for i in &got {
+        for banned in [
+            "matcha",
+            "knit",
+            "Lumaroo",
+            "promo",
+            "homepage",
+            "check out",
+            "Welcome",
+            "listening",
+            "Subscribe",
+            "Bye",
+        ] {
+            assert!(!i.quote.contains(banned), "{banned}: {i:#?}");
+        }
+        assert!(i.text.ends_with('.'), "{i:#?}");
+    }
 }
