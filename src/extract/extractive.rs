@@ -64,7 +64,7 @@ pub const DEFAULT_MINUTES_PER_INSIGHT: f64 = 3.5;
 /// At most this many insights per episode, by default.
 pub const DEFAULT_MAX_PER_EPISODE: usize = 40;
 /// A short episode still yields its best few (when they score well enough).
-const MIN_PER_EPISODE: usize = 3;
+const MIN_PER_EPISODE: usize = 5;
 /// Words a minute of speech, for transcripts without times.
 const WORDS_PER_MINUTE: f64 = 150.0;
 
@@ -156,6 +156,18 @@ const UNRESOLVED_OPENERS: &[&str] = &[
     "other",
     "such",
     "plus",
+    "firstly",
+    "secondly",
+    "thirdly",
+    "finally",
+    "lastly",
+    "thus",
+    "hence",
+    "whereas",
+    "meanwhile",
+    "likewise",
+    "otherwise",
+    "anyway",
 ];
 const FILLERS: &[&str] = &[
     "um",
@@ -408,7 +420,7 @@ impl ExtractiveEngine {
                 }
                 let text = close_sentence(&cleaned);
                 let nwords = text.split_whitespace().count();
-                if !(12..=80).contains(&nwords) || !flaws(&text).is_empty() {
+                if !(12..=90).contains(&nwords) || !flaws(&text).is_empty() {
                     continue;
                 }
                 let terms: HashSet<&str> = (first..=last)
@@ -474,7 +486,7 @@ impl ExtractiveEngine {
                 0.0
             };
             // Centrality is relative to the episode, so it weighs less than the absolute cues.
-            c.score += 0.3 * rel * (c.score / 0.7).clamp(0.25, 1.0);
+            c.score += 0.5 * rel * (c.score / 0.7).clamp(0.6, 1.0);
             c.score = (c.score * (1.0 + c.bonus)).clamp(0.0, 1.0);
         }
         cands
@@ -666,8 +678,8 @@ fn penalties(text: &str, quote: &str, nwords: usize, nsent: usize) -> f64 {
     p *= 1.0 - (density * 3.0).min(0.6);
     if nwords < 15 {
         p *= 0.5;
-    } else if nwords > 70 {
-        p *= 0.75;
+    } else if nwords > 80 {
+        p *= 0.85;
     }
     p *= 1.0 - 0.06 * (nsent.saturating_sub(1)) as f64;
     // Host chatter: compliments, hand-overs, questions to the guest.

@@ -141,6 +141,11 @@ const SHOW_PHRASES: &[&str] = &[
     "this interview",
     "before we started",
     "before we hit record",
+    "quick break",
+    "take a break",
+    "after the break",
+    "right back after",
+    "we'll be right back",
 ];
 
 /// Top-level domains a spoken plug names ("Kilo.ai", "zipline.com/careers").
@@ -263,7 +268,9 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
         out.push(Flaw::Filler);
     }
     let url = toks.iter().any(|t| {
-        let t = t.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.');
+        let t = t
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.')
+            .trim_end_matches('.');
         t.split_once('.').is_some_and(|(name, rest)| {
             let tld = rest.split('/').next().unwrap_or("").to_lowercase();
             name.chars().any(char::is_alphabetic)

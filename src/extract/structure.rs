@@ -95,9 +95,15 @@ const BOOST_CUES: &[&str] = &[
     "through breez",
     "castamatic",
     "boost",
+    "zap",
 ];
+/// A segment with at least this share of ad sentences (percent) is a read as a whole.
+const AD_SEGMENT_PERCENT: usize = 25;
 /// The most sentences between two ad cues of one turn that are part of one read.
 const AD_GAP: usize = 12;
+/// The most sentences between two ad cues of different turns that are part of one read (hosts
+/// taking turns reading listener messages).
+const AD_GAP_ACROSS_TURNS: usize = 8;
 /// Spoken URLs: "dot com", "dot io" followed by more words of an address.
 const URL_CUES: &[&str] = &[
     " dot com", " dot io", " dot org", " dot net", " dot fm", " dot co ", ".com", ".io/", ".fm",
@@ -289,8 +295,7 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
             continue;
         }
         if let Some(p) = last_ad
-            && sents[p].turn == sents[i].turn
-            && i - p <= AD_GAP
+            && (i - p <= AD_GAP_ACROSS_TURNS || sents[p].turn == sents[i].turn && i - p <= AD_GAP)
         {
             labels[p..i].iter_mut().for_each(|l| *l = Label::Ad);
         }
@@ -346,8 +351,8 @@ pub fn label_sponsor_chapters(labels: &mut [Label], sents: &[Sentence], chapters
 }
 
 /// Intros and outros reach to the edge of their subject segment: the intro runs to the end of
-/// the segment holding the last greeting or introduction of the first fifth, when that is within
-/// the first quarter (the small talk that follows introductions: "what's your favourite
+/// the segment holding the last greeting or introduction of the first quarter, when that is
+/// within the first 30% (the small talk that follows introductions: "what's your favourite
 /// matcha?"); the outro starts at the start of the segment holding the first sign-off of the last
 /// fifth, when that is within the last quarter. English only.
 pub fn label_edge_segments(
@@ -357,6 +362,17 @@ pub fn label_edge_segments(
     lang: &Language,
 ) {
     let n = sents.len();
+    // A subject segment that is largely ad reads, several of them (listener messages read out
+    // one after another, with banter between them), is a read as a whole.
+    for &(a, b) in segments {
+        let ads = labels[a..b].iter().filter(|l| **l == Label::Ad).count();
+        let reads = (a..b)
+            .filter(|i| labels[*i] == Label::Ad && (*i == a || labels[*i - 1] != Label::Ad))
+            .count();
+        if reads >= 3 && ads * 100 >= (b - a) * AD_SEGMENT_PERCENT {
+            mark(&mut labels[a..b], Label::Ad);
+        }
+    }
     if !lang.is_english() || segments.len() < 2 {
         return;
     }
@@ -368,18 +384,20 @@ pub fn label_edge_segments(
             .replace('’', "'")
     };
     let segment_of = |i: usize| segments.iter().find(|s| i < s.1).copied().unwrap_or((0, n));
-    let head = (n / 5).max(3).min(n);
+    let head = (n / 4).max(3).min(n);
     if let Some(cue) = (0..head)
         .rev()
         .find(|i| contains_any(&lower(*i), INTRO_CUES))
     {
         // A cue that opens a round of introductions ("our check-in question is…") late in its
         // segment is answered in the next one.
-        let (start, mut end) = segment_of(cue);
-        if (cue - start) * 2 > end - start && end < n {
-            end = segment_of(end).1;
-        }
-        if end * 4 <= n {
+        let (start, end) = segment_of(cue);
+        let extended = if (cue - start) * 2 > end - start && end < n {
+            segment_of(end).1
+        } else {
+            end
+        };
+        if let Some(end) = [extended, end].into_iter().find(|e| e * 10 <= n * 3) {
             mark(&mut labels[..end], Label::Intro);
         }
     }
