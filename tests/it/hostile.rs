@@ -53,7 +53,7 @@ fn hostile_feed(transcript: &str) -> String {
 fn hostile_transcript() -> String {
     let vtt =
         std::fs::read_to_string(fixtures().join("feeds/transcripts/tides-01-lagoons.vtt")).unwrap();
-    vtt.replacen("<v Pete Lowe>", "<v Pete\u{1b}[31m Lowe\u{202e}>", 3)
+    vtt.replace("<v Pete Lowe>", "<v Pete\u{1b}[31m Lowe\u{202e}>")
         .replacen("tidal", "ti\u{0}dal", 2)
         .replacen("barrage", "bar\u{1b}[2Jrage", 2)
         .replacen("turbines", "tur\u{202e}bines\u{2066}", 3)
