@@ -150,7 +150,7 @@ impl App {
         let mut http_addr = None;
         if !self.config.http.listen.is_empty() {
             let (addr, task) = crate::web::serve(
-                &self.config.http.listen,
+                &self.config.http,
                 crate::web::router(
                     routes.merge(crate::web::routes(crate::web::Site::from_app(self))),
                 ),

@@ -291,6 +291,7 @@ pub async fn main() -> anyhow::Result<()> {
     }
     let (mut config, source) = Config::load(cli.config.as_deref())?;
     init_logging(&config.log);
+    crate::web::server::raise_open_files_limit();
     if let ConfigSource::Example(p) = &source {
         info!(
             "bot.toml not found; using {} (copy it to bot.toml to make it yours)",
@@ -366,9 +367,13 @@ pub async fn main() -> anyhow::Result<()> {
             use crate::ingest::manage;
             let store = app.store.as_ref();
             let now = chrono::Utc::now();
+            // A file path typed here is relative to where the command runs.
+            let cwd = std::env::current_dir().context("reading the working directory")?;
+            let feed = |url: String| crate::config::resolve_feed(&url, &cwd);
             match action.unwrap_or(FeedsAction::List) {
                 FeedsAction::List => println!("{}", manage::describe(&store.feeds().await?)),
                 FeedsAction::Add { url } => {
+                    let url = feed(url);
                     let added = manage::add(store, &url, false, true, now).await?;
                     println!(
                         "{}",
@@ -380,6 +385,7 @@ pub async fn main() -> anyhow::Result<()> {
                     );
                 }
                 FeedsAction::Remove { url } => {
+                    let url = feed(url);
                     manage::remove(store, &url).await?;
                     if app.config.feed_sources().contains(&url) {
                         eprintln!(
@@ -389,6 +395,7 @@ pub async fn main() -> anyhow::Result<()> {
                     println!("removed {url} with its episodes and insights");
                 }
                 FeedsAction::Enable { url } => {
+                    let url = feed(url);
                     manage::enable(store, &url).await?;
                     println!("enabled {url}; it is read at the next poll");
                 }
@@ -454,6 +461,13 @@ pub async fn main() -> anyhow::Result<()> {
             }
             for (ep, e) in &r.episode_errors {
                 eprintln!("episode {ep:?}: {e}");
+            }
+            if !r.feed_errors.is_empty() || !r.episode_errors.is_empty() {
+                anyhow::bail!(
+                    "{} feeds and {} episodes failed (episodes that failed for a passing reason are tried again)",
+                    r.feed_errors.len(),
+                    r.episode_errors.len()
+                );
             }
         }
         CliCommand::Brief { json, .. } => {
@@ -559,7 +573,8 @@ fn print_reply(reply: &Reply, json: bool) -> anyhow::Result<()> {
             })?
         );
     } else {
-        print!("{}", render(reply));
+        // Terminal-safe whatever the store holds: no escape sequences reach the operator.
+        print!("{}", crate::core::sanitize::text(&render(reply)));
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://PATH` (relative paths are relative to the working directory), or
+    /// `sqlite://PATH` (a relative path is relative to the config file's folder), or
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` for several instances sharing one database.
     pub url: String,
     /// Pool size.
@@ -451,13 +451,32 @@ impl Default for DiscordConfig {
 }
 
 /// `[http]`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Address to listen on, e.g. `127.0.0.1:8080`; empty means no HTTP server.
     pub listen: String,
     /// The public URL the server is reached at (for webhooks and links).
     pub public_url: String,
+    /// A connection that has not sent a whole request head this long after it opened (or after
+    /// its last answer) is closed, e.g. `10s`.
+    pub header_timeout: String,
+    /// Connections served at once; 0 = half the process's open-files limit (at most 10,000).
+    pub max_connections: u32,
+    /// Largest request body of the webhook and interactions endpoints, in KB.
+    pub max_body_kb: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: String::new(),
+            public_url: String::new(),
+            header_timeout: "10s".into(),
+            max_connections: 0,
+            max_body_kb: 1024,
+        }
+    }
 }
 
 /// `[llm]`.
@@ -651,12 +670,9 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string().trim().to_string(),
         })?;
-        config.base_dir = if base_dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            base_dir
-        };
+        config.base_dir = absolute_dir(&base_dir);
         config.validate(path)?;
+        config.database.url = sqlite_url_in(&config.database.url, &config.base_dir);
         Ok(config)
     }
 
@@ -821,6 +837,8 @@ impl Config {
                 ));
             }
         }
+        check_log_level(&self.log.level).map_err(|m| bad("log.level", m))?;
+        check_http(&self.http).map_err(|(key, m)| bad(key, m))?;
         if !self.database.url.starts_with("sqlite:")
             && !crate::store::postgres::is_postgres_url(&self.database.url)
         {
@@ -1119,21 +1137,186 @@ impl Config {
         self.ingest
             .feeds
             .iter()
-            .map(|f| {
-                let f = f.trim();
-                if f.contains("://") || Path::new(f).is_absolute() {
-                    f.to_string()
-                } else {
-                    self.base_dir.join(f).to_string_lossy().into_owned()
-                }
-            })
+            .map(|f| resolve_feed(f, &self.base_dir))
             .collect()
     }
+}
+
+/// The folder relative paths are resolved from, absolute (symbolic links resolved when it
+/// exists), so a config given as `bot.toml` or `/srv/podbrief/bot.toml` names the same files.
+fn absolute_dir(dir: &Path) -> PathBuf {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::canonicalize(dir).unwrap_or_else(|_| {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        normalized(&cwd.join(dir))
+    })
+}
+
+/// A feed as podbrief identifies it: a URL as given, a file path made absolute against `base`
+/// (the config's folder for configured feeds, the working directory for `podbrief feeds add`).
+pub fn resolve_feed(feed: &str, base: &Path) -> String {
+    let f = feed.trim();
+    if f.contains("://") {
+        f.to_string()
+    } else {
+        normalized(&base.join(f)).to_string_lossy().into_owned()
+    }
+}
+
+/// `path` with `.` dropped and `..` applied to the part before it, without touching the disk.
+fn normalized(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A `sqlite:` URL whose relative path is resolved against `base` (in-memory databases and other
+/// URLs unchanged).
+fn sqlite_url_in(url: &str, base: &Path) -> String {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return url.to_string();
+    };
+    let (file, query) = match rest.split_once('?') {
+        Some((f, q)) => (f, Some(q)),
+        None => (rest, None),
+    };
+    if file.is_empty() || file.starts_with(':') || Path::new(file).is_absolute() {
+        return url.to_string();
+    }
+    let path = normalized(&base.join(file));
+    match query {
+        Some(q) => format!("sqlite://{}?{q}", path.display()),
+        None => format!("sqlite://{}", path.display()),
+    }
+}
+
+/// Checks the server's limits; the error names the key.
+fn check_http(h: &HttpConfig) -> Result<(), (&'static str, String)> {
+    if parse_duration(&h.header_timeout).is_none_or(|d| d.is_zero()) {
+        let m = format!("{:?} is not a duration (e.g. \"10s\")", h.header_timeout);
+        return Err(("http.header_timeout", m));
+    }
+    if h.max_connections > 100_000 {
+        let m = format!("{} is out of range 0..=100000", h.max_connections);
+        return Err(("http.max_connections", m));
+    }
+    if !(1..=65_536).contains(&h.max_body_kb) {
+        let m = format!("{} is out of range 1..=65536", h.max_body_kb);
+        return Err(("http.max_body_kb", m));
+    }
+    Ok(())
+}
+
+/// Checks a `log.level` filter: each comma-separated directive is a level (`trace`, `debug`,
+/// `info`, `warn`, `error`, `off`) or `TARGET=LEVEL`. A bare word that is not a level would be
+/// read as a target shown at every level, silencing the rest.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |s: &str| LEVELS.contains(&s.trim().to_ascii_lowercase().as_str());
+    let directives: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    if directives.is_empty() {
+        return Err("is empty: use a level such as \"info\"".into());
+    }
+    for d in directives {
+        let level = d.rsplit_once('=').map_or(d, |(_, l)| l);
+        if !is_level(level) {
+            return Err(format!(
+                "{d:?} is not a level: use trace, debug, info, warn, error or off, or TARGET=LEVEL (e.g. \"podbrief=debug\")"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(|_| ())
+        .map_err(|e| format!("{filter:?} is not a log filter: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_levels_are_checked() {
+        let e = load("[log]\nlevel = \"loud\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("log.level") && e.contains("\"loud\" is not a level"),
+            "{e}"
+        );
+        for ok in ["info", "WARN", "podbrief=debug,sqlx=warn", "off"] {
+            load(&format!("[log]\nlevel = {ok:?}\n")).unwrap();
+        }
+        assert!(load("[log]\nlevel = \"info,podbrief=noisy\"\n").is_err());
+        let e = load("[http]\nheader_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http.header_timeout"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder_however_it_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[database]\nurl = \"sqlite://data/pb.db?mode=rwc\"\n[ingest]\nfeeds = [\"./feeds/a.xml\", \"https://x.example/f\"]\n";
+        let abs = Config::from_toml(text, Path::new("bot.toml"), dir.path().to_path_buf()).unwrap();
+        let canonical = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(
+            abs.database.url,
+            format!(
+                "sqlite://{}?mode=rwc",
+                canonical.join("data/pb.db").display()
+            )
+        );
+        let sources = abs.feed_sources();
+        assert_eq!(
+            sources[0],
+            canonical.join("feeds/a.xml").display().to_string()
+        );
+        assert_eq!(sources[1], "https://x.example/f");
+        // The same folder named relative to the working directory, with a detour.
+        let cwd = std::env::current_dir().unwrap();
+        let rel = pathdiff(&canonical, &cwd);
+        let other = Config::from_toml(text, Path::new("bot.toml"), rel.join("x/..")).unwrap();
+        assert_eq!(other.database.url, abs.database.url);
+        assert_eq!(other.feed_sources(), sources);
+        for keep in ["sqlite::memory:", "sqlite://:memory:", "postgres://u@h/db"] {
+            assert_eq!(sqlite_url_in(keep, &canonical), keep);
+        }
+    }
+
+    /// `to` relative to `from` (both absolute).
+    fn pathdiff(to: &Path, from: &Path) -> PathBuf {
+        let from: Vec<_> = from.components().collect();
+        let to: Vec<_> = to.components().collect();
+        let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+        let mut out = PathBuf::new();
+        for _ in common..from.len() {
+            out.push("..");
+        }
+        for c in &to[common..] {
+            out.push(c);
+        }
+        out
+    }
 
     fn load(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(text, Path::new("bot.toml"), PathBuf::from("."))
@@ -1143,7 +1326,11 @@ mod tests {
     fn defaults_are_valid() {
         let c = load("").unwrap();
         assert_eq!(c.brief.size, 5);
-        assert_eq!(c.database.url, "sqlite://podbrief.db");
+        let cwd = std::fs::canonicalize(".").unwrap();
+        assert_eq!(
+            c.database.url,
+            format!("sqlite://{}", cwd.join("podbrief.db").display())
+        );
     }
 
     #[test]

@@ -627,7 +627,7 @@ impl Core {
     /// The brief as it stood at `at` for everyone (no topics, nothing delivered): the ranking of
     /// `candidates` published within the lookback window before `at` (a day's brief on the web).
     pub fn brief_at(&self, candidates: &[InsightView], at: DateTime<Utc>) -> Vec<InsightView> {
-        let from = at - self.settings.lookback;
+        let from = at.checked_sub_signed(self.settings.lookback).unwrap_or(at);
         let known: Vec<InsightView> = candidates
             .iter()
             .filter(|c| c.published_at <= at && c.published_at >= from)

@@ -9,6 +9,7 @@ pub mod command;
 pub mod handler;
 pub mod model;
 pub mod ports;
+pub mod sanitize;
 pub mod schedule;
 pub mod text;
 

@@ -11,8 +11,6 @@ use crate::core::model::{Chapter, Soundbite};
 pub const MAX_CHAPTERS: usize = 500;
 /// Most soundbites kept for one episode.
 pub const MAX_SOUNDBITES: usize = 50;
-/// Longest chapter title kept, in characters.
-const MAX_TITLE: usize = 200;
 /// Longest soundbite kept (ten minutes); longer marks are not soundbites.
 const MAX_SOUNDBITE_MS: i64 = 600_000;
 /// Times beyond this (about 11.5 days) are nonsense.
@@ -86,10 +84,9 @@ pub fn parse_npt(s: &str) -> Option<i64> {
     seconds_to_ms(s.parse().ok()?)
 }
 
-/// A title with whitespace collapsed and a bounded length; `None` when empty.
+/// A title as one line of safe text, bounded; `None` when empty.
 fn clean_title(s: &str) -> Option<String> {
-    let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let t: String = t.chars().take(MAX_TITLE).collect();
+    let t = crate::core::sanitize::bounded_line(s, crate::core::sanitize::TITLE_CHARS);
     (!t.is_empty()).then_some(t)
 }
 

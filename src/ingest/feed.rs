@@ -12,6 +12,7 @@ use quick_xml::events::Event;
 
 use super::chapters::{MAX_CHAPTERS, MAX_SOUNDBITES, podlove_chapter, soundbite, tidy};
 use crate::core::model::{EpisodeMarks, NewEpisode, PodcastMeta};
+use crate::core::sanitize;
 
 /// Why a feed could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -236,12 +237,12 @@ pub fn parse_feed(bytes: &[u8], name: &str) -> Result<ParsedFeed, FeedError> {
             .links
             .iter()
             .find(|l| l.rel.as_deref() != Some("self"))
-            .map(|l| l.href.clone()),
+            .and_then(|l| sanitize::link(&l.href)),
         image: feed
             .logo
             .as_ref()
             .or(feed.icon.as_ref())
-            .map(|i| i.uri.clone()),
+            .and_then(|i| sanitize::link(&i.uri)),
     };
     let same_count = raw.len() == feed.entries.len();
     let mut found: Vec<(NewEpisode, Vec<TranscriptLink>, EpisodeMarks)> = feed
@@ -274,8 +275,9 @@ pub fn parse_feed(bytes: &[u8], name: &str) -> Result<ParsedFeed, FeedError> {
     })
 }
 
+/// A title from the feed: one line of safe text, bounded.
 fn clean_text(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    sanitize::bounded_line(s, sanitize::TITLE_CHARS)
 }
 
 /// Show notes as plain text.
@@ -300,7 +302,8 @@ fn notes_text(html: &str) -> String {
         }
     }
     out.retain(|p| !p.is_empty());
-    out.join("\n\n")
+    let notes = sanitize::text(&out.join("\n\n")).into_owned();
+    sanitize::bounded(&notes, sanitize::NOTES_CHARS).into_owned()
 }
 
 fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)> {
@@ -313,18 +316,22 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .map(|l| l.href.clone());
-    let audio_url = raw.enclosure.clone().or_else(|| {
-        e.media
-            .iter()
-            .flat_map(|m| m.content.iter())
-            .find(|c| {
-                c.content_type
-                    .as_ref()
-                    .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
-            })
-            .and_then(|c| c.url.as_ref().map(|u| u.to_string()))
-    });
+        .and_then(|l| sanitize::link(&l.href));
+    let audio_url = raw
+        .enclosure
+        .as_deref()
+        .and_then(sanitize::link)
+        .or_else(|| {
+            e.media
+                .iter()
+                .flat_map(|m| m.content.iter())
+                .find(|c| {
+                    c.content_type
+                        .as_ref()
+                        .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
+                })
+                .and_then(|c| c.url.as_ref().and_then(|u| sanitize::link(u.as_str())))
+        });
     let duration_s = e
         .media
         .iter()

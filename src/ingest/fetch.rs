@@ -75,9 +75,11 @@ pub async fn fetch(
     let mut permanent = true;
     let mut moved = false;
     for _ in 0..=MAX_REDIRECTS {
+        // No answer, a timeout or a broken body: the next try may well succeed.
         let fetch_err = |e: reqwest::Error| IngestError::Fetch {
             url: url.to_string(),
             message: e.without_url().to_string(),
+            transient: true,
         };
         let mut req = http.get(url.clone());
         if let Some(e) = &validators.etag {
@@ -98,6 +100,7 @@ pub async fn fetch(
                 .ok_or_else(|| IngestError::Fetch {
                     url: url.to_string(),
                     message: format!("HTTP {status} without a usable Location"),
+                    transient: false,
                 })?;
             permanent &= matches!(
                 status,
@@ -114,6 +117,11 @@ pub async fn fetch(
             return Err(IngestError::Fetch {
                 url: url.to_string(),
                 message: format!("HTTP {status}"),
+                transient: status.is_server_error()
+                    || matches!(
+                        status,
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT
+                    ),
             });
         }
         if resp.content_length().is_some_and(|n| n > max_body) {
@@ -146,5 +154,6 @@ pub async fn fetch(
     Err(IngestError::Fetch {
         url: loc.display(),
         message: format!("more than {MAX_REDIRECTS} redirects"),
+        transient: false,
     })
 }

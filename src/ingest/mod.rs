@@ -42,6 +42,8 @@ pub enum IngestError {
         url: String,
         /// Why it failed.
         message: String,
+        /// Whether trying again later may succeed (no answer, a timeout, 5xx, 429).
+        transient: bool,
     },
     /// A local file could not be read.
     #[error("cannot read {path}: {source}")]
@@ -90,6 +92,69 @@ pub enum IngestError {
     /// Indexing failed.
     #[error(transparent)]
     Search(#[from] SearchError),
+}
+
+impl IngestError {
+    /// Whether trying again later may succeed: the transcript server did not answer or answered
+    /// 5xx/429, a file could not be read (other than missing), the store or the index failed
+    /// (a full disk, a lost connection). Malformed or missing content is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IngestError::Fetch { transient, .. } => *transient,
+            IngestError::Io { source, .. } => source.kind() != std::io::ErrorKind::NotFound,
+            IngestError::Store(_) | IngestError::Search(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Episodes that failed for a passing reason, tried again with backoff: one minute after the
+/// first failure, doubling up to six hours. They stay pending in the store (a restart tries them
+/// at once); after [`NOTES_AFTER`] failed transcript fetches, their show notes are used.
+#[derive(Debug, Default)]
+struct Retries(std::sync::Mutex<std::collections::HashMap<crate::core::model::EpisodeId, Retry>>);
+
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    failures: u32,
+    due: chrono::DateTime<chrono::Utc>,
+}
+
+/// Failed transcript fetches after which an episode with show notes uses them instead.
+pub const NOTES_AFTER: u32 = 3;
+
+impl Retries {
+    fn get(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, Retry>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `id` may be tried at `now`.
+    fn due(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.get().get(&id).is_none_or(|r| r.due <= now)
+    }
+
+    /// How many times `id` failed for a passing reason so far.
+    fn failures(&self, id: i64) -> u32 {
+        self.get().get(&id).map_or(0, |r| r.failures)
+    }
+
+    /// Records a passing failure; returns the failures so far and when to try again.
+    fn failed(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> Retry {
+        let mut m = self.get();
+        let failures = m.get(&id).map_or(0, |r| r.failures) + 1;
+        let wait = (chrono::Duration::minutes(1) * 2i32.pow(failures.min(10) - 1))
+            .min(chrono::Duration::hours(6));
+        let r = Retry {
+            failures,
+            due: now + wait,
+        };
+        m.insert(id, r);
+        r
+    }
+
+    fn done(&self, id: i64) {
+        self.get().remove(&id);
+    }
 }
 
 /// Where a feed or transcript lives.
@@ -175,6 +240,7 @@ pub struct Ingestor {
     policy: PollPolicy,
     metrics: Arc<crate::metrics::Metrics>,
     stt: Option<Arc<stt::SpeechToText>>,
+    retries: Retries,
 }
 
 /// How feeds are polled.
@@ -232,6 +298,7 @@ impl Ingestor {
             policy: PollPolicy::default(),
             metrics: Arc::default(),
             stt: None,
+            retries: Retries::default(),
         }
     }
 
@@ -266,6 +333,7 @@ impl Ingestor {
             warn!(error = %e, "cannot list feeds");
             Vec::new()
         });
+        let known = self.adopt_relative_paths(sources, known).await;
         let mut feeds: Vec<String> = sources.to_vec();
         for f in &known {
             if !feeds.contains(&f.feed_url) {
@@ -343,13 +411,59 @@ impl Ingestor {
         }
         report.feed_errors.sort();
 
+        self.process_pending(&progress, &mut report).await;
+        info!(
+            feeds = report.feeds_ok,
+            failed_feeds = report.feed_errors.len(),
+            new_episodes = report.new_episodes,
+            insights = report.new_insights,
+            "ingest finished"
+        );
+        report
+    }
+
+    /// Feeds an older podbrief stored as paths relative to the working directory take the
+    /// absolute path the config now gives the same file, so they are not read twice.
+    async fn adopt_relative_paths(
+        &self,
+        sources: &[String],
+        mut known: Vec<crate::store::FeedRow>,
+    ) -> Vec<crate::store::FeedRow> {
+        let same_file = |a: &str, b: &str| matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y);
+        for f in &mut known {
+            let old = f.feed_url.clone();
+            if old.contains("://") || Path::new(&old).is_absolute() {
+                continue;
+            }
+            let Some(new) = sources.iter().find(|s| same_file(&old, s)) else {
+                continue;
+            };
+            match self.store.move_feed(&old, new).await {
+                Ok(true) => {
+                    info!(feed = %new, was = %old, "a relative feed path is now absolute");
+                    f.feed_url = new.clone();
+                }
+                Ok(false) => {}
+                Err(e) => warn!(feed = %old, error = %e, "cannot rename a relative feed path"),
+            }
+        }
+        known
+    }
+
+    /// Reads and extracts every pending episode that is due (not waiting out a backoff).
+    async fn process_pending(&self, progress: &progress::Progress, report: &mut IngestReport) {
         let pending = match self.store.pending_episodes().await {
             Ok(p) => p,
             Err(e) => {
                 warn!(error = %e, "cannot list pending episodes");
-                return report;
+                return;
             }
         };
+        let now = self.clock.now();
+        let pending: Vec<Episode> = pending
+            .into_iter()
+            .filter(|ep| self.retries.due(ep.id, now))
+            .collect();
         // Transcripts are read a few at a time (network-bound), a batch at a time, then that
         // batch is extracted in order (CPU-bound): two phases, with memory bounded by the batch.
         const EPISODE_BATCH: usize = 16;
@@ -373,17 +487,13 @@ impl Ingestor {
                 };
                 match result {
                     Ok(n) => {
+                        self.retries.done(ep.id);
                         report.episodes_processed += 1;
                         report.new_insights += n;
                         self.metrics.episode_ingested(n);
                     }
                     Err(e) => {
-                        warn!(episode = %ep.meta.title, error = %e, "episode failed");
-                        if let Err(se) =
-                            self.store.finish_episode(ep.id, Some(&e.to_string())).await
-                        {
-                            warn!(error = %se, "could not record episode error");
-                        }
+                        self.episode_failed(ep, &e).await;
                         report
                             .episode_errors
                             .push((ep.meta.title.clone(), e.to_string()));
@@ -394,14 +504,21 @@ impl Ingestor {
         }
         transcripts.finish();
         extraction.finish();
-        info!(
-            feeds = report.feeds_ok,
-            failed_feeds = report.feed_errors.len(),
-            new_episodes = report.new_episodes,
-            insights = report.new_insights,
-            "ingest finished"
-        );
-        report
+    }
+
+    /// Records an episode's failure: a passing one leaves it pending, tried again after a
+    /// backoff; any other marks it failed with the error.
+    async fn episode_failed(&self, ep: &Episode, e: &IngestError) {
+        if e.is_transient() {
+            let r = self.retries.failed(ep.id, self.clock.now());
+            warn!(episode = %ep.meta.title, error = %e, failures = r.failures, retry_at = %r.due,
+                "episode failed for a passing reason; it is tried again later");
+            return;
+        }
+        warn!(episode = %ep.meta.title, error = %e, "episode failed");
+        if let Err(se) = self.store.finish_episode(ep.id, Some(&e.to_string())).await {
+            warn!(error = %se, "could not record episode error");
+        }
     }
 
     /// Polls one feed and records the outcome: validators and the next poll on success, the error,
@@ -563,6 +680,7 @@ impl Ingestor {
             }
         };
         crate::extract::marks::place_in_chapters(&mut insights, &text.marks.chapters);
+        insights.iter_mut().for_each(crate::core::sanitize::insight);
         let ids = self
             .store
             .insert_insights(ep.id, &insights, self.clock.now())
@@ -611,6 +729,10 @@ impl Ingestor {
             };
             match parsed {
                 Ok(t) => return Ok(t.segments),
+                // A passing failure is tried again before the show notes stand in.
+                Err(e) if e.is_transient() && self.retries.failures(ep.id) + 1 < NOTES_AFTER => {
+                    return Err(e);
+                }
                 Err(e) => match notes() {
                     Some(n) if !n.is_empty() => {
                         warn!(episode = %ep.meta.title, error = %e, "transcript unusable, using show notes");
@@ -637,6 +759,7 @@ impl Ingestor {
             Fetched::NotModified => Err(IngestError::Fetch {
                 url: loc.display(),
                 message: "HTTP 304 without a conditional request".into(),
+                transient: false,
             }),
         }
     }

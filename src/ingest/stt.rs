@@ -311,6 +311,7 @@ impl SpeechToText {
                             return Err(SttError::Download(IngestError::Fetch {
                                 url: audio.to_string(),
                                 message: e.to_string(),
+                                transient: true,
                             }));
                         }
                     }

@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use crate::core::sanitize;
+
 /// One piece of a transcript: who said what, and when (if the format has times).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
@@ -70,25 +72,57 @@ pub enum TranscriptError {
     /// The content is JSON but not a Podcasting 2.0 transcript.
     #[error("not a Podcasting 2.0 JSON transcript: {0}")]
     Json(String),
-    /// The bytes are not text.
-    #[error("the transcript is not UTF-8 text")]
-    NotText,
+    /// The bytes are not text (audio, an image, UTF-16 without a byte-order mark).
+    #[error("the transcript is not text: {0}")]
+    NotText(&'static str),
+}
+
+/// The text of a transcript file: UTF-8 (a byte-order mark skipped), UTF-16 with a byte-order
+/// mark, or bytes that are mostly UTF-8 (invalid sequences replaced). What is not text is
+/// refused: control bytes (NUL, ESC…) in more than 1 byte in 100 (audio, images, UTF-16 without
+/// a byte-order mark), or more than 1 character in 10 not UTF-8.
+fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, TranscriptError> {
+    let utf16 = |rest: &[u8], read: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = rest.chunks_exact(2).map(|p| read([p[0], p[1]])).collect();
+        std::borrow::Cow::Owned(String::from_utf16_lossy(&units))
+    };
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return Ok(utf16(rest, u16::from_le_bytes));
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return Ok(utf16(rest, u16::from_be_bytes));
+    }
+    let controls = bytes
+        .iter()
+        .filter(|b| (**b < 0x20 && !matches!(**b, b'\t' | b'\n' | b'\r' | 0x0c)) || **b == 0x7f)
+        .count();
+    if controls * 100 > bytes.len() {
+        return Err(TranscriptError::NotText(
+            "binary data (NUL or other control bytes): audio, an image, or UTF-16 without a byte-order mark?",
+        ));
+    }
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Ok(std::borrow::Cow::Borrowed(t)),
+        Err(_) => {
+            let text = String::from_utf8_lossy(bytes);
+            let invalid = text
+                .chars()
+                .filter(|c| *c == char::REPLACEMENT_CHARACTER)
+                .count();
+            if invalid * 10 > text.chars().count() {
+                return Err(TranscriptError::NotText("mostly bytes that are not UTF-8"));
+            }
+            Ok(text)
+        }
+    }
 }
 
 impl Transcript {
     /// Parses a transcript, sniffing its format from the content.
     pub fn parse(bytes: &[u8]) -> Result<Transcript, TranscriptError> {
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => std::borrow::Cow::Borrowed(t),
-            Err(_) if bytes.iter().filter(|b| **b == 0).count() > bytes.len() / 100 => {
-                return Err(TranscriptError::NotText);
-            }
-            Err(_) => String::from_utf8_lossy(bytes),
-        };
-        let text = text
-            .trim_start_matches('\u{feff}')
-            .replace("\r\n", "\n")
-            .replace('\r', "\n");
+        let text = decode(bytes)?;
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let format = sniff(&text);
         let segments = match format {
             Format::Vtt | Format::Srt => parse_cues(&text),
@@ -99,6 +133,14 @@ impl Transcript {
         };
         let mut segments: Vec<Segment> = segments
             .into_iter()
+            .map(|mut s| {
+                s.text = sanitize::line(&s.text);
+                s.speaker = s
+                    .speaker
+                    .map(|n| sanitize::bounded_line(&n, sanitize::NAME_CHARS))
+                    .filter(|n| !n.is_empty());
+                s
+            })
             .filter(|s| !s.text.is_empty())
             .collect();
         if matches!(format, Format::Markdown | Format::Text) {

@@ -141,14 +141,14 @@ fn parse_date(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn required(name: &str, v: &str, max: usize) -> Result<String, String> {
-    let v = v.trim();
+    let v = crate::core::sanitize::line(v);
     if v.is_empty() {
         return Err(format!("{name} is empty"));
     }
     if v.chars().count() > max {
         return Err(format!("{name} is longer than {max} characters"));
     }
-    Ok(v.to_string())
+    Ok(v)
 }
 
 /// Validates one line (1-based `line`). A blank line is `Ok(None)`.
@@ -304,7 +304,8 @@ async fn store_batch(
             show_notes: None,
         };
         let (episode, _): (EpisodeId, bool) = store.upsert_episode(podcast, &ep, now).await?;
-        let insights: Vec<NewInsight> = lines.iter().map(|l| l.insight.clone()).collect();
+        let mut insights: Vec<NewInsight> = lines.iter().map(|l| l.insight.clone()).collect();
+        insights.iter_mut().for_each(crate::core::sanitize::insight);
         let ids = store.insert_insights(episode, &insights, now).await?;
         store.finish_episode(episode, None).await?;
         report.imported += ids.len();

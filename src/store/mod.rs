@@ -328,6 +328,11 @@ pub trait Store: Send + Sync {
     async fn migrate(&self) -> StoreResult<()>;
     /// Counts of stored things.
     async fn stats(&self) -> StoreResult<Stats>;
+    /// Checks that the database takes writes (`/readyz`): a read-only file or a full disk is an
+    /// error. Backends that cannot tell answer `Ok`.
+    async fn check_writable(&self) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Creates or updates a podcast by feed URL, clearing its failure count.
     async fn upsert_podcast(

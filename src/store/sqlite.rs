@@ -28,6 +28,28 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one writing connection.
     writer: SqlitePool,
+    /// The database file (`None` in memory).
+    file: Option<std::path::PathBuf>,
+}
+
+/// Less free space than this beside the database makes it not ready (`/readyz`).
+const MIN_FREE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Bytes available to this process on the filesystem holding `folder`, if it can be read.
+fn free_bytes(folder: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = if folder.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        folder
+    };
+    let path = std::ffi::CString::new(folder.as_os_str().as_bytes()).ok()?;
+    // SAFETY: an all-zero statvfs is a valid value for statvfs to overwrite.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a NUL-terminated string and `st` a valid statvfs to write.
+    let ok = unsafe { libc::statvfs(path.as_ptr(), &mut st) } == 0;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    ok.then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// A write transaction to fill with statements and run with [`SqliteStore::write_script`].
@@ -130,6 +152,16 @@ fn subscription(r: &SqliteRow) -> StoreResult<Subscription> {
     })
 }
 
+/// Whether a `BEGIN` failed because the connection is (or believes it is) already inside a
+/// transaction.
+fn stuck_in_transaction(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::InvalidSavePointStatement => true,
+        sqlx::Error::Database(d) => d.message().contains("within a transaction"),
+        _ => false,
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at a `sqlite:` URL.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<SqliteStore> {
@@ -152,7 +184,9 @@ impl SqliteStore {
         // SQLite takes one writer at a time: writers queue for this one connection in order
         // instead of polling the file lock (the busy handler sleeps between tries). An
         // in-memory database exists only on its own connection, so it shares the pool.
-        let writer = if url.contains(":memory:") || url.contains("mode=memory") {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let file = (!in_memory).then(|| opts.get_filename().to_path_buf());
+        let writer = if in_memory {
             pool.clone()
         } else {
             SqlitePoolOptions::new()
@@ -160,7 +194,7 @@ impl SqliteStore {
                 .connect_with(opts)
                 .await?
         };
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore { pool, writer, file })
     }
 }
 
@@ -168,8 +202,20 @@ impl SqliteStore {
     /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so concurrent
     /// writers wait (busy timeout) instead of failing with "database is locked" when a read
     /// would later need upgrading.
+    ///
+    /// A commit that fails (a full disk) can leave the writing connection counting a transaction
+    /// SQLite already ended, and refusing every later `BEGIN` ("non-zero transaction depth"), or
+    /// inside one SQLite still holds: that connection is closed and a fresh one takes over.
     async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            Err(e) if stuck_in_transaction(&e) => {
+                tracing::warn!(error = %e, "the writing connection is stuck in a transaction; reopening it");
+                let conn = self.writer.acquire().await?;
+                let _ = conn.close().await;
+                Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            r => Ok(r?),
+        }
     }
 
     /// Runs `script` (from [`script`], each statement ending in `;`) as one transaction, in a
@@ -218,6 +264,27 @@ impl Store for SqliteStore {
             .run(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn check_writable(&self) -> StoreResult<()> {
+        // A committed write that changes nothing: refused on a read-only file, and by a full disk
+        // when the log must grow.
+        let mut q = script();
+        q.push(
+            "UPDATE _sqlx_migrations SET success = success \
+             WHERE version = (SELECT MAX(version) FROM _sqlx_migrations); ",
+        );
+        self.write_script(q, true).await?;
+        let folder = self.file.as_deref().and_then(std::path::Path::parent);
+        match folder.and_then(free_bytes) {
+            Some(free) if free < MIN_FREE_BYTES => {
+                Err(StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("the disk is full ({free} bytes free beside the database)"),
+                ))))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn stats(&self) -> StoreResult<Stats> {
@@ -1295,6 +1362,49 @@ mod tests {
         let again = store.plan_deliveries(&plans, now, lease).await.unwrap();
         assert!(again.iter().all(Option::is_none), "{again:?}");
         advanced_one_day(&store, &subs).await;
+    }
+
+    #[tokio::test]
+    async fn a_database_refusing_writes_is_not_writable() {
+        let (_dir, store) = temp_store().await;
+        store.check_writable().await.unwrap();
+        // What a read-only file gives every write: SQLITE_READONLY.
+        sqlx::query("PRAGMA query_only = ON")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let e = store.check_writable().await.unwrap_err().to_string();
+        assert!(e.contains("readonly"), "{e}");
+        sqlx::query("PRAGMA query_only = OFF")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        store.check_writable().await.unwrap();
+        assert!(super::free_bytes(std::path::Path::new("/")).is_some_and(|n| n > 0));
+    }
+
+    #[tokio::test]
+    async fn the_writer_recovers_from_a_transaction_sqlite_ended_behind_sqlx() {
+        let (_dir, store) = temp_store().await;
+        // What a commit failing on a full disk leaves: SQLite has rolled back, sqlx still
+        // counts the transaction, and its own rollback on drop fails.
+        {
+            let mut tx = store.write_tx().await.unwrap();
+            sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        }
+        let stuck = store.writer.begin_with("BEGIN IMMEDIATE").await;
+        assert!(
+            matches!(stuck, Err(sqlx::Error::InvalidSavePointStatement)),
+            "{stuck:?}"
+        );
+        // Writes go on: the stuck connection is replaced.
+        let mut tx = store.write_tx().await.unwrap();
+        sqlx::query("INSERT INTO podcasts (feed_url, title, created_at) VALUES ('x', 'x', '2026-01-01T00:00:00Z')")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(podcasts(&store).await.contains(&"x".to_owned()));
     }
 
     #[tokio::test]

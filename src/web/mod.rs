@@ -16,7 +16,9 @@ use tokio::task::JoinHandle;
 
 pub mod health;
 pub mod pages;
+pub mod params;
 pub mod rss;
+pub mod server;
 pub mod site;
 
 pub use health::Health;
@@ -29,32 +31,53 @@ pub fn insight_url(public_url: &str, id: crate::core::model::InsightId) -> Optio
     (!base.is_empty()).then(|| format!("{base}/i/{id}"))
 }
 
-/// Largest request body accepted (Telegram and Discord payloads are far smaller).
-pub const MAX_BODY: usize = 1024 * 1024;
+/// Largest request body of a page, the feed or an operator endpoint (they read none).
+pub const MAX_PAGE_BODY: u64 = 16 * 1024;
 
 /// The server's routes: `/healthz` and whatever adapters contribute.
 pub fn router(extra: Router) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(extra)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-/// Binds `listen` and serves `router` in the background. Returns the bound address (useful when
-/// the port is 0) and the server task.
-pub async fn serve(listen: &str, router: Router) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+/// Binds `http.listen` and serves `router` in the background within `http`'s limits (header
+/// timeout, connections, body size). Returns the bound address (useful when the port is 0) and
+/// the server task.
+pub async fn serve(
+    http: &crate::config::HttpConfig,
+    router: Router,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let listen = &http.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let task = tokio::spawn(async move {
-        let app = router.layer(axum::middleware::from_fn(timeout_mw));
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
-    tracing::info!(%addr, "HTTP server listening");
+    let limits = server::Limits::from_config(http);
+    let app = router
+        .layer(DefaultBodyLimit::max(http.max_body_kb as usize * 1024))
+        .layer(axum::middleware::from_fn(timeout_mw));
+    let task = tokio::spawn(server::accept_loop(listener, app, limits));
+    tracing::info!(
+        %addr,
+        max_connections = limits.max_connections,
+        header_timeout_s = limits.header_timeout.as_secs_f64(),
+        "HTTP server listening"
+    );
     Ok((addr, task))
+}
+
+/// Refuses a request whose declared body is over `max` bytes (413), for routes that read none.
+pub(crate) async fn small_body(max: u64, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(req).await
 }
 
 /// Requests that take longer than this are answered 408.

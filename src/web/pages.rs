@@ -2,7 +2,7 @@
 //! every value they interpolate; links taken from feeds are kept only when they are http(s).
 //! No JavaScript (the Content-Security-Policy forbids it); a little inline CSS for phones.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -19,6 +19,9 @@ const RELATED: usize = 5;
 pub(crate) const PER_PAGE: i64 = 20;
 /// Longest text put in a `<title>` or an Open Graph title.
 const TITLE_CHARS: usize = 90;
+/// Longest description in link previews (`description`, `og:description`): about what
+/// platforms show.
+const DESCRIPTION_CHARS: usize = 300;
 
 const CSS: &str = "body{font:17px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;\
 color:#1b1b1b;background:#fafaf7}main,header,footer{max-width:40rem;margin:0 auto;padding:0 1rem}\
@@ -44,18 +47,19 @@ struct Page<'a> {
 
 fn render(site: &Site, p: Page<'_>) -> Response {
     let url = site.absolute(&p.path);
+    let description = cut(&p.description, DESCRIPTION_CHARS);
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (p.title) " · podbrief" }
-                meta name="description" content=(p.description);
+                title { (cut(&p.title, TITLE_CHARS)) " · podbrief" }
+                meta name="description" content=(description);
                 meta property="og:site_name" content="podbrief";
                 meta property="og:type" content=(p.og_type);
-                meta property="og:title" content=(p.title);
-                meta property="og:description" content=(p.description);
+                meta property="og:title" content=(cut(&p.title, TITLE_CHARS));
+                meta property="og:description" content=(description);
                 @if !site.public_url.trim().is_empty() {
                     meta property="og:url" content=(url);
                     link rel="canonical" href=(url);
@@ -81,7 +85,10 @@ fn render(site: &Site, p: Page<'_>) -> Response {
 }
 
 fn html_response(status: StatusCode, markup: Markup) -> Response {
-    let mut r = (status, markup.into_string()).into_response();
+    let mut html = markup.into_string();
+    // Safe whatever the store holds (text stored before sanitizing at ingest).
+    html.retain(|c| !crate::core::sanitize::is_unsafe_char(c));
+    let mut r = (status, html).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -129,11 +136,7 @@ fn failed(e: impl std::fmt::Display) -> Response {
 }
 
 fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let c: String = s.chars().take(max).collect();
-    format!("{}…", c.trim_end())
+    crate::core::sanitize::bounded_line(s, max)
 }
 
 /// A link from a feed, if it is safe to put in an `href` (http or https only).
@@ -181,7 +184,7 @@ pub async fn home(State(site): State<Site>) -> Response {
 
 /// `/i/{id}`: an insight, where it was said, and its related insights.
 pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
+    let Some(id) = super::params::insight_id(&id) else {
         return not_found("There is no such insight.");
     };
     let found = match site.store().insights(&[id]).await {
@@ -255,12 +258,7 @@ pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Respon
         &site,
         Page {
             title: cut(&i.text, TITLE_CHARS),
-            description: format!(
-                "{} — {} · {}",
-                cut(&i.text, 200),
-                i.podcast_title,
-                i.episode_title
-            ),
+            description: format!("{} — {} · {}", i.text, i.podcast_title, i.episode_title),
             path: format!("/i/{}", i.id),
             og_type: "article",
             body,
@@ -270,13 +268,8 @@ pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Respon
 
 /// `/brief/{date}`: that day's top insights (`YYYY-MM-DD`, or `today`).
 pub async fn brief(State(site): State<Site>, Path(date): Path<String>) -> Response {
-    let day = if date == "today" {
-        site.now().date_naive()
-    } else {
-        match NaiveDate::parse_from_str(&date, "%Y-%m-%d") {
-            Ok(d) => d,
-            Err(_) => return not_found("A brief's address is /brief/YYYY-MM-DD."),
-        }
+    let Some(day) = super::params::brief_day(&date, site.now().date_naive()) else {
+        return not_found("A brief's address is /brief/YYYY-MM-DD (from 1970).");
     };
     brief_page(&site, day).await
 }
@@ -288,7 +281,7 @@ async fn brief_page(site: &Site, day: NaiveDate) -> Response {
         Err(e) => return failed(e),
     };
     let title = format!("podbrief for {}", day.format("%A %-d %B %Y"));
-    let prev = day.pred_opt();
+    let prev = day.pred_opt().filter(|d| *d >= super::params::FIRST_DAY);
     let next = day.succ_opt().filter(|d| *d <= site.now().date_naive());
     let topics = site.index.top_topics(12);
     let body = html! {
@@ -309,7 +302,7 @@ async fn brief_page(site: &Site, day: NaiveDate) -> Response {
     };
     let description = picked
         .first()
-        .map(|i| cut(&i.text, 200))
+        .map(|i| i.text.clone())
         .unwrap_or_else(|| "The day's top podcast insights.".into());
     render(
         site,
@@ -323,28 +316,17 @@ async fn brief_page(site: &Site, day: NaiveDate) -> Response {
     )
 }
 
-/// The page number of a topic listing (`?page=N`, from 1).
-#[derive(Debug, serde::Deserialize)]
-pub struct PageQuery {
-    page: Option<String>,
-}
-
 /// `/topics/{topic}`: insights on a topic, newest first, [`PER_PAGE`] a page.
 pub async fn topic(
     State(site): State<Site>,
     Path(topic): Path<String>,
-    Query(q): Query<PageQuery>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let topic = normalize_topic(&topic);
     if topic.is_empty() {
         return not_found("There is no such topic.");
     }
-    let page = q
-        .page
-        .as_deref()
-        .and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| (1..=100_000).contains(p))
-        .unwrap_or(1);
+    let page = super::params::page_of_query(query.as_deref());
     let found = match site
         .store()
         .insights_on_topic(&topic, (page - 1) * PER_PAGE, PER_PAGE + 1)

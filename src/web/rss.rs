@@ -63,6 +63,8 @@ pub async fn feed_xml(site: &Site) -> Result<String, crate::store::StoreError> {
         item(&mut xml, site, day, at, &picked);
     }
     xml.push_str("</channel>\n</rss>\n");
+    // Well-formed whatever the store holds: characters XML forbids never reach a feed reader.
+    xml.retain(|c| !crate::core::sanitize::is_unsafe_char(c));
     Ok(xml)
 }
 

@@ -67,28 +67,22 @@ impl Site {
     }
 
     /// The day's top insights: the brief as it stood at the end of `day` (UTC), or now for
-    /// today. `None` for a day in the future.
+    /// today. `None` for a day in the future (or one beyond the dates the site can reckon with).
     pub(crate) async fn brief_of(
         &self,
         day: NaiveDate,
     ) -> Result<Option<Vec<InsightView>>, StoreError> {
-        let Some(at) = self.end_of(day) else {
+        let lookback = self.core.settings().lookback;
+        let Some((from, at)) = super::params::brief_window(day, self.now(), lookback) else {
             return Ok(None);
         };
-        let lookback = self.core.settings().lookback;
-        let candidates = self.store().brief_candidates(at - lookback, None).await?;
+        let candidates = self.store().brief_candidates(from, None).await?;
         Ok(Some(self.rank_at(&candidates, at)))
     }
 
     /// When `day`'s brief is taken: the end of the day, or now for today; `None` in the future.
     pub(crate) fn end_of(&self, day: NaiveDate) -> Option<DateTime<Utc>> {
-        let now = self.now();
-        let end = day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc() - chrono::Duration::seconds(1);
-        if day > now.date_naive() {
-            None
-        } else {
-            Some(end.min(now))
-        }
+        super::params::brief_window(day, self.now(), chrono::Duration::zero()).map(|(_, at)| at)
     }
 
     /// Ranks `candidates` published by `at` as a brief taken at `at`.
@@ -111,21 +105,19 @@ pub fn routes(site: Site) -> Router {
         .route("/topics/{topic}", get(super::pages::topic))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(|req, next| {
+            super::small_body(super::MAX_PAGE_BODY, req, next)
+        }))
         .with_state(site)
 }
 
 /// `/readyz`: 200 when the database answers and every part runs; else 503 listing what is
 /// wrong. Never shows configuration: only which part is down.
 async fn readyz(State(site): State<Site>) -> Response {
-    let mut problems = Vec::new();
-    match tokio::time::timeout(DB_CHECK_TIMEOUT, site.store().stats()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            warn!(error = %e, "readiness: database check failed");
-            problems.push("database: unreachable".to_string());
-        }
-        Err(_) => problems.push("database: no answer within 5 s".to_string()),
-    }
+    let mut problems: Vec<String> = database_problem(site.store().as_ref())
+        .await
+        .into_iter()
+        .collect();
     problems.extend(site.health.problems());
     let ready = problems.is_empty();
     let status = if ready {
@@ -138,6 +130,27 @@ async fn readyz(State(site): State<Site>) -> Response {
         axum::Json(serde_json::json!({ "ready": ready, "problems": problems })),
     )
         .into_response()
+}
+
+/// What is wrong with the database, if anything: it does not answer, or (answering) it takes no
+/// writes (a read-only file, a full disk).
+async fn database_problem(store: &dyn Store) -> Option<String> {
+    match tokio::time::timeout(DB_CHECK_TIMEOUT, store.stats()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            warn!(error = %e, "readiness: database check failed");
+            return Some("database: unreachable".into());
+        }
+        Err(_) => return Some("database: no answer within 5 s".into()),
+    }
+    match tokio::time::timeout(DB_CHECK_TIMEOUT, store.check_writable()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            warn!(error = %e, "readiness: the database takes no writes");
+            Some("database: cannot be written (read-only or disk full)".into())
+        }
+        Err(_) => Some("database: no write within 5 s".into()),
+    }
 }
 
 /// `/metrics`: the counters in the Prometheus text format, with the scheduler lag read now.

@@ -4,7 +4,8 @@ use std::process::Command;
 
 use crate::support::fixtures;
 
-fn podbrief(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+/// Runs the podbrief binary in `dir` with `args`.
+pub(crate) fn podbrief(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_podbrief"))
         .args(args)
         .current_dir(dir)

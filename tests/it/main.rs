@@ -9,6 +9,7 @@ mod delivery;
 mod discord;
 mod extract;
 mod feeds;
+mod hostile;
 mod ingest;
 mod lookups;
 mod postgres;

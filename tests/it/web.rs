@@ -204,7 +204,9 @@ async fn metrics_count_a_brief_delivered_in_the_test() {
     let c = t.open_console();
     // The console's own server is not reachable from here: serve the same app's site again.
     let router = podbrief::web::router(podbrief::web::routes(Site::from_app(&t.app)));
-    let (addr, server) = podbrief::web::serve("127.0.0.1:0", router).await.unwrap();
+    let (addr, server) = podbrief::web::serve(&t.app.config.http, router)
+        .await
+        .unwrap();
     let (_, before) = get(addr, "/metrics").await;
     assert!(
         before.contains("podbrief_deliveries_sent_total{platform=\"console\"} 0\n"),

@@ -177,7 +177,10 @@ fn count(s: &str) -> usize {
 /// `allowed_mentions` does not apply.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    for c in s
+        .chars()
+        .filter(|c| !crate::core::sanitize::is_unsafe_char(*c))
+    {
         if matches!(
             c,
             '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '<' | '#' | '[' | ']'

@@ -24,7 +24,8 @@ pub struct Rendered {
 /// Escapes text for Telegram's HTML parse mode.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 16);
-    let mut rest = s;
+    let s = crate::core::sanitize::text(s);
+    let mut rest = &*s;
     // Copies the runs between special characters whole.
     while let Some(i) = rest.find(['&', '<', '>', '"']) {
         out.push_str(&rest[..i]);

@@ -82,6 +82,7 @@ struct ServerState {
     not_modified: Arc<Mutex<HashMap<String, usize>>>,
     overrides: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     etags: Arc<Mutex<HashMap<String, String>>>,
+    fail_once: Arc<Mutex<HashMap<String, u16>>>,
 }
 
 async fn serve_file(
@@ -92,6 +93,9 @@ async fn serve_file(
     *s.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
     if path.contains("..") {
         return StatusCode::BAD_REQUEST.into_response();
+    }
+    if let Some(code) = s.fail_once.lock().unwrap().remove(&path) {
+        return StatusCode::from_u16(code).unwrap().into_response();
     }
     if path == "moved.xml" {
         return (StatusCode::MOVED_PERMANENTLY, [("location", "/tides.xml")]).into_response();
@@ -129,6 +133,7 @@ impl FeedServer {
             not_modified: Arc::default(),
             overrides: Arc::default(),
             etags: Arc::default(),
+            fail_once: Arc::default(),
         };
         let app = Router::new()
             .route("/{*path}", axum::routing::get(serve_file))
@@ -159,6 +164,15 @@ impl FeedServer {
             .lock()
             .unwrap()
             .insert(path.into(), etag.into());
+    }
+
+    /// Answers the next request for `path` with `status` (then serves it as usual).
+    pub fn fail_once(&self, path: &str, status: u16) {
+        self.state
+            .fail_once
+            .lock()
+            .unwrap()
+            .insert(path.into(), status);
     }
 
     /// How many requests for `path` were answered 304.
