@@ -140,6 +140,7 @@ impl App {
             senders.insert(Platform::Console, c);
         }
         let mut connections = Vec::new();
+        let mut stoppable = Vec::new();
         if self.config.telegram.enabled {
             connections
                 .push(crate::adapters::telegram::connect(self.core.clone(), &self.config).await?);
@@ -155,6 +156,7 @@ impl App {
                 routes = routes.merge(r);
             }
             tasks.extend(c.tasks);
+            stoppable.extend(c.stoppable);
         }
         let mut http_addr = None;
         if !self.config.http.listen.is_empty() {
@@ -227,6 +229,7 @@ impl App {
             tasks,
             outbox: Some(outbox),
             stop,
+            stoppable,
         })
     }
 
@@ -268,6 +271,11 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     outbox: Option<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Platform tasks that finish what they have in hand once told to stop.
+    stoppable: Vec<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl Running {
@@ -276,20 +284,31 @@ impl Running {
         self.abort_all();
     }
 
-    /// Graceful shutdown: stop claiming briefs, let the ones being sent finish (for a bounded
-    /// time), then stop the rest.
+    /// Graceful shutdown: stop claiming briefs and fetching updates, let the briefs being sent
+    /// and the updates being answered finish (for a bounded time), then stop the rest.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        if let Some(outbox) = self.outbox.take() {
-            let _ =
-                tokio::time::timeout(SHUTDOWN_GRACE + std::time::Duration::from_secs(1), outbox)
-                    .await;
+        let mut finishing: Vec<_> = self.outbox.take().into_iter().collect();
+        for (stop, task) in self.stoppable.drain(..) {
+            let _ = stop.send(true);
+            finishing.push(task);
         }
+        let grace = SHUTDOWN_GRACE + std::time::Duration::from_secs(1);
+        for task in &mut finishing {
+            let _ = tokio::time::timeout(grace, task).await;
+        }
+        self.tasks.extend(finishing);
         self.abort_all();
     }
 
     fn abort_all(&mut self) {
-        for t in self.tasks.drain(..).chain(self.outbox.take()) {
+        let stoppable = self.stoppable.drain(..).map(|(_, t)| t);
+        for t in self
+            .tasks
+            .drain(..)
+            .chain(self.outbox.take())
+            .chain(stoppable)
+        {
             t.abort();
         }
     }

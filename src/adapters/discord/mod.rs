@@ -104,6 +104,7 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         sender,
         routes,
         tasks,
+        stoppable: None,
     })
 }
 

@@ -447,6 +447,23 @@ impl BotProcess {
         self.0.kill().unwrap();
         self.0.wait().unwrap();
     }
+
+    /// SIGTERM, as systemd stops a service; waits (at most 30 s) for the process to exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        for _ in 0..3000 {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("podbrief did not exit within 30 s of SIGTERM");
+    }
 }
 
 impl Drop for BotProcess {
