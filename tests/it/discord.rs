@@ -171,6 +171,15 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
         .unwrap()
         .to_string();
     assert!(more.starts_with("more:"), "{more}");
+    // Cards are numbered, and each button names its card's number.
+    if embeds.len() > 1 {
+        for (i, embed) in embeds.iter().enumerate() {
+            let title = embed["title"].as_str().unwrap();
+            assert!(title.starts_with(&format!("{}. ", i + 1)), "{title}");
+        }
+        let label = body["data"]["components"][0]["components"][0]["label"].as_str();
+        assert_eq!(label, Some("More like 1"));
+    }
 
     // "More like this" answers only the one who asked.
     let click = button(2002, &more).to_string();
@@ -181,7 +190,8 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
 
     // Bad signatures: 401, and nothing happens.
     let sub = slash(2003, "subscribe", json!([]), MEMBER_MANAGES, BOT_CAN_POST).to_string();
-    let ts = "1764223200";
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let ts = ts.as_str();
     let sig = sign(&key, ts, sub.as_bytes());
     let tampered = sub.replace("general", "generat");
     let resp = reqwest::Client::new()
@@ -199,6 +209,11 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
     assert_eq!(status, 401);
     let (status, _) = post_interaction(addr, ping().to_string().as_bytes(), None).await;
     assert_eq!(status, 401, "even a PING must be signed");
+    // Correctly signed six minutes ago: a replay, refused.
+    let six_minutes_ago = chrono::Utc::now().timestamp() - 360;
+    let (status, _) =
+        post_interaction_signed_at(addr, sub.as_bytes(), Some(&key), six_minutes_ago).await;
+    assert_eq!(status, 401, "a stale interaction is refused");
     assert!(
         t.app
             .store

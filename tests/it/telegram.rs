@@ -214,6 +214,9 @@ async fn lookups_return_cards_and_more_like_this_answers_the_button() {
     let button = &calls[0]["reply_markup"]["inline_keyboard"][0][0];
     let data = button["callback_data"].as_str().unwrap().to_string();
     assert!(data.starts_with("more:") && data.len() <= 64, "{data}");
+    // The card shows the id that "More like" answers with and `/more` takes.
+    let id = data.trim_start_matches("more:");
+    assert!(first.contains(&format!(" · #{id}")), "{first}");
 
     let msg = json!({"message_id": 77, "date": 1_700_000_000, "chat": private_chat(501), "text": "cards"});
     fake.push_update(
@@ -227,7 +230,7 @@ async fn lookups_return_cards_and_more_like_this_answers_the_button() {
         calls[2]["text"]
             .as_str()
             .unwrap()
-            .starts_with("More like #"),
+            .starts_with(&format!("More like #{id}:")),
         "{}",
         calls[2]["text"]
     );
@@ -635,4 +638,27 @@ async fn sigterm_while_answering_then_a_restart_answers_the_update_once() {
     assert!(sent[1].contains("/subscribe"), "{sent:?}");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(fake.count("sendmessage"), 2, "answered once: {sent:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_command_in_a_group_gets_no_answer_unless_addressed_to_podbrief() {
+    let fake = FakeTelegram::start().await;
+    let t = telegram_app(&fake, "").await;
+    let running = t.start().await;
+    let group = -100_400;
+    fake.push_update(message(group_chat(group), Some(7), "/report spam"));
+    fake.push_update(message(group_chat(group), Some(7), "/report@podbrief_bot"));
+    fake.push_update(message(private_chat(501), Some(501), "/report"));
+    fake.wait_calls("sendmessage", 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let in_group = sent_to(&fake, group);
+    assert_eq!(in_group.len(), 1, "{in_group:?}");
+    assert!(in_group[0].contains("/report"), "{in_group:?}");
+    let private = sent_to(&fake, 501);
+    assert_eq!(private.len(), 1);
+    assert!(
+        private[0].contains("/help"),
+        "the help hint stays: {private:?}"
+    );
+    running.stop();
 }

@@ -96,7 +96,9 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         }
         DiscordMode::Interactions => {
             let verifier = interactions::verifier(&dc.public_key)?;
-            (Some(interactions::routes(handler, verifier)), Vec::new())
+            let max_age = Config::duration(&dc.interaction_max_age);
+            let routes = interactions::routes(handler, verifier, max_age);
+            (Some(routes), Vec::new())
         }
     };
     Ok(Connection {

@@ -250,6 +250,13 @@ async fn on_message(ctx: &Ctx, msg: Message) {
     let cmd = match Command::parse(text, parse) {
         Ok(Some(c)) => c,
         Ok(None) => return,
+        Err(e @ CommandError::Unknown(_))
+            if !msg.chat.is_private() && !addressed_to(text, ctx.me.username()) =>
+        {
+            // In a group an unknown command is likely meant for another bot: stay quiet.
+            tracing::debug!(chat = msg.chat.id.0, error = %e, "unknown command in a group ignored");
+            return;
+        }
         Err(e @ CommandError::Usage { .. }) | Err(e @ CommandError::Unknown(_)) => {
             reply(ctx, &chat, &Reply::text(e.to_string())).await;
             return;
@@ -280,6 +287,14 @@ async fn on_message(ctx: &Ctx, msg: Message) {
     };
     let answer_reply = ctx.core.handle(&user, cmd).await;
     reply(ctx, &chat, &answer_reply).await;
+}
+
+/// Whether a command names the bot (`/report@podbrief_bot`).
+fn addressed_to(text: &str, username: &str) -> bool {
+    text.split_whitespace()
+        .next()
+        .and_then(|head| head.split_once('@'))
+        .is_some_and(|(_, to)| to.eq_ignore_ascii_case(username))
 }
 
 /// Whether the sender of a group message is one of its administrators.

@@ -577,13 +577,25 @@ pub fn config(fake: &FakeDiscord, mode: &str) -> String {
     s
 }
 
-/// Posts an interaction to podbrief's endpoint, signed with `key` (or unsigned).
+/// Posts an interaction to podbrief's endpoint, signed with `key` (or unsigned) now.
 pub async fn post_interaction(
     addr: std::net::SocketAddr,
     body: &[u8],
     key: Option<&SigningKey>,
 ) -> (u16, Value) {
-    let ts = "1764223200";
+    let now = chrono::Utc::now().timestamp();
+    post_interaction_signed_at(addr, body, key, now).await
+}
+
+/// Like [`post_interaction`], signed at `ts` (Unix seconds).
+pub async fn post_interaction_signed_at(
+    addr: std::net::SocketAddr,
+    body: &[u8],
+    key: Option<&SigningKey>,
+    ts: i64,
+) -> (u16, Value) {
+    let ts = ts.to_string();
+    let ts = ts.as_str();
     let mut req = reqwest::Client::new()
         .post(format!("http://{addr}/discord/interactions"))
         .header("content-type", "application/json")
