@@ -251,12 +251,18 @@ impl App {
         result
     }
 
-    /// Whether `run` opens the console chat.
+    /// Whether `run` opens the console chat (`auto`: no chat platform enabled and stdin a
+    /// terminal).
     pub fn console_enabled(&self) -> bool {
         match self.config.console.enabled {
             ConsoleMode::On => true,
             ConsoleMode::Off => false,
-            ConsoleMode::Auto => !self.config.telegram.enabled && !self.config.discord.enabled,
+            // Only a terminal is someone to chat with: a service's stdin is /dev/null.
+            ConsoleMode::Auto => {
+                !self.config.telegram.enabled
+                    && !self.config.discord.enabled
+                    && std::io::IsTerminal::is_terminal(&std::io::stdin())
+            }
         }
     }
 }

@@ -295,7 +295,7 @@ impl Default for EmbeddingsConfig {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsoleMode {
-    /// When no chat platform is enabled.
+    /// When no chat platform is enabled and stdin is a terminal.
     #[default]
     Auto,
     /// Always.
