@@ -270,7 +270,12 @@ impl Core {
                 None => Reply::text(NOT_SUBSCRIBED),
             },
             Command::Top => {
-                let picked = self.rank_for(None).await?;
+                // A subscribed chat's /top keeps its topic preferences and exclusions.
+                let topics = match self.store.subscription(&ctx.chat).await? {
+                    Some(s) => s.topics,
+                    None => Vec::new(),
+                };
+                let picked = self.top(&topics).await?;
                 if picked.is_empty() {
                     Reply::text(format!(
                         "No insights yet from episodes of the last {}. Try again after the next ingest.",
@@ -487,17 +492,20 @@ impl Core {
                 .pop()
                 .map(Arc::unwrap_or_clone)
                 .unwrap_or_default()),
-            None => {
-                let (key, all) = self.candidates().await?;
-                Ok(Arc::unwrap_or_clone(self.rank_one(
-                    key,
-                    &all,
-                    &HashSet::new(),
-                    usize::from(self.settings.size),
-                    &[],
-                )))
-            }
+            None => self.top(&[]).await,
         }
+    }
+
+    /// Today's top insights with a topic filter (`/topics` list), whatever was delivered.
+    async fn top(&self, topics: &[String]) -> Result<Vec<InsightView>, StoreError> {
+        let (key, all) = self.candidates().await?;
+        Ok(Arc::unwrap_or_clone(self.rank_one(
+            key,
+            &all,
+            &HashSet::new(),
+            usize::from(self.settings.size),
+            topics,
+        )))
     }
 
     /// The ranked insights of each subscription's next brief, in order: the candidates are read

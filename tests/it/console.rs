@@ -172,3 +172,33 @@ fn one_shot_commands_log_only_warnings_unless_verbose() {
     assert!(logs.contains("INFO"), "{logs}");
     assert_eq!(quiet.stdout, verbose.stdout);
 }
+
+#[tokio::test]
+async fn an_excluded_topic_keeps_its_episode_out_of_top_and_the_brief() {
+    let t = TestApp::ingested().await;
+    let on_buoys = |cards: &[podbrief::core::model::Card]| {
+        cards
+            .iter()
+            .filter(|c| c.episode == "Wave Energy Buoys")
+            .count()
+    };
+    // Before: /top has an insight of "Wave Energy Buoys" whose own words never say "buoy".
+    let before = t.say("/top").await;
+    assert!(on_buoys(&before.cards) > 0, "{before:?}");
+
+    t.say("/subscribe 08:00 UTC").await;
+    t.say("/topics chips, -buoys").await;
+    let top = t.say("/top").await;
+    assert_eq!(on_buoys(&top.cards), 0, "{top:?}");
+    assert_eq!(top.cards.len(), before.cards.len(), "others take its place");
+    let sub = t
+        .app
+        .store
+        .subscription(&podbrief::adapters::console::console_chat())
+        .await
+        .unwrap()
+        .unwrap();
+    let (brief, _) = t.app.core.brief(&sub).await.unwrap().expect("a brief");
+    assert!(!brief.cards.is_empty());
+    assert_eq!(on_buoys(&brief.cards), 0, "{brief:?}");
+}
