@@ -589,3 +589,42 @@ async fn instances_split_the_gateway_shards_by_config() {
     ra.shutdown().await;
     rb.shutdown().await;
 }
+
+#[tokio::test]
+async fn follow_ups_wait_for_the_first_response_and_each_is_retried_until_posted_once() {
+    use podbrief::adapters::discord::interact::{FollowUp, Handler};
+    use podbrief::adapters::discord::render::Rendered;
+    let fake = FakeDiscord::start().await;
+    let t = TestApp::spawn().await;
+    let http = std::sync::Arc::new(
+        serenity::all::HttpBuilder::new(TOKEN)
+            .proxy(fake.base.clone())
+            .ratelimiter_disabled(true)
+            .application_id(APP_ID.parse::<u64>().unwrap().into())
+            .build(),
+    );
+    let handler = Handler::new(t.app.core.clone(), http, TOKEN.into());
+    let parts: Vec<Rendered> = (1..=3)
+        .map(|i| Rendered {
+            content: format!("part {i}"),
+            ..Rendered::default()
+        })
+        .collect();
+    // Discord fails the first follow-up twice (a server error, then a rate limit).
+    fake.fail_next_followups(&[500, 429]);
+    handler
+        .follow_up("interaction-token", FollowUp::More(parts), false, false)
+        .await;
+    let original = fake.matching("GET", "/messages/@original");
+    assert_eq!(original.len(), 1, "the first response was checked first");
+    let posts = fake.matching("POST", "/webhooks/");
+    assert!(original[0].at <= posts[0].at);
+    let contents: Vec<&str> = posts
+        .iter()
+        .map(|p| p.body["content"].as_str().unwrap())
+        .collect();
+    // Two refused tries of part 1, then each part posted once, in order.
+    assert_eq!(contents, ["part 1", "part 1", "part 1", "part 2", "part 3"]);
+    assert!(posts[1].at - posts[0].at >= Duration::from_millis(500));
+    assert!(posts[2].at - posts[1].at >= Duration::from_millis(1000));
+}

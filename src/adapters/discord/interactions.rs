@@ -116,7 +116,7 @@ async fn receive(State(ep): State<Endpoint>, headers: HeaderMap, body: Bytes) ->
         let handler = ep.handler.clone();
         let token = answer.token.clone();
         let ephemeral = answer.ephemeral;
-        tokio::spawn(async move { handler.follow_up(&token, then, ephemeral).await });
+        tokio::spawn(async move { handler.follow_up(&token, then, ephemeral, false).await });
     }
     axum::Json(answer.first).into_response()
 }

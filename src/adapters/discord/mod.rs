@@ -191,7 +191,7 @@ impl EventHandler for Gateway {
         }
         if let Some(then) = answer.then {
             self.handler
-                .follow_up(&answer.token, then, answer.ephemeral)
+                .follow_up(&answer.token, then, answer.ephemeral, true)
                 .await;
         }
     }
