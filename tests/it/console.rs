@@ -191,14 +191,7 @@ async fn an_excluded_topic_keeps_its_episode_out_of_top_and_the_brief() {
     let top = t.say("/top").await;
     assert_eq!(on_buoys(&top.cards), 0, "{top:?}");
     assert_eq!(top.cards.len(), before.cards.len(), "others take its place");
-    let sub = t
-        .app
-        .store
-        .subscription(&podbrief::adapters::console::console_chat())
-        .await
-        .unwrap()
-        .unwrap();
-    let (brief, _) = t.app.core.brief(&sub).await.unwrap().expect("a brief");
+    let brief = t.console_brief().await;
     assert!(!brief.cards.is_empty());
     assert_eq!(on_buoys(&brief.cards), 0, "{brief:?}");
 }

@@ -295,6 +295,19 @@ impl TestApp {
             .expect("the console answers every message")
     }
 
+    /// The console chat's next brief, as its subscription would get it now.
+    pub async fn console_brief(&self) -> Reply {
+        let sub = self
+            .app
+            .store
+            .subscription(&console_chat())
+            .await
+            .unwrap()
+            .expect("the console chat is subscribed");
+        let (reply, _) = self.app.core.brief(&sub).await.unwrap().expect("a brief");
+        reply
+    }
+
     /// Starts the platforms, the HTTP server and the scheduler, as `podbrief run` does.
     pub async fn start(&self) -> podbrief::app::Running {
         self.app.start(None).await.expect("the app starts")
