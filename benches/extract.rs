@@ -139,6 +139,7 @@ fn main() {
             title: "bench".into(),
             segments: t.segments,
             marks: Default::default(),
+            notes: None,
         };
         n = engine.extract_sync(&ep).len();
         full.push(t0.elapsed());

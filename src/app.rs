@@ -55,7 +55,8 @@ impl App {
         store.migrate().await.context("migrating the database")?;
         let index = Arc::new(crate::search::sync::open_for(&config, &*store).await?);
         let extractive = ExtractiveEngine {
-            per_episode: config.extract.per_episode,
+            minutes_per_insight: config.extract.minutes_per_insight,
+            max_per_episode: config.extract.max_per_episode,
             ..Default::default()
         };
         let engine: Arc<dyn crate::extract::Extractor> = if config.extract.engine == "llm" {
@@ -68,7 +69,7 @@ impl App {
                 max_retries: l.max_retries,
                 daily_token_budget: l.daily_token_budget,
                 chunk_chars: l.chunk_chars,
-                per_episode: config.extract.per_episode,
+                per_episode: config.extract.max_per_episode,
                 backoff: std::time::Duration::from_millis(500),
             };
             Arc::new(

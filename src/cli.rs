@@ -148,16 +148,16 @@ pub enum EvalCommand {
         /// Only the transcripts that have a labels file.
         #[arg(long)]
         only_labelled: bool,
-        /// Fail if an insight falls inside a labelled span, or if recall is not above both
-        /// baselines.
+        /// Fail if an insight falls inside a labelled span, if any flaw's rate is over 1% (any
+        /// flaw over 5%), or if recall is not 1.5 times both baselines.
         #[arg(long)]
         strict: bool,
-        /// Print every insight found, with its time.
+        /// Print every insight found, with its time and any flaws.
         #[arg(long)]
         show: bool,
-        /// Insights per episode (default 5).
-        #[arg(long, default_value_t = 5)]
-        per_episode: usize,
+        /// Minutes of talk per insight (the engine's depth; default 3.5).
+        #[arg(long, default_value_t = crate::extract::extractive::DEFAULT_MINUTES_PER_INSIGHT)]
+        minutes_per_insight: f64,
     },
     /// Import the Cranfield collection (cran.all.1400, cran.qry, cranqrel in DIR) as insights
     /// into a temporary database and report nDCG@10 and recall@100 of podbrief's lookup beside
@@ -225,7 +225,7 @@ pub async fn main() -> anyhow::Result<()> {
         only_labelled,
         strict,
         show,
-        per_episode,
+        minutes_per_insight,
     }) = &cli.command
     {
         return crate::extract::eval::main(
@@ -234,7 +234,7 @@ pub async fn main() -> anyhow::Result<()> {
             *only_labelled,
             *strict,
             *show,
-            *per_episode,
+            *minutes_per_insight,
         );
     }
     if let CliCommand::Eval(EvalCommand::Search { dir, json }) = &cli.command {

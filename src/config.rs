@@ -156,15 +156,18 @@ pub struct ExtractConfig {
     /// `extractive` (no network, the default) or `llm` (the `[llm]` endpoint, falling back to
     /// the extractive engine).
     pub engine: String,
-    /// Insights kept per episode.
-    pub per_episode: usize,
+    /// Minutes of talk per insight: an episode yields about its talk's length divided by this.
+    pub minutes_per_insight: f64,
+    /// Insights kept per episode at most.
+    pub max_per_episode: usize,
 }
 
 impl Default for ExtractConfig {
     fn default() -> Self {
         ExtractConfig {
             engine: "extractive".into(),
-            per_episode: 5,
+            minutes_per_insight: crate::extract::extractive::DEFAULT_MINUTES_PER_INSIGHT,
+            max_per_episode: crate::extract::extractive::DEFAULT_MAX_PER_EPISODE,
         }
     }
 }
@@ -764,10 +767,19 @@ impl Config {
                 ),
             ));
         }
-        if !(1..=50).contains(&self.extract.per_episode) {
+        if !(0.5..=60.0).contains(&self.extract.minutes_per_insight) {
             return Err(bad(
-                "extract.per_episode",
-                format!("{} is out of range 1..=50", self.extract.per_episode),
+                "extract.minutes_per_insight",
+                format!(
+                    "{} is out of range 0.5..=60",
+                    self.extract.minutes_per_insight
+                ),
+            ));
+        }
+        if !(1..=200).contains(&self.extract.max_per_episode) {
+            return Err(bad(
+                "extract.max_per_episode",
+                format!("{} is out of range 1..=200", self.extract.max_per_episode),
             ));
         }
         if !(1..=25).contains(&self.search.results) {

@@ -2,8 +2,10 @@
 //! folder of transcripts.
 //!
 //! Per episode and in total it prints insights per hour, the share of insights opening with an
-//! unresolved reference, their length distribution, the near-duplicate share and how the insights
-//! spread over the episode's timeline. Where a labels file exists (`NAME.labels.toml`, NAME being
+//! unresolved reference, their length distribution, the near-duplicate share, how the insights
+//! spread over the episode's timeline (fifths holding one, and the share of the episode between
+//! the first and the last), and the rate of each flaw a reader notices (`flaws`: false starts,
+//! repeats, endings mid-thought, case, fillers, plugs, backchannel, show talk, questions). Where a labels file exists (`NAME.labels.toml`, NAME being
 //! the transcript's file stem) it adds the share of insights inside labelled sponsor/intro/outro
 //! spans and the recall of the reference takeaways (ROUGE-1 recall over content words), beside two
 //! baselines computed in the same run: the first N passages, and N passages spread evenly (a
@@ -18,10 +20,18 @@ use serde::Deserialize;
 
 use super::EpisodeText;
 use super::extractive::{ExtractiveEngine, opens_unresolved};
+use super::flaws::{Flaw, flaws};
 use super::sentences::{sentences, turns};
 use crate::core::model::NewInsight;
 use crate::core::text::{NEAR_DUPLICATE, content_words, similarity, words};
 use crate::ingest::transcript::{Segment, Transcript};
+
+/// The gate's ceiling on the share of insights with any one flaw.
+pub const MAX_FLAW_RATE: f64 = 0.01;
+/// The gate's ceiling on the share of insights with any flaw at all.
+pub const MAX_ANY_FLAW_RATE: f64 = 0.05;
+/// The gate's floor on recall, as a multiple of each baseline's.
+pub const MIN_RECALL_RATIO: f64 = 1.5;
 
 /// A labels file: spans that must never yield insights, and reference takeaways.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -64,6 +74,14 @@ pub struct Figures {
     pub fifths_covered: usize,
     /// Fifths that could have been covered (min(insights, 5) per episode).
     pub fifths_possible: usize,
+    /// Share of the episode between its first and last insight, summed over episodes.
+    pub span: f64,
+    /// Episodes with at least two insights (the span's denominator).
+    pub spanned: usize,
+    /// Insights with each flaw.
+    pub flaws: std::collections::BTreeMap<Flaw, usize>,
+    /// Insights with any flaw.
+    pub flawed: usize,
     /// Labelled episodes.
     pub labelled: usize,
     /// Insights of labelled episodes.
@@ -72,8 +90,8 @@ pub struct Figures {
     pub in_spans: usize,
     /// Sum of per-episode recall of the engine, first-N and spread-N baselines.
     pub recall: [f64; 3],
-    /// The insights (start time, text), for `--show`.
-    pub shown: Vec<(Option<i64>, String)>,
+    /// The insights (start time, text, flaws), for `--show`.
+    pub shown: Vec<(Option<i64>, String, Vec<Flaw>)>,
 }
 
 /// The report over a folder.
@@ -97,7 +115,9 @@ impl Report {
     }
 
     /// Why this report fails the quality gate, if it does: an insight inside a labelled span, a
-    /// labels file that could not be used, or recall not above both baselines.
+    /// labels file that could not be used, a flaw in more than [`MAX_FLAW_RATE`] of the
+    /// insights (any flaw in more than [`MAX_ANY_FLAW_RATE`]), or recall below
+    /// [`MIN_RECALL_RATIO`] times either baseline.
     pub fn gate(&self) -> Result<(), String> {
         let mut why = Vec::new();
         if !self.offending.is_empty() {
@@ -109,11 +129,28 @@ impl Report {
         if !self.problems.is_empty() {
             why.push(format!("{} labels problem(s)", self.problems.len()));
         }
+        let n = self.total.insights.max(1) as f64;
+        for (flaw, count) in &self.total.flaws {
+            if *count as f64 / n > MAX_FLAW_RATE {
+                why.push(format!(
+                    "{flaw} in {:.1}% of insights (at most {:.0}%)",
+                    100.0 * *count as f64 / n,
+                    100.0 * MAX_FLAW_RATE
+                ));
+            }
+        }
+        if self.total.flawed as f64 / n > MAX_ANY_FLAW_RATE {
+            why.push(format!(
+                "a flaw in {:.1}% of insights (at most {:.0}%)",
+                100.0 * self.total.flawed as f64 / n,
+                100.0 * MAX_ANY_FLAW_RATE
+            ));
+        }
         if self.total.labelled > 0 {
             let [e, f, s] = self.mean_recall();
-            if e <= f || e <= s {
+            if e < MIN_RECALL_RATIO * f || e < MIN_RECALL_RATIO * s {
                 why.push(format!(
-                    "recall {e:.3} is not above both baselines (first-N {f:.3}, spread-N {s:.3})"
+                    "recall {e:.3} is not {MIN_RECALL_RATIO}x both baselines (first-N {f:.3}, spread-N {s:.3})"
                 ));
             }
         } else {
@@ -126,16 +163,44 @@ impl Report {
         }
     }
 
+    /// The flaw rates over all insights, as a line of the report.
+    pub fn render_flaws(&self) -> String {
+        let n = self.total.insights.max(1) as f64;
+        let mut parts: Vec<String> = Flaw::ALL
+            .iter()
+            .map(|f| {
+                let c = self.total.flaws.get(f).copied().unwrap_or(0);
+                format!("{f} {:.1}%", 100.0 * c as f64 / n)
+            })
+            .collect();
+        parts.push(format!("any {:.1}%", 100.0 * self.total.flawed as f64 / n));
+        let span = if self.total.spanned > 0 {
+            100.0 * self.total.span / self.total.spanned as f64
+        } else {
+            0.0
+        };
+        format!(
+            "flaws over {} insights: {}\ninsights span {span:.0}% of their episode on average\n",
+            self.total.insights,
+            parts.join(", ")
+        )
+    }
+
     /// The insights of every episode, with their times.
     pub fn render_insights(&self) -> String {
         let mut out = String::new();
         for (name, f) in &self.episodes {
             let _ = writeln!(out, "== {name}");
-            for (t, text) in &f.shown {
+            for (t, text, flaws) in &f.shown {
                 let t = t
                     .map(|ms| format!("{:02}:{:02}", ms / 60_000, (ms / 1000) % 60))
                     .unwrap_or_else(|| "--:--".into());
-                let _ = writeln!(out, "  [{t}] {text}");
+                let marks: Vec<&str> = flaws.iter().map(|f| f.name()).collect();
+                if marks.is_empty() {
+                    let _ = writeln!(out, "  [{t}] {text}");
+                } else {
+                    let _ = writeln!(out, "  [{t}] ({}) {text}", marks.join(", "));
+                }
             }
         }
         out
@@ -237,6 +302,12 @@ impl Figures {
         self.near_dups += o.near_dups;
         self.fifths_covered += o.fifths_covered;
         self.fifths_possible += o.fifths_possible;
+        self.span += o.span;
+        self.spanned += o.spanned;
+        self.flawed += o.flawed;
+        for (k, v) in &o.flaws {
+            *self.flaws.entry(*k).or_default() += v;
+        }
         self.labelled += o.labelled;
         self.labelled_insights += o.labelled_insights;
         self.in_spans += o.in_spans;
@@ -353,7 +424,6 @@ pub fn evaluate(
     segments: &[Segment],
     insights: &[NewInsight],
     labels: Option<&Labels>,
-    per_episode: usize,
     report: &mut Report,
 ) -> Figures {
     let doc = Doc::new(segments);
@@ -366,8 +436,15 @@ pub fn evaluate(
     let mut fifths = HashSet::new();
     f.shown = insights
         .iter()
-        .map(|i| (i.start_ms, i.text.clone()))
+        .map(|i| (i.start_ms, i.text.clone(), flaws(&i.text)))
         .collect();
+    for (_, _, found) in &f.shown {
+        for flaw in found {
+            *f.flaws.entry(*flaw).or_default() += 1;
+        }
+        f.flawed += usize::from(!found.is_empty());
+    }
+    let mut positions = Vec::new();
     for (i, ins) in insights.iter().enumerate() {
         if opens_unresolved(&ins.text) {
             f.unresolved += 1;
@@ -381,7 +458,14 @@ pub fn evaluate(
         }
         if let Some((a, _)) = doc.find(&ins.quote, 0) {
             fifths.insert((a * 5 / total_words).min(4));
+            positions.push(a);
         }
+    }
+    if let (Some(lo), Some(hi)) = (positions.iter().min(), positions.iter().max())
+        && positions.len() >= 2
+    {
+        f.span = (hi - lo) as f64 / total_words as f64;
+        f.spanned = 1;
     }
     f.fifths_covered = fifths.len();
     f.fifths_possible = insights.len().min(5);
@@ -420,12 +504,7 @@ pub fn evaluate(
                 }
             }
         }
-        let n = if insights.is_empty() {
-            per_episode
-        } else {
-            insights.len()
-        };
-        let (first, spread) = baselines(segments, n);
+        let (first, spread) = baselines(segments, insights.len().max(1));
         let texts: Vec<String> = insights.iter().map(|i| i.text.clone()).collect();
         f.recall = [
             recall(&l.takeaways, &texts),
@@ -525,19 +604,13 @@ pub fn run(
             title: name.clone(),
             segments: t.segments,
             marks: Default::default(),
+            notes: None,
         };
         let insights = engine.extract_sync(&episode);
         if l.is_some() {
             used.insert(stem.clone());
         }
-        let f = evaluate(
-            &name,
-            &episode.segments,
-            &insights,
-            l,
-            engine.per_episode,
-            &mut report,
-        );
+        let f = evaluate(&name, &episode.segments, &insights, l, &mut report);
         report.total.add(&f);
         report.episodes.push((name, f));
     }
@@ -558,13 +631,13 @@ pub fn main(
     only_labelled: bool,
     strict: bool,
     show: bool,
-    per_episode: usize,
+    minutes_per_insight: f64,
 ) -> anyhow::Result<()> {
-    if !(1..=50).contains(&per_episode) {
-        anyhow::bail!("--per-episode: {per_episode} is out of range 1..=50");
+    if !(0.5..=60.0).contains(&minutes_per_insight) {
+        anyhow::bail!("--minutes-per-insight: {minutes_per_insight} is out of range 0.5..=60");
     }
     let engine = ExtractiveEngine {
-        per_episode,
+        minutes_per_insight,
         ..Default::default()
     };
     let report = run(dir, labels, only_labelled, &engine)?;
@@ -572,6 +645,7 @@ pub fn main(
         print!("{}", report.render_insights());
     }
     print!("{}", report.render());
+    print!("{}", report.render_flaws());
     if report.total.labelled > 0 {
         let [e, f, s] = report.mean_recall();
         println!(
@@ -648,7 +722,6 @@ mod tests {
                 ),
             ],
             Some(&labels),
-            5,
             &mut r,
         );
         assert_eq!(f.in_spans, 1);

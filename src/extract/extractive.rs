@@ -1,40 +1,50 @@
-//! The extractive engine: picks the best passages of an episode as said, scores them, and cleans
-//! them up.
+//! The default engine: picks the passages of an episode worth repeating, as said, scores them,
+//! and cleans them into readable text.
 //!
-//! 1. Turns and sentences (with times) from the transcript.
-//! 2. Sponsor reads, intros and outros are found and excluded: ad cues ("brought to you by",
-//!    promo codes, URLs read aloud) and the sponsor's name wherever it recurs; greetings at the
-//!    start; sign-offs at the end.
-//! 3. Candidates are one to three consecutive sentences of one speaker.
+//! 1. Turns and sentences (with times) from the transcript; the language is detected.
+//! 2. The episode's structure (`structure`): sponsor reads, intros and outros are excluded, the
+//!    questioners (hosts) found; subject segments (`segment`: chapters, else lexical shifts).
+//! 3. Candidates are one to three consecutive sentences of one speaker, cleaned (`clean`): a
+//!    candidate whose text still ends mid-thought, or shows any flaw a reader would notice
+//!    (`flaws`), is not an insight.
 //! 4. Each is scored on centrality (TF-IDF weight of its words in the episode), key-term coverage
 //!    and claim cues (numbers, comparisons, causes, named things), and penalised for questions,
-//!    filler and openings that point at something unsaid ("That's why…", "He…").
-//! 5. The best non-overlapping, non-duplicate candidates become insights, with disfluencies
-//!    removed from the text while the quote keeps the words as said.
+//!    set-ups, filler and openings that point at something unsaid ("That's why…", "He…"). A
+//!    passage on a topic line of the show notes gains up to 15%; with chapters and soundbites, a
+//!    passage gains for starting near its chapter's start and sharing its title, and for lying
+//!    inside a soundbite.
+//! 5. The episode yields about one insight per `minutes_per_insight` of talk (at most
+//!    `max_per_episode`): the best passage of each segment first, then the second best of each,
+//!    and so on, never overlapping or near-duplicate; the insights come out best first.
 //!
-//! With chapters and soundbites (timed transcripts only): sentences in a sponsor chapter count as
-//! ad read; a passage gains up to 15% for starting near its chapter's start and sharing words
-//! with its title, and up to 50% for lying inside a soundbite; each insight is titled with its
-//! chapter.
-//!
-//! Scores are absolute (claim cues weigh most), so a dull episode's best does not outrank a strong
-//! episode's.
+//! Scores are absolute (claim cues weigh most), so a dull episode's best does not outrank a
+//! strong episode's. Cue lists are English: another language is scored on centrality, numbers
+//! and names alone, with its own stop words and stemmer.
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
+use super::clean::{clean_checked, close_sentence, ends_mid_thought, strip_notes};
+use super::flaws::flaws;
+use super::language::Language;
 use super::marks;
+use super::segment;
 use super::sentences::{Sentence, Turn, sentences, turns};
+use super::structure::{self, Label, contains_any};
 use super::{EpisodeText, ExtractError, Extractor};
 use crate::core::model::NewInsight;
-use crate::core::text::{NEAR_DUPLICATE, content_words, normalize_topic, similarity, words};
+use crate::core::text::{NEAR_DUPLICATE, normalize_topic, similarity, words};
+
+pub use super::structure::non_talk_sentences;
 
 /// The extractive engine and its settings.
 #[derive(Debug, Clone)]
 pub struct ExtractiveEngine {
+    /// Minutes of talk per insight: an episode yields about its talk's length divided by this.
+    pub minutes_per_insight: f64,
     /// Insights kept per episode at most.
-    pub per_episode: usize,
+    pub max_per_episode: usize,
     /// Candidates scoring below this are never kept.
     pub min_score: f64,
 }
@@ -42,65 +52,20 @@ pub struct ExtractiveEngine {
 impl Default for ExtractiveEngine {
     fn default() -> Self {
         ExtractiveEngine {
-            per_episode: 5,
+            minutes_per_insight: DEFAULT_MINUTES_PER_INSIGHT,
+            max_per_episode: DEFAULT_MAX_PER_EPISODE,
             min_score: 0.12,
         }
     }
 }
 
-const AD_CUES: &[&str] = &[
-    "brought to you by",
-    "sponsored by",
-    "our sponsor",
-    "today's sponsor",
-    "this week's sponsor",
-    "promo code",
-    "use code",
-    "use the code",
-    "discount code",
-    "offer code",
-    "coupon code",
-    "percent off",
-    "% off",
-    "dot com slash",
-    ".com/",
-    "free trial",
-    "support for this episode",
-    "this episode is supported",
-    "this show is supported",
-    "supported by",
-    "thanks to our sponsors",
-    "word from our sponsor",
-    "special offer",
-    "exclusive offer",
-    "first month free",
-    "dot com forward slash",
-    "dot com/",
-    "at checkout",
-    "use my code",
-    "my code",
-    "free shipping",
-    "sign up at",
-    "sign up today at",
-    "go to www",
-    "head over to",
-    "head to www",
-    "slash podcast",
-    "our partners at",
-    "today's sponsor",
-    "sponsor of this",
-    "advertisement",
-    "ad-free",
-    "thirty-day trial",
-    "30-day trial",
-    "day free trial",
-    "money-back guarantee",
-    "limited time",
-];
-/// Spoken URLs: "dot com", "dot io" followed by more words of an address.
-const URL_CUES: &[&str] = &[
-    " dot com", " dot io", " dot org", " dot net", " dot fm", " dot co ", ".com", ".io/", ".fm",
-];
+/// One insight per this many minutes of talk, by default.
+pub const DEFAULT_MINUTES_PER_INSIGHT: f64 = 3.5;
+/// At most this many insights per episode, by default.
+pub const DEFAULT_MAX_PER_EPISODE: usize = 40;
+/// Words a minute of speech, for transcripts without times.
+const WORDS_PER_MINUTE: f64 = 150.0;
+
 /// Host chatter: the conversation about itself, compliments and hand-overs.
 const CHATTER: &[&str] = &[
     "great question",
@@ -140,66 +105,6 @@ const CHATTER: &[&str] = &[
     "our guest",
     "my co-host",
     "you guys",
-];
-const INTRO_CUES: &[&str] = &[
-    "welcome to",
-    "welcome back",
-    "i'm your host",
-    "your host",
-    "with me today",
-    "with me as always",
-    "joining me",
-    "i'm joined by",
-    "today we're",
-    "today we are",
-    "on today's episode",
-    "in today's episode",
-    "in this episode",
-    "on this episode",
-    "this is episode",
-    "today on",
-    "let's get started",
-    "let's dive in",
-    "let's jump in",
-    "great to be here",
-    "thanks for having me",
-    "glad to be here",
-    "we're talking with",
-    "we're talking to",
-    "we talked with",
-    "we hope you enjoy",
-    "hope you enjoy this",
-    "here with me",
-    "my cohost",
-    "my co-host",
-    "we're joined by",
-    "joined today by",
-    "without further ado",
-];
-const OUTRO_CUES: &[&str] = &[
-    "thanks for listening",
-    "thank you for listening",
-    "thanks so much for listening",
-    "that's all for",
-    "that's it for",
-    "that's our show",
-    "see you next",
-    "until next time",
-    "rate and review",
-    "leave a review",
-    "leave us a review",
-    "subscribe",
-    "wherever you get your podcasts",
-    "follow us",
-    "catch you next",
-    "thanks for joining",
-    "thanks for coming on",
-    "thank you for coming on",
-    "we'll see you",
-    "see you then",
-    "take care, everyone",
-    "bye everyone",
-    "signing off",
 ];
 const UNRESOLVED_OPENERS: &[&str] = &[
     "that",
@@ -302,16 +207,6 @@ const CAUSAL: &[&str] = &[
     "unless",
     "when you",
 ];
-const DISFLUENCIES: &[&str] = &["um", "uh", "erm", "uhm", "hmm", "mm"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Label {
-    Talk,
-    Ad,
-    Intro,
-    Outro,
-}
-
 #[async_trait]
 impl Extractor for ExtractiveEngine {
     fn name(&self) -> &'static str {
@@ -327,8 +222,78 @@ struct Candidate {
     first: usize,
     last: usize,
     score: f64,
-    /// What chapters and soundbites add, as a fraction of the score (also breaks ties).
+    /// What chapters, soundbites and show notes add, as a fraction of the score (also breaks
+    /// ties).
     bonus: f64,
+    /// The cleaned text.
+    text: String,
+}
+
+/// What one episode's extraction works from.
+struct Episode<'a> {
+    turns: Vec<Turn>,
+    sents: Vec<Sentence>,
+    labels: Vec<Label>,
+    lang: Language,
+    sent_words: &'a [Vec<String>],
+    weights: Weights<'a>,
+}
+
+/// Term weights over the episode's talk: TF-IDF with sentences as documents.
+struct Weights<'a> {
+    tf: HashMap<&'a str, f64>,
+    df: HashMap<&'a str, f64>,
+    n: f64,
+}
+
+impl<'a> Weights<'a> {
+    fn new(sent_words: &'a [Vec<String>], labels: &[Label]) -> Weights<'a> {
+        let mut tf: HashMap<&str, f64> = HashMap::new();
+        let mut df: HashMap<&str, f64> = HashMap::new();
+        let mut n = 0.0;
+        for (ws, _) in sent_words
+            .iter()
+            .zip(labels)
+            .filter(|(_, l)| **l == Label::Talk)
+        {
+            n += 1.0;
+            let mut seen = HashSet::new();
+            for w in ws {
+                let w: &str = w;
+                *tf.entry(w).or_default() += 1.0;
+                if seen.insert(w) {
+                    *df.entry(w).or_default() += 1.0;
+                }
+            }
+        }
+        Weights {
+            tf,
+            df,
+            n: f64::max(n, 1.0),
+        }
+    }
+
+    fn weight(&self, w: &str) -> f64 {
+        let t = self.tf.get(w).copied().unwrap_or(0.0);
+        let d = self.df.get(w).copied().unwrap_or(1.0);
+        if t < 2.0 {
+            0.0
+        } else {
+            (1.0 + t).ln() * (1.0 + self.n / d).ln()
+        }
+    }
+
+    /// The dozen heaviest words of the episode.
+    fn top_terms(&self) -> HashSet<&'a str> {
+        let mut key: Vec<(&str, f64)> = self
+            .tf
+            .keys()
+            .map(|w| (*w, self.weight(w)))
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
+        key.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        key.into_iter().take(12).map(|(w, _)| w).collect()
+    }
 }
 
 impl ExtractiveEngine {
@@ -339,104 +304,155 @@ impl ExtractiveEngine {
         if sents.is_empty() {
             return Vec::new();
         }
-        let mut labels = label(&turns, &sents);
+        let lang = Language::detect(&episode_sample(&sents));
+        let mut labels = structure::label(&turns, &sents, &lang);
+        structure::label_sponsor_chapters(&mut labels, &sents, &episode.marks.chapters);
+        let sent_words: Vec<Vec<String>> =
+            sents.iter().map(|s| lang.content_words(&s.text)).collect();
+        let breaks: Vec<usize> = (1..sents.len())
+            .filter(|i| {
+                turns[sents[*i].turn]
+                    .speaker
+                    .as_deref()
+                    .is_some_and(structure::is_break_label)
+            })
+            .collect();
+        let segs = segment::segments(&sents, &sent_words, &breaks, &episode.marks.chapters);
+        structure::label_edge_segments(&mut labels, &sents, &segs, &lang);
+        let weights = Weights::new(&sent_words, &labels);
+        let ep = Episode {
+            turns,
+            sents,
+            labels,
+            lang,
+            sent_words: &sent_words,
+            weights,
+        };
+        let target = self.target(&ep);
+        let cands = self.candidates(&ep, episode);
+        let picked = pick(cands, &segs, target, self.min_score);
+        let phrases = key_phrases(&ep.sents, &ep.labels, &ep.lang);
+        picked
+            .into_iter()
+            .map(|c| {
+                let quote = quote_of(&ep.sents, c.first, c.last);
+                let turn = &ep.turns[ep.sents[c.first].turn];
+                NewInsight {
+                    topics: topics(&quote, &ep.lang, &|w| ep.weights.weight(w), &phrases),
+                    text: c.text,
+                    quote,
+                    start_ms: ep.sents[c.first].start_ms,
+                    end_ms: ep.sents[c.last].end_ms,
+                    speaker: turn.speaker.clone(),
+                    score: (c.score * 1000.0).round() / 1000.0,
+                    chapter: ep.sents[c.first]
+                        .start_ms
+                        .and_then(|t| marks::chapter_at(&episode.marks.chapters, t))
+                        .map(|ch| ch.title.clone()),
+                }
+            })
+            .collect()
+    }
+
+    /// How many insights the episode's talk calls for.
+    fn target(&self, ep: &Episode) -> usize {
+        let talk_words: usize = ep
+            .sents
+            .iter()
+            .zip(&ep.labels)
+            .filter(|(_, l)| **l == Label::Talk)
+            .map(|(s, _)| s.text.split_whitespace().count())
+            .sum();
+        let minutes = talk_words as f64 / WORDS_PER_MINUTE;
+        let n = (minutes / self.minutes_per_insight.max(0.1)).round() as usize;
+        n.clamp(1, self.max_per_episode.max(1))
+    }
+
+    /// Every passage that could be an insight, scored.
+    fn candidates(&self, ep: &Episode, episode: &EpisodeText) -> Vec<Candidate> {
         let chapters = &episode.marks.chapters;
         let soundbites = &episode.marks.soundbites;
-        // A sentence said in a sponsor chapter is an ad read, whatever its words.
-        for (l, s) in labels.iter_mut().zip(&sents) {
-            if let Some(ch) = s.start_ms.and_then(|t| marks::chapter_at(chapters, t))
-                && marks::is_sponsor_title(&ch.title)
-            {
-                *l = Label::Ad;
-            }
-        }
-        let lower: Vec<String> = sents.iter().map(|s| s.text.to_lowercase()).collect();
-        let sent_words: Vec<Vec<String>> = sents.iter().map(|s| content_words(&s.text)).collect();
-
-        // Term weights over the episode's talk: TF-IDF with sentences as documents.
-        let mut tf: HashMap<&str, f64> = HashMap::new();
-        let mut df: HashMap<&str, f64> = HashMap::new();
-        let talk: Vec<usize> = (0..sents.len())
-            .filter(|i| labels[*i] == Label::Talk)
-            .collect();
-        for &i in &talk {
-            let mut seen = HashSet::new();
-            for w in &sent_words[i] {
-                *tf.entry(w).or_default() += 1.0;
-                if seen.insert(w.as_str()) {
-                    *df.entry(w).or_default() += 1.0;
-                }
-            }
-        }
-        let n = talk.len().max(1) as f64;
-        let weight = |w: &str| -> f64 {
-            let t = tf.get(w).copied().unwrap_or(0.0);
-            let d = df.get(w).copied().unwrap_or(1.0);
-            if t < 2.0 {
-                0.0
-            } else {
-                (1.0 + t).ln() * (1.0 + n / d).ln()
-            }
-        };
-        let mut key_terms: Vec<(&str, f64)> = tf
-            .keys()
-            .map(|w| (*w, weight(w)))
-            .filter(|(_, s)| *s > 0.0)
-            .collect();
-        key_terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        let top_terms: HashSet<&str> = key_terms.iter().take(12).map(|(w, _)| *w).collect();
-        let phrases = key_phrases(&sents, &talk);
-
-        // Candidates: 1-3 consecutive talk sentences of one turn.
+        let notes: Vec<HashSet<String>> = episode
+            .notes
+            .as_deref()
+            .map(|n| structure::notes_topics(n, &ep.lang))
+            .unwrap_or_default();
+        let askers = structure::questioners(&ep.turns, &ep.sents);
+        let top_terms = ep.weights.top_terms();
         let mut cands: Vec<Candidate> = Vec::new();
-        let mut max_central: f64 = 0.0;
         let mut central_raw = Vec::new();
+        let sents = &ep.sents;
         for first in 0..sents.len() {
             for len in 1..=3 {
                 let last = first + len - 1;
                 if last >= sents.len()
                     || sents[last].turn != sents[first].turn
-                    || (first..=last).any(|i| labels[i] != Label::Talk)
+                    || (first..=last).any(|i| ep.labels[i] != Label::Talk)
                 {
                     break;
                 }
-                let text: String = (first..=last)
-                    .map(|i| sents[i].text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let quote = quote_of(sents, first, last);
+                let (cleaned, doubtful) = clean_checked(&quote);
+                if ends_mid_thought(&cleaned) {
+                    continue;
+                }
+                let text = close_sentence(&cleaned);
                 let nwords = text.split_whitespace().count();
-                if !(10..=90).contains(&nwords) {
+                if !(12..=80).contains(&nwords) || !flaws(&text).is_empty() {
                     continue;
                 }
                 let terms: HashSet<&str> = (first..=last)
-                    .flat_map(|i| sent_words[i].iter().map(String::as_str))
+                    .flat_map(|i| ep.sent_words[i].iter().map(String::as_str))
                     .collect();
-                let central: f64 =
-                    terms.iter().map(|w| weight(w)).sum::<f64>() / (nwords as f64).sqrt();
-                max_central = max_central.max(central);
-                central_raw.push(central);
+                central_raw.push(
+                    terms.iter().map(|w| ep.weights.weight(w)).sum::<f64>()
+                        / (nwords as f64).sqrt(),
+                );
                 let coverage =
                     (terms.iter().filter(|w| top_terms.contains(*w)).count() as f64 / 3.0).min(1.0);
-                let lower_text = (first..=last)
-                    .map(|i| lower[i].as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let raw = 0.2 * coverage + 0.5 * claims(&text, &lower_text);
-                let penalty = penalties(&sents[first].text, &text, &lower_text, nwords, len);
-                let bonus = match sents[first].start_ms {
+                let lower = text.to_lowercase();
+                let claim = if ep.lang.is_english() {
+                    claims(&text, &lower)
+                } else {
+                    claims_without_words(&text)
+                };
+                let mut penalty = penalties(&text, &quote, nwords, len);
+                if !ep.lang.is_english() {
+                    penalty = 1.0 - 0.06 * (len - 1) as f64;
+                }
+                if doubtful {
+                    penalty *= 0.3;
+                }
+                let turn = &ep.turns[sents[first].turn];
+                if turn.speaker.as_ref().is_some_and(|s| askers.contains(s)) {
+                    // A questioner's passage; one in a turn that ends by asking is a set-up.
+                    let asks = turn.text.trim_end().ends_with('?');
+                    penalty *= if asks { 0.35 } else { 0.75 };
+                }
+                let mut bonus = match sents[first].start_ms {
                     Some(start) if !chapters.is_empty() || !soundbites.is_empty() => {
                         marks::boost(chapters, soundbites, start, sents[last].end_ms, &text)
                     }
                     _ => 0.0,
                 };
+                if notes.iter().any(|topic| {
+                    let shared = topic
+                        .intersection(&terms.iter().map(|w| w.to_string()).collect())
+                        .count();
+                    shared >= 2 && shared * 2 >= topic.len()
+                }) {
+                    bonus += 0.15;
+                }
                 cands.push(Candidate {
                     first,
                     last,
-                    score: raw * penalty,
+                    score: (0.2 * coverage + 0.5 * claim) * penalty,
                     bonus,
+                    text,
                 });
             }
         }
+        let max_central = central_raw.iter().copied().fold(0.0, f64::max);
         for (c, central) in cands.iter_mut().zip(central_raw) {
             let rel = if max_central > 0.0 {
                 central / max_central
@@ -447,186 +463,107 @@ impl ExtractiveEngine {
             c.score += 0.3 * rel * (c.score / 0.7).clamp(0.25, 1.0);
             c.score = (c.score * (1.0 + c.bonus)).clamp(0.0, 1.0);
         }
-        cands.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(b.bonus.total_cmp(&a.bonus))
-                .then(a.first.cmp(&b.first))
-        });
+        cands
+    }
+}
 
-        let mut picked: Vec<(Candidate, String)> = Vec::new();
-        for c in cands {
-            if picked.len() >= self.per_episode || c.score < self.min_score {
+/// The words of sentences `first..=last`, as said.
+fn quote_of(sents: &[Sentence], first: usize, last: usize) -> String {
+    sents[first..=last]
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A sample of the episode's words for language detection.
+fn episode_sample(sents: &[Sentence]) -> String {
+    let mut out = String::new();
+    for s in sents.iter().skip(sents.len() / 4) {
+        out.push_str(&s.text);
+        out.push(' ');
+        if out.len() > 8_000 {
+            break;
+        }
+    }
+    out
+}
+
+/// Picks up to `target` candidates: the best of each segment first, then the second best of
+/// each, and so on (segments whose best is strongest go first in each round), skipping any that
+/// overlap or nearly repeat one already picked. Best first.
+fn pick(
+    mut cands: Vec<Candidate>,
+    segs: &[(usize, usize)],
+    target: usize,
+    min_score: f64,
+) -> Vec<Candidate> {
+    cands.retain(|c| c.score >= min_score);
+    cands.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.bonus.total_cmp(&a.bonus))
+            .then(a.first.cmp(&b.first))
+    });
+    let seg_of = |c: &Candidate| segs.iter().position(|s| c.first < s.1).unwrap_or(0);
+    let mut queues: Vec<Vec<Candidate>> = (0..segs.len().max(1)).map(|_| Vec::new()).collect();
+    for c in cands {
+        let s = seg_of(&c);
+        queues[s].push(c);
+    }
+    // Each queue is best first; reversed so the best pops first.
+    for q in &mut queues {
+        q.reverse();
+    }
+    let mut picked: Vec<Candidate> = Vec::new();
+    loop {
+        let mut order: Vec<usize> = (0..queues.len())
+            .filter(|i| !queues[*i].is_empty())
+            .collect();
+        if order.is_empty() || picked.len() >= target {
+            break;
+        }
+        order.sort_by(|a, b| {
+            let best = |i: &usize| queues[*i].last().map_or(0.0, |c| c.score);
+            best(b).total_cmp(&best(a)).then(a.cmp(b))
+        });
+        for s in order {
+            while let Some(c) = queues[s].pop() {
+                let clashes = picked.iter().any(|p| {
+                    (c.first <= p.last && p.first <= c.last)
+                        || similarity(&p.text, &c.text) >= NEAR_DUPLICATE
+                });
+                if !clashes {
+                    picked.push(c);
+                    break;
+                }
+            }
+            if picked.len() >= target {
                 break;
             }
-            if picked
-                .iter()
-                .any(|(p, _)| c.first <= p.last && p.first <= c.last)
-            {
-                continue;
-            }
-            let quote: String = (c.first..=c.last)
-                .map(|i| sents[i].text.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            if picked
-                .iter()
-                .any(|(_, q)| similarity(q, &quote) >= NEAR_DUPLICATE)
-            {
-                continue;
-            }
-            picked.push((c, quote));
         }
-        picked
-            .into_iter()
-            .map(|(c, quote)| {
-                let turn = &turns[sents[c.first].turn];
-                NewInsight {
-                    text: tidy(&quote),
-                    topics: topics(&quote, &weight, &phrases),
-                    quote,
-                    start_ms: sents[c.first].start_ms,
-                    end_ms: sents[c.last].end_ms,
-                    speaker: turn.speaker.clone(),
-                    score: (c.score * 1000.0).round() / 1000.0,
-                    chapter: sents[c.first]
-                        .start_ms
-                        .and_then(|t| marks::chapter_at(chapters, t))
-                        .map(|ch| ch.title.clone()),
-                }
-            })
-            .collect()
     }
+    picked.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.bonus.total_cmp(&a.bonus))
+            .then(a.first.cmp(&b.first))
+    });
+    picked
 }
 
-fn contains_any(hay: &str, needles: &[&str]) -> bool {
-    needles.iter().any(|n| hay.contains(n))
-}
-
-/// Sponsor reads, intros and outros.
-fn label(turns: &[Turn], sents: &[Sentence]) -> Vec<Label> {
-    let n = sents.len();
-    // Commas dropped so "Today, we're" matches "today we're".
-    let lower: Vec<String> = sents
-        .iter()
-        .map(|s| s.text.to_lowercase().replace(',', "").replace('’', "'"))
-        .collect();
-    let mut labels = vec![Label::Talk; n];
-
-    // Sponsors: sentences with ad cues, everything between the first and last cue of a turn, and
-    // any sentence naming a sponsor.
-    let mut brands: HashSet<String> = HashSet::new();
-    for (i, l) in lower.iter().enumerate() {
-        // A URL read aloud counts as an ad cue next to an offer or a brand call to action.
-        let url_ad = contains_any(l, URL_CUES)
-            && contains_any(
-                l,
-                &[
-                    "go to",
-                    "visit",
-                    "sign up",
-                    "check out",
-                    "head to",
-                    "free",
-                    "off",
-                    "trial",
-                    "offer",
-                ],
-            );
-        if url_ad
-            || contains_any(l, AD_CUES)
-            || turns[sents[i].turn]
-                .speaker
-                .as_deref()
-                .is_some_and(is_break_label)
-        {
-            labels[i] = Label::Ad;
-            for cue in [
-                "brought to you by",
-                "sponsored by",
-                "supported by",
-                "our sponsor",
-                "today's sponsor",
-            ] {
-                if let Some(pos) = l.find(cue) {
-                    let after = &l[pos + cue.len()..];
-                    if let Some(brand) =
-                        words(after).find(|w| w.len() > 2 && !crate::core::text::is_stop_word(w))
-                    {
-                        brands.insert(brand);
-                    }
-                }
-            }
-        }
-    }
-    for t in 0..turns.len() {
-        let idx: Vec<usize> = (0..n).filter(|i| sents[*i].turn == t).collect();
-        let ads: Vec<usize> = idx
-            .iter()
-            .copied()
-            .filter(|i| labels[*i] == Label::Ad)
-            .collect();
-        if let (Some(first), Some(last)) = (ads.first(), ads.last()) {
-            for l in labels.iter_mut().take(*last + 1).skip(*first) {
-                *l = Label::Ad;
-            }
-        }
-    }
-    for (i, _) in lower.iter().enumerate() {
-        if words(&lower[i]).any(|w| brands.contains(&w)) {
-            labels[i] = Label::Ad;
-        }
-    }
-
-    // Intro: the opening up to the last turn in the first fifth that greets or introduces.
-    let head = (n / 5).max(3).min(n);
-    if let Some(last) = (0..head)
-        .rev()
-        .find(|i| contains_any(&lower[*i], INTRO_CUES))
-    {
-        let turn = sents[last].turn;
-        for i in 0..n {
-            if (i <= last || sents[i].turn == turn && i < head) && labels[i] == Label::Talk {
-                labels[i] = Label::Intro;
-            }
-        }
-    }
-    // Outro: from the first sign-off in the last fifth to the end.
-    let tail = n - (n / 5).max(3).min(n);
-    if let Some(first) = (tail..n).find(|i| contains_any(&lower[*i], OUTRO_CUES)) {
-        let turn = sents[first].turn;
-        let start = (0..=first)
-            .find(|i| sents[*i].turn == turn && *i >= tail)
-            .unwrap_or(first);
-        for l in labels.iter_mut().skip(start) {
-            if *l == Label::Talk {
-                *l = Label::Outro;
-            }
-        }
-    }
-    labels
-}
-
-/// Speaker labels that mark a break or an ad slot rather than a person.
-fn is_break_label(s: &str) -> bool {
-    matches!(
-        s.trim().to_lowercase().as_str(),
-        "break" | "ad" | "ads" | "advertisement" | "sponsor" | "promo" | "music"
-    )
-}
-
-/// The sentences the extractive engine labels as sponsor read, intro or outro: no insight may
-/// come from them, whichever engine writes it.
-pub fn non_talk_sentences(segments: &[crate::ingest::transcript::Segment]) -> Vec<String> {
-    let turns = turns(segments);
-    let sents = sentences(&turns);
-    let labels = label(&turns, &sents);
-    sents
-        .into_iter()
-        .zip(labels)
-        .filter(|(_, l)| *l != Label::Talk)
-        .map(|(s, _)| s.text)
-        .collect()
+/// The cues that need no word lists (for languages without them): numbers and names.
+fn claims_without_words(text: &str) -> f64 {
+    let has_digit = text.chars().any(|c| c.is_ascii_digit());
+    let named = text
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+            w.len() > 1 && w.chars().next().is_some_and(char::is_uppercase)
+        })
+        .count();
+    (if has_digit { 0.4 } else { 0.0 } + 0.07 * named.min(3) as f64 + 0.2).min(1.0)
 }
 
 /// Claim and evidence cues, in 0..1.
@@ -670,7 +607,7 @@ pub fn opens_unresolved(text: &str) -> bool {
         let b = t
             .trim_matches(|c: char| !c.is_alphanumeric())
             .to_lowercase();
-        !b.is_empty() && !DISFLUENCIES.contains(&b.as_str())
+        !b.is_empty() && !super::clean::DISFLUENCIES.contains(&b.as_str())
     }) else {
         return false;
     };
@@ -680,28 +617,27 @@ pub fn opens_unresolved(text: &str) -> bool {
     UNRESOLVED_OPENERS.contains(&opener.as_str()) || UNRESOLVED_OPENERS.contains(&raw)
 }
 
-/// Multiplicative penalties for what makes a passage a poor insight.
-fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent: usize) -> f64 {
+/// Multiplicative penalties for what makes a passage a poor insight: `text` is the cleaned
+/// passage, `quote` the words as said.
+fn penalties(text: &str, quote: &str, nwords: usize, nsent: usize) -> f64 {
     let mut p = 1.0;
-    let questions = text.matches('?').count();
-    if questions > 0 {
-        p *= if text.trim_end().ends_with('?') {
-            0.1
-        } else {
-            0.4
-        };
+    if text.contains('?') {
+        p *= 0.4;
     }
-    if opens_unresolved(first_sentence) {
+    if opens_unresolved(text) {
         p *= 0.3;
     }
-    let ws: Vec<String> = words(lower).collect();
-    let fillers = ws.iter().filter(|w| FILLERS.contains(&w.as_str())).count()
+    // A rambling passage: fillers as said, even though the text drops them.
+    let raw = quote.to_lowercase();
+    let fillers = words(&raw)
+        .filter(|w| FILLERS.contains(&w.as_str()))
+        .count()
         + FILLER_PHRASES
             .iter()
-            .map(|f| lower.matches(f).count())
+            .map(|f| raw.matches(f).count())
             .sum::<usize>();
     let density = fillers as f64 / nwords.max(1) as f64;
-    p *= 1.0 - (density * 4.0).min(0.7);
+    p *= 1.0 - (density * 3.0).min(0.6);
     if nwords < 15 {
         p *= 0.5;
     } else if nwords > 70 {
@@ -709,40 +645,15 @@ fn penalties(first_sentence: &str, text: &str, lower: &str, nwords: usize, nsent
     }
     p *= 1.0 - 0.06 * (nsent.saturating_sub(1)) as f64;
     // Host chatter: compliments, hand-overs, questions to the guest.
+    let lower = text.to_lowercase();
     let chatter = CHATTER.iter().filter(|c| lower.contains(*c)).count();
     if chatter > 0 {
         p *= if chatter > 1 { 0.25 } else { 0.45 };
     }
-    // A passage starting mid-sentence (lowercase: the speaker was interrupted) or stopping
-    // mid-sentence in a punctuated transcript.
-    let first_char = first_sentence.trim_start().chars().next();
-    let punctuated = text.contains(['.', '!', '?', ',']);
-    if punctuated {
-        if first_char.is_some_and(char::is_lowercase) {
-            p *= 0.5;
-        }
-        if !text
-            .trim_end()
-            .ends_with(['.', '!', '?', '"', '”', '…', '\'', ')'])
-        {
-            p *= 0.6;
-        }
-    }
-    // Talk about the show or the conversation itself.
-    if contains_any(
-        lower,
-        &[
-            "this episode",
-            "this show",
-            "this podcast",
-            "our listeners",
-            "last week we",
-            "next week",
-            "patreon",
-            "newsletter",
-        ],
-    ) {
-        p *= 0.3;
+    // A passage starting mid-sentence (lowercase as said: the speaker was interrupted).
+    let first_char = strip_notes(quote).chars().find(|c| c.is_alphanumeric());
+    if quote.contains(['.', '!', '?', ',']) && first_char.is_some_and(char::is_lowercase) {
+        p *= 0.5;
     }
     p
 }
@@ -791,9 +702,13 @@ fn topical(w: &str) -> bool {
 }
 
 /// Two-word phrases of content words that recur in the episode's talk ("heat pump").
-fn key_phrases(sents: &[Sentence], talk: &[usize]) -> HashMap<String, usize> {
+fn key_phrases(sents: &[Sentence], labels: &[Label], lang: &Language) -> HashMap<String, usize> {
     let mut counts: HashMap<String, usize> = HashMap::new();
-    for &i in talk {
+    if !lang.is_english() {
+        return counts;
+    }
+    let talk = (0..sents.len()).filter(|i| labels[*i] == Label::Talk);
+    for i in talk {
         let ws: Vec<String> = words(&sents[i].text).collect();
         for pair in ws.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
@@ -814,6 +729,7 @@ fn key_phrases(sents: &[Sentence], talk: &[usize]) -> HashMap<String, usize> {
 /// Up to three topics: recurring phrases first, then the passage's heaviest words.
 fn topics(
     quote: &str,
+    lang: &Language,
     weight: &dyn Fn(&str) -> f64,
     phrases: &HashMap<String, usize>,
 ) -> Vec<String> {
@@ -832,7 +748,8 @@ fn topics(
             out.push(p.clone());
         }
     }
-    let mut singles: Vec<(String, f64)> = content_words(quote)
+    let mut singles: Vec<(String, f64)> = lang
+        .content_words(quote)
         .into_iter()
         .map(|w| {
             let s = weight(&w);
@@ -855,91 +772,6 @@ fn topics(
 
 /// Removes transcript notes: bracketed times and remarks ("[31:48]", "[laughter]",
 /// "[unintelligible 00:25:22.13]") and starred stage directions ("*Intro Music*").
-pub fn strip_notes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find(['[', '*']) {
-        let close_char = if rest[open..].starts_with('[') {
-            ']'
-        } else {
-            '*'
-        };
-        let after = &rest[open + 1..];
-        match after.find(close_char) {
-            Some(close) if close <= 60 && !after[..close].contains(['[', '\n']) => {
-                out.push_str(&rest[..open]);
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push_str(&rest[..=open]);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The quote made readable: transcript notes, disfluencies and stutters removed, first letter
-/// capitalised.
-pub fn tidy(quote: &str) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let stripped = strip_notes(quote);
-    let tokens: Vec<&str> = stripped.split_whitespace().collect();
-    let mut i = 0;
-    while i < tokens.len() {
-        let t = tokens[i];
-        let bare = t
-            .trim_matches(|c: char| !c.is_alphanumeric())
-            .to_lowercase();
-        if DISFLUENCIES.contains(&bare.as_str()) {
-            // Keep sentence-ending punctuation that was attached to the filler.
-            if let (Some(last), Some(p)) = (
-                out.last_mut(),
-                t.chars().last().filter(|c| matches!(c, '.' | '!' | '?')),
-            ) && !last.ends_with(['.', '!', '?'])
-            {
-                last.push(p);
-            }
-            i += 1;
-            continue;
-        }
-        // "you know," as a filler between commas.
-        if bare == "you"
-            && tokens
-                .get(i + 1)
-                .is_some_and(|n| n.to_lowercase() == "know,")
-            && out.last().is_some_and(|l| l.ends_with(','))
-        {
-            i += 2;
-            continue;
-        }
-        // Stutters: "the the", "I- I".
-        if let Some(prev) = out.last() {
-            let pb = prev
-                .trim_matches(|c: char| !c.is_alphanumeric())
-                .to_lowercase();
-            if !pb.is_empty()
-                && pb == bare
-                && (prev.ends_with('-') || !prev.ends_with(|c: char| c.is_ascii_punctuation()))
-            {
-                out.pop();
-            }
-        }
-        out.push(t.trim_end_matches('-').to_string());
-        i += 1;
-    }
-    let mut s = out.join(" ").replace(" ,", ",").replace(",,", ",");
-    while s.starts_with([',', ' ']) {
-        s.remove(0);
-    }
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c.is_lowercase() => c.to_uppercase().chain(chars).collect(),
-        _ => s,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -960,6 +792,7 @@ mod tests {
                 })
                 .collect(),
             marks: Default::default(),
+            notes: None,
         }
     }
 
@@ -971,6 +804,7 @@ mod tests {
                 .unwrap()
                 .segments,
             marks,
+            notes: None,
         }
     }
 
@@ -1012,7 +846,7 @@ mod tests {
         use crate::core::model::{EpisodeMarks, Soundbite};
         let vtt = include_str!("../../tests/fixtures/feeds/transcripts/electric-ferries.vtt");
         let engine = ExtractiveEngine {
-            per_episode: 1,
+            max_per_episode: 1,
             ..Default::default()
         };
         let plain = engine.extract_sync(&fixture(vtt, EpisodeMarks::default()));
@@ -1031,18 +865,6 @@ mod tests {
         let got = engine.extract_sync(&fixture(vtt, marks));
         assert!(got[0].quote.contains("Kiel"), "{got:?}");
         assert!(got[0].score > plain[0].score);
-    }
-
-    #[test]
-    fn tidy_removes_disfluencies() {
-        assert_eq!(
-            tidy("um, the the grid needs, uh, storage."),
-            "The grid needs, storage."
-        );
-        assert_eq!(
-            tidy("so I- I think it's, you know, cheaper."),
-            "So I think it's, cheaper."
-        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use tracing::{debug, info, warn};
 
-use super::extractive::{ExtractiveEngine, non_talk_sentences, tidy};
+use super::clean::clean;
+use super::extractive::{ExtractiveEngine, non_talk_sentences};
 use super::sentences::turns;
 use super::{EpisodeText, ExtractError, Extractor};
 use crate::config::Secret;
@@ -289,7 +290,7 @@ impl LlmEngine {
                     }
                 }
                 out.push(NewInsight {
-                    text: tidy(text),
+                    text: clean(text),
                     quote: quote.to_string(),
                     start_ms,
                     end_ms,

@@ -6,12 +6,17 @@ use async_trait::async_trait;
 use crate::core::model::NewInsight;
 use crate::ingest::transcript::Segment;
 
+pub mod clean;
 pub mod dedup;
 pub mod eval;
 pub mod extractive;
+pub mod flaws;
+pub mod language;
 pub mod llm;
 pub mod marks;
+pub mod segment;
 pub mod sentences;
+pub mod structure;
 
 pub use dedup::DedupAcrossEpisodes;
 pub use extractive::ExtractiveEngine;
@@ -28,6 +33,9 @@ pub struct EpisodeText {
     pub segments: Vec<Segment>,
     /// The episode's chapters and soundbites (empty when the feed gives none).
     pub marks: crate::core::model::EpisodeMarks,
+    /// The episode's show notes as text, when the feed gives them: their topic lines mark
+    /// passages worth covering.
+    pub notes: Option<String>,
 }
 
 /// Why extraction failed.

@@ -39,6 +39,7 @@ fn check_one(path: &Path, engine: &ExtractiveEngine) -> Result<String, String> {
         title: path.display().to_string(),
         segments: t.segments.clone(),
         marks: Default::default(),
+        notes: None,
     };
     let insights = std::panic::catch_unwind(|| engine.extract_sync(&episode))
         .map_err(|_| "the extractor panicked".to_string())?;

@@ -549,6 +549,7 @@ impl Ingestor {
             title: ep.meta.title.clone(),
             segments,
             marks: self.read_marks(ep).await,
+            notes: ep.meta.show_notes.clone(),
         };
         let mut insights = match self.extractor.extract(&text).await {
             Ok(i) => i,

@@ -165,7 +165,7 @@ async fn a_soundbite_makes_its_passage_chosen_over_an_otherwise_equal_one() {
     // the tie, but the feed marks the later one as a soundbite.
     let t = TestApp::spawn_with(Options {
         feeds: vec!["soundbite.xml"],
-        extra: "[extract]\nper_episode = 1\n".into(),
+        extra: "[extract]\nmax_per_episode = 1\n".into(),
         ..Default::default()
     })
     .await;

@@ -26,6 +26,7 @@ fn episode(file: &str) -> EpisodeText {
         title: file.into(),
         segments: Transcript::parse(&bytes).unwrap().segments,
         marks: Default::default(),
+        notes: None,
     }
 }
 
@@ -99,6 +100,7 @@ fn word_segments() -> EpisodeText {
         title: "words".into(),
         segments,
         marks: Default::default(),
+        notes: None,
     }
 }
 

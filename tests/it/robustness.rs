@@ -101,6 +101,7 @@ fn mutated_transcripts_never_panic_the_parser_or_the_extractor() {
                     title: "E".into(),
                     segments: t.segments,
                     marks: Default::default(),
+                    notes: None,
                 };
                 for insight in engine.extract_sync(&ep) {
                     assert!(!insight.text.is_empty());

@@ -1,0 +1,425 @@
+//! The episode's structure: what is talk and what is not, and who asks the questions.
+//!
+//! - Sponsor reads: ad cues ("brought to you by", promo codes, URLs read aloud next to an
+//!   offer), everything between the first and last cue of a turn, the sponsor's name wherever it
+//!   recurs, turns of a `Break`/`Ad`/`Jingle` pseudo-speaker, and sentences in a sponsor chapter.
+//! - Intros: the opening up to the last greeting, guest introduction or get-to-know-you cue in the
+//!   first fifth; the first subject segment too when it is short and holds such a cue (the small
+//!   talk that follows introductions).
+//! - Outros: from the first sign-off in the last fifth to the end; the last segment likewise.
+//! - Questioners: the speakers who ask most of the questions (hosts), whose set-ups are not
+//!   insights.
+//! - Show notes: their topic lines (short lines, list items) mark passages worth covering.
+//!
+//! Cue lists are English; other languages get only the cues that need no words (break
+//! speakers, sponsor chapters).
+
+use std::collections::{HashMap, HashSet};
+
+use super::language::Language;
+use super::marks;
+use super::sentences::{Sentence, Turn, sentences, turns};
+use crate::core::model::Chapter;
+use crate::core::text::words;
+
+const AD_CUES: &[&str] = &[
+    "brought to you by",
+    "sponsored by",
+    "our sponsor",
+    "today's sponsor",
+    "this week's sponsor",
+    "promo code",
+    "use code",
+    "use the code",
+    "discount code",
+    "offer code",
+    "coupon code",
+    "percent off",
+    "% off",
+    "dot com slash",
+    ".com/",
+    "free trial",
+    "support for this episode",
+    "this episode is supported",
+    "this show is supported",
+    "supported by",
+    "thanks to our sponsors",
+    "word from our sponsor",
+    "special offer",
+    "exclusive offer",
+    "first month free",
+    "dot com forward slash",
+    "dot com/",
+    "at checkout",
+    "use my code",
+    "my code",
+    "free shipping",
+    "sign up at",
+    "sign up today at",
+    "go to www",
+    "head over to",
+    "head to www",
+    "slash podcast",
+    "our partners at",
+    "today's sponsor",
+    "sponsor of this",
+    "advertisement",
+    "ad-free",
+    "thirty-day trial",
+    "30-day trial",
+    "day free trial",
+    "money-back guarantee",
+    "limited time",
+];
+/// Spoken URLs: "dot com", "dot io" followed by more words of an address.
+const URL_CUES: &[&str] = &[
+    " dot com", " dot io", " dot org", " dot net", " dot fm", " dot co ", ".com", ".io/", ".fm",
+];
+/// Greetings, guest introductions and get-to-know-you talk.
+const INTRO_CUES: &[&str] = &[
+    "welcome to",
+    "welcome back",
+    "i'm your host",
+    "your host",
+    "with me today",
+    "with me as always",
+    "joining me",
+    "i'm joined by",
+    "today we're",
+    "today we are",
+    "on today's episode",
+    "in today's episode",
+    "in this episode",
+    "on this episode",
+    "this is episode",
+    "today on",
+    "let's get started",
+    "let's dive in",
+    "let's jump in",
+    "great to be here",
+    "thanks for having me",
+    "glad to be here",
+    "we're talking with",
+    "we're talking to",
+    "we talked with",
+    "we hope you enjoy",
+    "hope you enjoy this",
+    "here with me",
+    "my cohost",
+    "my co-host",
+    "we're joined by",
+    "joined today by",
+    "without further ado",
+    "welcome to the show",
+    "welcome to the podcast",
+    "good to have you",
+    "glad to have you",
+    "great to have you",
+    "pleasure to have you",
+    "thanks for joining us",
+    "how are you doing",
+    "how are you today",
+    "how's it going",
+    "get to know",
+    "introduce yourself",
+    "introduce yourselves",
+    "a little bit about yourself",
+    "a bit about yourself",
+    "tell us who you are",
+    "who you are and what you do",
+    "check-in question",
+    "icebreaker",
+    "fun fact",
+    "hobbies",
+];
+const OUTRO_CUES: &[&str] = &[
+    "thanks for listening",
+    "thank you for listening",
+    "thanks so much for listening",
+    "that's all for",
+    "that's it for",
+    "that's our show",
+    "see you next",
+    "until next time",
+    "rate and review",
+    "leave a review",
+    "leave us a review",
+    "subscribe",
+    "wherever you get your podcasts",
+    "follow us",
+    "catch you next",
+    "thanks for joining",
+    "thanks for coming on",
+    "thank you for coming on",
+    "we'll see you",
+    "see you then",
+    "take care, everyone",
+    "bye everyone",
+    "signing off",
+];
+/// What a sentence is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    /// The episode's talk.
+    Talk,
+    /// A sponsor read or break.
+    Ad,
+    /// Greetings, introductions, small talk before the subject.
+    Intro,
+    /// Sign-offs and calls to subscribe.
+    Outro,
+}
+
+pub(crate) fn contains_any(hay: &str, needles: &[&str]) -> bool {
+    needles.iter().any(|n| hay.contains(n))
+}
+
+/// Sponsor reads, intros and outros, by cues (English only) and break speakers.
+pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> {
+    let n = sents.len();
+    // Commas dropped so "Today, we're" matches "today we're".
+    let lower: Vec<String> = sents
+        .iter()
+        .map(|s| s.text.to_lowercase().replace(',', "").replace('’', "'"))
+        .collect();
+    let mut labels = vec![Label::Talk; n];
+    let english = lang.is_english();
+
+    // Sponsors: sentences with ad cues, everything between the first and last cue of a turn, and
+    // any sentence naming a sponsor.
+    let mut brands: HashSet<String> = HashSet::new();
+    for (i, l) in lower.iter().enumerate() {
+        // A URL read aloud counts as an ad cue next to an offer or a brand call to action.
+        let url_ad = contains_any(l, URL_CUES)
+            && contains_any(
+                l,
+                &[
+                    "go to",
+                    "visit",
+                    "sign up",
+                    "check out",
+                    "head to",
+                    "free",
+                    "off",
+                    "trial",
+                    "offer",
+                ],
+            );
+        if english && (url_ad || contains_any(l, AD_CUES))
+            || turns[sents[i].turn]
+                .speaker
+                .as_deref()
+                .is_some_and(is_break_label)
+        {
+            labels[i] = Label::Ad;
+            for cue in [
+                "brought to you by",
+                "sponsored by",
+                "supported by",
+                "our sponsor",
+                "today's sponsor",
+            ] {
+                if let Some(pos) = l.find(cue) {
+                    let after = &l[pos + cue.len()..];
+                    if let Some(brand) =
+                        words(after).find(|w| w.len() > 2 && !crate::core::text::is_stop_word(w))
+                    {
+                        brands.insert(brand);
+                    }
+                }
+            }
+        }
+    }
+    for t in 0..turns.len() {
+        let idx: Vec<usize> = (0..n).filter(|i| sents[*i].turn == t).collect();
+        let ads: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|i| labels[*i] == Label::Ad)
+            .collect();
+        if let (Some(first), Some(last)) = (ads.first(), ads.last()) {
+            for l in labels.iter_mut().take(*last + 1).skip(*first) {
+                *l = Label::Ad;
+            }
+        }
+    }
+    for (i, _) in lower.iter().enumerate() {
+        if words(&lower[i]).any(|w| brands.contains(&w)) {
+            labels[i] = Label::Ad;
+        }
+    }
+
+    if !english {
+        return labels;
+    }
+    // Intro: the opening up to the last turn in the first fifth that greets or introduces.
+    let head = (n / 5).max(3).min(n);
+    if let Some(last) = (0..head)
+        .rev()
+        .find(|i| contains_any(&lower[*i], INTRO_CUES))
+    {
+        let turn = sents[last].turn;
+        for i in 0..n {
+            if (i <= last || sents[i].turn == turn && i < head) && labels[i] == Label::Talk {
+                labels[i] = Label::Intro;
+            }
+        }
+    }
+    // Outro: from the first sign-off in the last fifth to the end.
+    let tail = n - (n / 5).max(3).min(n);
+    if let Some(first) = (tail..n).find(|i| contains_any(&lower[*i], OUTRO_CUES)) {
+        let turn = sents[first].turn;
+        let start = (0..=first)
+            .find(|i| sents[*i].turn == turn && *i >= tail)
+            .unwrap_or(first);
+        for l in labels.iter_mut().skip(start) {
+            if *l == Label::Talk {
+                *l = Label::Outro;
+            }
+        }
+    }
+    labels
+}
+
+/// Sentences said in a sponsor chapter are an ad read, whatever their words.
+pub fn label_sponsor_chapters(labels: &mut [Label], sents: &[Sentence], chapters: &[Chapter]) {
+    for (l, s) in labels.iter_mut().zip(sents) {
+        if let Some(ch) = s.start_ms.and_then(|t| marks::chapter_at(chapters, t))
+            && marks::is_sponsor_title(&ch.title)
+        {
+            *l = Label::Ad;
+        }
+    }
+}
+
+/// The first subject segment is intro when it is short (at most a fifth of the episode) and
+/// holds a greeting or introduction: the small talk around introductions ("what's your
+/// favourite matcha?") belongs to it. The last segment is outro likewise. English only.
+pub fn label_edge_segments(
+    labels: &mut [Label],
+    sents: &[Sentence],
+    segments: &[(usize, usize)],
+    lang: &Language,
+) {
+    let n = sents.len();
+    if !lang.is_english() || segments.len() < 3 {
+        return;
+    }
+    let lower = |i: usize| {
+        sents[i]
+            .text
+            .to_lowercase()
+            .replace(',', "")
+            .replace('’', "'")
+    };
+    let edges = [
+        (segments[0], INTRO_CUES, Label::Intro),
+        (segments[segments.len() - 1], OUTRO_CUES, Label::Outro),
+    ];
+    for ((a, b), cues, kind) in edges {
+        if (b - a) * 5 > n || !(a..b).any(|i| contains_any(&lower(i), cues)) {
+            continue;
+        }
+        for l in &mut labels[a..b] {
+            if *l == Label::Talk {
+                *l = kind;
+            }
+        }
+    }
+}
+
+/// The speakers who ask the questions: at least five questions, and a question rate at least
+/// half the highest. Their set-ups are not insights.
+pub fn questioners(turns: &[Turn], sents: &[Sentence]) -> HashSet<String> {
+    let mut asked: HashMap<&str, (usize, usize)> = HashMap::new();
+    for s in sents {
+        if let Some(who) = turns[s.turn].speaker.as_deref() {
+            let e = asked.entry(who).or_default();
+            e.1 += 1;
+            if s.text.trim_end().ends_with('?') {
+                e.0 += 1;
+            }
+        }
+    }
+    if asked.len() < 2 {
+        return HashSet::new();
+    }
+    let rate = |(q, n): (usize, usize)| q as f64 / n.max(1) as f64;
+    let top = asked.values().map(|v| rate(*v)).fold(0.0, f64::max);
+    asked
+        .into_iter()
+        .filter(|(_, v)| v.0 >= 5 && rate(*v) >= top / 2.0)
+        .map(|(who, _)| who.to_string())
+        .collect()
+}
+
+/// The topic lines of show notes: short lines and list items, as sets of content words. Links,
+/// credits and sponsor lines are left out.
+pub fn notes_topics(notes: &str, lang: &Language) -> Vec<HashSet<String>> {
+    notes
+        .lines()
+        .map(|l| {
+            l.trim()
+                .trim_start_matches(['-', '*', '•', '–', '#', ' '])
+                .trim_start_matches(|c: char| {
+                    c.is_ascii_digit() || c == '.' || c == ')' || c == ':'
+                })
+                .trim()
+        })
+        .filter(|l| {
+            let n = l.split_whitespace().count();
+            let lower = l.to_lowercase();
+            (2..=14).contains(&n)
+                && !lower.contains("http")
+                && !contains_any(&lower, AD_CUES)
+                && !contains_any(
+                    &lower,
+                    &[
+                        "sponsor",
+                        "subscribe",
+                        "follow",
+                        "patreon",
+                        "music by",
+                        "produced by",
+                        "edited by",
+                        "transcript",
+                    ],
+                )
+        })
+        .map(|l| {
+            lang.content_words(l)
+                .into_iter()
+                .collect::<HashSet<String>>()
+        })
+        .filter(|set| set.len() >= 2)
+        .collect()
+}
+
+/// Speaker labels that mark a break or an ad slot rather than a person.
+pub fn is_break_label(s: &str) -> bool {
+    matches!(
+        s.trim().to_lowercase().as_str(),
+        "break" | "ad" | "ads" | "advertisement" | "sponsor" | "promo" | "music" | "jingle"
+    )
+}
+
+/// The sentences the extractive engine labels as sponsor read, intro or outro: no insight may
+/// come from them, whichever engine writes it.
+pub fn non_talk_sentences(segments: &[crate::ingest::transcript::Segment]) -> Vec<String> {
+    let turns = turns(segments);
+    let sents = sentences(&turns);
+    let lang = Language::detect(
+        &sents
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    let labels = label(&turns, &sents, &lang);
+    sents
+        .into_iter()
+        .zip(labels)
+        .filter(|(_, l)| *l != Label::Talk)
+        .map(|(s, _)| s.text)
+        .collect()
+}
