@@ -141,7 +141,7 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
                         redact(&e.to_string(), &token)
                     )
                 })?;
-            let task = updates::consume(listener, dispatcher);
+            let task = updates::consume(listener, dispatcher, stopping);
             (tokio::spawn(task), Some(router))
         }
     };

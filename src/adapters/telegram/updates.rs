@@ -245,22 +245,36 @@ fn backoff(e: &RequestError, failures: u32) -> Duration {
     }
 }
 
-/// Hands every update of a webhook listener to the dispatcher.
-pub(super) async fn consume<L>(mut listener: L, dispatcher: Arc<Dispatcher>)
-where
+/// Hands every update of a webhook listener to the dispatcher until `stop` is set; then waits
+/// (boundedly) for the updates in hand.
+pub(super) async fn consume<L>(
+    mut listener: L,
+    dispatcher: Arc<Dispatcher>,
+    mut stop: watch::Receiver<bool>,
+) where
     L: teloxide::update_listeners::UpdateListener,
     L::Err: std::fmt::Display,
 {
     use futures::StreamExt;
     let token = dispatcher.ctx.token.clone();
-    let stream = listener.as_stream();
-    futures::pin_mut!(stream);
-    while let Some(update) = stream.next().await {
-        match update {
-            Ok(u) => dispatcher.dispatch(u).await,
-            Err(e) => warn!(error = %redact(&e.to_string(), &token), "Telegram update failed"),
+    {
+        let stream = listener.as_stream();
+        futures::pin_mut!(stream);
+        loop {
+            let update = tokio::select! {
+                _ = stopped(&mut stop) => break,
+                u = stream.next() => u,
+            };
+            match update {
+                Some(Ok(u)) => dispatcher.dispatch(u).await,
+                Some(Err(e)) => {
+                    warn!(error = %redact(&e.to_string(), &token), "Telegram update failed")
+                }
+                None => break,
+            }
         }
     }
+    dispatcher.settle(STOP_GRACE).await;
 }
 
 #[cfg(test)]
