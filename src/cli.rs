@@ -39,6 +39,9 @@ pub enum CliCommand {
     Run,
     /// Fetch the feeds and extract insights now.
     Ingest,
+    /// Read every processed episode again with the current insight engine (after an upgrade):
+    /// insights of the same passage keep their ids, so nothing delivered is sent twice.
+    Reextract,
     /// Print today's top insights.
     Brief {
         /// How many (1-10; default brief.size).
@@ -394,6 +397,23 @@ pub async fn main() -> anyhow::Result<()> {
                 .await
                 .context("reading deliveries")?;
             crate::deliver::report::print_deliveries(&rows, json)?;
+        }
+        CliCommand::Reextract => {
+            let r = app
+                .ingestor
+                .reextract_all(terminal)
+                .await
+                .context("re-extracting")?;
+            println!(
+                "{} episodes re-extracted: {} insights updated in place, {} added, {} removed",
+                r.episodes, r.updated, r.added, r.removed
+            );
+            for (ep, e) in &r.errors {
+                eprintln!("episode {ep:?}: {e}");
+            }
+            if !r.errors.is_empty() {
+                anyhow::bail!("{} episode(s) could not be re-extracted", r.errors.len());
+            }
         }
         CliCommand::Ingest => {
             let r = app.ingest(terminal).await;

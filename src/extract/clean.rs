@@ -169,6 +169,7 @@ pub fn clean_checked(quote: &str) -> (String, bool) {
     drop_disfluencies(&mut toks);
     drop_backchannel(&mut toks);
     let unresolved = drop_false_starts(&mut toks);
+    drop_trailed_off(&mut toks);
     drop_cut_words(&mut toks);
     collapse_repeats(&mut toks);
     drop_fillers(&mut toks);
@@ -409,6 +410,22 @@ fn restarts(fragment: &[Token], after: &[Token]) -> bool {
     fragment.iter().any(|t| bare(t) == head)
 }
 
+/// Drops a sentence inside the passage that trails off before its thought ends ("…the control
+/// system and logic to... Because most winds are gusty…"): the speaker abandoned it.
+fn drop_trailed_off(toks: &mut Vec<Token>) {
+    let ranges = sentence_ranges(toks);
+    let mut keep = vec![true; toks.len()];
+    for (k, &(a, b)) in ranges.iter().enumerate() {
+        let last = &toks[b - 1];
+        let trails = last.ends_with("...") || last.ends_with('…');
+        if k + 1 < ranges.len() && trails && DANGLING.contains(&bare(last).as_str()) {
+            keep[a..b].iter_mut().for_each(|x| *x = false);
+        }
+    }
+    let mut k = keep.iter();
+    toks.retain(|_| *k.next().unwrap_or(&true));
+}
+
 /// Drops words cut off mid-way ("the sys- the system": "sys-"), which the repeat rule cannot
 /// see.
 fn drop_cut_words(toks: &mut Vec<Token>) {
@@ -542,6 +559,16 @@ fn drop_fillers(toks: &mut Vec<Token>) {
                 continue;
             }
         }
+        // ", yeah," and "and yeah," inside a sentence.
+        if b == "yeah"
+            && toks[i].ends_with(',')
+            && !after_boundary_sentence(toks, i)
+            && (prev_tok.as_deref().is_some_and(|p| p.ends_with(','))
+                || matches!(prev_bare.as_str(), "and" | "but" | "so" | "then"))
+        {
+            toks.remove(i);
+            continue;
+        }
         if matches!(b.as_str(), "basically" | "literally") {
             remove_keeping_end(toks, i, i + 1);
             continue;
@@ -561,6 +588,11 @@ fn drop_fillers(toks: &mut Vec<Token>) {
         }
         i += 1;
     }
+}
+
+/// Whether token `i` opens a sentence.
+fn after_boundary_sentence(toks: &[Token], i: usize) -> bool {
+    i == 0 || ends_sentence(&toks[i - 1])
 }
 
 /// Drops discourse markers that open a sentence ("Yeah, so…", "Well, …", "So, …", "And so we…")
@@ -802,6 +834,16 @@ mod tests {
         assert_eq!(
             clean("It costs 20 dollars or something like that."),
             "It costs 20 dollars."
+        );
+    }
+
+    #[test]
+    fn a_sentence_abandoned_inside_the_passage_goes() {
+        assert_eq!(
+            clean(
+                "Drones fly backwards, developing the logic to... Because most winds are gusty, you can punch through. And then, yeah, it works."
+            ),
+            "Because most winds are gusty, you can punch through. And then, it works."
         );
     }
 

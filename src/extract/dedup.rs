@@ -18,7 +18,8 @@ use crate::core::text::{NEAR_DUPLICATE, similarity};
 /// Wraps an extractor and drops insights that nearly repeat a recent one.
 pub struct DedupAcrossEpisodes {
     inner: Arc<dyn Extractor>,
-    recent: Mutex<VecDeque<String>>,
+    /// Recent insights: (episode, text).
+    recent: Mutex<VecDeque<(String, String)>>,
     capacity: usize,
 }
 
@@ -37,22 +38,26 @@ impl DedupAcrossEpisodes {
         self.capacity
     }
 
-    /// Keeps the insights that repeat none of the remembered ones (nor each other), and
-    /// remembers them.
-    pub fn filter(&self, insights: Vec<NewInsight>) -> Vec<NewInsight> {
+    /// Keeps the insights that repeat none of the remembered ones of other episodes (nor each
+    /// other), and remembers them. The same episode read again (`podbrief reextract`) is not its
+    /// own duplicate.
+    pub fn filter(&self, episode: &str, insights: Vec<NewInsight>) -> Vec<NewInsight> {
         let mut recent = match self.recent.lock() {
             Ok(r) => r,
             Err(poisoned) => poisoned.into_inner(),
         };
         let mut kept = Vec::new();
         for i in insights {
-            if recent
+            if kept
                 .iter()
-                .any(|r| similarity(r, &i.text) >= NEAR_DUPLICATE)
+                .any(|k: &NewInsight| similarity(&k.text, &i.text) >= NEAR_DUPLICATE)
+                || recent
+                    .iter()
+                    .any(|(e, r)| e != episode && similarity(r, &i.text) >= NEAR_DUPLICATE)
             {
                 continue;
             }
-            recent.push_back(i.text.clone());
+            recent.push_back((episode.to_string(), i.text.clone()));
             while recent.len() > self.capacity {
                 recent.pop_front();
             }
@@ -70,7 +75,8 @@ impl Extractor for DedupAcrossEpisodes {
 
     async fn extract(&self, episode: &EpisodeText) -> Result<Vec<NewInsight>, ExtractError> {
         let found = self.inner.extract(episode).await?;
-        Ok(self.filter(found))
+        let key = format!("{}\n{}", episode.podcast, episode.title);
+        Ok(self.filter(&key, found))
     }
 }
 
@@ -95,11 +101,14 @@ mod tests {
     #[test]
     fn a_near_repeat_from_another_episode_is_dropped() {
         let d = DedupAcrossEpisodes::new(Arc::new(ExtractiveEngine::default()), 10);
-        let first = d.filter(vec![ins(
-            "Sodium-ion cells cost about 20 percent less than lithium iron phosphate.",
-        )]);
+        let first = d.filter(
+            "episode 1",
+            vec![ins(
+                "Sodium-ion cells cost about 20 percent less than lithium iron phosphate.",
+            )],
+        );
         assert_eq!(first.len(), 1);
-        let second = d.filter(vec![
+        let second = d.filter("episode 2", vec![
             ins("Sodium-ion cells cost about 20 percent less than lithium iron phosphate cells."),
             ins("Sourdough starters need flour, water and a warm kitchen."),
         ]);

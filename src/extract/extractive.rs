@@ -63,6 +63,8 @@ impl Default for ExtractiveEngine {
 pub const DEFAULT_MINUTES_PER_INSIGHT: f64 = 3.5;
 /// At most this many insights per episode, by default.
 pub const DEFAULT_MAX_PER_EPISODE: usize = 40;
+/// A short episode still yields its best few (when they score well enough).
+const MIN_PER_EPISODE: usize = 5;
 /// Words a minute of speech, for transcripts without times.
 const WORDS_PER_MINUTE: f64 = 150.0;
 
@@ -365,7 +367,7 @@ impl ExtractiveEngine {
             .sum();
         let minutes = talk_words as f64 / WORDS_PER_MINUTE;
         let n = (minutes / self.minutes_per_insight.max(0.1)).round() as usize;
-        n.clamp(1, self.max_per_episode.max(1))
+        n.max(MIN_PER_EPISODE).min(self.max_per_episode.max(1))
     }
 
     /// Every passage that could be an insight, scored.
@@ -378,6 +380,14 @@ impl ExtractiveEngine {
             .map(|n| structure::notes_topics(n, &ep.lang))
             .unwrap_or_default();
         let askers = structure::questioners(&ep.turns, &ep.sents);
+        let names: HashSet<String> = ep
+            .turns
+            .iter()
+            .filter_map(|t| t.speaker.as_deref())
+            .filter_map(|s| s.split_whitespace().next())
+            .filter(|n| n.chars().count() > 2)
+            .map(str::to_string)
+            .collect();
         let top_terms = ep.weights.top_terms();
         let mut cands: Vec<Candidate> = Vec::new();
         let mut central_raw = Vec::new();
@@ -398,7 +408,7 @@ impl ExtractiveEngine {
                 }
                 let text = close_sentence(&cleaned);
                 let nwords = text.split_whitespace().count();
-                if !(12..=80).contains(&nwords) || !flaws(&text).is_empty() {
+                if !(12..=90).contains(&nwords) || !flaws(&text).is_empty() {
                     continue;
                 }
                 let terms: HashSet<&str> = (first..=last)
@@ -422,6 +432,10 @@ impl ExtractiveEngine {
                 }
                 if doubtful {
                     penalty *= 0.3;
+                }
+                if addresses(&text, &names) {
+                    // Talk to the other speaker ("Adam, I'm so excited…"), not about the subject.
+                    penalty *= 0.4;
                 }
                 let turn = &ep.turns[sents[first].turn];
                 if turn.speaker.as_ref().is_some_and(|s| askers.contains(s)) {
@@ -460,11 +474,23 @@ impl ExtractiveEngine {
                 0.0
             };
             // Centrality is relative to the episode, so it weighs less than the absolute cues.
-            c.score += 0.3 * rel * (c.score / 0.7).clamp(0.25, 1.0);
+            c.score += 0.5 * rel * (c.score / 0.7).clamp(0.6, 1.0);
             c.score = (c.score * (1.0 + c.bonus)).clamp(0.0, 1.0);
         }
         cands
     }
+}
+
+/// Whether the text addresses one of the episode's speakers by name ("Adam, …", "…, Dan.").
+fn addresses(text: &str, names: &HashSet<String>) -> bool {
+    let toks: Vec<&str> = text.split_whitespace().collect();
+    toks.iter().enumerate().any(|(i, t)| {
+        let Some(name) = t.strip_suffix([',', '.', '!']) else {
+            return false;
+        };
+        names.contains(name)
+            && (i == 0 || toks[i - 1].ends_with([',', '.', '!', '?']) || t.ends_with(['.', '!']))
+    })
 }
 
 /// The words of sentences `first..=last`, as said.
@@ -640,8 +666,8 @@ fn penalties(text: &str, quote: &str, nwords: usize, nsent: usize) -> f64 {
     p *= 1.0 - (density * 3.0).min(0.6);
     if nwords < 15 {
         p *= 0.5;
-    } else if nwords > 70 {
-        p *= 0.75;
+    } else if nwords > 80 {
+        p *= 0.85;
     }
     p *= 1.0 - 0.06 * (nsent.saturating_sub(1)) as f64;
     // Host chatter: compliments, hand-overs, questions to the guest.

@@ -141,6 +141,11 @@ const SHOW_PHRASES: &[&str] = &[
     "this interview",
     "before we started",
     "before we hit record",
+    "quick break",
+    "take a break",
+    "after the break",
+    "right back after",
+    "we'll be right back",
 ];
 
 /// Top-level domains a spoken plug names ("Kilo.ai", "zipline.com/careers").
@@ -195,7 +200,14 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
     }
     let last = toks.last().copied().unwrap_or("");
     let last_word = ws.last().map(String::as_str).unwrap_or("");
-    if last.ends_with(['-', ',', ';', ':'])
+    let trailed_inside = toks.windows(2).any(|w| {
+        let bare = w[0]
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        (w[0].ends_with("...") || w[0].ends_with('…')) && DANGLING.contains(&bare.as_str())
+    });
+    if trailed_inside
+        || last.ends_with(['-', ',', ';', ':'])
         || last.ends_with("--")
         || DANGLING.contains(&last_word)
         || !last
@@ -256,7 +268,9 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
         out.push(Flaw::Filler);
     }
     let url = toks.iter().any(|t| {
-        let t = t.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.');
+        let t = t
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.')
+            .trim_end_matches('.');
         t.split_once('.').is_some_and(|(name, rest)| {
             let tld = rest.split('/').next().unwrap_or("").to_lowercase();
             name.chars().any(char::is_alphabetic)
@@ -285,7 +299,32 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
     if SHOW_PHRASES.iter().any(|p| lower.contains(p)) {
         out.push(Flaw::ShowTalk);
     }
-    if text.trim_end().ends_with('?') || text.matches('?').count() >= 2 {
+    let asks = text.split_inclusive(['.', '!', '?']).any(|sentence| {
+        let w = lower_words(sentence);
+        let first_two = w.iter().take(2).map(String::as_str).collect::<Vec<_>>();
+        matches!(
+            first_two.as_slice(),
+            [
+                "how" | "what" | "why" | "where" | "which" | "who",
+                "do" | "does"
+                    | "did"
+                    | "is"
+                    | "are"
+                    | "was"
+                    | "were"
+                    | "would"
+                    | "should"
+                    | "can"
+                    | "could"
+                    | "about"
+            ] | [
+                "do" | "does" | "did" | "can" | "could" | "would" | "will" | "should",
+                "you" | "we" | "they" | "i"
+            ] | ["are" | "were", "you" | "we" | "they"]
+                | ["is" | "was", "it" | "that" | "there"]
+        )
+    });
+    if asks || text.trim_end().ends_with('?') || text.matches('?').count() >= 2 {
         out.push(Flaw::Question);
     }
     out
@@ -332,6 +371,14 @@ mod tests {
                 Flaw::ShowTalk,
             ),
             ("Why do drones fly backwards in wind?", Flaw::Question),
+            (
+                "How do you graduate releases from tests... You said 10,000 flights a week.",
+                Flaw::Question,
+            ),
+            (
+                "Drones fly backwards, developing the logic to... Because most winds are gusty.",
+                Flaw::MidThought,
+            ),
         ];
         for (text, want) in cases {
             assert!(flaws(text).contains(&want), "{text:?}: {:?}", flaws(text));

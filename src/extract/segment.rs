@@ -15,8 +15,11 @@ use crate::core::model::Chapter;
 
 /// Words on each side of a gap that are compared.
 const WINDOW_WORDS: usize = 180;
-/// The shortest segment, in words (about four minutes of talk).
+/// The shortest segment, in words (about four minutes of talk); a short episode's segments may
+/// be shorter, down to [`MIN_SHORT_SEGMENT_WORDS`] (an eighth of the episode).
 const MIN_SEGMENT_WORDS: usize = 600;
+/// The shortest segment of a short episode, in words.
+const MIN_SHORT_SEGMENT_WORDS: usize = 150;
 
 /// Segments as half-open sentence ranges covering every sentence, in order.
 pub fn segments(
@@ -38,7 +41,8 @@ pub fn segments(
         .map(|s| s.text.split_whitespace().count())
         .collect();
     let total: usize = lens.iter().sum();
-    if total < 2 * MIN_SEGMENT_WORDS {
+    let min_words = (total / 8).clamp(MIN_SHORT_SEGMENT_WORDS, MIN_SEGMENT_WORDS);
+    if total < 2 * min_words {
         return vec![(0, n)];
     }
     let scores = gap_scores(sent_words, &lens);
@@ -58,13 +62,13 @@ pub fn segments(
         (depth.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / depth.len().max(1) as f64).sqrt();
     let mut order: Vec<usize> = (1..n).collect();
     order.sort_by(|a, b| depth[*b].total_cmp(&depth[*a]).then(a.cmp(b)));
-    let max_cuts = total / MIN_SEGMENT_WORDS;
+    let max_cuts = total / min_words;
     for gap in order {
         if depth[gap] <= mean - sd / 2.0 || depth[gap] <= 0.0 || cuts.len() >= max_cuts {
             break;
         }
-        let far = |c: &usize| offset[gap].abs_diff(offset[*c]) >= MIN_SEGMENT_WORDS;
-        if far(&0) && offset[n] - offset[gap] >= MIN_SEGMENT_WORDS && cuts.iter().all(far) {
+        let far = |c: &usize| offset[gap].abs_diff(offset[*c]) >= min_words;
+        if far(&0) && offset[n] - offset[gap] >= min_words && cuts.iter().all(far) {
             cuts.push(gap);
         }
     }

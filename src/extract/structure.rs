@@ -70,7 +70,40 @@ const AD_CUES: &[&str] = &[
     "day free trial",
     "money-back guarantee",
     "limited time",
+    // Podcasting 2.0 shows read out listeners' "boosts" (payments in sats) like sponsor messages.
+    " sats",
+    " sats ",
+    "boosts",
+    "boosted",
+    "boosting",
+    "satoshis",
+    "boostagram",
+    "thanks for the boost",
+    "thank you for the boost",
 ];
+/// Words of a listener boost read out, next to an amount.
+const BOOST_CUES: &[&str] = &[
+    " sas",
+    " sats",
+    " sat ",
+    "satoshi",
+    " cents",
+    "fountain",
+    "through found",
+    "pod verse",
+    "podverse",
+    "through breez",
+    "castamatic",
+    "boost",
+    "zap",
+];
+/// A segment with at least this share of ad sentences (percent) is a read as a whole.
+const AD_SEGMENT_PERCENT: usize = 25;
+/// The most sentences between two ad cues of one turn that are part of one read.
+const AD_GAP: usize = 12;
+/// The most sentences between two ad cues of different turns that are part of one read (hosts
+/// taking turns reading listener messages).
+const AD_GAP_ACROSS_TURNS: usize = 8;
 /// Spoken URLs: "dot com", "dot io" followed by more words of an address.
 const URL_CUES: &[&str] = &[
     " dot com", " dot io", " dot org", " dot net", " dot fm", " dot co ", ".com", ".io/", ".fm",
@@ -111,6 +144,12 @@ const INTRO_CUES: &[&str] = &[
     "joined today by",
     "without further ado",
     "welcome to the show",
+    "thank you for having me",
+    "thanks for being with us",
+    "thank you for being with us",
+    "thanks for being here",
+    "thank you for being here",
+    "origin story",
     "welcome to the podcast",
     "good to have you",
     "glad to have you",
@@ -156,6 +195,22 @@ const OUTRO_CUES: &[&str] = &[
     "take care, everyone",
     "bye everyone",
     "signing off",
+    "we touched on a lot",
+    "this was super fun",
+    "this was super-fun",
+    "this was so fun",
+    "this has been great",
+    "this has been fun",
+    "this was a great conversation",
+    "thanks for your time",
+    "enough of your time",
+    "before we let you go",
+    "where can people find you",
+    "where can folks find you",
+    "anything we didn't cover",
+    "any last words",
+    "any final thoughts",
+    "great way to end",
 ];
 /// What a sentence is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +260,9 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
                     "offer",
                 ],
             );
-        if english && (url_ad || contains_any(l, AD_CUES))
+        // Listener "boosts" read out on Podcasting 2.0 shows: an amount in sats through an app.
+        let boost = l.chars().any(|c| c.is_ascii_digit()) && contains_any(l, BOOST_CUES);
+        if english && (url_ad || boost || contains_any(l, AD_CUES))
             || turns[sents[i].turn]
                 .speaker
                 .as_deref()
@@ -230,18 +287,19 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
             }
         }
     }
-    for t in 0..turns.len() {
-        let idx: Vec<usize> = (0..n).filter(|i| sents[*i].turn == t).collect();
-        let ads: Vec<usize> = idx
-            .iter()
-            .copied()
-            .filter(|i| labels[*i] == Label::Ad)
-            .collect();
-        if let (Some(first), Some(last)) = (ads.first(), ads.last()) {
-            for l in labels.iter_mut().take(*last + 1).skip(*first) {
-                *l = Label::Ad;
-            }
+    // A read runs between its cues: the sentences between two ad sentences of one turn that are
+    // at most `AD_GAP` apart are part of it.
+    let mut last_ad: Option<usize> = None;
+    for i in 0..n {
+        if labels[i] != Label::Ad {
+            continue;
         }
+        if let Some(p) = last_ad
+            && (i - p <= AD_GAP_ACROSS_TURNS || sents[p].turn == sents[i].turn && i - p <= AD_GAP)
+        {
+            labels[p..i].iter_mut().for_each(|l| *l = Label::Ad);
+        }
+        last_ad = Some(i);
     }
     for (i, _) in lower.iter().enumerate() {
         if words(&lower[i]).any(|w| brands.contains(&w)) {
@@ -292,9 +350,11 @@ pub fn label_sponsor_chapters(labels: &mut [Label], sents: &[Sentence], chapters
     }
 }
 
-/// The first subject segment is intro when it is short (at most a fifth of the episode) and
-/// holds a greeting or introduction: the small talk around introductions ("what's your
-/// favourite matcha?") belongs to it. The last segment is outro likewise. English only.
+/// Intros and outros reach to the edge of their subject segment: the intro runs to the end of
+/// the segment holding the last greeting or introduction of the first quarter, when that is
+/// within the first 30% (the small talk that follows introductions: "what's your favourite
+/// matcha?"); the outro starts at the start of the segment holding the first sign-off of the last
+/// fifth, when that is within the last quarter. English only.
 pub fn label_edge_segments(
     labels: &mut [Label],
     sents: &[Sentence],
@@ -302,7 +362,18 @@ pub fn label_edge_segments(
     lang: &Language,
 ) {
     let n = sents.len();
-    if !lang.is_english() || segments.len() < 3 {
+    // A subject segment that is largely ad reads, several of them (listener messages read out
+    // one after another, with banter between them), is a read as a whole.
+    for &(a, b) in segments {
+        let ads = labels[a..b].iter().filter(|l| **l == Label::Ad).count();
+        let reads = (a..b)
+            .filter(|i| labels[*i] == Label::Ad && (*i == a || labels[*i - 1] != Label::Ad))
+            .count();
+        if reads >= 3 && ads * 100 >= (b - a) * AD_SEGMENT_PERCENT {
+            mark(&mut labels[a..b], Label::Ad);
+        }
+    }
+    if !lang.is_english() || segments.len() < 2 {
         return;
     }
     let lower = |i: usize| {
@@ -312,18 +383,38 @@ pub fn label_edge_segments(
             .replace(',', "")
             .replace('’', "'")
     };
-    let edges = [
-        (segments[0], INTRO_CUES, Label::Intro),
-        (segments[segments.len() - 1], OUTRO_CUES, Label::Outro),
-    ];
-    for ((a, b), cues, kind) in edges {
-        if (b - a) * 5 > n || !(a..b).any(|i| contains_any(&lower(i), cues)) {
-            continue;
+    let segment_of = |i: usize| segments.iter().find(|s| i < s.1).copied().unwrap_or((0, n));
+    let head = (n / 4).max(3).min(n);
+    if let Some(cue) = (0..head)
+        .rev()
+        .find(|i| contains_any(&lower(*i), INTRO_CUES))
+    {
+        // A cue that opens a round of introductions ("our check-in question is…") late in its
+        // segment is answered in the next one.
+        let (start, end) = segment_of(cue);
+        let extended = if (cue - start) * 2 > end - start && end < n {
+            segment_of(end).1
+        } else {
+            end
+        };
+        if let Some(end) = [extended, end].into_iter().find(|e| e * 10 <= n * 3) {
+            mark(&mut labels[..end], Label::Intro);
         }
-        for l in &mut labels[a..b] {
-            if *l == Label::Talk {
-                *l = kind;
-            }
+    }
+    let tail = n - (n / 5).max(3).min(n);
+    if let Some(cue) = (tail..n).find(|i| contains_any(&lower(*i), OUTRO_CUES)) {
+        let start = segment_of(cue).0;
+        if start * 4 >= 3 * n {
+            mark(&mut labels[start..], Label::Outro);
+        }
+    }
+}
+
+/// Labels the talk among `labels` as `kind`.
+fn mark(labels: &mut [Label], kind: Label) {
+    for l in labels {
+        if *l == Label::Talk {
+            *l = kind;
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod manage;
 pub mod marks;
 pub mod opml;
 pub mod progress;
+pub mod reextract;
 pub mod stt;
 pub mod transcript;
 
@@ -80,6 +81,9 @@ pub enum IngestError {
     /// Neither a transcript nor show notes.
     #[error("episode has no transcript and no show notes")]
     NoText,
+    /// The insight engine failed on the episode.
+    #[error("extraction failed: {0}")]
+    Extract(String),
     /// Storing failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -15,6 +15,32 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use postgres::PgStore;
+
+/// A stored insight as re-extraction sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredInsight {
+    /// Its id.
+    pub id: InsightId,
+    /// The words as said.
+    pub quote: String,
+    /// Where the quote starts, in milliseconds.
+    pub start_ms: Option<i64>,
+    /// Where it ends.
+    pub end_ms: Option<i64>,
+    /// Whether any subscription was sent it.
+    pub delivered: bool,
+}
+
+/// What a re-extraction changes in an episode's insights.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reextraction {
+    /// Stored insights replaced by a new extraction of the same passage, ids kept.
+    pub update: Vec<(InsightId, NewInsight)>,
+    /// New insights.
+    pub insert: Vec<NewInsight>,
+    /// Stored insights no longer extracted and never delivered.
+    pub delete: Vec<InsightId>,
+}
 pub use sqlite::SqliteStore;
 
 /// A failure of the store.
@@ -361,6 +387,20 @@ pub trait Store: Send + Sync {
     /// An episode's chapters, chapters link and soundbites (empty for an unknown episode).
     async fn episode_marks(&self, id: EpisodeId) -> StoreResult<crate::core::model::EpisodeMarks>;
 
+    /// Episodes already processed, newest first: what `podbrief reextract` reads again.
+    async fn done_episodes(&self) -> StoreResult<Vec<Episode>>;
+    /// An episode's stored insights, in id order, each with whether any subscription got it.
+    async fn episode_insights(&self, episode: EpisodeId) -> StoreResult<Vec<StoredInsight>>;
+    /// Applies a re-extraction of an episode in one transaction: matched insights are updated in
+    /// place (their ids kept, so a delivered one is never sent again as new; one whose new text
+    /// another insight already has stays as it was), the rest inserted (skipped when their
+    /// content hash exists), and the listed ones deleted. Returns the ids inserted.
+    async fn apply_reextraction(
+        &self,
+        episode: EpisodeId,
+        plan: &Reextraction,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<InsightId>>;
     /// Stores insights of an episode; one whose content hash exists already is skipped. Returns
     /// the ids of the new ones.
     async fn insert_insights(

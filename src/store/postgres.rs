@@ -22,7 +22,8 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 
 use super::{
     Delivery, DeliveryDone, DeliveryResult, DeliveryRow, FeedRow, InstanceLock, LockHolder,
-    NewSubscription, Plan, PollRecord, Stats, Store, StoreError, StoreResult,
+    NewSubscription, Plan, PollRecord, Reextraction, Stats, Store, StoreError, StoreResult,
+    StoredInsight,
 };
 use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
@@ -456,33 +457,73 @@ impl Store for PgStore {
     }
 
     async fn pending_episodes(&self) -> StoreResult<Vec<Episode>> {
+        self.episodes_with_status("new").await
+    }
+
+    async fn done_episodes(&self) -> StoreResult<Vec<Episode>> {
+        self.episodes_with_status("done").await
+    }
+
+    async fn episode_insights(&self, episode: EpisodeId) -> StoreResult<Vec<StoredInsight>> {
         let rows = sqlx::query(
-            "SELECT id, podcast_id, guid, title, link, audio_url, published_at, duration_s, transcript_url, \
-             transcript_kind, show_notes, status FROM episodes WHERE status = 'new' \
-             ORDER BY COALESCE(published_at, created_at) DESC, id",
+            "SELECT i.id, i.quote, i.start_ms, i.end_ms, \
+             EXISTS (SELECT 1 FROM delivered_insights d WHERE d.insight_id = i.id) AS delivered \
+             FROM insights i WHERE i.episode_id = $1 ORDER BY i.id",
         )
+        .bind(episode)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(Episode {
+                Ok(StoredInsight {
                     id: r.try_get("id")?,
-                    podcast_id: r.try_get("podcast_id")?,
-                    status: r.try_get("status")?,
-                    meta: NewEpisode {
-                        guid: r.try_get("guid")?,
-                        title: r.try_get("title")?,
-                        link: r.try_get("link")?,
-                        audio_url: r.try_get("audio_url")?,
-                        published_at: r.try_get("published_at")?,
-                        duration_s: r.try_get("duration_s")?,
-                        transcript_url: r.try_get("transcript_url")?,
-                        transcript_kind: r.try_get("transcript_kind")?,
-                        show_notes: r.try_get("show_notes")?,
-                    },
+                    quote: r.try_get("quote")?,
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    delivered: r.try_get("delivered")?,
                 })
             })
             .collect()
+    }
+
+    async fn apply_reextraction(
+        &self,
+        episode: EpisodeId,
+        plan: &Reextraction,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<InsightId>> {
+        let mut tx = self.pool.begin().await?;
+        for (id, i) in &plan.update {
+            let hash = crate::core::text::content_hash(&i.text);
+            sqlx::query(
+                "UPDATE insights SET text = $1, quote = $2, start_ms = $3, end_ms = $4, speaker = $5, \
+                 score = $6, topics = $7, content_hash = $8, chapter = $9 WHERE id = $10 AND episode_id = $11 \
+                 AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = $8 AND o.id <> $10)",
+            )
+            .bind(&i.text)
+            .bind(&i.quote)
+            .bind(i.start_ms)
+            .bind(i.end_ms)
+            .bind(&i.speaker)
+            .bind(i.score)
+            .bind(list(&i.topics))
+            .bind(&hash)
+            .bind(&i.chapter)
+            .bind(id)
+            .bind(episode)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for id in &plan.delete {
+            sqlx::query("DELETE FROM insights WHERE id = $1 AND episode_id = $2")
+                .bind(id)
+                .bind(episode)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ids = insert_insights_in(&mut tx, episode, &plan.insert, now).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     async fn set_episode_marks(
@@ -532,28 +573,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<InsightId>> {
         let mut tx = self.pool.begin().await?;
-        let mut ids = Vec::new();
-        for i in insights {
-            let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
-                 content_hash, created_at, chapter) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (content_hash) DO NOTHING RETURNING id",
-            )
-            .bind(episode)
-            .bind(&i.text)
-            .bind(&i.quote)
-            .bind(i.start_ms)
-            .bind(i.end_ms)
-            .bind(&i.speaker)
-            .bind(i.score)
-            .bind(list(&i.topics))
-            .bind(crate::core::text::content_hash(&i.text))
-            .bind(now)
-            .bind(&i.chapter)
-            .fetch_optional(&mut *tx)
-            .await?;
-            ids.extend(id);
-        }
+        let ids = insert_insights_in(&mut tx, episode, insights, now).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -1071,4 +1091,70 @@ impl Store for PgStore {
             Ok(None)
         }
     }
+}
+
+impl PgStore {
+    /// Episodes in one processing status (`new`, `done`), newest first.
+    async fn episodes_with_status(&self, status: &str) -> StoreResult<Vec<Episode>> {
+        let rows = sqlx::query("SELECT id, podcast_id, guid, title, link, audio_url, published_at, duration_s, transcript_url, \
+             transcript_kind, show_notes, status FROM episodes WHERE status = $1 \
+             ORDER BY COALESCE(published_at, created_at) DESC, id",)
+        .bind(status)
+        .fetch_all(&self.pool)
+        .await?;
+
+        rows.iter()
+            .map(|r| {
+                Ok(Episode {
+                    id: r.try_get("id")?,
+                    podcast_id: r.try_get("podcast_id")?,
+                    status: r.try_get("status")?,
+                    meta: NewEpisode {
+                        guid: r.try_get("guid")?,
+                        title: r.try_get("title")?,
+                        link: r.try_get("link")?,
+                        audio_url: r.try_get("audio_url")?,
+                        published_at: r.try_get("published_at")?,
+                        duration_s: r.try_get("duration_s")?,
+                        transcript_url: r.try_get("transcript_url")?,
+                        transcript_kind: r.try_get("transcript_kind")?,
+                        show_notes: r.try_get("show_notes")?,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+/// Inserts insights of an episode inside a transaction, skipping any whose content hash exists;
+/// the ids of the new ones.
+async fn insert_insights_in(
+    tx: &mut sqlx::PgConnection,
+    episode: EpisodeId,
+    insights: &[NewInsight],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<InsightId>> {
+    let mut ids = Vec::new();
+    for i in insights {
+        let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
+                 content_hash, created_at, chapter) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (content_hash) DO NOTHING RETURNING id",
+            )
+            .bind(episode)
+            .bind(&i.text)
+            .bind(&i.quote)
+            .bind(i.start_ms)
+            .bind(i.end_ms)
+            .bind(&i.speaker)
+            .bind(i.score)
+            .bind(list(&i.topics))
+            .bind(crate::core::text::content_hash(&i.text))
+            .bind(now)
+            .bind(&i.chapter)
+            .fetch_optional(&mut *tx)
+            .await?;
+        ids.extend(id);
+    }
+    Ok(ids)
 }

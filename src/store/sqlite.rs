@@ -14,7 +14,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::{
     Delivery, DeliveryDone, DeliveryResult, DeliveryRow, FeedRow, NewSubscription, Plan,
-    PollRecord, Stats, Store, StoreError, StoreResult,
+    PollRecord, Reextraction, Stats, Store, StoreError, StoreResult, StoredInsight,
 };
 use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
@@ -434,34 +434,73 @@ impl Store for SqliteStore {
     }
 
     async fn pending_episodes(&self) -> StoreResult<Vec<Episode>> {
+        self.episodes_with_status("new").await
+    }
+
+    async fn done_episodes(&self) -> StoreResult<Vec<Episode>> {
+        self.episodes_with_status("done").await
+    }
+
+    async fn episode_insights(&self, episode: EpisodeId) -> StoreResult<Vec<StoredInsight>> {
         let rows = sqlx::query(
-            "SELECT id, podcast_id, guid, title, link, audio_url, published_at, duration_s, transcript_url, \
-             transcript_kind, show_notes, status FROM episodes WHERE status = 'new' \
-             ORDER BY COALESCE(published_at, created_at) DESC, id",
+            "SELECT i.id, i.quote, i.start_ms, i.end_ms, \
+             EXISTS (SELECT 1 FROM delivered_insights d WHERE d.insight_id = i.id) AS delivered \
+             FROM insights i WHERE i.episode_id = ? ORDER BY i.id",
         )
+        .bind(episode)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                let published: Option<String> = r.try_get("published_at")?;
-                Ok(Episode {
+                Ok(StoredInsight {
                     id: r.try_get("id")?,
-                    podcast_id: r.try_get("podcast_id")?,
-                    status: r.try_get("status")?,
-                    meta: NewEpisode {
-                        guid: r.try_get("guid")?,
-                        title: r.try_get("title")?,
-                        link: r.try_get("link")?,
-                        audio_url: r.try_get("audio_url")?,
-                        published_at: published.as_deref().map(parse_ts).transpose()?,
-                        duration_s: r.try_get("duration_s")?,
-                        transcript_url: r.try_get("transcript_url")?,
-                        transcript_kind: r.try_get("transcript_kind")?,
-                        show_notes: r.try_get("show_notes")?,
-                    },
+                    quote: r.try_get("quote")?,
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    delivered: r.try_get("delivered")?,
                 })
             })
             .collect()
+    }
+
+    async fn apply_reextraction(
+        &self,
+        episode: EpisodeId,
+        plan: &Reextraction,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<InsightId>> {
+        let mut tx = self.write_tx().await?;
+        for (id, i) in &plan.update {
+            let hash = crate::core::text::content_hash(&i.text);
+            sqlx::query(
+                "UPDATE insights SET text = ?, quote = ?, start_ms = ?, end_ms = ?, speaker = ?, \
+                 score = ?, topics = ?, content_hash = ?, chapter = ? WHERE id = ? AND episode_id = ? \
+                 AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = ? AND o.id <> ?)",
+            )
+            .bind(&i.text)
+            .bind(&i.quote)
+            .bind(i.start_ms)
+            .bind(i.end_ms)
+            .bind(&i.speaker)
+            .bind(i.score)
+            .bind(list(&i.topics))
+            .bind(&hash)
+            .bind(&i.chapter)
+            .bind(id)
+            .bind(episode)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for id in &plan.delete {
+            sqlx::query("DELETE FROM insights WHERE id = ? AND episode_id = ?")
+                .bind(id)
+                .bind(episode)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ids = insert_insights_in(&mut tx, episode, &plan.insert, now).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     async fn set_episode_marks(
@@ -511,28 +550,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<InsightId>> {
         let mut tx = self.write_tx().await?;
-        let mut ids = Vec::new();
-        for i in insights {
-            let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
-                 content_hash, created_at, chapter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (content_hash) DO NOTHING RETURNING id",
-            )
-            .bind(episode)
-            .bind(&i.text)
-            .bind(&i.quote)
-            .bind(i.start_ms)
-            .bind(i.end_ms)
-            .bind(&i.speaker)
-            .bind(i.score)
-            .bind(list(&i.topics))
-            .bind(crate::core::text::content_hash(&i.text))
-            .bind(ts(now))
-            .bind(&i.chapter)
-            .fetch_optional(&mut *tx)
-            .await?;
-            ids.extend(id);
-        }
+        let ids = insert_insights_in(&mut tx, episode, insights, now).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -1047,6 +1065,73 @@ fn delivery_row(r: &SqliteRow) -> StoreResult<DeliveryRow> {
         error: r.try_get("error")?,
         sent_at: sent.as_deref().map(parse_ts).transpose()?,
     })
+}
+
+impl SqliteStore {
+    /// Episodes in one processing status (`new`, `done`), newest first.
+    async fn episodes_with_status(&self, status: &str) -> StoreResult<Vec<Episode>> {
+        let rows = sqlx::query("SELECT id, podcast_id, guid, title, link, audio_url, published_at, duration_s, transcript_url, \
+             transcript_kind, show_notes, status FROM episodes WHERE status = ? \
+             ORDER BY COALESCE(published_at, created_at) DESC, id",)
+        .bind(status)
+        .fetch_all(&self.pool)
+        .await?;
+
+        rows.iter()
+            .map(|r| {
+                let published: Option<String> = r.try_get("published_at")?;
+                Ok(Episode {
+                    id: r.try_get("id")?,
+                    podcast_id: r.try_get("podcast_id")?,
+                    status: r.try_get("status")?,
+                    meta: NewEpisode {
+                        guid: r.try_get("guid")?,
+                        title: r.try_get("title")?,
+                        link: r.try_get("link")?,
+                        audio_url: r.try_get("audio_url")?,
+                        published_at: published.as_deref().map(parse_ts).transpose()?,
+                        duration_s: r.try_get("duration_s")?,
+                        transcript_url: r.try_get("transcript_url")?,
+                        transcript_kind: r.try_get("transcript_kind")?,
+                        show_notes: r.try_get("show_notes")?,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+/// Inserts insights of an episode inside a transaction, skipping any whose content hash exists;
+/// the ids of the new ones.
+async fn insert_insights_in(
+    tx: &mut sqlx::SqliteConnection,
+    episode: EpisodeId,
+    insights: &[NewInsight],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<InsightId>> {
+    let mut ids = Vec::new();
+    for i in insights {
+        let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
+                 content_hash, created_at, chapter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (content_hash) DO NOTHING RETURNING id",
+            )
+            .bind(episode)
+            .bind(&i.text)
+            .bind(&i.quote)
+            .bind(i.start_ms)
+            .bind(i.end_ms)
+            .bind(&i.speaker)
+            .bind(i.score)
+            .bind(list(&i.topics))
+            .bind(crate::core::text::content_hash(&i.text))
+            .bind(ts(now))
+            .bind(&i.chapter)
+            .fetch_optional(&mut *tx)
+            .await?;
+        ids.extend(id);
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

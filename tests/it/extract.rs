@@ -17,7 +17,9 @@ use podbrief::extract::sentences::{sentences, turns};
 use podbrief::extract::{EpisodeText, ExtractiveEngine, Extractor};
 use podbrief::ingest::transcript::{Segment, Transcript};
 
-use crate::support::{Options, START, TestApp, fixtures};
+use podbrief::store::{DeliveryDone, DeliveryResult};
+
+use crate::support::{Options, START, TestApp, at, daily, fixtures, telegram_chat};
 
 fn episode(file: &str) -> EpisodeText {
     let bytes = std::fs::read(fixtures().join("extract").join(file)).unwrap();
@@ -311,4 +313,128 @@ async fn an_app_configured_for_the_llm_engine_uses_it() {
     let all = t.app.store.insights_after(0, 100).await.unwrap();
     assert!(all.iter().any(|i| i.text.contains("Orkney")), "{all:#?}");
     assert!(!crate::support::captured_logs().contains("sk-test-secret"));
+}
+
+#[test]
+fn an_episode_yields_insights_on_each_of_its_subjects_and_none_from_the_rest() {
+    // An intro with small talk (matcha, knitting), a sponsor read, a plug for the guest's
+    // homepage, three subjects (tidal power, full of figures; sourdough; cycling) and an outro.
+    let got = extract("three-subjects.md");
+    let on = |words: &[&str]| {
+        got.iter()
+            .filter(|i| words.iter().any(|w| i.text.to_lowercase().contains(w)))
+            .count()
+    };
+    assert!(on(&["tidal", "tide"]) >= 1, "{got:#?}");
+    assert!(
+        on(&["sourdough", "dough", "loaf", "bread"]) >= 1,
+        "{got:#?}"
+    );
+    assert!(on(&["bicycle", "cycling", "bike"]) >= 1, "{got:#?}");
+    for i in &got {
+        for banned in [
+            "matcha",
+            "knit",
+            "Lumaroo",
+            "promo",
+            "homepage",
+            "check out",
+            "Welcome",
+            "listening",
+            "Subscribe",
+            "Bye",
+        ] {
+            assert!(!i.quote.contains(banned), "{banned}: {i:#?}");
+        }
+        assert!(i.text.ends_with('.'), "{i:#?}");
+    }
+}
+
+#[tokio::test]
+async fn after_an_upgrade_reextraction_goes_deeper_and_sends_nothing_twice() {
+    // A database made by a shallow engine (one insight an episode), one insight delivered.
+    let in_memory = "[search]\nindex_dir = \"\"\n";
+    let t = TestApp::spawn_with(Options {
+        extra: format!("{in_memory}[extract]\nmax_per_episode = 1\n"),
+        ..Default::default()
+    })
+    .await;
+    let r = t.ingest().await;
+    assert!(r.episode_errors.is_empty(), "{r:?}");
+    let since = at("2020-01-01T00:00:00Z");
+    let before = t.app.store.brief_candidates(since, None).await.unwrap();
+    let sub = t
+        .app
+        .store
+        .upsert_subscription(&daily(telegram_chat(1), at("2026-11-27T08:00:00Z")))
+        .await
+        .unwrap();
+    let plan = podbrief::store::Plan {
+        subscription: sub.id,
+        occurrence: at("2026-11-27T08:00:00Z"),
+        next_run_at: at("2026-11-28T08:00:00Z"),
+        missed: false,
+    };
+    t.app
+        .store
+        .plan_deliveries(&[plan], at("2026-11-27T08:00:00Z"), None)
+        .await
+        .unwrap();
+    let claimed = t
+        .app
+        .store
+        .claim_deliveries(at("2026-11-27T08:00:01Z"), at("2026-11-27T08:10:00Z"), 1)
+        .await
+        .unwrap();
+    let sent = before[0].id;
+    t.app
+        .store
+        .record_deliveries(&[DeliveryDone {
+            id: claimed[0].id,
+            subscription: sub.id,
+            result: DeliveryResult::Sent {
+                message_ids: vec!["1".into()],
+                insights: vec![sent],
+                at: at("2026-11-27T08:00:02Z"),
+            },
+        }])
+        .await
+        .unwrap();
+
+    // The upgrade: today's engine reads every episode again.
+    let deep = t.reconfigured(in_memory).await;
+    let report = deep.ingestor.reextract_all(false).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert!(report.added > 0, "{report:?}");
+    let after = deep.store.brief_candidates(since, None).await.unwrap();
+    assert!(
+        after.len() > before.len(),
+        "{} → {}",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        after.iter().any(|i| i.id == sent),
+        "the delivered insight keeps its id"
+    );
+    // Nothing the subscription got comes back as new, under its old id or a new one.
+    let fresh = deep
+        .store
+        .brief_candidates(since, Some(sub.id))
+        .await
+        .unwrap();
+    let sent_quote = &after.iter().find(|i| i.id == sent).unwrap().quote;
+    assert!(
+        fresh.iter().all(|i| i.id != sent && &i.quote != sent_quote),
+        "{fresh:#?}"
+    );
+    // The index follows the store: the new insights are found.
+    let found = deep.index.search("tide", 50, at(START)).unwrap();
+    assert!(
+        found.iter().any(|h| !before.iter().any(|b| b.id == h.id)),
+        "{found:?}"
+    );
+    // A second run finds nothing to change.
+    let again = deep.ingestor.reextract_all(false).await.unwrap();
+    assert_eq!((again.added, again.removed), (0, 0), "{again:?}");
 }

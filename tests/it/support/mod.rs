@@ -186,6 +186,8 @@ pub struct TestApp {
     pub app: Arc<App>,
     pub clock: Arc<ManualClock>,
     pub feeds: FeedServer,
+    /// The config without the test's extra sections, for [`TestApp::reconfigured`].
+    base_toml: String,
     /// Holds the database; removed when the test ends.
     _dir: tempfile::TempDir,
     /// The test's PostgreSQL database (with `PODBRIEF_TEST_DATABASE_URL`), dropped at the end.
@@ -235,12 +237,12 @@ impl TestApp {
             Some(db) => db.url.clone(),
             None => format!("sqlite://{}", dir.path().join("test.db").display()),
         };
-        let toml = format!(
-            "[database]\nurl = \"{}\"\n[ingest]\nfeeds = [{}]\n[brief]\nlookback = \"30d\"\nsize = 3\n{}",
+        let base_toml = format!(
+            "[database]\nurl = \"{}\"\n[ingest]\nfeeds = [{}]\n[brief]\nlookback = \"30d\"\nsize = 3\n",
             db_url,
             feed_list.join(", "),
-            opts.extra
         );
+        let toml = format!("{base_toml}{}", opts.extra);
         let mut config = Config::from_toml(
             &toml,
             std::path::Path::new("test.toml"),
@@ -256,9 +258,24 @@ impl TestApp {
             app: Arc::new(app),
             clock,
             feeds,
+            base_toml,
             _dir: dir,
             _pg: pg,
         }
+    }
+
+    /// A second app on the same database and feeds with other extra sections (an upgrade, a
+    /// config change), on the same clock.
+    pub async fn reconfigured(&self, extra: &str) -> App {
+        let config = Config::from_toml(
+            &format!("{}{extra}", self.base_toml),
+            std::path::Path::new("test.toml"),
+            self._dir.path().to_path_buf(),
+        )
+        .expect("test config is valid");
+        App::build(config, self.clock.clone())
+            .await
+            .expect("app builds")
     }
 
     /// An app with the fixture feeds already ingested.
