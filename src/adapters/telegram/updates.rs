@@ -148,10 +148,9 @@ impl Dispatcher {
         .await;
     }
 
-    /// Waits until another update has been handled, for at most `most`.
-    async fn one_handled(&self, most: Duration) {
-        let mut handled = self.handled.subscribe();
-        let _ = tokio::time::timeout(most, handled.changed()).await;
+    /// A watch of handled updates: its `changed()` resolves once one is handled after this call.
+    fn watch_handled(&self) -> watch::Receiver<u64> {
+        self.handled.subscribe()
     }
 }
 
@@ -171,6 +170,8 @@ pub(super) async fn poll(
     let mut next = 0u32;
     let mut failures = 0u32;
     'polling: loop {
+        // Watched from before the poll, so an update handled while it runs is not missed.
+        let mut handled = dispatcher.watch_handled();
         let request = bot
             .get_updates()
             .offset(dispatcher.offset(next) as i32)
@@ -201,7 +202,7 @@ pub(super) async fn poll(
         let fresh: Vec<Update> = updates.into_iter().filter(|u| u.id.0 >= next).collect();
         if fresh.is_empty() && fetched > 0 {
             // Only updates still being handled came back: poll again once one is handled.
-            dispatcher.one_handled(Duration::from_secs(1)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), handled.changed()).await;
             continue;
         }
         for update in fresh {
