@@ -176,7 +176,8 @@ pub fn clean_checked(quote: &str) -> (String, bool) {
     drop_leading_markers(&mut toks);
     drop_tag_questions(&mut toks);
     collapse_repeats(&mut toks);
-    (sentence_case(&join(&toks)), unresolved)
+    close_pauses(&mut toks);
+    (sentence_case(&balance_quotes(&join(&toks))), unresolved)
 }
 
 /// Removes transcript notes: bracketed times and remarks ("[31:48]", "[laughter]",
@@ -665,6 +666,50 @@ fn drop_tag_questions(toks: &mut Vec<Token>) {
     }
 }
 
+/// A pause written inside the passage ("…as dramatic... You can still…") is a sentence's end
+/// before a capital and nothing before a lowercase word ("going to... go" → "going to go").
+fn close_pauses(toks: &mut [Token]) {
+    let n = toks.len();
+    for i in 0..n.saturating_sub(1) {
+        let t = &toks[i];
+        let Some(stem) = t.strip_suffix("...").or_else(|| t.strip_suffix('…')) else {
+            continue;
+        };
+        if stem.is_empty() {
+            continue;
+        }
+        let next_capital = toks[i + 1]
+            .chars()
+            .find(|c| c.is_alphanumeric())
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+        let stem = stem.trim_end_matches([',', '.']).to_string();
+        toks[i] = if next_capital {
+            format!("{stem}.")
+        } else {
+            stem
+        };
+    }
+}
+
+/// Drops a straight double quote left without its partner (a quotation cut by the passage's
+/// edge or by a sentence break), so no quotation dangles open.
+fn balance_quotes(text: &str) -> String {
+    if text.matches('"').count() % 2 == 0 {
+        return text.to_string();
+    }
+    // The unpaired one is the last: a quotation opened and never closed, or closed after the
+    // passage began inside it (then it is the only one).
+    match text.rfind('"') {
+        Some(p) => {
+            let mut out = String::with_capacity(text.len());
+            out.push_str(&text[..p]);
+            out.push_str(&text[p + 1..]);
+            out.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+        None => text.to_string(),
+    }
+}
+
 /// Joins tokens, tidying punctuation left by removals (" ,", ",,", a leading comma).
 fn join(toks: &[Token]) -> String {
     let mut s = toks.join(" ");
@@ -845,6 +890,19 @@ mod tests {
             ),
             "Because most winds are gusty, you can punch through. And then, it works."
         );
+    }
+
+    #[test]
+    fn pauses_and_dangling_quotes_are_tidied() {
+        assert_eq!(
+            clean("The spike won't be as dramatic... You can still get the benefits... of it."),
+            "The spike won't be as dramatic. You can still get the benefits of it."
+        );
+        assert_eq!(
+            clean("He said \"I totally didn't understand your response."),
+            "He said I totally didn't understand your response."
+        );
+        assert_eq!(clean("She said \"no\" twice."), "She said \"no\" twice.");
     }
 
     #[test]

@@ -156,6 +156,18 @@ const UNRESOLVED_OPENERS: &[&str] = &[
     "other",
     "such",
     "plus",
+    "firstly",
+    "secondly",
+    "thirdly",
+    "finally",
+    "lastly",
+    "thus",
+    "hence",
+    "whereas",
+    "meanwhile",
+    "likewise",
+    "otherwise",
+    "anyway",
 ];
 const FILLERS: &[&str] = &[
     "um",
