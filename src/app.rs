@@ -131,6 +131,7 @@ impl App {
             senders.insert(Platform::Console, c);
         }
         let mut connections = Vec::new();
+        let mut stoppable = Vec::new();
         if self.config.telegram.enabled {
             connections
                 .push(crate::adapters::telegram::connect(self.core.clone(), &self.config).await?);
@@ -146,6 +147,7 @@ impl App {
                 routes = routes.merge(r);
             }
             tasks.extend(c.tasks);
+            stoppable.extend(c.stoppable);
         }
         let mut http_addr = None;
         if !self.config.http.listen.is_empty() {
@@ -198,6 +200,7 @@ impl App {
             tasks,
             outbox: Some(outbox),
             stop,
+            stoppable,
         })
     }
 
@@ -245,12 +248,18 @@ impl App {
         result
     }
 
-    /// Whether `run` opens the console chat.
+    /// Whether `run` opens the console chat (`auto`: no chat platform enabled and stdin a
+    /// terminal).
     pub fn console_enabled(&self) -> bool {
         match self.config.console.enabled {
             ConsoleMode::On => true,
             ConsoleMode::Off => false,
-            ConsoleMode::Auto => !self.config.telegram.enabled && !self.config.discord.enabled,
+            // Only a terminal is someone to chat with: a service's stdin is /dev/null.
+            ConsoleMode::Auto => {
+                !self.config.telegram.enabled
+                    && !self.config.discord.enabled
+                    && std::io::IsTerminal::is_terminal(&std::io::stdin())
+            }
         }
     }
 }
@@ -301,6 +310,11 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     outbox: Option<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Platform tasks that finish what they have in hand once told to stop.
+    stoppable: Vec<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl Running {
@@ -309,20 +323,31 @@ impl Running {
         self.abort_all();
     }
 
-    /// Graceful shutdown: stop claiming briefs, let the ones being sent finish (for a bounded
-    /// time), then stop the rest.
+    /// Graceful shutdown: stop claiming briefs and fetching updates, let the briefs being sent
+    /// and the updates being answered finish (for a bounded time), then stop the rest.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        if let Some(outbox) = self.outbox.take() {
-            let _ =
-                tokio::time::timeout(SHUTDOWN_GRACE + std::time::Duration::from_secs(1), outbox)
-                    .await;
+        let mut finishing: Vec<_> = self.outbox.take().into_iter().collect();
+        for (stop, task) in self.stoppable.drain(..) {
+            let _ = stop.send(true);
+            finishing.push(task);
         }
+        let grace = SHUTDOWN_GRACE + std::time::Duration::from_secs(1);
+        for task in &mut finishing {
+            let _ = tokio::time::timeout(grace, task).await;
+        }
+        self.tasks.extend(finishing);
         self.abort_all();
     }
 
     fn abort_all(&mut self) {
-        for t in self.tasks.drain(..).chain(self.outbox.take()) {
+        let stoppable = self.stoppable.drain(..).map(|(_, t)| t);
+        for t in self
+            .tasks
+            .drain(..)
+            .chain(self.outbox.take())
+            .chain(stoppable)
+        {
             t.abort();
         }
     }

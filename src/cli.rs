@@ -23,6 +23,10 @@ pub struct Cli {
     /// Config file (default ./bot.toml, falling back to ./bot.example.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Log at `log.level` also for one-shot commands (they log warnings only, so their output
+    /// is what a script reads); `RUST_LOG` overrides both.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: CliCommand,
@@ -274,7 +278,7 @@ pub async fn main() -> anyhow::Result<()> {
     if let CliCommand::Doctor = &cli.command {
         let report = match Config::load(cli.config.as_deref()) {
             Ok((config, _)) => {
-                init_logging(&config.log);
+                init_logging(&config.log, cli.verbose);
                 crate::doctor::run(&config).await
             }
             Err(e) => crate::doctor::Report::config_failed(&e),
@@ -290,7 +294,10 @@ pub async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let (mut config, source) = Config::load(cli.config.as_deref())?;
-    init_logging(&config.log);
+    init_logging(
+        &config.log,
+        cli.verbose || matches!(cli.command, CliCommand::Run),
+    );
     crate::web::server::raise_open_files_limit();
     if let ConfigSource::Example(p) = &source {
         info!(
@@ -579,16 +586,42 @@ fn print_reply(reply: &Reply, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(log: &crate::config::LogConfig) {
+/// Logs to stderr: at `log.level` when `full` (else warnings only), `RUST_LOG` overriding;
+/// colours only on a terminal and without `NO_COLOR`.
+fn init_logging(log: &crate::config::LogConfig, full: bool) {
+    let level = if full { log.level.as_str() } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_writer(std::io::stderr);
     let _ = match log.format {
         crate::config::LogFormat::Text => fmt.try_init(),
         // One JSON object per line: timestamp, level, target, fields, and the spans around it.
         crate::config::LogFormat::Json => fmt.json().with_current_span(false).try_init(),
     };
+}
+
+/// Whether logs are coloured: on a terminal, unless `NO_COLOR` is set to anything non-empty
+/// (no-color.org).
+fn colours(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(colours(true, None));
+        assert!(colours(true, Some("".into())));
+        assert!(!colours(true, Some("1".into())));
+        assert!(!colours(false, None));
+    }
 }

@@ -298,7 +298,7 @@ impl Default for EmbeddingsConfig {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsoleMode {
-    /// When no chat platform is enabled.
+    /// When no chat platform is enabled and stdin is a terminal.
     #[default]
     Auto,
     /// Always.
@@ -395,6 +395,9 @@ pub struct DiscordConfig {
     /// Gateway shards this instance runs: `"FIRST-LAST/TOTAL"` or `"N/TOTAL"` (instances sharing
     /// one bot split the shards); empty runs every shard, as many as Discord recommends.
     pub shards: String,
+    /// Interactions signed longer ago than this (by `X-Signature-Timestamp`) are refused as
+    /// replays.
+    pub interaction_max_age: String,
 }
 
 /// A range of gateway shards: `first..=last` of `total`.
@@ -446,6 +449,7 @@ impl Default for DiscordConfig {
             proxy: String::new(),
             per_second: 50,
             shards: String::new(),
+            interaction_max_age: "5m".into(),
         }
     }
 }
@@ -699,6 +703,10 @@ impl Config {
             ("ingest.poll_every", &self.ingest.poll_every),
             ("delivery.lease", &self.delivery.lease),
             ("ingest.timeout", &self.ingest.timeout),
+            (
+                "discord.interaction_max_age",
+                &self.discord.interaction_max_age,
+            ),
         ] {
             match parse_duration(value) {
                 Some(d) if !d.is_zero() => {}

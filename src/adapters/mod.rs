@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::core::model::Platform;
@@ -22,6 +23,9 @@ pub struct Connection {
     pub sender: Arc<dyn Sender>,
     /// Routes to mount on the HTTP server (webhooks, interaction endpoints).
     pub routes: Option<Router>,
-    /// Its background tasks (polling, gateway).
+    /// Its background tasks (polling, gateway), aborted at shutdown.
     pub tasks: Vec<JoinHandle<()>>,
+    /// A task that stops by itself once its flag is set (finishing what it has in hand), which
+    /// a graceful shutdown sets and then waits for.
+    pub stoppable: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }

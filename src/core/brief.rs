@@ -5,12 +5,12 @@
 //! diversity rules: at most `max_per_episode` per episode, `max_per_podcast` per show, and never a
 //! near-duplicate of one already picked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::core::model::InsightView;
-use crate::core::text::{NEAR_DUPLICATE, content_words, normalize_topic, similarity};
+use crate::core::text::{NEAR_DUPLICATE, normalize_topic, similarity, stems};
 
 /// The knobs of the ranking.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,25 +47,41 @@ impl TopicFilter {
         f
     }
 
-    /// How many of `topics` (and words of the text) this insight shares with `list`.
+    /// How many topics of `list` this insight is on (see [`on_topic`]).
     fn hits(list: &[String], insight: &InsightView) -> usize {
         if list.is_empty() {
             return 0;
         }
-        let words: Vec<String> = content_words(&insight.text);
-        list.iter()
-            .filter(|t| {
-                insight
-                    .topics
-                    .iter()
-                    .any(|it| it == *t || it.contains(t.as_str()))
-                    || {
-                        let tw = content_words(t);
-                        !tw.is_empty() && tw.iter().all(|w| words.contains(w))
-                    }
-            })
-            .count()
+        let about = insight_stems(insight);
+        list.iter().filter(|t| on_topic(t, &about)).count()
     }
+
+    /// Whether the insight belongs in a brief with this filter: on no excluded topic.
+    pub fn admits(&self, insight: &InsightView) -> bool {
+        TopicFilter::hits(&self.exclude, insight) == 0
+    }
+}
+
+/// What an insight is about, as stems (see [`stems`]): its text, its topics, its episode's title
+/// and its chapter's.
+pub fn insight_stems(insight: &InsightView) -> HashSet<String> {
+    let mut about: HashSet<String> = stems(&insight.text).into_iter().collect();
+    for t in &insight.topics {
+        about.extend(stems(t));
+    }
+    about.extend(stems(&insight.episode_title));
+    if let Some(chapter) = &insight.chapter {
+        about.extend(stems(chapter));
+    }
+    about
+}
+
+/// Whether an insight about `about` (from [`insight_stems`]) is on `topic`: every stem of the
+/// topic is among them. How `/topics` preferences and exclusions match, everywhere a brief or
+/// `/top` is ranked.
+pub fn on_topic(topic: &str, about: &HashSet<String>) -> bool {
+    let wanted = stems(topic);
+    !wanted.is_empty() && wanted.iter().all(|w| about.contains(w))
 }
 
 /// Ranks `candidates` into a brief, best first.
@@ -77,7 +93,7 @@ pub fn rank(
 ) -> Vec<InsightView> {
     let mut scored: Vec<(f64, &InsightView)> = candidates
         .iter()
-        .filter(|c| TopicFilter::hits(&filter.exclude, c) == 0)
+        .filter(|c| filter.admits(c))
         .map(|c| {
             let age_days = ((now - c.published_at).num_seconds().max(0) as f64) / 86_400.0;
             let freshness = 0.5f64.powf(age_days / rules.half_life_days.max(0.1));
@@ -177,5 +193,33 @@ mod tests {
             .map(|i| i.id)
             .collect();
         assert_eq!(ids, [2]);
+    }
+
+    #[test]
+    fn an_excluded_topic_matches_the_episode_title_and_chapter_stemmed() {
+        let mut coffee = insight(1, 1, 1, 0.9, "Grind finer when the shot runs fast.");
+        coffee.episode_title = "Extraction Yield: Dialing In Your Coffee".into();
+        let mut roast = insight(2, 2, 2, 0.8, "Lighter beans need hotter water.");
+        roast.chapter = Some("Roasting at home".into());
+        let chips = insight(3, 3, 3, 0.3, "Chip exports to China fell.");
+        let now = "2026-11-21T00:00:00Z".parse().unwrap();
+        let ranked = |topics: &[&str]| -> Vec<i64> {
+            let list: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+            let f = TopicFilter::from_list(&list);
+            rank(
+                &[coffee.clone(), roast.clone(), chips.clone()],
+                &rules(5),
+                &f,
+                now,
+            )
+            .iter()
+            .map(|i| i.id)
+            .collect()
+        };
+        assert_eq!(ranked(&["chips", "-coffee"]), [2, 3]);
+        assert_eq!(ranked(&["-roasted"]), [1, 3]);
+        assert_eq!(ranked(&["-dialled in"]), [2, 3]);
+        // A preferred topic matches the same way: the coffee episode ranks first.
+        assert_eq!(ranked(&["chips", "coffees"])[0], 1);
     }
 }

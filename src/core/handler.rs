@@ -281,7 +281,7 @@ impl Core {
                 None => Reply::text(NOT_SUBSCRIBED),
             },
             Command::Time { time, timezone } => self.set_time(ctx, time, timezone).await?,
-            Command::Top => self.top().await?,
+            Command::Top => self.top(ctx).await?,
             Command::Related(q) => self.related(&q).await?,
             Command::More(id) => self.more(id).await?,
             Command::Feeds(arg) => self.feeds(ctx, arg).await?,
@@ -320,8 +320,13 @@ impl Core {
         })
     }
 
-    async fn top(&self) -> Result<Reply, StoreError> {
-        let picked = self.rank_for(None).await?;
+    async fn top(&self, ctx: &UserContext) -> Result<Reply, StoreError> {
+        // A subscribed chat's /top keeps its topic preferences and exclusions.
+        let topics = match self.store.subscription(&ctx.chat).await? {
+            Some(s) => s.topics,
+            None => Vec::new(),
+        };
+        let picked = self.ranked_top(&topics).await?;
         Ok(if picked.is_empty() {
             Reply::text(format!(
                 "No insights yet from episodes of the last {}. Try again after the next ingest.",
@@ -523,17 +528,20 @@ impl Core {
                 .pop()
                 .map(Arc::unwrap_or_clone)
                 .unwrap_or_default()),
-            None => {
-                let (key, all) = self.candidates().await?;
-                Ok(Arc::unwrap_or_clone(self.rank_one(
-                    key,
-                    &all,
-                    &HashSet::new(),
-                    usize::from(self.settings.size),
-                    &[],
-                )))
-            }
+            None => self.ranked_top(&[]).await,
         }
+    }
+
+    /// Today's top insights with a topic filter (`/topics` list), whatever was delivered.
+    async fn ranked_top(&self, topics: &[String]) -> Result<Vec<InsightView>, StoreError> {
+        let (key, all) = self.candidates().await?;
+        Ok(Arc::unwrap_or_clone(self.rank_one(
+            key,
+            &all,
+            &HashSet::new(),
+            usize::from(self.settings.size),
+            topics,
+        )))
     }
 
     /// The ranked insights of each subscription's next brief, in order: the candidates are read

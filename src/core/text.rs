@@ -333,6 +333,31 @@ pub fn content_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A word's stem for topic matching: singular, and without a verb ending (`-ing`, `-ed`) when
+/// a stem of three letters or more is left, so "roasting", "roasted" and "roasts" all read
+/// "roast".
+pub fn stem(word: &str) -> String {
+    let w = singular(word);
+    for suffix in ["ing", "ed"] {
+        if let Some(base) = w.strip_suffix(suffix)
+            && base.chars().count() >= 3
+        {
+            // "dialling" → "dial", "stopped" → "stop".
+            let mut base: Vec<char> = base.chars().collect();
+            if base.len() >= 4 && base[base.len() - 1] == base[base.len() - 2] {
+                base.pop();
+            }
+            return base.into_iter().collect();
+        }
+    }
+    w
+}
+
+/// The stems of `text`'s content words (see [`stem`]).
+pub fn stems(text: &str) -> Vec<String> {
+    content_words(text).iter().map(|w| stem(w)).collect()
+}
+
 /// Jaccard similarity of the content-word sets of two texts (0 = nothing shared, 1 = same).
 pub fn similarity(a: &str, b: &str) -> f64 {
     let a: HashSet<String> = content_words(a).into_iter().collect();
@@ -365,6 +390,19 @@ mod tests {
         assert_eq!(normalize_topic("  Chip  Exports "), "chip export");
         assert_eq!(normalize_topic("Batteries"), "battery");
         assert_eq!(normalize_topic("-"), "");
+    }
+
+    #[test]
+    fn stems_join_a_words_forms() {
+        for w in ["roasting", "roasted", "roasts", "roast"] {
+            assert_eq!(stem(w), "roast", "{w}");
+        }
+        assert_eq!(stem("dialling"), "dial");
+        assert_eq!(stem("dialing"), "dial");
+        assert_eq!(stem("coffees"), "coffee");
+        assert_eq!(stem("red"), "red");
+        assert_eq!(stem("sing"), "sing");
+        assert_eq!(stems("Dialing In Your Coffee"), ["dial", "coffee"]);
     }
 
     #[test]

@@ -57,17 +57,7 @@ async fn excluded_topics_never_appear_in_a_brief() {
     let t = TestApp::ingested().await;
     t.say("/subscribe").await;
     t.say("/topics -cider, -apple").await;
-    let sub = t
-        .app
-        .store
-        .subscription(&podbrief::adapters::console::console_chat())
-        .await
-        .unwrap()
-        .unwrap();
-    let (reply, _) = podbrief::deliver::compose::brief(&t.app.core, &sub)
-        .await
-        .unwrap()
-        .expect("a brief");
+    let reply = t.console_brief().await;
     assert!(
         reply
             .cards

@@ -108,13 +108,13 @@ fn run_with_piped_commands_then_the_operator_views() {
     std::fs::write(
         dir.path().join("bot.toml"),
         format!(
-            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}]\n[brief]\nlookback = \"36500d\"\n",
+            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}]\n[brief]\nlookback = \"36500d\"\n[console]\nenabled = \"on\"\n",
             dir.path().join("cli.db").display(),
             feeds.join("tides.xml").display().to_string(),
         ),
     )
     .unwrap();
-    // `run` reads the console from stdin: a script can drive it.
+    // With the console on, `run` reads it from stdin: a script can drive it.
     let mut child = Command::new(env!("CARGO_BIN_EXE_podbrief"))
         .arg("run")
         .current_dir(dir.path())

@@ -171,6 +171,15 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
         .unwrap()
         .to_string();
     assert!(more.starts_with("more:"), "{more}");
+    // Cards are numbered, and each button names its card's number.
+    if embeds.len() > 1 {
+        for (i, embed) in embeds.iter().enumerate() {
+            let title = embed["title"].as_str().unwrap();
+            assert!(title.starts_with(&format!("{}. ", i + 1)), "{title}");
+        }
+        let label = body["data"]["components"][0]["components"][0]["label"].as_str();
+        assert_eq!(label, Some("More like 1"));
+    }
 
     // "More like this" answers only the one who asked.
     let click = button(2002, &more).to_string();
@@ -181,7 +190,8 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
 
     // Bad signatures: 401, and nothing happens.
     let sub = slash(2003, "subscribe", json!([]), MEMBER_MANAGES, BOT_CAN_POST).to_string();
-    let ts = "1764223200";
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let ts = ts.as_str();
     let sig = sign(&key, ts, sub.as_bytes());
     let tampered = sub.replace("general", "generat");
     let resp = reqwest::Client::new()
@@ -199,6 +209,11 @@ async fn endpoint_verifies_signatures_and_answers_lookups() {
     assert_eq!(status, 401);
     let (status, _) = post_interaction(addr, ping().to_string().as_bytes(), None).await;
     assert_eq!(status, 401, "even a PING must be signed");
+    // Correctly signed six minutes ago: a replay, refused.
+    let six_minutes_ago = chrono::Utc::now().timestamp() - 360;
+    let (status, _) =
+        post_interaction_signed_at(addr, sub.as_bytes(), Some(&key), six_minutes_ago).await;
+    assert_eq!(status, 401, "a stale interaction is refused");
     assert!(
         t.app
             .store
@@ -573,4 +588,43 @@ async fn instances_split_the_gateway_shards_by_config() {
     );
     ra.shutdown().await;
     rb.shutdown().await;
+}
+
+#[tokio::test]
+async fn follow_ups_wait_for_the_first_response_and_each_is_retried_until_posted_once() {
+    use podbrief::adapters::discord::interact::{FollowUp, Handler};
+    use podbrief::adapters::discord::render::Rendered;
+    let fake = FakeDiscord::start().await;
+    let t = TestApp::spawn().await;
+    let http = std::sync::Arc::new(
+        serenity::all::HttpBuilder::new(TOKEN)
+            .proxy(fake.base.clone())
+            .ratelimiter_disabled(true)
+            .application_id(APP_ID.parse::<u64>().unwrap().into())
+            .build(),
+    );
+    let handler = Handler::new(t.app.core.clone(), http, TOKEN.into());
+    let parts: Vec<Rendered> = (1..=3)
+        .map(|i| Rendered {
+            content: format!("part {i}"),
+            ..Rendered::default()
+        })
+        .collect();
+    // Discord fails the first follow-up twice (a server error, then a rate limit).
+    fake.fail_next_followups(&[500, 429]);
+    handler
+        .follow_up("interaction-token", FollowUp::More(parts), false, false)
+        .await;
+    let original = fake.matching("GET", "/messages/@original");
+    assert_eq!(original.len(), 1, "the first response was checked first");
+    let posts = fake.matching("POST", "/webhooks/");
+    assert!(original[0].at <= posts[0].at);
+    let contents: Vec<&str> = posts
+        .iter()
+        .map(|p| p.body["content"].as_str().unwrap())
+        .collect();
+    // Two refused tries of part 1, then each part posted once, in order.
+    assert_eq!(contents, ["part 1", "part 1", "part 1", "part 2", "part 3"]);
+    assert!(posts[1].at - posts[0].at >= Duration::from_millis(500));
+    assert!(posts[2].at - posts[1].at >= Duration::from_millis(1000));
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::telegram::{
     self, BOT_ID, FakeTelegram, TOKEN, channel_chat, group_chat, message, private_chat,
 };
-use crate::support::{Options, TestApp, captured_logs};
+use crate::support::{BotProcess, Options, TestApp, captured_logs};
 
 async fn telegram_app(fake: &FakeTelegram, extra: &str) -> TestApp {
     let t = TestApp::spawn_with(Options {
@@ -99,6 +99,22 @@ async fn a_user_starts_subscribes_and_reads_their_settings() {
         ("07:30", "Asia/Tokyo")
     );
     assert_eq!(fake.calls("sendmessage")[0]["parse_mode"], "HTML");
+    // Polling started clean: the webhook deleted first, every handled update kind asked for.
+    assert_eq!(fake.count("deletewebhook"), 1);
+    let poll = &fake.calls("getupdates")[0];
+    assert_eq!(poll["timeout"], 25);
+    let kinds = poll["allowed_updates"].as_array().unwrap();
+    for kind in [
+        "message",
+        "channel_post",
+        "callback_query",
+        "my_chat_member",
+    ] {
+        assert!(
+            kinds.contains(&json!(kind)),
+            "{kind} not asked for: {kinds:?}"
+        );
+    }
     running.stop();
 }
 
@@ -198,6 +214,9 @@ async fn lookups_return_cards_and_more_like_this_answers_the_button() {
     let button = &calls[0]["reply_markup"]["inline_keyboard"][0][0];
     let data = button["callback_data"].as_str().unwrap().to_string();
     assert!(data.starts_with("more:") && data.len() <= 64, "{data}");
+    // The card shows the id that "More like" answers with and `/more` takes.
+    let id = data.trim_start_matches("more:");
+    assert!(first.contains(&format!(" · #{id}")), "{first}");
 
     let msg = json!({"message_id": 77, "date": 1_700_000_000, "chat": private_chat(501), "text": "cards"});
     fake.push_update(
@@ -211,7 +230,7 @@ async fn lookups_return_cards_and_more_like_this_answers_the_button() {
         calls[2]["text"]
             .as_str()
             .unwrap()
-            .starts_with("More like #"),
+            .starts_with(&format!("More like #{id}:")),
         "{}",
         calls[2]["text"]
     );
@@ -464,5 +483,182 @@ async fn topics_removals_and_migrations_keep_the_subscription_in_the_right_place
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(reason.as_deref(), Some("the bot was removed from the chat"));
+    running.stop();
+}
+
+fn sent_to(fake: &FakeTelegram, chat: i64) -> Vec<String> {
+    texts(
+        &fake
+            .calls("sendmessage")
+            .into_iter()
+            .filter(|c| c["chat_id"] == chat)
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[tokio::test]
+async fn a_slow_chat_does_not_delay_another_while_each_chat_is_answered_in_order() {
+    let fake = FakeTelegram::start().await;
+    let t = telegram_app(&fake, "").await;
+    let group = -100_300;
+    fake.set_member(
+        group,
+        7,
+        json!({"status": "creator", "is_anonymous": false}),
+    );
+    // The group's admin check takes 2 s.
+    fake.slow_member_lookups(group, std::time::Duration::from_secs(2));
+    let running = t.start().await;
+    fake.push_update(message(
+        group_chat(group),
+        Some(7),
+        "/subscribe@podbrief_bot 08:00",
+    ));
+    fake.push_update(message(
+        group_chat(group),
+        Some(7),
+        "/settings@podbrief_bot",
+    ));
+    fake.push_update(message(private_chat(501), Some(501), "/start"));
+    fake.push_update(message(private_chat(501), Some(501), "/help"));
+    let asked = std::time::Instant::now();
+    fake.wait_calls("sendmessage", 2).await;
+    assert!(
+        asked.elapsed() < std::time::Duration::from_millis(1500),
+        "the private chat waited for the group's admin check: {:?}",
+        asked.elapsed()
+    );
+    let private = sent_to(&fake, 501);
+    assert!(private[0].starts_with("Hi! I'm podbrief."), "{private:?}");
+    assert!(private[1].contains("/subscribe"), "{private:?}");
+    assert!(sent_to(&fake, group).is_empty());
+
+    fake.wait_calls("sendmessage", 4).await;
+    // The group's two commands in the order they were sent: /settings sees the subscription.
+    let answers = sent_to(&fake, group);
+    assert!(answers[0].contains("every day at 08:00"), "{answers:?}");
+    assert!(
+        answers[1].contains("Daily brief: every day at 08:00"),
+        "{answers:?}"
+    );
+    running.stop();
+}
+
+#[tokio::test]
+async fn a_429_with_its_wait_only_described_or_with_none_is_retried_and_delivered() {
+    let fake = FakeTelegram::start().await;
+    let t = telegram_app(&fake, "").await;
+    let running = t.start().await;
+    fake.fail_next_send(
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1"}),
+    );
+    fake.fail_next_send(
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests"}),
+    );
+    fake.fail_next_send(
+        502,
+        json!({"ok": false, "error_code": 502, "description": "Bad Gateway"}),
+    );
+    fake.push_update(message(private_chat(501), Some(501), "/start"));
+    let calls = texts(&fake.wait_calls("sendmessage", 4).await);
+    assert!(calls.iter().all(|c| c.starts_with("Hi! I'm podbrief.")));
+    let times = fake.call_times("sendmessage");
+    assert!(times[1] - times[0] >= std::time::Duration::from_secs(1));
+    assert!(times[2] - times[1] >= std::time::Duration::from_secs(1));
+    // Delivered once, and nothing more is sent.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.count("sendmessage"), 4);
+    running.stop();
+}
+
+#[tokio::test]
+async fn one_chats_retry_wait_does_not_hold_another_chat() {
+    let fake = FakeTelegram::start().await;
+    let t = telegram_app(&fake, "").await;
+    let running = t.start().await;
+    fake.fail_next_send(
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 3", "parameters": {"retry_after": 3}}),
+    );
+    fake.push_update(message(private_chat(501), Some(501), "/start"));
+    fake.wait_calls("sendmessage", 1).await;
+    let limited = std::time::Instant::now();
+    fake.push_update(message(private_chat(502), Some(502), "/start"));
+    fake.wait_calls("sendmessage", 2).await;
+    assert!(
+        limited.elapsed() < std::time::Duration::from_secs(2),
+        "chat 502 waited behind chat 501's retry-after: {:?}",
+        limited.elapsed()
+    );
+    assert_eq!(sent_to(&fake, 502).len(), 1);
+    fake.wait_calls("sendmessage", 3).await;
+    assert!(limited.elapsed() >= std::time::Duration::from_millis(2900));
+    assert_eq!(sent_to(&fake, 501).len(), 2);
+    running.stop();
+}
+
+#[tokio::test]
+async fn sigterm_while_answering_then_a_restart_answers_the_update_once() {
+    let fake = FakeTelegram::start().await;
+    fake.slow_sends(std::time::Duration::from_millis(1500));
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("bot.toml");
+    let feeds = crate::support::fixtures().join("feeds");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[ingest]\nfeeds = [{:?}]\n{}",
+            dir.path().join("bot.db").display(),
+            feeds.join("tides.xml").display().to_string(),
+            fake.config(),
+        ),
+    )
+    .unwrap();
+    let mut bot = BotProcess::start(&config_path);
+    fake.wait_calls("getupdates", 1).await;
+    fake.push_update(message(private_chat(501), Some(501), "/start"));
+    // SIGTERM while the answer is on its way.
+    fake.wait_calls("sendmessage", 1).await;
+    let status = bot.terminate().await;
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        fake.confirmed_offset(),
+        1002,
+        "the handled update was confirmed"
+    );
+
+    let _bot = BotProcess::start(&config_path);
+    let polls = fake.count("getupdates");
+    fake.wait_calls("getupdates", polls + 2).await;
+    fake.push_update(message(private_chat(501), Some(501), "/help"));
+    let sent = texts(&fake.wait_calls("sendmessage", 2).await);
+    assert!(sent[0].starts_with("Hi! I'm podbrief."), "{sent:?}");
+    assert!(sent[1].contains("/subscribe"), "{sent:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.count("sendmessage"), 2, "answered once: {sent:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_command_in_a_group_gets_no_answer_unless_addressed_to_podbrief() {
+    let fake = FakeTelegram::start().await;
+    let t = telegram_app(&fake, "").await;
+    let running = t.start().await;
+    let group = -100_400;
+    fake.push_update(message(group_chat(group), Some(7), "/report spam"));
+    fake.push_update(message(group_chat(group), Some(7), "/report@podbrief_bot"));
+    fake.push_update(message(private_chat(501), Some(501), "/report"));
+    fake.wait_calls("sendmessage", 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let in_group = sent_to(&fake, group);
+    assert_eq!(in_group.len(), 1, "{in_group:?}");
+    assert!(in_group[0].contains("/report"), "{in_group:?}");
+    let private = sent_to(&fake, 501);
+    assert_eq!(private.len(), 1);
+    assert!(
+        private[0].contains("/help"),
+        "the help hint stays: {private:?}"
+    );
     running.stop();
 }

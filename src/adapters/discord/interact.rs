@@ -626,9 +626,18 @@ impl Handler {
         }
     }
 
-    /// Sends what follows a first response. `settle` waits a moment before retrying a failed
-    /// follow-up (in endpoint mode the first response may not have reached Discord yet).
-    pub async fn follow_up(&self, token: &str, then: FollowUp, ephemeral: bool) {
+    /// Sends what follows a first response, in order. With `first_sent` false (endpoint mode,
+    /// where the first response is the HTTP answer) it first waits until Discord has accepted
+    /// that response. Each call is retried with backoff while Discord says it did not take it
+    /// ([`retryable`]); a message that still fails is reported with the ones not sent after it.
+    pub async fn follow_up(&self, token: &str, then: FollowUp, ephemeral: bool, first_sent: bool) {
+        if !first_sent
+            && let Err(e) = self
+                .retry(|| self.http.get_original_interaction_response(token))
+                .await
+        {
+            warn!(error = %self.redact(&e.to_string()), "Discord never showed the first response; sending what follows anyway");
+        }
         let rest = match then {
             FollowUp::Edit(task) => {
                 let reply = task
@@ -644,36 +653,62 @@ impl Handler {
                     })
                     .await
                 {
-                    warn!(error = %self.redact(&e.to_string()), "could not edit a deferred Discord response");
+                    warn!(error = %self.redact(&e.to_string()), unsent = messages.len() + 1, "could not edit a deferred Discord response; the answer was not sent");
                     return;
                 }
                 messages.collect()
             }
             FollowUp::More(rest) => rest,
         };
-        for m in rest {
+        let total = rest.len();
+        for (n, m) in rest.into_iter().enumerate() {
             let f = m.to_followup(ephemeral);
             if let Err(e) = self
                 .retry(|| self.http.create_followup_message(token, &f, vec![]))
                 .await
             {
-                warn!(error = %self.redact(&e.to_string()), "could not send a Discord follow-up message");
+                warn!(error = %self.redact(&e.to_string()), unsent = total - n, total, "could not send Discord follow-up messages");
                 return;
             }
         }
     }
 
+    /// Calls `call` until it succeeds, at most [`FOLLOW_UP_ATTEMPTS`] times, waiting 0.5 s
+    /// (doubling) between tries, while its failure is [`retryable`].
     async fn retry<T, Fut>(&self, call: impl Fn() -> Fut) -> serenity::Result<T>
     where
         Fut: Future<Output = serenity::Result<T>>,
     {
-        match call().await {
-            Ok(v) => Ok(v),
-            Err(_) => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                call().await
+        let mut wait = Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Err(e) if attempt < FOLLOW_UP_ATTEMPTS && retryable(&e) => {
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                other => return other,
             }
         }
+    }
+}
+
+/// Tries of one follow-up call (about 7.5 s of waiting in all).
+const FOLLOW_UP_ATTEMPTS: u32 = 5;
+
+/// Whether Discord did not take a call, so trying again cannot post twice: rate limited, a
+/// server error, the interaction not known yet (its first response not accepted), or no
+/// connection made. A timeout is not retried: the message may have been posted.
+fn retryable(e: &serenity::Error) -> bool {
+    use serenity::http::HttpError;
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            let status = r.status_code.as_u16();
+            status == 429 || status == 404 || status >= 500
+        }
+        serenity::Error::Http(HttpError::Request(e)) => e.is_connect(),
+        _ => false,
     }
 }
 

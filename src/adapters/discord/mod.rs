@@ -96,7 +96,9 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         }
         DiscordMode::Interactions => {
             let verifier = interactions::verifier(&dc.public_key)?;
-            (Some(interactions::routes(handler, verifier)), Vec::new())
+            let max_age = Config::duration(&dc.interaction_max_age);
+            let routes = interactions::routes(handler, verifier, max_age);
+            (Some(routes), Vec::new())
         }
     };
     Ok(Connection {
@@ -104,6 +106,7 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         sender,
         routes,
         tasks,
+        stoppable: None,
     })
 }
 
@@ -188,7 +191,7 @@ impl EventHandler for Gateway {
         }
         if let Some(then) = answer.then {
             self.handler
-                .follow_up(&answer.token, then, answer.ephemeral)
+                .follow_up(&answer.token, then, answer.ephemeral, true)
                 .await;
         }
     }

@@ -239,7 +239,15 @@ pub fn card_embed(c: &Card) -> EmbedParts {
 
 /// One card as an embed; with a `public_url`, its title links to the insight's page.
 pub fn card_embed_with(c: &Card, public_url: &str) -> EmbedParts {
+    numbered_card_embed(c, public_url, None)
+}
+
+/// One card as an embed, its title opening with `number` (as its button reads) when given.
+fn numbered_card_embed(c: &Card, public_url: &str, number: Option<usize>) -> EmbedParts {
     let mut title = format!("{} · {}", c.podcast.trim(), c.episode.trim());
+    if let Some(n) = number {
+        title = format!("{n}. {title}");
+    }
     if let Some(ch) = &c.chapter {
         title.push_str(&format!(" · {}", ch.trim()));
     }
@@ -317,7 +325,7 @@ pub fn render_with(reply: &Reply, public_url: &str) -> Vec<Rendered> {
     };
     let alone = reply.cards.len() == 1;
     for (i, c) in reply.cards.iter().enumerate() {
-        let embed = card_embed_with(c, public_url);
+        let embed = numbered_card_embed(c, public_url, (!alone).then_some(i + 1));
         let total: usize = current.embeds.iter().map(EmbedParts::len).sum();
         if !current.embeds.is_empty()
             && (current.embeds.len() == MAX_EMBEDS || total + embed.len() > MAX_EMBED_TOTAL)

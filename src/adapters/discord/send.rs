@@ -31,8 +31,11 @@ pub fn redact(text: &str, token: &str) -> String {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `X-RateLimit-*` headers of a response.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RateHeaders {
+    /// `X-RateLimit-Bucket`: the hash of the bucket the route belongs to (routes with the same
+    /// hash share it, per major parameter).
+    pub bucket: Option<String>,
     /// Requests left in the bucket.
     pub remaining: Option<u32>,
     /// Seconds until the bucket refills.
@@ -53,6 +56,11 @@ impl RateHeaders {
                 .filter(|v| v.is_finite() && *v >= 0.0)
         };
         RateHeaders {
+            bucket: h
+                .get("x-ratelimit-bucket")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().chars().take(64).collect())
+                .filter(|v: &String| !v.is_empty()),
             remaining: num("x-ratelimit-remaining").map(|v| v.min(f64::from(u32::MAX)) as u32),
             reset_after: num("x-ratelimit-reset-after"),
             global: h
@@ -126,14 +134,82 @@ pub fn nonce(chat: &ChatRef, reply: &Reply, part: usize) -> String {
     format!("pb{}", &hex[..23])
 }
 
+/// The route of a channel's messages, as bucket hashes are learnt for it.
+const CHANNEL_MESSAGES: &str = "POST channels/{}/messages";
+
+/// Discord's rate-limit buckets as its responses announce them: each route's
+/// `X-RateLimit-Bucket` hash (routes sharing a hash share the bucket), per major parameter (the
+/// channel), and when each exhausted bucket refills. Only exhausted buckets are kept (the only
+/// ones that make a send wait), so the map stays as small as the buckets being waited on, not as
+/// large as every channel ever posted to.
+#[derive(Debug, Default)]
+struct Buckets {
+    /// Route → the bucket hash Discord named for it.
+    hashes: HashMap<&'static str, String>,
+    /// Exhausted buckets (`hash:major`, or `route:major` before a hash is known) → refill time.
+    exhausted: HashMap<String, Instant>,
+}
+
+impl Buckets {
+    fn key(&self, route: &'static str, major: u64) -> String {
+        match self.hashes.get(route) {
+            Some(hash) => format!("{hash}:{major}"),
+            None => format!("{route}:{major}"),
+        }
+    }
+
+    /// How long the bucket of `route` for `major` says to wait before the next request.
+    fn wait(&self, route: &'static str, major: u64) -> Duration {
+        self.exhausted
+            .get(&self.key(route, major))
+            .map_or(Duration::ZERO, |reset_at| {
+                reset_at.saturating_duration_since(Instant::now())
+            })
+    }
+
+    /// Records what a response of `route` for `major` said of its bucket.
+    fn update(
+        &mut self,
+        route: &'static str,
+        major: u64,
+        h: &RateHeaders,
+        retry_after: Option<Duration>,
+    ) {
+        if let Some(hash) = &h.bucket
+            && self.hashes.get(route) != Some(hash)
+        {
+            self.hashes.insert(route, hash.clone());
+        }
+        let key = self.key(route, major);
+        let now = Instant::now();
+        let exhausted = match (retry_after, h.remaining, h.reset_after) {
+            (Some(d), _, _) => Some(now + d),
+            (None, Some(0), Some(after)) => Some(now + secs(after)),
+            _ => None,
+        };
+        match exhausted {
+            Some(reset_at) => {
+                if self.exhausted.len() >= 10_000 {
+                    self.exhausted.retain(|_, b| *b > now);
+                }
+                self.exhausted.insert(key, reset_at);
+            }
+            None if h.remaining.is_some() => {
+                self.exhausted.remove(&key);
+            }
+            None => {}
+        }
+    }
+}
+
 /// Sends replies to Discord channels through one shared rate limiter.
 pub struct DiscordSender {
     http: Arc<Http>,
     client: reqwest::Client,
     token: String,
     limiter: RateLimiter,
-    /// Exhausted route buckets: when each refills.
-    buckets: Mutex<HashMap<String, Instant>>,
+    /// Discord's buckets, as announced.
+    buckets: Mutex<Buckets>,
     public_url: String,
 }
 
@@ -153,7 +229,7 @@ impl DiscordSender {
             client,
             token,
             limiter: RateLimiter::new(Limit::per_second(config.per_second)),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::default(),
             public_url: String::new(),
         })
     }
@@ -164,37 +240,8 @@ impl DiscordSender {
         self
     }
 
-    /// How long the route bucket says to wait before the next request.
-    fn bucket_wait(&self, route: &str) -> Duration {
-        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        buckets.get(route).map_or(Duration::ZERO, |reset_at| {
-            reset_at.saturating_duration_since(Instant::now())
-        })
-    }
-
-    /// Records what a response said of its route bucket. Only exhausted buckets are kept (the
-    /// only ones that make a send wait), so the map stays as small as the routes being waited on,
-    /// not as large as every channel ever posted to.
-    fn update_bucket(&self, route: &str, h: &RateHeaders, retry_after: Option<Duration>) {
-        let now = Instant::now();
-        let exhausted = match (retry_after, h.remaining, h.reset_after) {
-            (Some(d), _, _) => Some(now + d),
-            (None, Some(0), Some(after)) => Some(now + secs(after)),
-            _ => None,
-        };
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        match exhausted {
-            Some(reset_at) => {
-                if buckets.len() >= 10_000 {
-                    buckets.retain(|_, b| *b > now);
-                }
-                buckets.insert(route.to_string(), reset_at);
-            }
-            None if h.remaining.is_some() => {
-                buckets.remove(route);
-            }
-            None => {}
-        }
+    fn buckets(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Posts one message; returns its id.
@@ -204,8 +251,8 @@ impl DiscordSender {
         message: &MessageBody,
         nonce: &str,
     ) -> Result<String, SendError> {
-        let route_key = format!("channels/{channel}/messages");
-        let wait = self.bucket_wait(&route_key);
+        let major = channel.get();
+        let wait = self.buckets().wait(CHANNEL_MESSAGES, major);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -230,7 +277,8 @@ impl DiscordSender {
         let headers = RateHeaders::read(response.headers());
         let body = response.bytes().await.unwrap_or_default();
         if (200..300).contains(&status) {
-            self.update_bucket(&route_key, &headers, None);
+            self.buckets()
+                .update(CHANNEL_MESSAGES, major, &headers, None);
             // Only the new message's id is read (the rest of the message is skipped unparsed).
             #[derive(serde::Deserialize)]
             struct Created {
@@ -252,9 +300,11 @@ impl DiscordSender {
                 // The global limit holds every send, not only this route.
                 self.limiter.block_for(d);
             }
-            self.update_bucket(&route_key, &headers, Some(d));
+            self.buckets()
+                .update(CHANNEL_MESSAGES, major, &headers, Some(d));
         } else {
-            self.update_bucket(&route_key, &headers, None);
+            self.buckets()
+                .update(CHANNEL_MESSAGES, major, &headers, None);
         }
         Err(error)
     }
@@ -370,7 +420,7 @@ mod tests {
         );
         let h2 = RateHeaders {
             retry_after: Some(3.0),
-            ..h
+            ..h.clone()
         };
         assert_eq!(
             classify(429, &h2, &json!({})),
@@ -405,6 +455,43 @@ mod tests {
             classify(429, &h3, &json!({"retry_after": -5})),
             SendError::RetryAfter(_)
         ));
+    }
+
+    #[test]
+    fn routes_sharing_a_bucket_hash_wait_together_per_channel() {
+        const OTHER: &str = "PATCH channels/{}/messages/{}";
+        let mut b = Buckets::default();
+        let shared = RateHeaders {
+            bucket: Some("abcd1234".into()),
+            remaining: Some(5),
+            reset_after: Some(1.0),
+            ..RateHeaders::default()
+        };
+        b.update(OTHER, 1, &shared, None);
+        b.update(CHANNEL_MESSAGES, 1, &shared, None);
+        assert!(b.wait(CHANNEL_MESSAGES, 1).is_zero());
+        // The bucket runs out answering one route: the other route waits too, in that channel.
+        let spent = RateHeaders {
+            remaining: Some(0),
+            reset_after: Some(2.0),
+            ..shared.clone()
+        };
+        b.update(OTHER, 1, &spent, None);
+        assert!(b.wait(CHANNEL_MESSAGES, 1) > Duration::from_millis(1500));
+        assert!(
+            b.wait(CHANNEL_MESSAGES, 2).is_zero(),
+            "another channel is another bucket"
+        );
+        // A route with its own hash is not held.
+        let own = RateHeaders {
+            bucket: Some("ffff".into()),
+            ..shared
+        };
+        b.update("DELETE channels/{}", 1, &own, None);
+        assert!(b.wait("DELETE channels/{}", 1).is_zero());
+        // Discord moves the route to a bucket of its own: the old one no longer holds it.
+        b.update(CHANNEL_MESSAGES, 1, &own, None);
+        assert!(b.wait(CHANNEL_MESSAGES, 1).is_zero());
     }
 
     #[test]

@@ -13,10 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use futures::StreamExt;
 use teloxide::prelude::*;
 use teloxide::types::{BotCommand, Me, UpdateKind, UserId};
-use teloxide::update_listeners::{Polling, UpdateListener, webhooks};
+use teloxide::update_listeners::webhooks;
 use teloxide::utils::command::BotCommands;
 use tracing::{info, warn};
 
@@ -28,6 +27,7 @@ use crate::core::{Core, UserContext};
 
 pub mod render;
 pub mod send;
+pub mod updates;
 
 use send::{TelegramSender, answer, redact};
 
@@ -75,7 +75,11 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         .with_context(|| format!("telegram.enabled is true but the environment variable {} (telegram.token_env) is not set", tg.token_env))?;
     let token = token.expose().to_string();
     let api = url::Url::parse(&tg.api_url).context("telegram.api_url")?;
-    let bot = Bot::new(token.clone()).set_api_url(api);
+    let client = teloxide::net::default_reqwest_settings()
+        .timeout(updates::CLIENT_TIMEOUT)
+        .build()
+        .context("building the Telegram HTTP client")?;
+    let bot = Bot::with_client(token.clone(), client).set_api_url(api);
     let me = bot.get_me().await.map_err(|e| {
         anyhow::anyhow!(
             "Telegram rejected the bot token or is unreachable: {}",
@@ -102,9 +106,19 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         token: token.clone(),
     });
     info!(bot = %ctx.me.username(), mode = ?tg.mode, "connected to Telegram");
+    let core = ctx.core.clone();
+    let dispatcher = updates::Dispatcher::new(ctx);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
 
     let (task, routes) = match tg.mode {
-        TelegramMode::Polling => (tokio::spawn(poll_while_holding_lock(bot, ctx)), None),
+        TelegramMode::Polling => {
+            // A webhook left from webhook mode would answer every poll with 409.
+            if let Err(e) = bot.delete_webhook().await {
+                warn!(error = %redact(&e.to_string(), &token), "could not delete the Telegram webhook before polling");
+            }
+            let task = poll_while_holding_lock(bot, core, dispatcher, stopping);
+            (tokio::spawn(task), None)
+        }
         TelegramMode::Webhook => {
             let secret = config.secret(&tg.webhook_secret_env).with_context(|| {
                 format!(
@@ -127,14 +141,16 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
                         redact(&e.to_string(), &token)
                     )
                 })?;
-            (tokio::spawn(consume(listener, ctx)), Some(router))
+            let task = updates::consume(listener, dispatcher, stopping);
+            (tokio::spawn(task), Some(router))
         }
     };
     Ok(Connection {
         platform: Platform::Telegram,
         sender,
         routes,
-        tasks: vec![task],
+        tasks: Vec::new(),
+        stoppable: Some((stop, task)),
     })
 }
 
@@ -146,20 +162,22 @@ const POLL_LOCK_CHECK: Duration = Duration::from_secs(5);
 /// Long polling on one instance at a time (Telegram answers 409 to a second poller): the
 /// instance holding the store's `telegram-polling` lock polls; the others ask again every few
 /// seconds and take over when the holder dies (with PostgreSQL, its lock connection closes).
-/// Updates the holder fetched but had not yet confirmed (the next `getUpdates` confirms them)
-/// are fetched again by the next holder.
-async fn poll_while_holding_lock(bot: Bot, ctx: Arc<Ctx>) {
+/// Updates the holder fetched but had not yet confirmed are fetched again by the next holder.
+/// Ends once `stop` is set, after confirming the handled updates.
+async fn poll_while_holding_lock(
+    bot: Bot,
+    core: Arc<Core>,
+    dispatcher: Arc<updates::Dispatcher>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut standing_by = false;
-    loop {
-        match ctx.core.try_lock("telegram-polling").await {
+    while !*stop.borrow() {
+        match core.try_lock("telegram-polling").await {
             Ok(Some(mut lock)) => {
                 standing_by = false;
                 info!("this instance polls Telegram for updates");
-                let listener = Polling::builder(bot.clone())
-                    .timeout(Duration::from_secs(25))
-                    .build();
                 tokio::select! {
-                    _ = consume(listener, ctx.clone()) => warn!("Telegram polling ended"),
+                    _ = updates::poll(&bot, &dispatcher, &mut stop) => {}
                     _ = lock.lost(POLL_LOCK_CHECK) => {
                         warn!("lost the Telegram polling lock; polling stops until it is taken again");
                     }
@@ -172,28 +190,14 @@ async fn poll_while_holding_lock(bot: Bot, ctx: Arc<Ctx>) {
             Ok(None) => {}
             Err(e) => warn!(error = %e, "cannot take the Telegram polling lock"),
         }
-        tokio::time::sleep(POLL_LOCK_RETRY).await;
-    }
-}
-
-async fn consume<L>(mut listener: L, ctx: Arc<Ctx>)
-where
-    L: UpdateListener,
-    L::Err: std::fmt::Display,
-{
-    let stream = listener.as_stream();
-    futures::pin_mut!(stream);
-    while let Some(update) = stream.next().await {
-        match update {
-            Ok(u) => on_update(&ctx, u).await,
-            Err(e) => {
-                warn!(error = %redact(&e.to_string(), &ctx.token), "Telegram update failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+        tokio::select! {
+            _ = updates::stopped(&mut stop) => {}
+            _ = tokio::time::sleep(POLL_LOCK_RETRY) => {}
         }
     }
 }
 
+/// Handles one update.
 async fn on_update(ctx: &Ctx, update: Update) {
     match update.kind {
         UpdateKind::Message(m) | UpdateKind::ChannelPost(m) => on_message(ctx, m).await,
@@ -246,6 +250,13 @@ async fn on_message(ctx: &Ctx, msg: Message) {
     let cmd = match Command::parse(text, parse) {
         Ok(Some(c)) => c,
         Ok(None) => return,
+        Err(e @ CommandError::Unknown(_))
+            if !msg.chat.is_private() && !addressed_to(text, ctx.me.username()) =>
+        {
+            // In a group an unknown command is likely meant for another bot: stay quiet.
+            tracing::debug!(chat = msg.chat.id.0, error = %e, "unknown command in a group ignored");
+            return;
+        }
         Err(e @ CommandError::Usage { .. }) | Err(e @ CommandError::Unknown(_)) => {
             reply(ctx, &chat, &Reply::text(e.to_string())).await;
             return;
@@ -276,6 +287,14 @@ async fn on_message(ctx: &Ctx, msg: Message) {
     };
     let answer_reply = ctx.core.handle(&user, cmd).await;
     reply(ctx, &chat, &answer_reply).await;
+}
+
+/// Whether a command names the bot (`/report@podbrief_bot`).
+fn addressed_to(text: &str, username: &str) -> bool {
+    text.split_whitespace()
+        .next()
+        .and_then(|head| head.split_once('@'))
+        .is_some_and(|(_, to)| to.eq_ignore_ascii_case(username))
 }
 
 /// Whether the sender of a group message is one of its administrators.

@@ -94,6 +94,8 @@ fn card_html(n: usize, c: &Card, public_url: &str) -> String {
     if let Some(ms) = c.start_ms {
         by.push_str(&format!(" at {}", format_timestamp(ms)));
     }
+    // The insight's id, as every platform shows it (`/more <id>`).
+    by.push_str(&format!(" · #{}", c.insight_id));
     format!(
         "<b>{n}.</b> {}\n— {by}",
         escape(&truncate(&c.text, MAX_CARD_TEXT))
@@ -192,7 +194,7 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("1 &lt; 2 &amp; 3 &gt; 2 🎉"));
-        assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot; · Q&amp;A</a> at 1:15"));
+        assert!(h.contains("<a href=\"https://example.com/?a=1&amp;b=2\">Fish &amp; &lt;Chips&gt; · &quot;Ep&quot; · Q&amp;A</a> at 1:15 · #7"));
         let kb = r[0].keyboard.as_ref().unwrap();
         assert_eq!(kb.inline_keyboard[0].len(), 1);
     }

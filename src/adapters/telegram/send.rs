@@ -109,6 +109,7 @@ pub struct TelegramBrief(Vec<Part>);
 #[derive(Debug, Deserialize)]
 struct Answer {
     ok: bool,
+    error_code: Option<u16>,
     result: Option<Sent>,
     description: Option<String>,
     parameters: Option<Parameters>,
@@ -153,6 +154,21 @@ fn read_answer(body: &[u8]) -> Result<MessageId, RequestError> {
                 }),
             ..
         } => Err(RequestError::MigrateToChatId(ChatId(to))),
+        Answer {
+            error_code,
+            description,
+            ..
+        } if error_code == Some(429)
+            || description
+                .as_deref()
+                .is_some_and(|d| d.starts_with("Too Many Requests")) =>
+        {
+            // The wait only in the description, or none at all: still a retry-after.
+            let after = description.as_deref().and_then(retry_after_in);
+            Err(RequestError::RetryAfter(Seconds::from_seconds(
+                after.unwrap_or(UNSTATED_RETRY_AFTER),
+            )))
+        }
         Answer { description, .. } => {
             let description = description.unwrap_or_else(|| "no description".into());
             Err(RequestError::Api(
@@ -161,6 +177,47 @@ fn read_answer(body: &[u8]) -> Result<MessageId, RequestError> {
             ))
         }
     }
+}
+
+/// The wait assumed for a 429 that names none.
+const UNSTATED_RETRY_AFTER: u32 = 2;
+
+/// The seconds a description names ("Too Many Requests: retry after 3").
+fn retry_after_in(description: &str) -> Option<u32> {
+    let lower = description.to_ascii_lowercase();
+    let (_, after) = lower.split_once("retry after")?;
+    let digits: String = after
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// How many times an interactive answer's message is tried.
+const ANSWER_ATTEMPTS: u32 = 5;
+/// The longest retry-after an interactive answer waits out (a longer one is reported).
+const ANSWER_MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// How long an interactive answer waits before its `attempt`+1-th try after `e`, if it retries:
+/// a retry-after as Telegram asks, a dropped connection or server error after a backoff
+/// (0.25 s, doubling).
+fn answer_retry_wait(e: &RequestError, attempt: u32) -> Option<Duration> {
+    match e {
+        RequestError::RetryAfter(s) if s.duration() <= ANSWER_MAX_WAIT => Some(s.duration()),
+        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
+            Some(Duration::from_millis(250) * 2u32.pow(attempt.saturating_sub(1).min(6)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a send retries by itself (interactive answers) or reports every failure at once
+/// (briefs, which the outbox retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retries {
+    Own,
+    Outbox,
 }
 
 /// How long a send waits after a server error before reporting it (as teloxide's own requests
@@ -174,6 +231,8 @@ pub struct TelegramSender {
     send_url: reqwest::Url,
     token: String,
     limiter: RateLimiter,
+    /// Chats Telegram asked to wait (429), until when: only that chat's sends wait.
+    held: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
     per_chat: Limit,
     per_group: Limit,
     core: Arc<Core>,
@@ -198,6 +257,7 @@ impl TelegramSender {
             send_url,
             token,
             limiter: RateLimiter::new(Limit::per_second(config.per_second)),
+            held: Default::default(),
             per_chat: Limit::per_second(config.per_chat_per_second),
             per_group: Limit::per_minute(config.per_group_per_minute),
             core,
@@ -216,7 +276,9 @@ impl TelegramSender {
         chat: &ChatRef,
         chat_id: i64,
         part: &Part,
+        retries: Retries,
     ) -> Result<MessageId, RequestError> {
+        self.wait_if_held(chat_id).await;
         let mut keys = vec![(chat.chat_id.as_str(), self.per_chat)];
         let group_key = (chat_id < 0).then(|| format!("group:{}", chat.chat_id));
         if let Some(group) = &group_key {
@@ -227,19 +289,78 @@ impl TelegramSender {
             .thread_id
             .as_deref()
             .and_then(|t| t.parse::<i32>().ok());
-        let result = self.post(part.body(chat_id, thread)).await;
+        let result = self.post(part.body(chat_id, thread), retries).await;
         self.limiter.settle(&keys, taken);
         if let Err(RequestError::RetryAfter(s)) = &result {
-            // Flood control applies to the whole bot: hold every send, not only this one.
-            self.limiter.block_for(s.duration());
+            // Hold this chat's sends, not every chat's.
+            self.hold(chat_id, s.duration());
         }
         result
+    }
+
+    /// Holds sends to `chat_id` for `d`.
+    fn hold(&self, chat_id: i64, d: Duration) {
+        let now = std::time::Instant::now();
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.retain(|_, until| *until > now);
+        let until = now + d;
+        let entry = held.entry(chat_id).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// Waits while Telegram's retry-after for `chat_id` runs.
+    async fn wait_if_held(&self, chat_id: i64) {
+        let until = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&chat_id)
+            .copied();
+        if let Some(until) = until {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    /// Sends one message, following a group's move to a supergroup (`chat_id` becomes the new
+    /// id) and, for [`Retries::Own`], retrying what [`answer_retry_wait`] allows.
+    async fn send_part(
+        &self,
+        chat: &ChatRef,
+        chat_id: &mut i64,
+        part: &Part,
+        retries: Retries,
+    ) -> Result<MessageId, RequestError> {
+        let mut attempt = 1;
+        loop {
+            let sent = match self.send_one(chat, *chat_id, part, retries).await {
+                Err(RequestError::MigrateToChatId(new)) => {
+                    // A group became a supergroup: follow it, and move the subscription.
+                    let _ = self.core.chat_migrated(chat, &new.0.to_string()).await;
+                    *chat_id = new.0;
+                    self.send_one(chat, *chat_id, part, retries).await
+                }
+                other => other,
+            };
+            let wait = match &sent {
+                Err(e) if retries == Retries::Own && attempt < ANSWER_ATTEMPTS => {
+                    answer_retry_wait(e, attempt)
+                }
+                _ => None,
+            };
+            let Some(wait) = wait else { return sent };
+            if let Err(e) = &sent {
+                tracing::info!(chat = %chat.chat_id, attempt, retry_in = ?wait, error = %redact(&e.to_string(), &self.token), "retrying a Telegram answer");
+            }
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
     }
 }
 
 impl TelegramSender {
-    /// Posts one `sendMessage` on the bot's HTTP client.
-    async fn post(&self, body: Vec<u8>) -> Result<MessageId, RequestError> {
+    /// Posts one `sendMessage` on the bot's HTTP client. A server error's answer becomes an I/O
+    /// error naming the status; for briefs it is reported only after a pause.
+    async fn post(&self, body: Vec<u8>, retries: Retries) -> Result<MessageId, RequestError> {
         let response = self
             .bot
             .client()
@@ -248,10 +369,19 @@ impl TelegramSender {
             .body(body)
             .send()
             .await?;
-        if response.status().is_server_error() {
+        let status = response.status();
+        if status.is_server_error() && retries == Retries::Outbox {
             tokio::time::sleep(SERVER_ERROR_PAUSE).await;
         }
-        read_answer(&response.bytes().await?)
+        let answer = read_answer(&response.bytes().await?);
+        match answer {
+            Err(e) if status.is_server_error() && !matches!(e, RequestError::RetryAfter(_)) => {
+                Err(RequestError::Io(Arc::new(std::io::Error::other(format!(
+                    "the Bot API answered {status}: {e}"
+                )))))
+            }
+            other => other,
+        }
     }
 
     /// Renders a reply into its messages, serialized.
@@ -263,21 +393,18 @@ impl TelegramSender {
     }
 
     /// Sends a reply's messages in order; returns their ids.
-    async fn send_parts(&self, chat: &ChatRef, parts: &[Part]) -> Result<Vec<String>, SendError> {
+    async fn send_parts(
+        &self,
+        chat: &ChatRef,
+        parts: &[Part],
+        retries: Retries,
+    ) -> Result<Vec<String>, SendError> {
         let mut chat_id: i64 = chat.chat_id.parse().map_err(|_| {
             SendError::Gone(format!("{:?} is not a Telegram chat id", chat.chat_id))
         })?;
         let mut ids = Vec::with_capacity(parts.len());
         for part in parts {
-            let sent = match self.send_one(chat, chat_id, part).await {
-                Err(RequestError::MigrateToChatId(new)) => {
-                    // A group became a supergroup: follow it, and move the subscription.
-                    let _ = self.core.chat_migrated(chat, &new.0.to_string()).await;
-                    chat_id = new.0;
-                    self.send_one(chat, chat_id, part).await
-                }
-                other => other,
-            };
+            let sent = self.send_part(chat, &mut chat_id, part, retries).await;
             ids.push(sent.map_err(|e| classify(&e, &self.token))?.0.to_string());
         }
         Ok(ids)
@@ -287,7 +414,8 @@ impl TelegramSender {
 #[async_trait]
 impl Sender for TelegramSender {
     async fn send(&self, chat: &ChatRef, reply: &Reply) -> Result<Vec<String>, SendError> {
-        self.send_parts(chat, &self.parts(reply)).await
+        self.send_parts(chat, &self.parts(reply), Retries::Outbox)
+            .await
     }
 
     fn prepare(&self, reply: Arc<Reply>) -> PreparedBrief {
@@ -302,25 +430,23 @@ impl Sender for TelegramSender {
         _delivery: i64,
     ) -> Result<Vec<String>, SendError> {
         match &brief.form {
-            PreparedForm::Telegram(t) => self.send_parts(chat, &t.0).await,
+            PreparedForm::Telegram(t) => self.send_parts(chat, &t.0, Retries::Outbox).await,
             _ => self.send(chat, &brief.reply).await,
         }
     }
 }
 
-/// Sends an interactive answer, waiting out one retry-after if Telegram asks for it.
+/// Sends an interactive answer: each message retried (bounded) after a retry-after, a dropped
+/// connection or a server error, the messages already sent never again.
 pub async fn answer(
     sender: &TelegramSender,
     chat: &ChatRef,
     reply: &Reply,
 ) -> Result<(), SendError> {
-    match sender.send(chat, reply).await {
-        Err(SendError::RetryAfter(d)) if d <= Duration::from_secs(30) => {
-            tokio::time::sleep(d).await;
-            sender.send(chat, reply).await.map(|_| ())
-        }
-        other => other.map(|_| ()),
-    }
+    sender
+        .send_parts(chat, &sender.parts(reply), Retries::Own)
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -374,6 +500,21 @@ mod tests {
         assert!(matches!(
             classify(&read_answer(odd).unwrap_err(), "123:secret"),
             SendError::Transient(e) if e.contains("something new")
+        ));
+        for described in [
+            br#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3"}"#
+                .as_slice(),
+            br#"{"ok":false,"description":"Too Many Requests: retry after 3"}"#,
+        ] {
+            assert!(matches!(
+                read_answer(described),
+                Err(RequestError::RetryAfter(s)) if s.duration() == Duration::from_secs(3)
+            ));
+        }
+        let unstated = br#"{"ok":false,"error_code":429,"description":"Too Many Requests"}"#;
+        assert!(matches!(
+            read_answer(unstated),
+            Err(RequestError::RetryAfter(s)) if s.seconds() == UNSTATED_RETRY_AFTER
         ));
         let broken = b"<html>502 Bad Gateway</html>";
         assert!(matches!(

@@ -90,6 +90,8 @@ struct State {
     lean: std::sync::atomic::AtomicBool,
     /// Discord's limits on message posts, when enforced.
     limits: Mutex<Option<Limits>>,
+    /// Statuses the next interaction follow-up posts are answered with (then they succeed).
+    followup_failures: Mutex<VecDeque<u16>>,
 }
 
 /// Discord's limit shape: requests per second overall, and a bucket per channel route.
@@ -218,7 +220,14 @@ async fn rest(
             axum::Json(json!([])).into_response()
         }
         ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
-        ("PATCH", ["webhooks", _, _, "messages", "@original"]) | ("POST", ["webhooks", _, _]) => {
+        ("POST", ["webhooks", _, _]) if st.followup_failures.lock().unwrap().front().is_some() => {
+            let status = st.followup_failures.lock().unwrap().pop_front().unwrap();
+            let body = json!({"message": "scripted failure", "code": 0});
+            (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+        }
+        ("PATCH", ["webhooks", _, _, "messages", "@original"])
+        | ("GET", ["webhooks", _, _, "messages", "@original"])
+        | ("POST", ["webhooks", _, _]) => {
             axum::Json(message_json(id, CHANNEL_ID, &body)).into_response()
         }
         ("POST", ["channels", channel, "messages"]) => {
@@ -421,6 +430,15 @@ impl FakeDiscord {
     }
 
     /// Answers the next `POST /channels/{id}/messages` with this.
+    /// The next interaction follow-up posts are answered with these statuses, in turn.
+    pub fn fail_next_followups(&self, statuses: &[u16]) {
+        self.state
+            .followup_failures
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().copied());
+    }
+
     pub fn script(&self, s: Scripted) {
         self.state.scripted.lock().unwrap().push_back(s);
     }
@@ -577,13 +595,25 @@ pub fn config(fake: &FakeDiscord, mode: &str) -> String {
     s
 }
 
-/// Posts an interaction to podbrief's endpoint, signed with `key` (or unsigned).
+/// Posts an interaction to podbrief's endpoint, signed with `key` (or unsigned) now.
 pub async fn post_interaction(
     addr: std::net::SocketAddr,
     body: &[u8],
     key: Option<&SigningKey>,
 ) -> (u16, Value) {
-    let ts = "1764223200";
+    let now = chrono::Utc::now().timestamp();
+    post_interaction_signed_at(addr, body, key, now).await
+}
+
+/// Like [`post_interaction`], signed at `ts` (Unix seconds).
+pub async fn post_interaction_signed_at(
+    addr: std::net::SocketAddr,
+    body: &[u8],
+    key: Option<&SigningKey>,
+    ts: i64,
+) -> (u16, Value) {
+    let ts = ts.to_string();
+    let ts = ts.as_str();
     let mut req = reqwest::Client::new()
         .post(format!("http://{addr}/discord/interactions"))
         .header("content-type", "application/json")

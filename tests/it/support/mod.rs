@@ -326,6 +326,22 @@ impl TestApp {
             .expect("the console answers every message")
     }
 
+    /// The console chat's next brief, as its subscription would get it now.
+    pub async fn console_brief(&self) -> Reply {
+        let sub = self
+            .app
+            .store
+            .subscription(&console_chat())
+            .await
+            .unwrap()
+            .expect("the console chat is subscribed");
+        let (reply, _) = podbrief::deliver::compose::brief(&self.app.core, &sub)
+            .await
+            .unwrap()
+            .expect("a brief");
+        reply
+    }
+
     /// Starts the platforms, the HTTP server and the scheduler, as `podbrief run` does.
     pub async fn start(&self) -> podbrief::app::Running {
         self.app.start(None).await.expect("the app starts")
@@ -477,6 +493,23 @@ impl BotProcess {
     pub fn kill(&mut self) {
         self.0.kill().unwrap();
         self.0.wait().unwrap();
+    }
+
+    /// SIGTERM, as systemd stops a service; waits (at most 30 s) for the process to exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        for _ in 0..3000 {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("podbrief did not exit within 30 s of SIGTERM");
     }
 }
 

@@ -49,6 +49,8 @@ struct Inner {
     limited_at: Vec<std::time::Instant>,
     /// How long each sendMessage takes to answer.
     send_delay: Duration,
+    /// How long getChatMember takes to answer, by chat.
+    member_delay: HashMap<i64, Duration>,
     /// Keep only counts and times, not parameters (for benchmarks).
     lean: bool,
 }
@@ -120,6 +122,10 @@ async fn handle(
         "getchatmember" => {
             let chat = params["chat_id"].as_i64().unwrap_or(0);
             let user = params["user_id"].as_i64().unwrap_or(0);
+            let delay = fake.inner.lock().unwrap().member_delay.get(&chat).copied();
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
             let member = fake.inner.lock().unwrap().members.get(&(chat, user)).cloned();
             let user_obj = json!({"id": user, "is_bot": user == BOT_ID, "first_name": "Someone"});
             ok(member.map(|mut m| {
@@ -293,6 +299,19 @@ impl FakeTelegram {
     /// Every sendMessage takes this long to answer (a slow network).
     pub fn slow_sends(&self, delay: Duration) {
         self.inner.lock().unwrap().send_delay = delay;
+    }
+
+    /// getChatMember in `chat` takes this long to answer (a slow admin check).
+    pub fn slow_member_lookups(&self, chat: i64, delay: Duration) {
+        self.inner.lock().unwrap().member_delay.insert(chat, delay);
+    }
+
+    /// The `offset` of the last getUpdates call: every update below it is confirmed.
+    pub fn confirmed_offset(&self) -> i64 {
+        self.calls("getupdates")
+            .last()
+            .and_then(|p| p["offset"].as_i64())
+            .unwrap_or(0)
     }
 
     /// When sends were answered with a scripted 429.
