@@ -659,19 +659,25 @@ impl Ingestor {
         self.extract_episode(ep, segments).await
     }
 
+    /// What the insight engine reads of an episode whose words are read: its title, words,
+    /// chapters and soundbites, and show notes.
+    async fn episode_text(&self, ep: &Episode, segments: Vec<Segment>) -> EpisodeText {
+        EpisodeText {
+            podcast: String::new(),
+            title: ep.meta.title.clone(),
+            segments,
+            marks: self.read_marks(ep).await,
+            notes: ep.meta.show_notes.clone(),
+        }
+    }
+
     /// Extracts, stores and indexes the insights of an episode whose words are read.
     async fn extract_episode(
         &self,
         ep: &Episode,
         segments: Vec<Segment>,
     ) -> Result<usize, IngestError> {
-        let text = EpisodeText {
-            podcast: String::new(),
-            title: ep.meta.title.clone(),
-            segments,
-            marks: self.read_marks(ep).await,
-            notes: ep.meta.show_notes.clone(),
-        };
+        let text = self.episode_text(ep, segments).await;
         let mut insights = match self.extractor.extract(&text).await {
             Ok(i) => i,
             Err(e) => {

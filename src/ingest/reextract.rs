@@ -12,7 +12,6 @@ use tracing::{info, warn};
 use super::{IngestError, Ingestor, progress};
 use crate::core::model::{Episode, NewInsight};
 use crate::core::text::similarity;
-use crate::extract::EpisodeText;
 use crate::store::{Reextraction, StoredInsight};
 
 /// Quotes at least this similar are the same passage.
@@ -64,13 +63,7 @@ impl Ingestor {
     /// Re-extracts one episode: (updated, added, removed).
     async fn reextract(&self, ep: &Episode) -> Result<(usize, usize, usize), IngestError> {
         let segments = self.episode_segments(ep).await?;
-        let text = EpisodeText {
-            podcast: String::new(),
-            title: ep.meta.title.clone(),
-            segments,
-            marks: self.read_marks(ep).await,
-            notes: ep.meta.show_notes.clone(),
-        };
+        let text = self.episode_text(ep, segments).await;
         let mut fresh = self
             .extractor
             .extract(&text)
