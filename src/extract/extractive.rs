@@ -169,6 +169,25 @@ const UNRESOLVED_OPENERS: &[&str] = &[
     "otherwise",
     "anyway",
 ];
+/// Openings that lean on what was said before ("For comparison, orange juice is…").
+const UNRESOLVED_PHRASES: &[&str] = &[
+    "for comparison",
+    "by comparison",
+    "in comparison",
+    "in contrast",
+    "on the other hand",
+    "for example",
+    "for instance",
+    "in that case",
+    "at that point",
+    "after that",
+    "on top of that",
+    "that said",
+    "in other words",
+    "the other one",
+    "the second one",
+    "the first one",
+];
 const FILLERS: &[&str] = &[
     "um",
     "uh",
@@ -641,6 +660,10 @@ fn claims(text: &str, lower: &str) -> f64 {
 /// "He…", "And…"), after any disfluency.
 pub fn opens_unresolved(text: &str) -> bool {
     let text = strip_notes(text);
+    let lower = text.to_lowercase();
+    if UNRESOLVED_PHRASES.iter().any(|p| lower.starts_with(p)) {
+        return true;
+    }
     let Some(first) = text.split_whitespace().find(|t| {
         let b = t
             .trim_matches(|c: char| !c.is_alphanumeric())
@@ -903,6 +926,16 @@ mod tests {
         let got = engine.extract_sync(&fixture(vtt, marks));
         assert!(got[0].quote.contains("Kiel"), "{got:?}");
         assert!(got[0].score > plain[0].score);
+    }
+
+    #[test]
+    fn openings_that_lean_on_what_came_before_are_unresolved() {
+        assert!(opens_unresolved(
+            "For comparison, orange juice is roughly 3.5."
+        ));
+        assert!(opens_unresolved("Secondly, it involves the body."));
+        assert!(opens_unresolved("um, that's why prices fell."));
+        assert!(!opens_unresolved("Orange juice has a pH of roughly 3.5."));
     }
 
     #[test]
