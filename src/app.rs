@@ -57,26 +57,27 @@ impl App {
             max_per_episode: config.extract.max_per_episode,
             ..Default::default()
         };
-        let engine: Arc<dyn crate::extract::Extractor> = if config.extract.engine == "llm" {
-            let l = &config.llm;
-            let settings = crate::extract::llm::LlmSettings {
-                base_url: l.base_url.clone(),
-                model: l.model.clone(),
-                api_key: config.secret(&l.api_key_env),
-                timeout: Config::duration(&l.timeout),
-                max_retries: l.max_retries,
-                daily_token_budget: l.daily_token_budget,
-                chunk_chars: l.chunk_chars,
-                per_episode: config.extract.max_per_episode,
-                backoff: std::time::Duration::from_millis(500),
+        let engine: Arc<dyn crate::extract::Extractor> =
+            if config.extract.engine == crate::config::Engine::Llm {
+                let l = &config.llm;
+                let settings = crate::extract::llm::LlmSettings {
+                    base_url: l.base_url.clone(),
+                    model: l.model.clone(),
+                    api_key: config.secret(&l.api_key_env),
+                    timeout: l.timeout.get(),
+                    max_retries: l.max_retries,
+                    daily_token_budget: l.daily_token_budget,
+                    chunk_chars: l.chunk_chars,
+                    per_episode: config.extract.max_per_episode,
+                    backoff: std::time::Duration::from_millis(500),
+                };
+                Arc::new(
+                    crate::extract::LlmEngine::new(settings, extractive, clock.clone())
+                        .context("building the LLM engine")?,
+                )
+            } else {
+                Arc::new(extractive)
             };
-            Arc::new(
-                crate::extract::LlmEngine::new(settings, extractive, clock.clone())
-                    .context("building the LLM engine")?,
-            )
-        } else {
-            Arc::new(extractive)
-        };
         let extractor = Arc::new(crate::extract::DedupAcrossEpisodes::new(engine, 10_000));
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let ingestor = Arc::new(
@@ -85,11 +86,11 @@ impl App {
                 index.clone(),
                 extractor,
                 clock.clone(),
-                Config::duration(&config.ingest.timeout),
+                config.ingest.timeout.get(),
                 config.ingest.max_body_mb,
             )
             .with_policy(PollPolicy {
-                every: Config::duration(&config.ingest.poll_every),
+                every: config.ingest.poll_every.get(),
                 max_failures: config.ingest.max_failures,
                 backfill: config.ingest.backfill,
                 concurrency: config.ingest.concurrency,
@@ -174,7 +175,7 @@ impl App {
         let outbox = Outbox::new(self.core.clone(), senders, settings, planned.clone());
         let scheduler = Scheduler::new(
             self.core.clone(),
-            Config::duration(&self.config.brief.catch_up),
+            self.config.brief.catch_up.get(),
             outbox.handoff(),
         );
         let scheduler = tokio::spawn(scheduler.run());
@@ -210,7 +211,7 @@ impl App {
         let d = &self.config.delivery;
         let settings = OutboxSettings {
             concurrency: d.concurrency,
-            lease: Config::duration(&d.lease),
+            lease: d.lease.get(),
             max_attempts: d.max_attempts,
         };
         for (platform, per_second) in [
@@ -283,14 +284,12 @@ fn core(
 
 /// The core's settings from a validated config.
 fn core_settings(c: &Config) -> Settings {
-    let days = |s: &str| Config::duration(s).as_secs_f64() / 86_400.0;
     Settings {
         size: c.brief.size,
         default_time: c.brief.default_time.clone(),
-        default_timezone: c.brief.default_timezone.clone(),
-        lookback: chrono::Duration::from_std(Config::duration(&c.brief.lookback))
-            .unwrap_or(chrono::Duration::days(7)),
-        half_life_days: days(&c.brief.half_life),
+        default_timezone: c.brief.default_timezone,
+        lookback: c.brief.lookback.chrono(),
+        half_life_days: c.brief.half_life.get().as_secs_f64() / 86_400.0,
         max_per_episode: c.brief.max_per_episode,
         max_per_podcast: c.brief.max_per_podcast,
         skip_empty: c.brief.empty == crate::config::EmptyBrief::Skip,

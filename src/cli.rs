@@ -1,7 +1,7 @@
 //! The command line: `run`, `ingest`, `brief`, `related`, `migrate`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -221,83 +221,65 @@ pub enum FeedsAction {
 
 /// Parses the command line and runs it.
 pub async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    if let CliCommand::CheckTranscripts { paths } = &cli.command {
-        return crate::ingest::check::check_transcripts(paths);
-    }
-    if let CliCommand::CopyDb { from, to } = &cli.command {
-        let report = crate::store::copy::copy_db(from, to).await?;
-        print!("{report}");
-        println!(
-            "copied {} to {}; row counts verified",
-            crate::app::redact_url(from),
-            crate::app::redact_url(to)
-        );
-        return Ok(());
-    }
-    if let CliCommand::CheckFeeds { paths } = &cli.command {
-        return crate::ingest::check::check_feeds(paths);
-    }
-    if let CliCommand::Eval(EvalCommand::Insights {
-        dir,
-        labels,
-        only_labelled,
-        strict,
-        show,
-        minutes_per_insight,
-    }) = &cli.command
-    {
-        return crate::extract::eval::main(
-            dir,
-            labels.as_deref(),
-            *only_labelled,
-            *strict,
-            *show,
-            *minutes_per_insight,
-        );
-    }
-    if let CliCommand::Eval(EvalCommand::Lookups {
-        dir,
-        judged,
-        show,
-        strict,
-    }) = &cli.command
-    {
-        let r = crate::search::judged::run(dir, judged).await?;
-        print!("{}", r.render(*show));
-        if *strict {
-            r.gate()
-                .map_err(|e| anyhow::anyhow!("lookup gate failed: {e}"))?;
-            println!("lookup gate passed");
+    let Cli {
+        config,
+        verbose,
+        command,
+    } = Cli::parse();
+    let config = config.as_deref();
+    match command {
+        CliCommand::CheckTranscripts { paths } => crate::ingest::check::check_transcripts(&paths),
+        CliCommand::CheckFeeds { paths } => crate::ingest::check::check_feeds(&paths),
+        CliCommand::CopyDb { from, to } => copy_db(&from, &to).await,
+        CliCommand::Eval(e) => eval(e).await,
+        CliCommand::Doctor => doctor(config, verbose).await,
+        CliCommand::Migrate => {
+            load_app(config, verbose).await?;
+            println!("database is up to date");
+            Ok(())
         }
-        return Ok(());
-    }
-    if let CliCommand::Eval(EvalCommand::Search { dir, json }) = &cli.command {
-        return eval_search(dir, *json).await;
-    }
-    if let CliCommand::Doctor = &cli.command {
-        let report = match Config::load(cli.config.as_deref()) {
-            Ok((config, _)) => {
-                init_logging(&config.log, cli.verbose);
-                crate::doctor::run(&config).await
-            }
-            Err(e) => crate::doctor::Report::config_failed(&e),
-        };
-        print!("{}", report.render());
-        if !report.ok() {
-            anyhow::bail!(
-                "{} of {} checks failed",
-                report.failed(),
-                report.checks.len()
-            );
+        CliCommand::Import { file } => import(&load_app(config, verbose).await?, &file).await,
+        CliCommand::Index(c) => index(&load_app(config, verbose).await?, c).await,
+        CliCommand::Feeds { action } => {
+            let app = load_app(config, verbose).await?;
+            feeds(&app, action.unwrap_or(FeedsAction::List)).await
         }
-        return Ok(());
+        CliCommand::Subscriptions { json } => {
+            let app = load_app(config, verbose).await?;
+            let subs = app
+                .store
+                .subscriptions_overview()
+                .await
+                .context("reading subscriptions")?;
+            crate::deliver::report::print_subscriptions(&subs, json)
+        }
+        CliCommand::Deliveries {
+            failed,
+            limit,
+            json,
+        } => {
+            let app = load_app(config, verbose).await?;
+            let rows = app
+                .store
+                .deliveries(failed, limit.clamp(1, 10_000))
+                .await
+                .context("reading deliveries")?;
+            crate::deliver::report::print_deliveries(&rows, json)
+        }
+        CliCommand::Reextract => reextract(&load_app(config, verbose).await?).await,
+        CliCommand::Ingest => ingest(&load_app(config, verbose).await?).await,
+        CliCommand::Brief { json, size } => brief(load_config(config, verbose)?, size, json).await,
+        CliCommand::Related { query, json } => {
+            related(&load_app(config, verbose).await?, query, json).await
+        }
+        CliCommand::Run => run(load_app(config, true).await?).await,
     }
-    let (mut config, source) = Config::load(cli.config.as_deref())?;
-    init_logging(
-        &config.log,
-        cli.verbose || matches!(cli.command, CliCommand::Run),
-    );
+}
+
+/// The config loaded, with logging set up (at `log.level` when `verbose`, else warnings only).
+fn load_config(path: Option<&Path>, verbose: bool) -> anyhow::Result<Config> {
+    let (config, source) = Config::load(path)?;
+    init_logging(&config.log, verbose);
     crate::web::server::raise_open_files_limit();
     if let ConfigSource::Example(p) = &source {
         info!(
@@ -305,60 +287,129 @@ pub async fn main() -> anyhow::Result<()> {
             p.display()
         );
     }
-    if let CliCommand::Brief { size: Some(n), .. } = &cli.command {
-        if !(1..=crate::core::command::MAX_BRIEF_SIZE).contains(n) {
-            anyhow::bail!("--size: {n} is out of range 1..=10");
+    Ok(config)
+}
+
+/// The app built on the loaded config.
+async fn load_app(path: Option<&Path>, verbose: bool) -> anyhow::Result<App> {
+    App::build(load_config(path, verbose)?, Arc::new(SystemClock)).await
+}
+
+/// Whether progress is drawn as bars (stderr is a terminal).
+fn terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// `podbrief copy-db FROM TO`.
+async fn copy_db(from: &str, to: &str) -> anyhow::Result<()> {
+    let report = crate::store::copy::copy_db(from, to).await?;
+    print!("{report}");
+    println!(
+        "copied {} to {}; row counts verified",
+        crate::app::redact_url(from),
+        crate::app::redact_url(to)
+    );
+    Ok(())
+}
+
+/// `podbrief eval insights|lookups|search`.
+async fn eval(command: EvalCommand) -> anyhow::Result<()> {
+    match command {
+        EvalCommand::Insights {
+            dir,
+            labels,
+            only_labelled,
+            strict,
+            show,
+            minutes_per_insight,
+        } => crate::extract::eval::main(
+            &dir,
+            labels.as_deref(),
+            only_labelled,
+            strict,
+            show,
+            minutes_per_insight,
+        ),
+        EvalCommand::Lookups {
+            dir,
+            judged,
+            show,
+            strict,
+        } => {
+            let r = crate::search::judged::run(&dir, &judged).await?;
+            print!("{}", r.render(show));
+            if strict {
+                r.gate()
+                    .map_err(|e| anyhow::anyhow!("lookup gate failed: {e}"))?;
+                println!("lookup gate passed");
+            }
+            Ok(())
         }
-        config.brief.size = *n;
+        EvalCommand::Search { dir, json } => eval_search(&dir, json).await,
     }
-    let app = App::build(config, Arc::new(SystemClock)).await?;
-    let terminal = std::io::stderr().is_terminal();
-    match cli.command {
-        CliCommand::CheckTranscripts { .. }
-        | CliCommand::CheckFeeds { .. }
-        | CliCommand::Eval(_)
-        | CliCommand::Doctor
-        | CliCommand::CopyDb { .. } => {
-            unreachable!("handled before loading the config")
+}
+
+/// `podbrief doctor`: a config that does not load is one failed check, not an error.
+async fn doctor(path: Option<&Path>, verbose: bool) -> anyhow::Result<()> {
+    let report = match Config::load(path) {
+        Ok((config, _)) => {
+            init_logging(&config.log, verbose);
+            crate::doctor::run(&config).await
         }
-        CliCommand::Migrate => {
-            println!("database is up to date");
-        }
-        CliCommand::Import { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let r = crate::search::import::import_jsonl(
-                &*app.store,
-                &app.index,
-                &text,
-                crate::core::clock::Clock::now(&*app.clock),
-            )
-            .await?;
-            for e in &r.errors {
-                eprintln!("{}: {e}", file.display());
-            }
-            println!(
-                "{} lines read: {} insights imported, {} already stored, {} bad lines",
-                r.lines,
-                r.imported,
-                r.duplicates,
-                r.errors.len()
-            );
-            if !r.errors.is_empty() {
-                anyhow::bail!(
-                    "{} of {} lines could not be imported",
-                    r.errors.len(),
-                    r.lines
-                );
-            }
-        }
-        CliCommand::Index(IndexCommand::Rebuild) => {
+        Err(e) => crate::doctor::Report::config_failed(&e),
+    };
+    print!("{}", report.render());
+    if !report.ok() {
+        anyhow::bail!(
+            "{} of {} checks failed",
+            report.failed(),
+            report.checks.len()
+        );
+    }
+    Ok(())
+}
+
+/// `podbrief import FILE`: JSON lines of insights.
+async fn import(app: &App, file: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let r = crate::search::import::import_jsonl(
+        &*app.store,
+        &app.index,
+        &text,
+        crate::core::clock::Clock::now(&*app.clock),
+    )
+    .await?;
+    for e in &r.errors {
+        eprintln!("{}: {e}", file.display());
+    }
+    println!(
+        "{} lines read: {} insights imported, {} already stored, {} bad lines",
+        r.lines,
+        r.imported,
+        r.duplicates,
+        r.errors.len()
+    );
+    if !r.errors.is_empty() {
+        anyhow::bail!(
+            "{} of {} lines could not be imported",
+            r.errors.len(),
+            r.lines
+        );
+    }
+    Ok(())
+}
+
+/// `podbrief index rebuild|status`.
+async fn index(app: &App, command: IndexCommand) -> anyhow::Result<()> {
+    match command {
+        IndexCommand::Rebuild => {
             let n = crate::search::sync::rebuild(&*app.store, &app.index)
                 .await
                 .context("rebuilding the search index")?;
             println!("search index rebuilt: {n} insights");
         }
-        CliCommand::Index(IndexCommand::Status) => {
+        IndexCommand::Status => {
             let s = app.index.status();
             let place = s
                 .dir
@@ -370,149 +421,151 @@ pub async fn main() -> anyhow::Result<()> {
                 s.docs, s.last_id, s.docs_at_open, s.added_since_open
             );
         }
-        CliCommand::Feeds { action } => {
-            use crate::ingest::manage;
-            let store = app.store.as_ref();
-            let now = chrono::Utc::now();
-            // A file path typed here is relative to where the command runs.
-            let cwd = std::env::current_dir().context("reading the working directory")?;
-            let feed = |url: String| crate::config::resolve_feed(&url, &cwd);
-            match action.unwrap_or(FeedsAction::List) {
-                FeedsAction::List => println!("{}", manage::describe(&store.feeds().await?)),
-                FeedsAction::Add { url } => {
-                    let url = feed(url);
-                    let added = manage::add(store, &url, false, true, now).await?;
-                    println!(
-                        "{}",
-                        if added {
-                            format!("added {url}")
-                        } else {
-                            format!("{url} was already a feed")
-                        }
-                    );
-                }
-                FeedsAction::Remove { url } => {
-                    let url = feed(url);
-                    manage::remove(store, &url).await?;
-                    if app.config.feed_sources().contains(&url) {
-                        eprintln!(
-                            "note: {url} is listed in the config file; remove it there too or it comes back"
-                        );
-                    }
-                    println!("removed {url} with its episodes and insights");
-                }
-                FeedsAction::Enable { url } => {
-                    let url = feed(url);
-                    manage::enable(store, &url).await?;
-                    println!("enabled {url}; it is read at the next poll");
-                }
-                FeedsAction::Import { file } => {
-                    let bytes = std::fs::read(&file)
-                        .with_context(|| format!("reading {}", file.display()))?;
-                    let (added, known) = manage::import(store, &bytes, now)
-                        .await
-                        .with_context(|| format!("importing {}", file.display()))?;
-                    println!("{added} feeds added, {known} already known");
-                }
-                FeedsAction::Export => print!("{}", manage::export(store).await?),
-            }
-        }
-        CliCommand::Subscriptions { json } => {
-            let subs = app
-                .store
-                .subscriptions_overview()
-                .await
-                .context("reading subscriptions")?;
-            crate::deliver::report::print_subscriptions(&subs, json)?;
-        }
-        CliCommand::Deliveries {
-            failed,
-            limit,
-            json,
-        } => {
-            let rows = app
-                .store
-                .deliveries(failed, limit.clamp(1, 10_000))
-                .await
-                .context("reading deliveries")?;
-            crate::deliver::report::print_deliveries(&rows, json)?;
-        }
-        CliCommand::Reextract => {
-            let r = app
-                .ingestor
-                .reextract_all(terminal)
-                .await
-                .context("re-extracting")?;
+    }
+    Ok(())
+}
+
+/// `podbrief feeds [list|add|remove|enable|import|export]`.
+async fn feeds(app: &App, action: FeedsAction) -> anyhow::Result<()> {
+    use crate::ingest::manage;
+    let store = app.store.as_ref();
+    let now = chrono::Utc::now();
+    // A file path typed here is relative to where the command runs.
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let feed = |url: String| crate::config::resolve_feed(&url, &cwd);
+    match action {
+        FeedsAction::List => println!("{}", manage::describe(&store.feeds().await?)),
+        FeedsAction::Add { url } => {
+            let url = feed(url);
+            let added = manage::add(store, &url, false, true, now).await?;
             println!(
-                "{} episodes re-extracted: {} insights updated in place, {} added, {} removed",
-                r.episodes, r.updated, r.added, r.removed
+                "{}",
+                if added {
+                    format!("added {url}")
+                } else {
+                    format!("{url} was already a feed")
+                }
             );
-            for (ep, e) in &r.errors {
-                eprintln!("episode {ep:?}: {e}");
-            }
-            if !r.errors.is_empty() {
-                anyhow::bail!("{} episode(s) could not be re-extracted", r.errors.len());
-            }
         }
-        CliCommand::Ingest => {
-            let r = app.ingest(terminal).await;
-            println!(
-                "{} feeds read, {} failed; {} new episodes; {} insights",
-                r.feeds_ok,
-                r.feed_errors.len(),
-                r.new_episodes,
-                r.new_insights
-            );
-            for (feed, e) in &r.feed_errors {
-                eprintln!("feed {feed}: {e}");
-            }
-            for (ep, e) in &r.episode_errors {
-                eprintln!("episode {ep:?}: {e}");
-            }
-            if !r.feed_errors.is_empty() || !r.episode_errors.is_empty() {
-                anyhow::bail!(
-                    "{} feeds and {} episodes failed (episodes that failed for a passing reason are tried again)",
-                    r.feed_errors.len(),
-                    r.episode_errors.len()
+        FeedsAction::Remove { url } => {
+            let url = feed(url);
+            manage::remove(store, &url).await?;
+            if app.config.feed_sources().contains(&url) {
+                eprintln!(
+                    "note: {url} is listed in the config file; remove it there too or it comes back"
                 );
             }
+            println!("removed {url} with its episodes and insights");
         }
-        CliCommand::Brief { json, .. } => {
-            let reply = answer(&app, Command::Top).await;
-            print_reply(&reply, json)?;
+        FeedsAction::Enable { url } => {
+            let url = feed(url);
+            manage::enable(store, &url).await?;
+            println!("enabled {url}; it is read at the next poll");
         }
-        CliCommand::Related { query, json } => {
-            let reply = answer(&app, Command::Related(query.join(" "))).await;
-            print_reply(&reply, json)?;
+        FeedsAction::Import { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let (added, known) = manage::import(store, &bytes, now)
+                .await
+                .with_context(|| format!("importing {}", file.display()))?;
+            println!("{added} feeds added, {known} already known");
         }
-        CliCommand::Run => {
-            let r = app.ingest(terminal).await;
-            for (feed, e) in &r.feed_errors {
-                eprintln!("feed {feed}: {e}");
+        FeedsAction::Export => print!("{}", manage::export(store).await?),
+    }
+    Ok(())
+}
+
+/// `podbrief reextract`.
+async fn reextract(app: &App) -> anyhow::Result<()> {
+    let r = app
+        .ingestor
+        .reextract_all(terminal())
+        .await
+        .context("re-extracting")?;
+    println!(
+        "{} episodes re-extracted: {} insights updated in place, {} added, {} removed",
+        r.episodes, r.updated, r.added, r.removed
+    );
+    for (ep, e) in &r.errors {
+        eprintln!("episode {ep:?}: {e}");
+    }
+    if !r.errors.is_empty() {
+        anyhow::bail!("{} episode(s) could not be re-extracted", r.errors.len());
+    }
+    Ok(())
+}
+
+/// `podbrief ingest`.
+async fn ingest(app: &App) -> anyhow::Result<()> {
+    let r = app.ingest(terminal()).await;
+    println!(
+        "{} feeds read, {} failed; {} new episodes; {} insights",
+        r.feeds_ok,
+        r.feed_errors.len(),
+        r.new_episodes,
+        r.new_insights
+    );
+    for (feed, e) in &r.feed_errors {
+        eprintln!("feed {feed}: {e}");
+    }
+    for (ep, e) in &r.episode_errors {
+        eprintln!("episode {ep:?}: {e}");
+    }
+    if !r.feed_errors.is_empty() || !r.episode_errors.is_empty() {
+        anyhow::bail!(
+            "{} feeds and {} episodes failed (episodes that failed for a passing reason are tried again)",
+            r.feed_errors.len(),
+            r.episode_errors.len()
+        );
+    }
+    Ok(())
+}
+
+/// `podbrief brief [--size N]`.
+async fn brief(mut config: Config, size: Option<u8>, json: bool) -> anyhow::Result<()> {
+    if let Some(n) = size {
+        if !(1..=crate::core::command::MAX_BRIEF_SIZE).contains(&n) {
+            anyhow::bail!("--size: {n} is out of range 1..=10");
+        }
+        config.brief.size = n;
+    }
+    let app = App::build(config, Arc::new(SystemClock)).await?;
+    print_reply(&answer(&app, Command::Top).await, json)
+}
+
+/// `podbrief related WORDS…`.
+async fn related(app: &App, query: Vec<String>, json: bool) -> anyhow::Result<()> {
+    let reply = answer(app, Command::Related(query.join(" "))).await;
+    print_reply(&reply, json)
+}
+
+/// `podbrief run`: ingest, then the console chat, or the platforms until a stop signal.
+async fn run(app: App) -> anyhow::Result<()> {
+    let r = app.ingest(terminal()).await;
+    for (feed, e) in &r.feed_errors {
+        eprintln!("feed {feed}: {e}");
+    }
+    let stats = app.store.stats().await.context("reading stats")?;
+    info!(
+        podcasts = stats.podcasts,
+        episodes = stats.episodes,
+        insights = stats.insights,
+        "ready"
+    );
+    if app.console_enabled() {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        tokio::select! {
+            r = app.run_console(stdin, tokio::io::stdout()) => r?,
+            r = stop_signal() => {
+                r?;
+                info!("interrupted; shutting down");
             }
-            let stats = app.store.stats().await.context("reading stats")?;
-            info!(
-                podcasts = stats.podcasts,
-                episodes = stats.episodes,
-                insights = stats.insights,
-                "ready"
-            );
-            if app.console_enabled() {
-                let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-                tokio::select! {
-                    r = app.run_console(stdin, tokio::io::stdout()) => r?,
-                    r = stop_signal() => {
-                        r?;
-                        info!("interrupted; shutting down");
-                    }
-                }
-            } else {
-                let running = app.start(None).await?;
-                stop_signal().await?;
-                info!("stopping: finishing briefs being sent");
-                running.shutdown().await;
-            }
         }
+    } else {
+        let running = app.start(None).await?;
+        stop_signal().await?;
+        info!("stopping: finishing briefs being sent");
+        running.shutdown().await;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::core::command::MAX_BRIEF_SIZE;
-use crate::core::schedule::{Schedule, parse_timezone};
+use crate::core::schedule::{Schedule, Zone};
 
 /// A configuration problem, naming the key and what is allowed.
 #[derive(Debug, thiserror::Error)]
@@ -113,9 +113,9 @@ pub struct IngestConfig {
     /// Feed URLs (http/https) or file paths (relative to this file).
     pub feeds: Vec<String>,
     /// How often `run` polls the feeds again.
-    pub poll_every: String,
+    pub poll_every: Period,
     /// Timeout of one HTTP request.
-    pub timeout: String,
+    pub timeout: Period,
     /// Largest feed or transcript accepted, in megabytes.
     pub max_body_mb: u64,
     /// After this many failures in a row a feed is disabled (`podbrief feeds enable URL`).
@@ -136,8 +136,8 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             feeds: Vec::new(),
-            poll_every: "30m".into(),
-            timeout: "20s".into(),
+            poll_every: Period::secs("30m", 30 * 60),
+            timeout: Period::secs("20s", 20),
             max_body_mb: 20,
             max_failures: 5,
             backfill: 50,
@@ -155,7 +155,7 @@ impl Default for IngestConfig {
 pub struct ExtractConfig {
     /// `extractive` (no network, the default) or `llm` (the `[llm]` endpoint, falling back to
     /// the extractive engine).
-    pub engine: String,
+    pub engine: Engine,
     /// Minutes of talk per insight: an episode yields about its talk's length divided by this.
     pub minutes_per_insight: f64,
     /// Insights kept per episode at most.
@@ -165,7 +165,7 @@ pub struct ExtractConfig {
 impl Default for ExtractConfig {
     fn default() -> Self {
         ExtractConfig {
-            engine: "extractive".into(),
+            engine: Engine::Extractive,
             minutes_per_insight: crate::extract::extractive::DEFAULT_MINUTES_PER_INSIGHT,
             max_per_episode: crate::extract::extractive::DEFAULT_MAX_PER_EPISODE,
         }
@@ -189,14 +189,16 @@ pub enum EmptyBrief {
 pub struct BriefConfig {
     /// Insights per brief (1..=10); chats may change theirs.
     pub size: u8,
-    /// Time of day for a new subscription that names none.
-    pub default_time: String,
+    /// Time of day (or cron expression) for a new subscription that names none.
+    #[serde(deserialize_with = "parsed")]
+    pub default_time: Schedule,
     /// Timezone for a new subscription that names none.
-    pub default_timezone: String,
+    #[serde(deserialize_with = "parsed")]
+    pub default_timezone: Zone,
     /// How far back an episode may have been published to enter a brief.
-    pub lookback: String,
+    pub lookback: Period,
     /// Freshness halves every this long.
-    pub half_life: String,
+    pub half_life: Period,
     /// At most this many insights from one episode per brief.
     pub max_per_episode: usize,
     /// At most this many insights from one podcast per brief.
@@ -204,21 +206,21 @@ pub struct BriefConfig {
     /// A brief with nothing new: `skip` or `notice`.
     pub empty: EmptyBrief,
     /// An occurrence missed by less than this (downtime) is still sent.
-    pub catch_up: String,
+    pub catch_up: Period,
 }
 
 impl Default for BriefConfig {
     fn default() -> Self {
         BriefConfig {
             size: 5,
-            default_time: "08:00".into(),
-            default_timezone: "UTC".into(),
-            lookback: "7d".into(),
-            half_life: "3d".into(),
+            default_time: Schedule::daily(8, 0),
+            default_timezone: Zone::UTC,
+            lookback: Period::secs("7d", 7 * 86_400),
+            half_life: Period::secs("3d", 3 * 86_400),
             max_per_episode: 1,
             max_per_podcast: 2,
             empty: EmptyBrief::Skip,
-            catch_up: "6h".into(),
+            catch_up: Period::secs("6h", 6 * 3600),
         }
     }
 }
@@ -231,7 +233,7 @@ pub struct DeliveryConfig {
     pub concurrency: usize,
     /// How long a claimed delivery stays claimed; a crashed sender's deliveries are claimable
     /// again after this.
-    pub lease: String,
+    pub lease: Period,
     /// Attempts before a delivery is recorded as failed.
     pub max_attempts: u32,
 }
@@ -240,7 +242,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             concurrency: 64,
-            lease: "10m".into(),
+            lease: Period::secs("10m", 600),
             max_attempts: 5,
         }
     }
@@ -280,7 +282,7 @@ pub struct EmbeddingsConfig {
     /// The environment variable holding the API key (unset: no key is sent).
     pub api_key_env: String,
     /// Timeout of one request.
-    pub timeout: String,
+    pub timeout: Period,
 }
 
 impl Default for EmbeddingsConfig {
@@ -289,7 +291,7 @@ impl Default for EmbeddingsConfig {
             base_url: String::new(),
             model: String::new(),
             api_key_env: "PODBRIEF_EMBEDDINGS_API_KEY".into(),
-            timeout: "10s".into(),
+            timeout: Period::secs("10s", 10),
         }
     }
 }
@@ -397,7 +399,7 @@ pub struct DiscordConfig {
     pub shards: String,
     /// Interactions signed longer ago than this (by `X-Signature-Timestamp`) are refused as
     /// replays.
-    pub interaction_max_age: String,
+    pub interaction_max_age: Period,
 }
 
 /// A range of gateway shards: `first..=last` of `total`.
@@ -449,7 +451,7 @@ impl Default for DiscordConfig {
             proxy: String::new(),
             per_second: 50,
             shards: String::new(),
-            interaction_max_age: "5m".into(),
+            interaction_max_age: Period::secs("5m", 300),
         }
     }
 }
@@ -464,7 +466,7 @@ pub struct HttpConfig {
     pub public_url: String,
     /// A connection that has not sent a whole request head this long after it opened (or after
     /// its last answer) is closed, e.g. `10s`.
-    pub header_timeout: String,
+    pub header_timeout: Period,
     /// Connections served at once; 0 = half the process's open-files limit (at most 10,000).
     pub max_connections: u32,
     /// Largest request body of the webhook and interactions endpoints, in KB.
@@ -476,7 +478,7 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: String::new(),
             public_url: String::new(),
-            header_timeout: "10s".into(),
+            header_timeout: Period::secs("10s", 10),
             max_connections: 0,
             max_body_kb: 1024,
         }
@@ -494,7 +496,7 @@ pub struct LlmConfig {
     /// The environment variable holding the API key.
     pub api_key_env: String,
     /// Timeout of one request, e.g. `60s`.
-    pub timeout: String,
+    pub timeout: Period,
     /// Retries after a failed request (timeouts, 429, 5xx).
     pub max_retries: u32,
     /// Tokens one UTC day may use, counted in memory (0 = no limit).
@@ -509,7 +511,7 @@ impl Default for LlmConfig {
             base_url: String::new(),
             model: String::new(),
             api_key_env: "PODBRIEF_LLM_API_KEY".into(),
-            timeout: "60s".into(),
+            timeout: Period::secs("60s", 60),
             max_retries: 2,
             daily_token_budget: 2_000_000,
             chunk_chars: 24_000,
@@ -537,7 +539,7 @@ pub struct SttConfig {
     /// does not reset it.
     pub daily_budget_mb: u64,
     /// Timeout of the download and of the transcription request, each.
-    pub timeout: String,
+    pub timeout: Period,
     /// Whether audio may be downloaded from loopback, private or link-local addresses.
     pub allow_private: bool,
     /// Where transcriptions and the day's budget are kept (relative to this file); empty keeps
@@ -554,7 +556,7 @@ impl Default for SttConfig {
             response_format: "verbose_json".into(),
             max_audio_mb: 25,
             daily_budget_mb: 500,
-            timeout: "10m".into(),
+            timeout: Period::secs("10m", 600),
             allow_private: false,
             dir: "podbrief-transcripts".into(),
         }
@@ -632,6 +634,106 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// A duration setting (`"90s"`, `"30m"`, `"6h"`, `"7d"`; a bare number is seconds), read at
+/// load and never zero; shown as it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    text: String,
+    value: Duration,
+}
+
+impl Period {
+    /// A period of `secs` seconds written as `text` (for defaults).
+    pub fn secs(text: &str, secs: u64) -> Period {
+        Period {
+            text: text.into(),
+            value: Duration::from_secs(secs),
+        }
+    }
+
+    /// The duration.
+    pub fn get(&self) -> Duration {
+        self.value
+    }
+
+    /// The duration for date arithmetic (periods are at most [`Period::MAX_SECS`]).
+    pub fn chrono(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.value).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// The longest period accepted: 100 years.
+    pub const MAX_SECS: u64 = 100 * 365 * 86_400;
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Period, String> {
+        match parse_duration(s) {
+            Some(value) if !value.is_zero() && value.as_secs() <= Period::MAX_SECS => Ok(Period {
+                text: s.trim().to_string(),
+                value,
+            }),
+            _ => Err(format!(
+                "{s:?} is not a duration of at most 100 years (e.g. \"90s\", \"30m\", \"6h\", \"7d\")"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+        parsed(d)
+    }
+}
+
+/// `extract.engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The extractive engine: no network.
+    #[default]
+    Extractive,
+    /// The `[llm]` endpoint, falling back to the extractive engine.
+    Llm,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Engine, String> {
+        match s {
+            "extractive" => Ok(Engine::Extractive),
+            "llm" => Ok(Engine::Llm),
+            _ => Err(format!(
+                "{s:?} is not an engine (allowed: \"extractive\", \"llm\")"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Engine {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Engine, D::Error> {
+        parsed(d)
+    }
+}
+
+/// A setting read as a string and parsed by `T`'s `FromStr`, whose message becomes the error.
+fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
 /// How `load` found its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -668,11 +770,26 @@ impl Config {
         Config::from_toml(&text, path, base)
     }
 
-    /// Parses and validates TOML text; `path` is only used in messages.
+    /// Parses and validates TOML text; `path` is only used in messages. A value that does not
+    /// read as its setting's type is an error naming its key.
     pub fn from_toml(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim().to_string(),
+        };
+        let document = toml::Deserializer::parse(text).map_err(syntax)?;
+        let mut config: Config = serde_path_to_error::deserialize(document).map_err(|e| {
+            let key = e.path().to_string();
+            let e = e.into_inner();
+            if key.is_empty() || key == "." {
+                syntax(e)
+            } else {
+                ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    key,
+                    message: e.message().trim().to_string(),
+                }
+            }
         })?;
         config.base_dir = absolute_dir(&base_dir);
         config.validate(path)?;
@@ -680,78 +797,141 @@ impl Config {
         Ok(config)
     }
 
+    /// The checks a value's type cannot make: ranges, names, URLs and settings that need
+    /// each other. The first problem found is the error.
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key: key.into(),
-            message,
-        };
-        let b = &self.brief;
-        if !(1..=MAX_BRIEF_SIZE).contains(&b.size) {
-            return Err(bad(
-                "brief.size",
-                format!("{} is out of range 1..={MAX_BRIEF_SIZE}", b.size),
-            ));
-        }
-        Schedule::parse(&b.default_time).map_err(|e| bad("brief.default_time", e.to_string()))?;
-        parse_timezone(&b.default_timezone)
-            .map_err(|e| bad("brief.default_timezone", e.to_string()))?;
-        for (key, value) in [
-            ("brief.lookback", &b.lookback),
-            ("brief.half_life", &b.half_life),
-            ("brief.catch_up", &b.catch_up),
-            ("ingest.poll_every", &self.ingest.poll_every),
-            ("delivery.lease", &self.delivery.lease),
-            ("ingest.timeout", &self.ingest.timeout),
-            (
-                "discord.interaction_max_age",
-                &self.discord.interaction_max_age,
-            ),
-        ] {
-            match parse_duration(value) {
-                Some(d) if !d.is_zero() => {}
-                _ => {
-                    return Err(bad(
-                        key,
-                        format!(
-                            "{value:?} is not a duration (e.g. \"90s\", \"30m\", \"6h\", \"7d\")"
-                        ),
-                    ));
-                }
-            }
-        }
+        self.check_ranges()
+            .and_then(|()| self.check_names())
+            .and_then(|()| self.check_lists())
+            .and_then(|()| check_log_level(&self.log.level).map_err(|m| problem("log.level", m)))
+            .and_then(|()| self.check_addresses())
+            .and_then(|()| self.check_discord())
+            .and_then(|()| self.check_llm())
+            .and_then(|()| self.check_stt())
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                message,
+            })
+    }
+
+    /// Numbers within their ranges.
+    fn check_ranges(&self) -> Result<(), Problem> {
+        let (b, i, t) = (&self.brief, &self.ingest, &self.telegram);
+        let max_brief = u64::from(MAX_BRIEF_SIZE);
         if b.max_per_episode == 0 || b.max_per_podcast == 0 {
-            return Err(bad(
-                "brief.max_per_episode",
-                "max_per_episode and max_per_podcast must be at least 1".into(),
-            ));
+            let m = "max_per_episode and max_per_podcast must be at least 1";
+            return Err(problem("brief.max_per_episode", m.into()));
         }
-        if !(1..=10_000).contains(&self.delivery.concurrency) {
-            return Err(bad(
-                "delivery.concurrency",
-                format!("{} is out of range 1..=10000", self.delivery.concurrency),
-            ));
-        }
-        if !(1..=20).contains(&self.delivery.max_attempts) {
-            return Err(bad(
-                "delivery.max_attempts",
-                format!("{} is out of range 1..=20", self.delivery.max_attempts),
-            ));
-        }
-        for (key, n, max) in [
+        let limit = 1_000_000;
+        let ranges: [(&str, u64, u64, u64); 21] = [
+            ("brief.size", b.size.into(), 1, max_brief),
             (
-                "ingest.max_failures",
-                self.ingest.max_failures as usize,
-                1000,
+                "delivery.concurrency",
+                n(self.delivery.concurrency),
+                1,
+                10_000,
             ),
-            ("ingest.backfill", self.ingest.backfill, 100_000),
-            ("ingest.concurrency", self.ingest.concurrency, 1000),
-            ("ingest.per_host", self.ingest.per_host, 100),
-        ] {
-            if !(1..=max).contains(&n) {
-                return Err(bad(key, format!("{n} is out of range 1..={max}")));
+            (
+                "delivery.max_attempts",
+                self.delivery.max_attempts.into(),
+                1,
+                20,
+            ),
+            ("ingest.max_failures", i.max_failures.into(), 1, 1000),
+            ("ingest.backfill", n(i.backfill), 1, 100_000),
+            ("ingest.concurrency", n(i.concurrency), 1, 1000),
+            ("ingest.per_host", n(i.per_host), 1, 100),
+            ("ingest.max_body_mb", i.max_body_mb, 1, 1024),
+            (
+                "extract.max_per_episode",
+                n(self.extract.max_per_episode),
+                1,
+                200,
+            ),
+            ("search.results", n(self.search.results), 1, 25),
+            (
+                "http.max_connections",
+                self.http.max_connections.into(),
+                0,
+                100_000,
+            ),
+            ("http.max_body_kb", self.http.max_body_kb.into(), 1, 65_536),
+            (
+                "database.max_connections",
+                self.database.max_connections.into(),
+                1,
+                100,
+            ),
+            ("telegram.per_second", t.per_second.into(), 1, limit),
+            (
+                "telegram.per_chat_per_second",
+                t.per_chat_per_second.into(),
+                1,
+                limit,
+            ),
+            (
+                "telegram.per_group_per_minute",
+                t.per_group_per_minute.into(),
+                1,
+                limit,
+            ),
+            (
+                "discord.per_second",
+                self.discord.per_second.into(),
+                1,
+                limit,
+            ),
+            ("llm.max_retries", self.llm.max_retries.into(), 0, 10),
+            ("llm.chunk_chars", n(self.llm.chunk_chars), 1000, 1_000_000),
+            ("stt.max_audio_mb", self.stt.max_audio_mb, 1, 4096),
+            (
+                "stt.daily_budget_mb",
+                self.stt.daily_budget_mb,
+                0,
+                10_000_000,
+            ),
+        ];
+        for (key, n, lo, hi) in ranges {
+            if !(lo..=hi).contains(&n) {
+                let note = if key == "stt.daily_budget_mb" {
+                    " (0 = no limit)"
+                } else {
+                    ""
+                };
+                return Err(problem(
+                    key,
+                    format!("{n} is out of range {lo}..={hi}{note}"),
+                ));
             }
         }
+        let minutes = self.extract.minutes_per_insight;
+        if !(0.5..=60.0).contains(&minutes) {
+            let m = format!("{minutes} is out of range 0.5..=60");
+            return Err(problem("extract.minutes_per_insight", m));
+        }
+        Ok(())
+    }
+
+    /// The environment variables named for secrets are variable names.
+    fn check_names(&self) -> Result<(), Problem> {
+        for (key, var) in [
+            ("embeddings.api_key_env", &self.embeddings.api_key_env),
+            ("telegram.token_env", &self.telegram.token_env),
+            ("discord.token_env", &self.discord.token_env),
+            ("llm.api_key_env", &self.llm.api_key_env),
+            ("stt.api_key_env", &self.stt.api_key_env),
+        ] {
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                let m = format!("{var:?} is not an environment variable name (letters, digits, _)");
+                return Err(problem(key, m));
+            }
+        }
+        Ok(())
+    }
+
+    /// Operators and feeds.
+    fn check_lists(&self) -> Result<(), Problem> {
         for (i, op) in self.ingest.operators.iter().enumerate() {
             let ok = op == "console"
                 || op.split_once(':').is_some_and(|(p, id)| {
@@ -760,354 +940,147 @@ impl Config {
                         && id.chars().all(|c| c.is_ascii_digit())
                 });
             if !ok {
-                return Err(bad(
-                    &format!("ingest.operators[{i}]"),
-                    format!(
-                        "{op:?} is not \"console\", \"telegram:USER_ID\" or \"discord:USER_ID\""
-                    ),
-                ));
+                let m = format!(
+                    "{op:?} is not \"console\", \"telegram:USER_ID\" or \"discord:USER_ID\""
+                );
+                return Err(problem(&format!("ingest.operators[{i}]"), m));
             }
-        }
-        if !(1..=1024).contains(&self.ingest.max_body_mb) {
-            return Err(bad(
-                "ingest.max_body_mb",
-                format!("{} is out of range 1..=1024", self.ingest.max_body_mb),
-            ));
-        }
-        if self.extract.engine != "extractive" && self.extract.engine != "llm" {
-            return Err(bad(
-                "extract.engine",
-                format!(
-                    "{:?} is not an engine (allowed: \"extractive\", \"llm\")",
-                    self.extract.engine
-                ),
-            ));
-        }
-        if !(0.5..=60.0).contains(&self.extract.minutes_per_insight) {
-            return Err(bad(
-                "extract.minutes_per_insight",
-                format!(
-                    "{} is out of range 0.5..=60",
-                    self.extract.minutes_per_insight
-                ),
-            ));
-        }
-        if !(1..=200).contains(&self.extract.max_per_episode) {
-            return Err(bad(
-                "extract.max_per_episode",
-                format!("{} is out of range 1..=200", self.extract.max_per_episode),
-            ));
-        }
-        if !(1..=25).contains(&self.search.results) {
-            return Err(bad(
-                "search.results",
-                format!("{} is out of range 1..=25", self.search.results),
-            ));
-        }
-        let e = &self.embeddings;
-        if !e.base_url.is_empty() {
-            match url::Url::parse(&e.base_url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    return Err(bad(
-                        "embeddings.base_url",
-                        format!("{:?} is not an http(s) URL", e.base_url),
-                    ));
-                }
-            }
-            if e.model.trim().is_empty() {
-                return Err(bad(
-                    "embeddings.model",
-                    "is empty; name the embedding model (e.g. \"nomic-embed-text\")".into(),
-                ));
-            }
-        }
-        if !e
-            .api_key_env
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || e.api_key_env.is_empty()
-        {
-            return Err(bad(
-                "embeddings.api_key_env",
-                format!(
-                    "{:?} is not an environment variable name (letters, digits, _)",
-                    e.api_key_env
-                ),
-            ));
-        }
-        match parse_duration(&e.timeout) {
-            Some(d) if !d.is_zero() => {}
-            _ => {
-                return Err(bad(
-                    "embeddings.timeout",
-                    format!("{:?} is not a duration (e.g. \"10s\")", e.timeout),
-                ));
-            }
-        }
-        check_log_level(&self.log.level).map_err(|m| bad("log.level", m))?;
-        check_http(&self.http).map_err(|(key, m)| bad(key, m))?;
-        if !self.database.url.starts_with("sqlite:")
-            && !crate::store::postgres::is_postgres_url(&self.database.url)
-        {
-            return Err(bad(
-                "database.url",
-                "must be a sqlite:// URL (e.g. \"sqlite://podbrief.db\") or a postgres:// URL \
-                 (e.g. \"postgres://podbrief@localhost/podbrief\")"
-                    .into(),
-            ));
-        }
-        if !(1..=100).contains(&self.database.max_connections) {
-            return Err(bad(
-                "database.max_connections",
-                format!("{} is out of range 1..=100", self.database.max_connections),
-            ));
         }
         for (i, feed) in self.ingest.feeds.iter().enumerate() {
             if feed.trim().is_empty() {
-                return Err(bad(&format!("ingest.feeds[{i}]"), "is empty".into()));
-            }
-        }
-        if self.telegram.enabled {
-            if self.telegram.mode == TelegramMode::Webhook
-                && (self.http.listen.is_empty() || self.http.public_url.is_empty())
-            {
-                return Err(bad(
-                    "telegram.mode",
-                    "\"webhook\" needs http.listen and http.public_url".into(),
-                ));
-            }
-            if url::Url::parse(&self.telegram.api_url).is_err() {
-                return Err(bad(
-                    "telegram.api_url",
-                    format!("{:?} is not a URL", self.telegram.api_url),
-                ));
-            }
-        }
-        for (key, n) in [
-            ("telegram.per_second", self.telegram.per_second),
-            (
-                "telegram.per_chat_per_second",
-                self.telegram.per_chat_per_second,
-            ),
-            (
-                "telegram.per_group_per_minute",
-                self.telegram.per_group_per_minute,
-            ),
-            ("discord.per_second", self.discord.per_second),
-        ] {
-            if !(1..=1_000_000).contains(&n) {
-                return Err(bad(key, format!("{n} is out of range 1..=1000000")));
-            }
-        }
-        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            return Err(bad(
-                "http.listen",
-                format!(
-                    "{:?} is not an address such as \"127.0.0.1:8080\"",
-                    self.http.listen
-                ),
-            ));
-        }
-        if !self.http.public_url.is_empty() && url::Url::parse(&self.http.public_url).is_err() {
-            return Err(bad(
-                "http.public_url",
-                format!("{:?} is not a URL", self.http.public_url),
-            ));
-        }
-        self.validate_discord(path)?;
-        self.validate_llm(path)?;
-        self.validate_stt(path)?;
-        for (key, var) in [
-            ("telegram.token_env", &self.telegram.token_env),
-            ("discord.token_env", &self.discord.token_env),
-            ("llm.api_key_env", &self.llm.api_key_env),
-        ] {
-            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(bad(
-                    key,
-                    format!("{var:?} is not an environment variable name (letters, digits, _)"),
-                ));
+                return Err(problem(&format!("ingest.feeds[{i}]"), "is empty".into()));
             }
         }
         Ok(())
     }
 
-    fn validate_discord(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key: key.into(),
-            message,
-        };
+    /// The database URL, the server's addresses, the endpoints' URLs, and Telegram's webhook
+    /// needing the server.
+    fn check_addresses(&self) -> Result<(), Problem> {
+        let e = &self.embeddings;
+        if !e.base_url.is_empty() {
+            http_url(&e.base_url).map_err(|m| problem("embeddings.base_url", m))?;
+            if e.model.trim().is_empty() {
+                let m = "is empty; name the embedding model (e.g. \"nomic-embed-text\")";
+                return Err(problem("embeddings.model", m.into()));
+            }
+        }
+        let db = &self.database.url;
+        if !db.starts_with("sqlite:") && !crate::store::postgres::is_postgres_url(db) {
+            let m = "must be a sqlite:// URL (e.g. \"sqlite://podbrief.db\") or a postgres:// URL \
+                     (e.g. \"postgres://podbrief@localhost/podbrief\")";
+            return Err(problem("database.url", m.into()));
+        }
+        let (t, h) = (&self.telegram, &self.http);
+        if t.enabled {
+            if t.mode == TelegramMode::Webhook && (h.listen.is_empty() || h.public_url.is_empty()) {
+                let m = "\"webhook\" needs http.listen and http.public_url";
+                return Err(problem("telegram.mode", m.into()));
+            }
+            if url::Url::parse(&t.api_url).is_err() {
+                let m = format!("{:?} is not a URL", t.api_url);
+                return Err(problem("telegram.api_url", m));
+            }
+        }
+        if !h.listen.is_empty() && h.listen.parse::<std::net::SocketAddr>().is_err() {
+            let m = format!(
+                "{:?} is not an address such as \"127.0.0.1:8080\"",
+                h.listen
+            );
+            return Err(problem("http.listen", m));
+        }
+        if !h.public_url.is_empty() && url::Url::parse(&h.public_url).is_err() {
+            let m = format!("{:?} is not a URL", h.public_url);
+            return Err(problem("http.public_url", m));
+        }
+        Ok(())
+    }
+
+    /// `[discord]`, and interactions mode needing the key and the server.
+    fn check_discord(&self) -> Result<(), Problem> {
         let d = &self.discord;
         let key = d.public_key.trim();
         if !key.is_empty() && (key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit())) {
-            return Err(bad(
-                "discord.public_key",
-                "must be the application's public key: 64 hex digits (Developer Portal, General Information)".into(),
-            ));
+            let m = "must be the application's public key: 64 hex digits (Developer Portal, General Information)";
+            return Err(problem("discord.public_key", m.into()));
         }
         for (i, g) in d.guilds.iter().enumerate() {
             if !matches!(g.trim().parse::<u64>(), Ok(n) if n > 0) {
-                return Err(bad(
-                    &format!("discord.guilds[{i}]"),
-                    format!("{g:?} is not a guild id (a number such as \"290926798626357999\")"),
-                ));
+                let m =
+                    format!("{g:?} is not a guild id (a number such as \"290926798626357999\")");
+                return Err(problem(&format!("discord.guilds[{i}]"), m));
             }
         }
         let proxy = d.proxy.trim();
-        if !proxy.is_empty()
-            && !url::Url::parse(proxy).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-        {
-            return Err(bad(
-                "discord.proxy",
-                format!("{proxy:?} is not an http(s) URL such as \"http://127.0.0.1:3000\""),
-            ));
+        if !proxy.is_empty() && http_url(proxy).is_err() {
+            let m = format!("{proxy:?} is not an http(s) URL such as \"http://127.0.0.1:3000\"");
+            return Err(problem("discord.proxy", m));
         }
-        d.shard_range().map_err(|e| bad("discord.shards", e))?;
+        d.shard_range().map_err(|e| problem("discord.shards", e))?;
         if d.enabled && d.mode == DiscordMode::Interactions {
             if key.is_empty() {
-                return Err(bad(
-                    "discord.public_key",
-                    "\"interactions\" mode needs the application's public key (64 hex digits)"
-                        .into(),
-                ));
+                let m = "\"interactions\" mode needs the application's public key (64 hex digits)";
+                return Err(problem("discord.public_key", m.into()));
             }
             if self.http.listen.is_empty() {
-                return Err(bad(
-                    "discord.mode",
-                    "\"interactions\" needs http.listen (Discord POSTs to /discord/interactions)"
-                        .into(),
-                ));
+                let m =
+                    "\"interactions\" needs http.listen (Discord POSTs to /discord/interactions)";
+                return Err(problem("discord.mode", m.into()));
             }
         }
         Ok(())
     }
 
-    /// The `[stt]` section.
-    fn validate_stt(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key: key.into(),
-            message,
-        };
-        let s = &self.stt;
-        if !s.base_url.is_empty() {
-            if !url::Url::parse(&s.base_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                return Err(bad(
-                    "stt.base_url",
-                    format!(
-                        "{:?} is not an http(s) URL such as \"http://127.0.0.1:8080\"",
-                        s.base_url
-                    ),
+    /// `[llm]`, and `extract.engine = "llm"` needing it.
+    fn check_llm(&self) -> Result<(), Problem> {
+        let l = &self.llm;
+        if !l.base_url.is_empty() {
+            http_url(&l.base_url).map_err(|_| {
+                let m = format!(
+                    "{:?} is not an http(s) URL such as \"http://127.0.0.1:11434/v1\"",
+                    l.base_url
+                );
+                problem("llm.base_url", m)
+            })?;
+            if l.model.trim().is_empty() {
+                return Err(problem(
+                    "llm.model",
+                    "is empty; name the model to use".into(),
                 ));
             }
+        }
+        if self.extract.engine == Engine::Llm && l.base_url.is_empty() {
+            let m = "\"llm\" needs llm.base_url and llm.model";
+            return Err(problem("extract.engine", m.into()));
+        }
+        Ok(())
+    }
+
+    /// `[stt]`.
+    fn check_stt(&self) -> Result<(), Problem> {
+        let s = &self.stt;
+        if !s.base_url.is_empty() {
+            http_url(&s.base_url).map_err(|_| {
+                let m = format!(
+                    "{:?} is not an http(s) URL such as \"http://127.0.0.1:8080\"",
+                    s.base_url
+                );
+                problem("stt.base_url", m)
+            })?;
             if s.model.trim().is_empty() {
-                return Err(bad(
-                    "stt.model",
-                    "is empty; name the speech-to-text model (e.g. \"whisper-1\")".into(),
-                ));
+                let m = "is empty; name the speech-to-text model (e.g. \"whisper-1\")";
+                return Err(problem("stt.model", m.into()));
             }
         }
         if !matches!(
             s.response_format.as_str(),
             "verbose_json" | "vtt" | "srt" | "json" | "text"
         ) {
-            return Err(bad(
-                "stt.response_format",
-                format!(
-                    "{:?} is not a format (allowed: \"verbose_json\", \"vtt\", \"srt\", \"json\", \"text\")",
-                    s.response_format
-                ),
-            ));
-        }
-        if s.api_key_env.is_empty()
-            || !s
-                .api_key_env
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(bad(
-                "stt.api_key_env",
-                format!(
-                    "{:?} is not an environment variable name (letters, digits, _)",
-                    s.api_key_env
-                ),
-            ));
-        }
-        if !(1..=4096).contains(&s.max_audio_mb) {
-            return Err(bad(
-                "stt.max_audio_mb",
-                format!("{} is out of range 1..=4096", s.max_audio_mb),
-            ));
-        }
-        if s.daily_budget_mb > 10_000_000 {
-            return Err(bad(
-                "stt.daily_budget_mb",
-                format!(
-                    "{} is out of range 0..=10000000 (0 = no limit)",
-                    s.daily_budget_mb
-                ),
-            ));
-        }
-        if parse_duration(&s.timeout).is_none_or(|d| d.is_zero()) {
-            return Err(bad(
-                "stt.timeout",
-                format!("{:?} is not a duration such as \"10m\"", s.timeout),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The `[llm]` section, and `extract.engine = "llm"` needing it.
-    fn validate_llm(&self, path: &Path) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key: key.into(),
-            message,
-        };
-        let l = &self.llm;
-        if !l.base_url.is_empty() {
-            match url::Url::parse(&l.base_url) {
-                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-                _ => {
-                    return Err(bad(
-                        "llm.base_url",
-                        format!(
-                            "{:?} is not an http(s) URL such as \"http://127.0.0.1:11434/v1\"",
-                            l.base_url
-                        ),
-                    ));
-                }
-            }
-            if l.model.trim().is_empty() {
-                return Err(bad("llm.model", "is empty; name the model to use".into()));
-            }
-        }
-        if self.extract.engine == "llm" && l.base_url.is_empty() {
-            return Err(bad(
-                "extract.engine",
-                "\"llm\" needs llm.base_url and llm.model".into(),
-            ));
-        }
-        if parse_duration(&l.timeout).is_none_or(|d| d.is_zero()) {
-            return Err(bad(
-                "llm.timeout",
-                format!("{:?} is not a duration such as \"60s\"", l.timeout),
-            ));
-        }
-        if l.max_retries > 10 {
-            return Err(bad(
-                "llm.max_retries",
-                format!("{} is out of range 0..=10", l.max_retries),
-            ));
-        }
-        if !(1_000..=1_000_000).contains(&l.chunk_chars) {
-            return Err(bad(
-                "llm.chunk_chars",
-                format!("{} is out of range 1000..=1000000", l.chunk_chars),
-            ));
+            let m = format!(
+                "{:?} is not a format (allowed: \"verbose_json\", \"vtt\", \"srt\", \"json\", \"text\")",
+                s.response_format
+            );
+            return Err(problem("stt.response_format", m));
         }
         Ok(())
     }
@@ -1120,11 +1093,6 @@ impl Config {
             Some(_) => None,
             None => secret_from_env(var),
         }
-    }
-
-    /// A duration setting that `validate` has checked.
-    pub fn duration(value: &str) -> Duration {
-        parse_duration(value).unwrap_or(Duration::from_secs(60))
     }
 
     /// The search index's directory, resolved against the config's directory; `None` keeps the
@@ -1216,21 +1184,25 @@ fn sqlite_url_in(url: &str, base: &Path) -> String {
     }
 }
 
-/// Checks the server's limits; the error names the key.
-fn check_http(h: &HttpConfig) -> Result<(), (&'static str, String)> {
-    if parse_duration(&h.header_timeout).is_none_or(|d| d.is_zero()) {
-        let m = format!("{:?} is not a duration (e.g. \"10s\")", h.header_timeout);
-        return Err(("http.header_timeout", m));
+/// A problem a check found: the dotted key and what is wrong.
+type Problem = (String, String);
+
+/// The problem at `key`.
+fn problem(key: &str, message: String) -> Problem {
+    (key.to_string(), message)
+}
+
+/// A count as the range checks read it.
+fn n(count: usize) -> u64 {
+    u64::try_from(count).unwrap_or(u64::MAX)
+}
+
+/// Checks an http(s) URL.
+fn http_url(s: &str) -> Result<(), String> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        _ => Err(format!("{s:?} is not an http(s) URL")),
     }
-    if h.max_connections > 100_000 {
-        let m = format!("{} is out of range 0..=100000", h.max_connections);
-        return Err(("http.max_connections", m));
-    }
-    if !(1..=65_536).contains(&h.max_body_kb) {
-        let m = format!("{} is out of range 1..=65536", h.max_body_kb);
-        return Err(("http.max_body_kb", m));
-    }
-    Ok(())
 }
 
 /// Checks a `log.level` filter: each comma-separated directive is a level (`trace`, `debug`,
@@ -1362,6 +1334,59 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("brief.lookback"), "{e}");
+    }
+
+    #[test]
+    fn typed_settings_are_read_at_load_and_name_their_key() {
+        let c = load(
+            "[delivery]\nlease = \"90s\"\n[brief]\ndefault_time = \"0 30 7 * * Mon-Fri\"\ndefault_timezone = \"Europe/Paris\"\n[extract]\nengine = \"extractive\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.delivery.lease.get(), Duration::from_secs(90));
+        assert_eq!(c.delivery.lease.to_string(), "90s");
+        assert_eq!(c.brief.default_time.as_str(), "0 30 7 * * Mon-Fri");
+        assert_eq!(c.brief.default_timezone.as_str(), "Europe/Paris");
+        assert_eq!(c.extract.engine, Engine::Extractive);
+        let d = Config::default();
+        assert_eq!(d.brief.lookback.get(), Duration::from_secs(7 * 86_400));
+        assert_eq!(d.brief.default_time.as_str(), "08:00");
+        for (toml, key, says) in [
+            (
+                "[delivery]\nlease = \"ten minutes\"\n",
+                "delivery.lease",
+                "is not a duration",
+            ),
+            (
+                "[ingest]\ntimeout = \"0s\"\n",
+                "ingest.timeout",
+                "is not a duration",
+            ),
+            (
+                "[llm]\ntimeout = \"99999999d\"\n",
+                "llm.timeout",
+                "at most 100 years",
+            ),
+            (
+                "[extract]\nengine = \"gpt\"\n",
+                "extract.engine",
+                "is not an engine",
+            ),
+            (
+                "[brief]\ndefault_time = \"8am\"\n",
+                "brief.default_time",
+                "is not a time of day",
+            ),
+        ] {
+            let e = load(toml).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("config file bot.toml: {key}: ")) && e.contains(says),
+                "{toml}: {e}"
+            );
+        }
+        let e = load("[brief]\nsize = \"five\"\n").unwrap_err().to_string();
+        assert!(e.contains("brief.size"), "{e}");
+        let e = load("[brief\n").unwrap_err().to_string();
+        assert!(e.contains("TOML parse error"), "{e}");
     }
 
     #[test]

@@ -342,7 +342,7 @@ async fn feeds(config: &Config) -> Vec<Check> {
             "none in ingest.feeds (feeds added with `podbrief feeds add` are not checked)",
         )];
     }
-    let timeout = Config::duration(&config.ingest.timeout);
+    let timeout = config.ingest.timeout.get();
     let client = reqwest::Client::builder()
         .user_agent(concat!("podbrief/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)

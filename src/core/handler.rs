@@ -15,7 +15,7 @@ use crate::core::model::{
     Card, ChatRef, InsightId, InsightView, Platform, Reply, Subscription, SubscriptionId,
 };
 use crate::core::ports::{FeedAdmin, FeedAdminError, Lookup};
-use crate::core::schedule::{Schedule, parse_timezone};
+use crate::core::schedule::{Schedule, Zone, parse_timezone};
 use crate::store::{NewSubscription, Store, StoreError};
 
 /// The settings the core needs (built from the config in `app.rs`).
@@ -23,10 +23,10 @@ use crate::store::{NewSubscription, Store, StoreError};
 pub struct Settings {
     /// Default insights per brief.
     pub size: u8,
-    /// Default time of day.
-    pub default_time: String,
+    /// Default time of day (or cron expression).
+    pub default_time: Schedule,
     /// Default timezone.
-    pub default_timezone: String,
+    pub default_timezone: Zone,
     /// How far back episodes enter a brief.
     pub lookback: chrono::Duration,
     /// Freshness half-life in days.
@@ -349,10 +349,10 @@ impl Core {
         let existing = self.store.subscription(&ctx.chat).await?;
         let schedule_text = time
             .or_else(|| existing.as_ref().map(|s| s.schedule.clone()))
-            .unwrap_or_else(|| self.settings.default_time.clone());
+            .unwrap_or_else(|| self.settings.default_time.to_string());
         let tz_name = timezone
             .or_else(|| existing.as_ref().map(|s| s.timezone.clone()))
-            .unwrap_or_else(|| self.settings.default_timezone.clone());
+            .unwrap_or_else(|| self.settings.default_timezone.to_string());
         let (schedule, tz) = match (Schedule::parse(&schedule_text), parse_timezone(&tz_name)) {
             (Ok(s), Ok(tz)) => (s, tz),
             (Err(e), _) => return Ok(Reply::text(e.to_string())),

@@ -28,9 +28,16 @@ pub enum ScheduleError {
     BadTimezone(String),
 }
 
-/// A parsed schedule.
+/// A parsed schedule, keeping the text it was read from (what the store keeps and chats show).
 #[derive(Debug, Clone)]
-pub enum Schedule {
+pub struct Schedule {
+    text: String,
+    rule: Rule,
+}
+
+/// What a schedule means.
+#[derive(Debug, Clone)]
+enum Rule {
     /// Every day at this local time.
     Daily(NaiveTime),
     /// A 6- or 7-field cron expression (seconds first), evaluated on local wall-clock time.
@@ -41,23 +48,46 @@ impl Schedule {
     /// Parses `HH:MM` (or `H:MM`) or a cron expression.
     pub fn parse(s: &str) -> Result<Schedule, ScheduleError> {
         let s = s.trim();
-        if let Some(t) = parse_hhmm(s) {
-            return Ok(Schedule::Daily(t));
-        }
         let fields = s.split_whitespace().count();
-        if (6..=7).contains(&fields)
+        let rule = if let Some(t) = parse_hhmm(s) {
+            Rule::Daily(t)
+        } else if (6..=7).contains(&fields)
             && let Ok(c) = cron::Schedule::from_str(s)
         {
-            return Ok(Schedule::Cron(Box::new(c)));
+            Rule::Cron(Box::new(c))
+        } else {
+            return Err(ScheduleError::BadSchedule(s.to_string()));
+        };
+        Ok(Schedule {
+            text: s.to_string(),
+            rule,
+        })
+    }
+
+    /// Every day at `hour:minute` (a time of day that does not exist is midnight).
+    pub fn daily(hour: u32, minute: u32) -> Schedule {
+        let t = NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default();
+        Schedule {
+            text: t.format("%H:%M").to_string(),
+            rule: Rule::Daily(t),
         }
-        Err(ScheduleError::BadSchedule(s.to_string()))
+    }
+
+    /// The schedule as written (trimmed): `HH:MM` or the cron expression.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it is one time every day (rather than a cron expression).
+    pub fn is_daily(&self) -> bool {
+        matches!(self.rule, Rule::Daily(_))
     }
 
     /// The first occurrence strictly after `after`, in `tz`.
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         let local_after = after.with_timezone(&tz).naive_local();
-        match self {
-            Schedule::Daily(t) => {
+        match &self.rule {
+            Rule::Daily(t) => {
                 // Look from the day before (an instant resolved across a gap can land on a
                 // later local day) up to a few days on.
                 let start = local_after.date().pred_opt()?;
@@ -66,7 +96,7 @@ impl Schedule {
                     .map(|date: NaiveDate| resolve_local(tz, date.and_time(*t)))
                     .find(|at| *at > after)
             }
-            Schedule::Cron(c) => {
+            Rule::Cron(c) => {
                 // Naive local times in order, as if the wall clock were UTC.
                 let from = Utc.from_utc_datetime(&(local_after - Duration::hours(4)));
                 c.after(&from)
@@ -75,6 +105,64 @@ impl Schedule {
                     .find(|at| *at > after)
             }
         }
+    }
+}
+
+impl FromStr for Schedule {
+    type Err = ScheduleError;
+
+    fn from_str(s: &str) -> Result<Schedule, ScheduleError> {
+        Schedule::parse(s)
+    }
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Schedule) -> bool {
+        self.text == other.text
+    }
+}
+
+/// An IANA timezone, parsed; shown (and stored) by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(pub Tz);
+
+impl Zone {
+    /// Coordinated Universal Time.
+    pub const UTC: Zone = Zone(Tz::UTC);
+
+    /// Parses an IANA timezone name.
+    pub fn parse(s: &str) -> Result<Zone, ScheduleError> {
+        parse_timezone(s).map(Zone)
+    }
+
+    /// The zone's IANA name.
+    pub fn as_str(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The zone, for chrono.
+    pub fn tz(&self) -> Tz {
+        self.0
+    }
+}
+
+impl FromStr for Zone {
+    type Err = ScheduleError;
+
+    fn from_str(s: &str) -> Result<Zone, ScheduleError> {
+        Zone::parse(s)
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -410,177 +410,199 @@ struct OpenSoundbite {
 fn scan_items(bytes: &[u8]) -> Vec<RawItem> {
     let mut reader = Reader::from_reader(bytes);
     reader.config_mut().check_end_names = false;
-    let mut items = Vec::new();
-    let mut current: Option<RawItem> = None;
-    let mut depth_in_item = 0usize;
-    let mut in_guid = false;
-    let mut bite: Option<OpenSoundbite> = None;
-    // Prefixes bound to the Podlove namespace ("psc" also when undeclared), and how deep inside
-    // an element declaring it as the default namespace the reader is (0: not inside one).
-    let mut podlove_prefixes: Vec<String> = vec!["psc".into()];
-    let mut podlove_default_depth = 0usize;
+    let mut scan = ItemScan::default();
     let mut buf = Vec::new();
     while let Ok(event) = reader.read_event_into(&mut buf) {
         match event {
             Event::Eof => break,
-            Event::Start(ref s) | Event::Empty(ref s) => {
-                let is_empty = matches!(event, Event::Empty(_));
-                let attr = |k: &str| {
-                    s.attributes()
-                        .flatten()
-                        .find(|a| a.key.as_ref() == k)
-                        .and_then(|a| {
-                            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                .ok()
-                                .map(|v| v.trim().to_string())
-                        })
-                };
-                // Namespace declarations for Podlove chapters, wherever they are made.
-                let mut declares_default = false;
-                for a in s.attributes().flatten() {
-                    let key: &str = a.key.as_ref();
-                    if key.starts_with("xmlns") && a.value.trim() == PODLOVE_NS {
-                        match key.strip_prefix("xmlns:") {
-                            Some(p) => podlove_prefixes.push(p.to_string()),
-                            None => declares_default = key == "xmlns",
-                        }
-                    }
-                }
-                if !is_empty && (declares_default || podlove_default_depth > 0) {
-                    podlove_default_depth += 1;
-                }
-                let name = s.name();
-                let local = name.local_name();
-                let qname: &str = name.as_ref();
-                let prefix = qname.split_once(':').map(|(p, _)| p);
-                if current.is_none() && (local.as_ref() == "item" || local.as_ref() == "entry") {
-                    if !is_empty {
-                        current = Some(RawItem::default());
-                        depth_in_item = 0;
-                    }
-                } else if let Some(item) = current.as_mut() {
-                    if !is_empty {
-                        depth_in_item += 1;
-                    }
-                    if depth_in_item == 1 && (qname == "guid" || qname == "id") && !is_empty {
-                        in_guid = true;
-                    }
-                    let media_type = attr("type").unwrap_or_default();
-                    let playable = media_type.is_empty()
-                        || media_type.starts_with("audio")
-                        || media_type.starts_with("video");
-                    let enclosure = qname == "enclosure"
-                        || (qname.ends_with(":content") && depth_in_item == usize::from(!is_empty));
-                    if enclosure && playable && item.enclosure.is_none() {
-                        item.enclosure = attr("url").filter(|u| !u.is_empty());
-                    }
-                    let podcast_ns = qname.starts_with("podcast");
-                    let local: &str = local.as_ref();
-                    match local {
-                        "transcript" if podcast_ns => {
-                            if let Some(url) = attr("url").filter(|u| !u.is_empty()) {
-                                item.transcripts.push(TranscriptLink {
-                                    url,
-                                    kind: attr("type"),
-                                    language: attr("language"),
-                                });
-                            }
-                        }
-                        "chapters" if podcast_ns && item.marks.chapters_url.is_none() => {
-                            item.marks.chapters_url = attr("url").filter(|u| !u.is_empty());
-                        }
-                        "soundbite" if podcast_ns => {
-                            let open = OpenSoundbite {
-                                start: attr("startTime"),
-                                duration: attr("duration"),
-                                text: String::new(),
-                            };
-                            if is_empty {
-                                push_soundbite(item, open);
-                            } else {
-                                bite = Some(open);
-                            }
-                        }
-                        "chapter"
-                            if match prefix {
-                                Some(p) => podlove_prefixes.iter().any(|x| x == p),
-                                None => podlove_default_depth > 0,
-                            } =>
-                        {
-                            if item.marks.chapters.len() < MAX_CHAPTERS
-                                && let Some(c) = podlove_chapter(
-                                    attr("start").as_deref(),
-                                    attr("title").as_deref(),
-                                )
-                            {
-                                item.marks.chapters.push(c);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Event::Text(t) if in_guid => {
-                if let Some(item) = current.as_mut() {
-                    let raw = t.xml10_content();
-                    let text = quick_xml::escape::unescape(&raw)
-                        .map(|c| c.into_owned())
-                        .unwrap_or_else(|_| raw.into_owned());
-                    item.guid
-                        .get_or_insert_with(String::new)
-                        .push_str(text.trim());
-                }
-            }
-            Event::CData(t) if in_guid => {
-                if let Some(item) = current.as_mut() {
-                    item.guid
-                        .get_or_insert_with(String::new)
-                        .push_str(t.xml10_content().trim());
-                }
-            }
-            Event::Text(t) if bite.is_some() => {
-                if let Some(b) = bite.as_mut() {
-                    b.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::CData(t) if bite.is_some() => {
-                if let Some(b) = bite.as_mut() {
-                    b.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) if bite.is_some() => {
-                if let Some(b) = bite.as_mut() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => b.text.push(c),
-                        _ => b.text.push_str(
-                            quick_xml::escape::resolve_predefined_entity(&r).unwrap_or(""),
-                        ),
-                    }
-                }
-            }
-            Event::End(e) => {
-                podlove_default_depth = podlove_default_depth.saturating_sub(1);
-                let name = e.name();
-                let local = name.local_name();
-                if current.is_some()
-                    && depth_in_item == 0
-                    && (local.as_ref() == "item" || local.as_ref() == "entry")
-                {
-                    items.extend(current.take());
-                    bite = None;
-                } else if let Some(item) = current.as_mut() {
-                    depth_in_item = depth_in_item.saturating_sub(1);
-                    in_guid = false;
-                    if let Some(open) = bite.take() {
-                        push_soundbite(item, open);
-                    }
-                }
-            }
+            Event::Start(ref s) => scan.start(s, false),
+            Event::Empty(ref s) => scan.start(s, true),
+            Event::Text(t) => scan.text(&t.xml10_content(), true),
+            Event::CData(t) => scan.text(&t.xml10_content(), false),
+            Event::GeneralRef(r) => scan.reference(&r),
+            Event::End(e) => scan.end(e.name().local_name().as_ref()),
             _ => {}
         }
         buf.clear();
     }
-    items
+    scan.items
+}
+
+/// The raw pass's state between events.
+struct ItemScan {
+    items: Vec<RawItem>,
+    current: Option<RawItem>,
+    depth_in_item: usize,
+    in_guid: bool,
+    bite: Option<OpenSoundbite>,
+    /// Prefixes bound to the Podlove namespace ("psc" also when undeclared).
+    podlove_prefixes: Vec<String>,
+    /// How deep inside an element declaring Podlove as the default namespace the reader is (0:
+    /// not inside one).
+    podlove_default_depth: usize,
+}
+
+impl Default for ItemScan {
+    fn default() -> Self {
+        ItemScan {
+            items: Vec::new(),
+            current: None,
+            depth_in_item: 0,
+            in_guid: false,
+            bite: None,
+            podlove_prefixes: vec!["psc".into()],
+            podlove_default_depth: 0,
+        }
+    }
+}
+
+/// Whether an element name opens an episode.
+fn is_item(local: &str) -> bool {
+    local == "item" || local == "entry"
+}
+
+impl ItemScan {
+    /// A start (or empty) element.
+    fn start(&mut self, s: &quick_xml::events::BytesStart<'_>, is_empty: bool) {
+        let attr = |k: &str| {
+            s.attributes()
+                .flatten()
+                .find(|a| a.key.as_ref() == k)
+                .and_then(|a| {
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .ok()
+                        .map(|v| v.trim().to_string())
+                })
+        };
+        // Namespace declarations for Podlove chapters, wherever they are made.
+        let mut declares_default = false;
+        for a in s.attributes().flatten() {
+            let key: &str = a.key.as_ref();
+            if key.starts_with("xmlns") && a.value.trim() == PODLOVE_NS {
+                match key.strip_prefix("xmlns:") {
+                    Some(p) => self.podlove_prefixes.push(p.to_string()),
+                    None => declares_default = key == "xmlns",
+                }
+            }
+        }
+        if !is_empty && (declares_default || self.podlove_default_depth > 0) {
+            self.podlove_default_depth += 1;
+        }
+        let name = s.name();
+        let qname: &str = name.as_ref();
+        if self.current.is_none() && is_item(name.local_name().as_ref()) {
+            if !is_empty {
+                self.current = Some(RawItem::default());
+                self.depth_in_item = 0;
+            }
+            return;
+        }
+        let Some(item) = self.current.as_mut() else {
+            return;
+        };
+        if !is_empty {
+            self.depth_in_item += 1;
+        }
+        if self.depth_in_item == 1 && (qname == "guid" || qname == "id") && !is_empty {
+            self.in_guid = true;
+        }
+        let media_type = attr("type").unwrap_or_default();
+        let playable = media_type.is_empty()
+            || media_type.starts_with("audio")
+            || media_type.starts_with("video");
+        let enclosure = qname == "enclosure"
+            || (qname.ends_with(":content") && self.depth_in_item == usize::from(!is_empty));
+        if enclosure && playable && item.enclosure.is_none() {
+            item.enclosure = attr("url").filter(|u| !u.is_empty());
+        }
+        let podlove = match qname.split_once(':').map(|(p, _)| p) {
+            Some(p) => self.podlove_prefixes.iter().any(|x| x == p),
+            None => self.podlove_default_depth > 0,
+        };
+        let podcast_ns = qname.starts_with("podcast");
+        match name.local_name().as_ref() {
+            "transcript" if podcast_ns => {
+                if let Some(url) = attr("url").filter(|u| !u.is_empty()) {
+                    item.transcripts.push(TranscriptLink {
+                        url,
+                        kind: attr("type"),
+                        language: attr("language"),
+                    });
+                }
+            }
+            "chapters" if podcast_ns && item.marks.chapters_url.is_none() => {
+                item.marks.chapters_url = attr("url").filter(|u| !u.is_empty());
+            }
+            "soundbite" if podcast_ns => {
+                let open = OpenSoundbite {
+                    start: attr("startTime"),
+                    duration: attr("duration"),
+                    text: String::new(),
+                };
+                if is_empty {
+                    push_soundbite(item, open);
+                } else {
+                    self.bite = Some(open);
+                }
+            }
+            "chapter" if podlove => {
+                if item.marks.chapters.len() < MAX_CHAPTERS
+                    && let Some(c) =
+                        podlove_chapter(attr("start").as_deref(), attr("title").as_deref())
+                {
+                    item.marks.chapters.push(c);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Text or CDATA (`escaped`: text, whose entities a guid unescapes).
+    fn text(&mut self, raw: &str, escaped: bool) {
+        if self.in_guid {
+            if let Some(item) = self.current.as_mut() {
+                let text = if escaped {
+                    quick_xml::escape::unescape(raw)
+                        .map(|c| c.into_owned())
+                        .unwrap_or_else(|_| raw.to_string())
+                } else {
+                    raw.to_string()
+                };
+                item.guid
+                    .get_or_insert_with(String::new)
+                    .push_str(text.trim());
+            }
+        } else if let Some(b) = self.bite.as_mut() {
+            b.text.push_str(raw);
+        }
+    }
+
+    /// A character or entity reference (inside a soundbite's text).
+    fn reference(&mut self, r: &quick_xml::events::BytesRef<'_>) {
+        if let Some(b) = self.bite.as_mut() {
+            match r.resolve_char_ref() {
+                Ok(Some(c)) => b.text.push(c),
+                _ => b
+                    .text
+                    .push_str(quick_xml::escape::resolve_predefined_entity(r).unwrap_or("")),
+            }
+        }
+    }
+
+    /// An end element, by its local name.
+    fn end(&mut self, local: &str) {
+        self.podlove_default_depth = self.podlove_default_depth.saturating_sub(1);
+        if self.current.is_some() && self.depth_in_item == 0 && is_item(local) {
+            self.items.extend(self.current.take());
+            self.bite = None;
+        } else if let Some(item) = self.current.as_mut() {
+            self.depth_in_item = self.depth_in_item.saturating_sub(1);
+            self.in_guid = false;
+            if let Some(open) = self.bite.take() {
+                push_soundbite(item, open);
+            }
+        }
+    }
 }
 
 fn push_soundbite(item: &mut RawItem, open: OpenSoundbite) {

@@ -329,74 +329,14 @@ impl Ingestor {
     async fn ingest(&self, sources: &[String], due_only: bool, progress: bool) -> IngestReport {
         let mut report = IngestReport::default();
         let now = self.clock.now();
-        let known = self.store.feeds().await.unwrap_or_else(|e| {
-            warn!(error = %e, "cannot list feeds");
-            Vec::new()
-        });
-        let known = self.adopt_relative_paths(sources, known).await;
-        let mut feeds: Vec<String> = sources.to_vec();
-        for f in &known {
-            if !feeds.contains(&f.feed_url) {
-                feeds.push(f.feed_url.clone());
-            }
-        }
-        feeds.retain(|url| match known.iter().find(|f| &f.feed_url == url) {
-            Some(f) if f.disabled_reason.is_some() => {
-                report.feeds_disabled += 1;
-                false
-            }
-            Some(f) if due_only => f.next_poll_at.is_none_or(|t| t <= now),
-            _ => true,
-        });
+        let mut feeds = self
+            .feeds_to_poll(sources, due_only, now, &mut report)
+            .await;
         if due_only {
-            // Several instances on one database: each due feed is polled by the one that claims
-            // it (the claim holds it for a while; the poll's outcome then sets the next time).
-            let lease = now + chrono::Duration::minutes(10);
-            let mut claimed = Vec::with_capacity(feeds.len());
-            for url in feeds {
-                let got = match self.store.add_feed(&url, now).await {
-                    Ok(_) => self.store.claim_feed(&url, now, lease).await,
-                    Err(e) => Err(e),
-                };
-                match got {
-                    Ok(true) => claimed.push(url),
-                    Ok(false) => {}
-                    Err(e) => warn!(feed = %url, error = %e, "cannot claim the feed for polling"),
-                }
-            }
-            feeds = claimed;
+            feeds = self.claim_feeds(feeds, now).await;
         }
         let progress = progress::Progress::new(progress);
-        let bar = progress.phase("feeds", feeds.len() as u64);
-        let hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = feeds
-            .iter()
-            .map(|f| {
-                (
-                    host_of(f),
-                    Arc::new(tokio::sync::Semaphore::new(self.policy.per_host.max(1))),
-                )
-            })
-            .collect();
-        let results: Vec<(String, Result<usize, IngestError>)> =
-            futures::stream::iter(feeds.iter().cloned())
-                .map(|src| {
-                    let slot = hosts.get(&host_of(&src)).cloned();
-                    let from_config = sources.contains(&src);
-                    async move {
-                        let _permit = match &slot {
-                            Some(s) => s.acquire().await.ok(),
-                            None => None,
-                        };
-                        let r = self.poll_feed_recorded(&src, from_config).await;
-                        (src, r)
-                    }
-                })
-                .buffer_unordered(self.policy.concurrency.max(1))
-                .inspect(|_| bar.inc())
-                .collect()
-                .await;
-        bar.finish();
-        for (src, r) in results {
+        for (src, r) in self.poll_feeds(sources, &feeds, &progress).await {
             self.metrics.feed_polled(r.is_ok());
             match r {
                 Ok(new) => {
@@ -420,6 +360,99 @@ impl Ingestor {
             "ingest finished"
         );
         report
+    }
+
+    /// The configured feeds and the ones added since, less the disabled ones (counted in
+    /// `report`) and, when `due_only`, the ones not due yet.
+    async fn feeds_to_poll(
+        &self,
+        sources: &[String],
+        due_only: bool,
+        now: chrono::DateTime<chrono::Utc>,
+        report: &mut IngestReport,
+    ) -> Vec<String> {
+        let known = self.store.feeds().await.unwrap_or_else(|e| {
+            warn!(error = %e, "cannot list feeds");
+            Vec::new()
+        });
+        let known = self.adopt_relative_paths(sources, known).await;
+        let mut feeds: Vec<String> = sources.to_vec();
+        for f in &known {
+            if !feeds.contains(&f.feed_url) {
+                feeds.push(f.feed_url.clone());
+            }
+        }
+        feeds.retain(|url| match known.iter().find(|f| &f.feed_url == url) {
+            Some(f) if f.disabled_reason.is_some() => {
+                report.feeds_disabled += 1;
+                false
+            }
+            Some(f) if due_only => f.next_poll_at.is_none_or(|t| t <= now),
+            _ => true,
+        });
+        feeds
+    }
+
+    /// The feeds this instance claims for polling. Several instances on one database: each
+    /// due feed is polled by the one that claims it (the claim holds it for a while; the poll's
+    /// outcome then sets the next time).
+    async fn claim_feeds(
+        &self,
+        feeds: Vec<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<String> {
+        let lease = now + chrono::Duration::minutes(10);
+        let mut claimed = Vec::with_capacity(feeds.len());
+        for url in feeds {
+            let got = match self.store.add_feed(&url, now).await {
+                Ok(_) => self.store.claim_feed(&url, now, lease).await,
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(true) => claimed.push(url),
+                Ok(false) => {}
+                Err(e) => warn!(feed = %url, error = %e, "cannot claim the feed for polling"),
+            }
+        }
+        claimed
+    }
+
+    /// Polls `feeds`, `policy.concurrency` at once and `policy.per_host` at once per host.
+    async fn poll_feeds(
+        &self,
+        sources: &[String],
+        feeds: &[String],
+        progress: &progress::Progress,
+    ) -> Vec<(String, Result<usize, IngestError>)> {
+        let bar = progress.phase("feeds", feeds.len() as u64);
+        let hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = feeds
+            .iter()
+            .map(|f| {
+                (
+                    host_of(f),
+                    Arc::new(tokio::sync::Semaphore::new(self.policy.per_host.max(1))),
+                )
+            })
+            .collect();
+        let results = futures::stream::iter(feeds.iter().cloned())
+            .map(|src| {
+                let slot = hosts.get(&host_of(&src)).cloned();
+                let from_config = sources.contains(&src);
+                async move {
+                    let _permit = match &slot {
+                        Some(s) => s.acquire().await.ok(),
+                        None => None,
+                    };
+                    let r = self.poll_feed_recorded(&src, from_config).await;
+                    (src, r)
+                }
+            })
+            .buffer_unordered(self.policy.concurrency.max(1))
+            .inspect(|_| bar.inc())
+            .collect()
+            .await;
+        bar.finish();
+        results
     }
 
     /// Feeds an older podbrief stored as paths relative to the working directory take the

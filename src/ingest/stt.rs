@@ -83,7 +83,7 @@ impl SttSettings {
             response_format: s.response_format.clone(),
             max_audio_bytes: s.max_audio_mb.saturating_mul(MB),
             daily_budget_bytes: s.daily_budget_mb.saturating_mul(MB),
-            timeout: Config::duration(&s.timeout),
+            timeout: s.timeout.get(),
             allow_private: s.allow_private,
             dir,
         })

@@ -80,7 +80,7 @@ pub async fn open_for(
             &e.base_url,
             &e.model,
             config.secret(&e.api_key_env),
-            crate::config::Config::duration(&e.timeout),
+            e.timeout.get(),
         )
         .context("embeddings.base_url")?;
         index

@@ -42,7 +42,7 @@ impl Limits {
             n => n as usize,
         };
         Limits {
-            header_timeout: crate::config::Config::duration(&http.header_timeout),
+            header_timeout: http.header_timeout.get(),
             max_connections,
         }
     }

@@ -96,7 +96,7 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         }
         DiscordMode::Interactions => {
             let verifier = interactions::verifier(&dc.public_key)?;
-            let max_age = Config::duration(&dc.interaction_max_age);
+            let max_age = dc.interaction_max_age.get();
             let routes = interactions::routes(handler, verifier, max_age);
             (Some(routes), Vec::new())
         }
