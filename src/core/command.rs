@@ -96,33 +96,201 @@ pub struct ParseContext<'a> {
     pub plain_text_is_lookup: bool,
 }
 
-/// Usage lines, one per command, shown by `/help`.
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("/top", "today's top insights"),
-    (
-        "/related <words>",
-        "insights related to something (or just write \"related to <words>\")",
-    ),
-    ("/more <id>", "more insights like insight <id>"),
-    ("/subscribe [HH:MM] [Area/City]", "get the daily brief here"),
-    ("/unsubscribe", "stop the daily brief"),
-    ("/settings", "this chat's subscription"),
-    ("/time HH:MM [Area/City]", "change when the brief comes"),
-    ("/size N", "insights per brief (1-10)"),
-    (
-        "/topics ai, chips, -crypto",
-        "prefer or exclude topics (/topics clear to reset)",
-    ),
-    ("/feeds [add|remove URL]", "the feed list (operators only)"),
-    ("/help", "this list"),
+/// Which command a catalogue entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandId {
+    /// `/subscribe`.
+    Subscribe,
+    /// `/unsubscribe`.
+    Unsubscribe,
+    /// `/settings`.
+    Settings,
+    /// `/time`.
+    Time,
+    /// `/size`.
+    Size,
+    /// `/topics`.
+    Topics,
+    /// `/top`.
+    Top,
+    /// `/related`.
+    Related,
+    /// `/more`.
+    More,
+    /// `/feeds`.
+    Feeds,
+    /// `/help`.
+    Help,
+    /// `/start`.
+    Start,
+}
+
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Anyone in the chat.
+    Anyone,
+    /// Whoever may change the chat's subscription: its admins in a group or server, anyone in a
+    /// private chat. (`/topics` without arguments only shows them, to anyone.)
+    ChatAdmins,
+    /// podbrief's operators (`ingest.operators`).
+    Operators,
+}
+
+/// One chat command: what it is called, how it is used, who may run it and where it is offered.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Which command.
+    pub id: CommandId,
+    /// Its name, without the slash.
+    pub name: &'static str,
+    /// Other names it answers to.
+    pub aliases: &'static [&'static str],
+    /// Its arguments as `/help` shows them (empty: none).
+    pub args: &'static str,
+    /// What it does, in a few words: `/help`, Telegram's menu, Discord's description.
+    pub about: &'static str,
+    /// What `/help` adds after `about`.
+    pub help_note: &'static str,
+    /// The usage line of a usage error.
+    pub usage: &'static str,
+    /// Who may run it.
+    pub who: Who,
+    /// Whether `/help` lists it.
+    pub in_help: bool,
+    /// Whether Telegram's command menu offers it.
+    pub in_menu: bool,
+    /// Whether it is registered as a Discord slash command.
+    pub slash: bool,
+}
+
+impl CommandSpec {
+    /// Its line in `/help`.
+    pub fn help_line(&self) -> String {
+        let head = if self.args.is_empty() {
+            format!("/{}", self.name)
+        } else {
+            format!("/{} {}", self.name, self.args)
+        };
+        format!("{head} — {}{}", self.about, self.help_note)
+    }
+}
+
+/// A catalogue entry offered everywhere (`/help`, Telegram's menu, not Discord) to anyone.
+const fn entry(id: CommandId, name: &'static str, args: &'static str) -> CommandSpec {
+    CommandSpec {
+        id,
+        name,
+        aliases: &[],
+        args,
+        about: "",
+        help_note: "",
+        usage: "",
+        who: Who::Anyone,
+        in_help: true,
+        in_menu: true,
+        slash: false,
+    }
+}
+
+/// Every command podbrief answers, in the order `/help` and the menus list them.
+pub const CATALOGUE: &[CommandSpec] = &[
+    CommandSpec {
+        about: "get the daily brief here",
+        usage: "/subscribe [HH:MM] [Area/City], e.g. /subscribe 08:00 Europe/Berlin",
+        who: Who::ChatAdmins,
+        slash: true,
+        ..entry(CommandId::Subscribe, "subscribe", "[HH:MM] [Area/City]")
+    },
+    CommandSpec {
+        aliases: &["stop"],
+        about: "stop the daily brief",
+        usage: "/unsubscribe",
+        who: Who::ChatAdmins,
+        slash: true,
+        ..entry(CommandId::Unsubscribe, "unsubscribe", "")
+    },
+    CommandSpec {
+        about: "this chat's subscription",
+        usage: "/settings",
+        slash: true,
+        ..entry(CommandId::Settings, "settings", "")
+    },
+    CommandSpec {
+        about: "change when the brief comes",
+        usage: "/time HH:MM [Area/City], e.g. /time 07:30 Asia/Tokyo",
+        who: Who::ChatAdmins,
+        ..entry(CommandId::Time, "time", "HH:MM [Area/City]")
+    },
+    CommandSpec {
+        about: "insights per brief (1-10)",
+        usage: "/size N, with N from 1 to 10",
+        who: Who::ChatAdmins,
+        ..entry(CommandId::Size, "size", "N")
+    },
+    CommandSpec {
+        about: "prefer or exclude topics",
+        help_note: " (/topics clear to reset)",
+        usage: "/topics ai, chips, -crypto (or /topics clear)",
+        who: Who::ChatAdmins,
+        ..entry(CommandId::Topics, "topics", "ai, chips, -crypto")
+    },
+    CommandSpec {
+        aliases: &["brief"],
+        about: "today's top insights",
+        usage: "/top",
+        slash: true,
+        ..entry(CommandId::Top, "top", "")
+    },
+    CommandSpec {
+        aliases: &["search"],
+        about: "insights related to something",
+        help_note: " (or just write \"related to <words>\")",
+        usage: "/related <words>, e.g. /related chip exports",
+        slash: true,
+        ..entry(CommandId::Related, "related", "<words>")
+    },
+    CommandSpec {
+        about: "more insights like insight <id>",
+        usage: "/more <id>, with the id shown under an insight",
+        in_menu: false,
+        ..entry(CommandId::More, "more", "<id>")
+    },
+    CommandSpec {
+        about: "the feed list",
+        help_note: " (operators only)",
+        usage: "/feeds, /feeds add URL or /feeds remove URL",
+        who: Who::Operators,
+        in_menu: false,
+        ..entry(CommandId::Feeds, "feeds", "[add|remove URL]")
+    },
+    CommandSpec {
+        about: "this list",
+        usage: "/help",
+        ..entry(CommandId::Help, "help", "")
+    },
+    CommandSpec {
+        about: "what this bot does",
+        usage: "/start",
+        in_help: false,
+        ..entry(CommandId::Start, "start", "")
+    },
 ];
 
-const SUBSCRIBE_USAGE: &str = "/subscribe [HH:MM] [Area/City], e.g. /subscribe 08:00 Europe/Berlin";
-const TIME_USAGE: &str = "/time HH:MM [Area/City], e.g. /time 07:30 Asia/Tokyo";
-const SIZE_USAGE: &str = "/size N, with N from 1 to 10";
-const RELATED_USAGE: &str = "/related <words>, e.g. /related chip exports";
-const FEEDS_USAGE: &str = "/feeds, /feeds add URL or /feeds remove URL";
-const MORE_USAGE: &str = "/more <id>, with the id shown under an insight";
+/// The catalogue entry of a command.
+pub fn spec(id: CommandId) -> &'static CommandSpec {
+    CATALOGUE
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or(&CATALOGUE[0])
+}
+
+/// The catalogue entry a name (or alias, any case) stands for.
+pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
+    CATALOGUE.iter().find(|c| {
+        c.name.eq_ignore_ascii_case(name) || c.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
 
 impl Command {
     /// Parses one chat message. `Ok(None)` means the message is not for the bot.
@@ -147,54 +315,80 @@ impl Command {
         {
             return Ok(None);
         }
-        let name = name.to_ascii_lowercase();
-        let cmd = match name.as_str() {
-            "start" => Command::Start,
-            "help" => Command::Help,
-            "subscribe" => {
-                let (time, timezone) = parse_time_and_zone(args, SUBSCRIBE_USAGE)?;
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let Some(spec) = lookup(name) else {
+            let name = name.to_ascii_lowercase();
+            return Err(CommandError::Unknown(name.chars().take(32).collect()));
+        };
+        let cmd = match spec.id {
+            CommandId::Start => Command::Start,
+            CommandId::Help => Command::Help,
+            CommandId::Subscribe => {
+                let (time, timezone) = parse_time_and_zone(args, spec.usage)?;
                 Command::Subscribe { time, timezone }
             }
-            "unsubscribe" | "stop" => Command::Unsubscribe,
-            "settings" => Command::Settings,
-            "topics" => Command::Topics(parse_topics(args)),
-            "size" => Command::Size(parse_size(args)?),
-            "time" => match parse_time_and_zone(args, TIME_USAGE)? {
+            CommandId::Unsubscribe => Command::Unsubscribe,
+            CommandId::Settings => Command::Settings,
+            CommandId::Topics => Command::Topics(parse_topics(args)),
+            CommandId::Size => Command::Size(parse_size(args, spec.usage)?),
+            CommandId::Time => match parse_time_and_zone(args, spec.usage)? {
                 (Some(time), timezone) => Command::Time { time, timezone },
-                (None, _) => return Err(usage("Which time?", TIME_USAGE)),
+                (None, _) => return Err(usage("Which time?", spec.usage)),
             },
-            "top" | "brief" => Command::Top,
-            "related" | "search" => {
+            CommandId::Top => Command::Top,
+            CommandId::Related => {
                 if args.is_empty() {
-                    return Err(usage("Related to what?", RELATED_USAGE));
+                    return Err(usage("Related to what?", spec.usage));
                 }
                 Command::Related(args.to_string())
             }
-            "more" => match args.trim_start_matches('#').parse::<i64>() {
+            CommandId::More => match args.trim_start_matches('#').parse::<i64>() {
                 Ok(id) if id > 0 => Command::More(id),
-                _ => return Err(usage("Which insight?", MORE_USAGE)),
+                _ => return Err(usage("Which insight?", spec.usage)),
             },
-            "feeds" => {
-                let mut words = args.split_whitespace();
-                match (
-                    words.next().map(str::to_ascii_lowercase).as_deref(),
-                    words.next(),
-                    words.next(),
-                ) {
-                    (None, _, _) | (Some("list"), None, _) => Command::Feeds(FeedsArg::List),
-                    (Some("add"), Some(url), None) => {
-                        Command::Feeds(FeedsArg::Add(url.to_string()))
-                    }
-                    (Some("remove"), Some(url), None) => {
-                        Command::Feeds(FeedsArg::Remove(url.to_string()))
-                    }
-                    _ => return Err(usage("What should I do with the feeds?", FEEDS_USAGE)),
-                }
-            }
-            "" => return Ok(None),
-            other => return Err(CommandError::Unknown(other.chars().take(32).collect())),
+            CommandId::Feeds => Command::Feeds(parse_feeds(args, spec.usage)?),
         };
         Ok(Some(cmd))
+    }
+
+    /// Which command this is.
+    pub fn id(&self) -> CommandId {
+        match self {
+            Command::Start => CommandId::Start,
+            Command::Help => CommandId::Help,
+            Command::Subscribe { .. } => CommandId::Subscribe,
+            Command::Unsubscribe => CommandId::Unsubscribe,
+            Command::Settings => CommandId::Settings,
+            Command::Topics(_) => CommandId::Topics,
+            Command::Size(_) => CommandId::Size,
+            Command::Time { .. } => CommandId::Time,
+            Command::Top => CommandId::Top,
+            Command::Related(_) => CommandId::Related,
+            Command::More(_) => CommandId::More,
+            Command::Feeds(_) => CommandId::Feeds,
+        }
+    }
+
+    /// Whether running it needs the right to change the chat's subscription (the catalogue's
+    /// [`Who::ChatAdmins`]; showing the topics does not).
+    pub fn needs_chat_admin(&self) -> bool {
+        spec(self.id()).who == Who::ChatAdmins && !matches!(self, Command::Topics(TopicsArg::Show))
+    }
+}
+
+fn parse_feeds(args: &str, usage_line: &'static str) -> Result<FeedsArg, CommandError> {
+    let mut words = args.split_whitespace();
+    match (
+        words.next().map(str::to_ascii_lowercase).as_deref(),
+        words.next(),
+        words.next(),
+    ) {
+        (None, _, _) | (Some("list"), None, _) => Ok(FeedsArg::List),
+        (Some("add"), Some(url), None) => Ok(FeedsArg::Add(url.to_string())),
+        (Some("remove"), Some(url), None) => Ok(FeedsArg::Remove(url.to_string())),
+        _ => Err(usage("What should I do with the feeds?", usage_line)),
     }
 }
 
@@ -249,13 +443,13 @@ fn parse_time_and_zone(
     Ok((time, zone))
 }
 
-fn parse_size(args: &str) -> Result<u8, CommandError> {
+fn parse_size(args: &str, usage_line: &'static str) -> Result<u8, CommandError> {
     match args.parse::<u8>() {
         Ok(n) if (1..=MAX_BRIEF_SIZE).contains(&n) => Ok(n),
-        _ if args.is_empty() => Err(usage("How many insights per brief?", SIZE_USAGE)),
+        _ if args.is_empty() => Err(usage("How many insights per brief?", usage_line)),
         _ => Err(usage(
             format!("{args:?} is not a number from 1 to 10."),
-            SIZE_USAGE,
+            usage_line,
         )),
     }
 }
@@ -339,6 +533,34 @@ mod tests {
             Some(Command::Related("chip exports".into()))
         );
         assert_eq!(p("hello there").unwrap(), None);
+    }
+
+    #[test]
+    fn the_parser_reads_the_catalogue() {
+        let sample = |id| match id {
+            CommandId::Time => " 07:30",
+            CommandId::Size => " 3",
+            CommandId::Related => " chips",
+            CommandId::More => " 7",
+            _ => "",
+        };
+        for c in CATALOGUE {
+            assert_eq!(spec(c.id).name, c.name);
+            for name in std::iter::once(c.name).chain(c.aliases.iter().copied()) {
+                let cmd = p(&format!("/{}{}", name.to_uppercase(), sample(c.id)));
+                assert_eq!(cmd.unwrap().map(|c| c.id()), Some(c.id), "/{name}");
+            }
+            assert!(!c.about.is_empty() && c.about.len() <= 100, "{}", c.name);
+            assert!(c.usage.starts_with(&format!("/{}", c.name)), "{}", c.name);
+        }
+        assert!(Command::Size(3).needs_chat_admin());
+        assert!(Command::Topics(TopicsArg::Clear).needs_chat_admin());
+        assert!(!Command::Topics(TopicsArg::Show).needs_chat_admin());
+        assert!(!Command::Top.needs_chat_admin());
+        assert_eq!(
+            spec(CommandId::Related).help_line(),
+            "/related <words> — insights related to something (or just write \"related to <words>\")"
+        );
     }
 
     #[test]

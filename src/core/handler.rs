@@ -10,7 +10,7 @@ use tracing::error;
 
 use crate::core::brief::{BriefRules, TopicFilter, rank};
 use crate::core::clock::Clock;
-use crate::core::command::{COMMANDS, Command, CommandError, FeedsArg, ParseContext, TopicsArg};
+use crate::core::command::{CATALOGUE, Command, CommandError, FeedsArg, ParseContext, TopicsArg};
 use crate::core::model::{
     Card, ChatRef, InsightId, InsightView, Platform, Reply, Subscription, SubscriptionId,
 };
@@ -229,15 +229,7 @@ impl Core {
     }
 
     async fn try_handle(&self, ctx: &UserContext, cmd: Command) -> Result<Reply, StoreError> {
-        let manages = matches!(
-            cmd,
-            Command::Subscribe { .. }
-                | Command::Unsubscribe
-                | Command::Topics(TopicsArg::Set(_) | TopicsArg::Clear)
-                | Command::Size(_)
-                | Command::Time { .. }
-        );
-        if manages && !ctx.can_manage {
+        if cmd.needs_chat_admin() && !ctx.can_manage {
             return Ok(Reply::text(
                 "Only the chat's admins can change its subscription.",
             ));
@@ -252,8 +244,11 @@ impl Core {
                 self.settings.default_time, self.settings.default_timezone, self.settings.size
             )),
             Command::Help => {
-                let lines: Vec<String> =
-                    COMMANDS.iter().map(|(c, d)| format!("{c} — {d}")).collect();
+                let lines: Vec<String> = CATALOGUE
+                    .iter()
+                    .filter(|c| c.in_help)
+                    .map(|c| c.help_line())
+                    .collect();
                 Reply::text(format!("What I can do:\n{}", lines.join("\n")))
             }
             Command::Subscribe { time, timezone } => self.subscribe(ctx, time, timezone).await?,

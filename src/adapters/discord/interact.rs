@@ -19,7 +19,9 @@ use tracing::warn;
 
 use super::render::{Rendered, no_mentions, render_with};
 use super::send::redact;
-use crate::core::command::{Command, MAX_BRIEF_SIZE, ParseContext};
+use crate::core::command::{
+    CATALOGUE, Command, CommandId, MAX_BRIEF_SIZE, ParseContext, Who, lookup,
+};
 use crate::core::model::{ChatRef, Platform, Reply};
 use crate::core::schedule::{Schedule, parse_timezone};
 use crate::core::{Core, UserContext};
@@ -32,50 +34,56 @@ pub const MAX_CHOICES: usize = 25;
 /// How long the known topics are cached for autocomplete.
 const TOPICS_TTL: Duration = Duration::from_secs(300);
 
-/// The slash commands podbrief registers. Subscription changes need Manage Channels by default
-/// (server admins may change that); the server checks again on every interaction.
+/// The slash commands podbrief registers: the core catalogue's slash commands, described as it
+/// describes them. Subscription changes need Manage Channels by default (server admins may
+/// change that); the server checks again on every interaction.
 pub fn slash_commands() -> Vec<CreateCommand> {
-    let manage = Permissions::MANAGE_CHANNELS;
+    CATALOGUE
+        .iter()
+        .filter(|c| c.slash)
+        .map(|c| {
+            let mut about = c.about.to_string();
+            if let Some(first) = about.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            let mut command = CreateCommand::new(c.name).description(about);
+            if c.who == Who::ChatAdmins {
+                command = command.default_member_permissions(Permissions::MANAGE_CHANNELS);
+            }
+            slash_options(c.id)
+                .into_iter()
+                .fold(command, CreateCommand::add_option)
+        })
+        .collect()
+}
+
+/// A slash command's options (Discord's form of its arguments).
+fn slash_options(id: CommandId) -> Vec<CreateCommandOption> {
     let text =
         |name: &str, what: &str| CreateCommandOption::new(CommandOptionType::String, name, what);
-    vec![
-        CreateCommand::new("subscribe")
-            .description("Get the daily podcast brief in this channel")
-            .default_member_permissions(manage)
-            .add_option(
-                text("time", "Local time of day, HH:MM (or a cron expression)").max_length(100),
+    match id {
+        CommandId::Subscribe => vec![
+            text("time", "Local time of day, HH:MM (or a cron expression)").max_length(100),
+            text("timezone", "IANA timezone, e.g. Europe/Berlin")
+                .set_autocomplete(true)
+                .max_length(64),
+            text("topics", "Prefer or exclude topics: ai, chips, -crypto").max_length(300),
+            CreateCommandOption::new(
+                CommandOptionType::Integer,
+                "size",
+                "Insights per brief (1-10)",
             )
-            .add_option(
-                text("timezone", "IANA timezone, e.g. Europe/Berlin")
-                    .set_autocomplete(true)
-                    .max_length(64),
-            )
-            .add_option(
-                text("topics", "Prefer or exclude topics: ai, chips, -crypto").max_length(300),
-            )
-            .add_option(
-                CreateCommandOption::new(
-                    CommandOptionType::Integer,
-                    "size",
-                    "Insights per brief (1-10)",
-                )
-                .min_int_value(1)
-                .max_int_value(u64::from(MAX_BRIEF_SIZE)),
-            ),
-        CreateCommand::new("unsubscribe")
-            .description("Stop the daily brief in this channel")
-            .default_member_permissions(manage),
-        CreateCommand::new("settings").description("This channel's brief subscription"),
-        CreateCommand::new("top").description("Today's top podcast insights"),
-        CreateCommand::new("related")
-            .description("Podcast insights related to something")
-            .add_option(
-                text("query", "What to look up, e.g. chip exports")
-                    .required(true)
-                    .set_autocomplete(true)
-                    .max_length(200),
-            ),
-    ]
+            .min_int_value(1)
+            .max_int_value(u64::from(MAX_BRIEF_SIZE)),
+        ],
+        CommandId::Related => vec![
+            text("query", "What to look up, e.g. chip exports")
+                .required(true)
+                .set_autocomplete(true)
+                .max_length(200),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// What follows the first response.
@@ -113,6 +121,34 @@ pub struct Handler {
     token: String,
     topics: tokio::sync::Mutex<TopicCache>,
     public_url: String,
+}
+
+/// The steps of `/subscribe`, or what to tell the member: the bot's missing channel
+/// permissions, or a bad option.
+fn subscribe_interaction(i: &CommandInteraction, guild: bool) -> Result<Vec<Command>, String> {
+    let thread = is_thread(i.channel.as_ref().map(|c| c.kind));
+    let missing = if guild {
+        missing_bot_permissions(i.app_permissions, thread)
+    } else {
+        Vec::new()
+    };
+    if !missing.is_empty() {
+        return Err(format!(
+            "I can't deliver the brief here: I'm missing {} in this channel. Give me {}, then run /subscribe again.",
+            missing.join(", "),
+            if missing.len() == 1 {
+                "that permission"
+            } else {
+                "those permissions"
+            }
+        ));
+    }
+    subscribe_steps(
+        option_string(i, "time"),
+        option_string(i, "timezone"),
+        option_string(i, "topics"),
+        option_int(i, "size"),
+    )
 }
 
 fn channel_chat(channel: u64) -> ChatRef {
@@ -453,52 +489,24 @@ impl Handler {
             can_manage: member_can_manage(guild, i.member.as_ref().and_then(|m| m.permissions)),
             scope_id: i.guild_id.map(|g| g.to_string()),
         };
-        let name = i.data.name.as_str();
-        let (steps, ephemeral) = match name {
-            "subscribe" | "unsubscribe" => {
-                if !user.can_manage {
-                    return Self::now(
-                        i.id,
-                        i.token,
-                        "You need the Manage Channels permission in this channel to change its daily brief.",
-                        true,
-                    );
-                }
-                if name == "unsubscribe" {
-                    (vec![Command::Unsubscribe], false)
-                } else {
-                    let thread = is_thread(i.channel.as_ref().map(|c| c.kind));
-                    let missing = if guild {
-                        missing_bot_permissions(i.app_permissions, thread)
-                    } else {
-                        Vec::new()
-                    };
-                    if !missing.is_empty() {
-                        let text = format!(
-                            "I can't deliver the brief here: I'm missing {} in this channel. Give me {}, then run /subscribe again.",
-                            missing.join(", "),
-                            if missing.len() == 1 {
-                                "that permission"
-                            } else {
-                                "those permissions"
-                            }
-                        );
-                        return Self::now(i.id, i.token, &text, true);
-                    }
-                    match subscribe_steps(
-                        option_string(&i, "time"),
-                        option_string(&i, "timezone"),
-                        option_string(&i, "topics"),
-                        option_int(&i, "size"),
-                    ) {
-                        Ok(s) => (s, false),
-                        Err(e) => return Self::now(i.id, i.token, &e, true),
-                    }
-                }
-            }
-            "settings" => (vec![Command::Settings], true),
-            "top" => (vec![Command::Top], false),
-            "related" => match option_string(&i, "query") {
+        let spec = lookup(&i.data.name).filter(|c| c.slash);
+        if spec.is_some_and(|c| c.who == Who::ChatAdmins) && !user.can_manage {
+            return Self::now(
+                i.id,
+                i.token,
+                "You need the Manage Channels permission in this channel to change its daily brief.",
+                true,
+            );
+        }
+        let (steps, ephemeral) = match spec.map(|c| c.id) {
+            Some(CommandId::Unsubscribe) => (vec![Command::Unsubscribe], false),
+            Some(CommandId::Subscribe) => match subscribe_interaction(&i, guild) {
+                Ok(s) => (s, false),
+                Err(e) => return Self::now(i.id, i.token, &e, true),
+            },
+            Some(CommandId::Settings) => (vec![Command::Settings], true),
+            Some(CommandId::Top) => (vec![Command::Top], false),
+            Some(CommandId::Related) => match option_string(&i, "query") {
                 Some(q) => (vec![Command::Related(q)], false),
                 None => {
                     return Self::now(

@@ -15,13 +15,13 @@ use std::time::Duration;
 use anyhow::Context;
 use teloxide::prelude::*;
 use teloxide::types::{BotCommand, Me, UpdateKind, UserId};
+use teloxide::update_listeners::UpdateListener;
 use teloxide::update_listeners::webhooks;
-use teloxide::utils::command::BotCommands;
 use tracing::{info, warn};
 
 use super::Connection;
 use crate::config::{Config, TelegramMode};
-use crate::core::command::{Command, CommandError, ParseContext, TopicsArg};
+use crate::core::command::{CATALOGUE, Command, CommandError, ParseContext};
 use crate::core::model::{ChatRef, Platform, Reply};
 use crate::core::{Core, UserContext};
 
@@ -30,33 +30,6 @@ pub mod send;
 pub mod updates;
 
 use send::{TelegramSender, answer, redact};
-
-// The command menu Telegram clients show (`setMyCommands`); parsing is the core's `Command`.
-#[derive(BotCommands, Clone, Debug)]
-#[command(rename_rule = "lowercase")]
-#[allow(dead_code)] // only its menu is used
-enum MenuCommand {
-    #[command(description = "today's top insights")]
-    Top,
-    #[command(description = "insights related to something, e.g. /related chip exports")]
-    Related(String),
-    #[command(description = "daily brief here: /subscribe 08:00 Europe/Berlin")]
-    Subscribe(String),
-    #[command(description = "stop the daily brief")]
-    Unsubscribe,
-    #[command(description = "this chat's subscription")]
-    Settings,
-    #[command(description = "change the time: /time 07:30 Asia/Tokyo")]
-    Time(String),
-    #[command(description = "insights per brief (1-10)")]
-    Size(String),
-    #[command(description = "prefer or exclude topics: /topics ai, chips, -crypto")]
-    Topics(String),
-    #[command(description = "every command")]
-    Help,
-    #[command(description = "what this bot does")]
-    Start,
-}
 
 struct Ctx {
     core: Arc<Core>,
@@ -86,14 +59,7 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
             redact(&e.to_string(), &token)
         )
     })?;
-    // Telegram wants command names without the slash.
-    let commands: Vec<BotCommand> = MenuCommand::bot_commands()
-        .into_iter()
-        .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
-        .collect();
-    if let Err(e) = bot.set_my_commands(commands).await {
-        warn!(error = %redact(&e.to_string(), &token), "could not set the Telegram command menu");
-    }
+    set_menu(&bot, &token).await;
     let sender = Arc::new(
         TelegramSender::new(bot.clone(), token.clone(), tg, core.clone())
             .with_pages(&config.http.public_url),
@@ -120,27 +86,7 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
             (tokio::spawn(task), None)
         }
         TelegramMode::Webhook => {
-            let secret = config.secret(&tg.webhook_secret_env).with_context(|| {
-                format!(
-                    "telegram.mode is \"webhook\" but {} (telegram.webhook_secret_env) is not set",
-                    tg.webhook_secret_env
-                )
-            })?;
-            let public = url::Url::parse(&config.http.public_url).context("http.public_url")?;
-            let url = public
-                .join("telegram/webhook")
-                .context("building the webhook URL")?;
-            let address = config.http.listen.parse().context("http.listen")?;
-            let options = webhooks::Options::new(address, url)
-                .path("/telegram/webhook".into())
-                .secret_token(secret.expose().to_string());
-            let (listener, _stop, router) =
-                webhooks::axum_to_router(bot, options).await.map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot set the Telegram webhook: {}",
-                        redact(&e.to_string(), &token)
-                    )
-                })?;
+            let (listener, router) = webhook(bot, config, &token).await?;
             let task = updates::consume(listener, dispatcher, stopping);
             (tokio::spawn(task), Some(router))
         }
@@ -152,6 +98,53 @@ pub async fn connect(core: Arc<Core>, config: &Config) -> anyhow::Result<Connect
         tasks: Vec::new(),
         stoppable: Some((stop, task)),
     })
+}
+
+/// Sets the command menu Telegram clients show (`setMyCommands`) from the core's catalogue;
+/// a failure is only warned.
+async fn set_menu(bot: &Bot, token: &str) {
+    let commands: Vec<BotCommand> = CATALOGUE
+        .iter()
+        .filter(|c| c.in_menu)
+        .map(|c| BotCommand::new(c.name, c.about))
+        .collect();
+    if let Err(e) = bot.set_my_commands(commands).await {
+        warn!(error = %redact(&e.to_string(), token), "could not set the Telegram command menu");
+    }
+}
+
+/// Registers the webhook (`public_url` + `telegram/webhook`, with the secret) and returns the
+/// stream of updates it receives and the route to mount.
+async fn webhook(
+    bot: Bot,
+    config: &Config,
+    token: &str,
+) -> anyhow::Result<(
+    impl UpdateListener<Err = std::convert::Infallible> + use<>,
+    axum::Router,
+)> {
+    let tg = &config.telegram;
+    let secret = config.secret(&tg.webhook_secret_env).with_context(|| {
+        format!(
+            "telegram.mode is \"webhook\" but {} (telegram.webhook_secret_env) is not set",
+            tg.webhook_secret_env
+        )
+    })?;
+    let public = url::Url::parse(&config.http.public_url).context("http.public_url")?;
+    let url = public
+        .join("telegram/webhook")
+        .context("building the webhook URL")?;
+    let address = config.http.listen.parse().context("http.listen")?;
+    let options = webhooks::Options::new(address, url)
+        .path("/telegram/webhook".into())
+        .secret_token(secret.expose().to_string());
+    let (listener, _stop, router) = webhooks::axum_to_router(bot, options).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot set the Telegram webhook: {}",
+            redact(&e.to_string(), token)
+        )
+    })?;
+    Ok((listener, router))
 }
 
 /// How often an instance that does not poll asks for the polling lock again.
@@ -219,17 +212,6 @@ fn chat_ref(msg: &Message) -> ChatRef {
     }
 }
 
-fn manages(cmd: &Command) -> bool {
-    matches!(
-        cmd,
-        Command::Subscribe { .. }
-            | Command::Unsubscribe
-            | Command::Topics(TopicsArg::Set(_) | TopicsArg::Clear)
-            | Command::Size(_)
-            | Command::Time { .. }
-    )
-}
-
 async fn on_message(ctx: &Ctx, msg: Message) {
     let chat = chat_ref(&msg);
     if let Some(new) = msg.migrate_to_chat_id() {
@@ -263,7 +245,7 @@ async fn on_message(ctx: &Ctx, msg: Message) {
         }
     };
     let mut can_manage = true;
-    if manages(&cmd) {
+    if cmd.needs_chat_admin() {
         if msg.chat.is_group() || msg.chat.is_supergroup() {
             can_manage = is_admin(ctx, &msg).await;
         } else if msg.chat.is_channel()
