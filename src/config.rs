@@ -817,82 +817,12 @@ impl Config {
 
     /// Numbers within their ranges.
     fn check_ranges(&self) -> Result<(), Problem> {
-        let (b, i, t) = (&self.brief, &self.ingest, &self.telegram);
-        let max_brief = u64::from(MAX_BRIEF_SIZE);
+        let b = &self.brief;
         if b.max_per_episode == 0 || b.max_per_podcast == 0 {
             let m = "max_per_episode and max_per_podcast must be at least 1";
             return Err(problem("brief.max_per_episode", m.into()));
         }
-        let limit = 1_000_000;
-        let ranges: [(&str, u64, u64, u64); 21] = [
-            ("brief.size", b.size.into(), 1, max_brief),
-            (
-                "delivery.concurrency",
-                n(self.delivery.concurrency),
-                1,
-                10_000,
-            ),
-            (
-                "delivery.max_attempts",
-                self.delivery.max_attempts.into(),
-                1,
-                20,
-            ),
-            ("ingest.max_failures", i.max_failures.into(), 1, 1000),
-            ("ingest.backfill", n(i.backfill), 1, 100_000),
-            ("ingest.concurrency", n(i.concurrency), 1, 1000),
-            ("ingest.per_host", n(i.per_host), 1, 100),
-            ("ingest.max_body_mb", i.max_body_mb, 1, 1024),
-            (
-                "extract.max_per_episode",
-                n(self.extract.max_per_episode),
-                1,
-                200,
-            ),
-            ("search.results", n(self.search.results), 1, 25),
-            (
-                "http.max_connections",
-                self.http.max_connections.into(),
-                0,
-                100_000,
-            ),
-            ("http.max_body_kb", self.http.max_body_kb.into(), 1, 65_536),
-            (
-                "database.max_connections",
-                self.database.max_connections.into(),
-                1,
-                100,
-            ),
-            ("telegram.per_second", t.per_second.into(), 1, limit),
-            (
-                "telegram.per_chat_per_second",
-                t.per_chat_per_second.into(),
-                1,
-                limit,
-            ),
-            (
-                "telegram.per_group_per_minute",
-                t.per_group_per_minute.into(),
-                1,
-                limit,
-            ),
-            (
-                "discord.per_second",
-                self.discord.per_second.into(),
-                1,
-                limit,
-            ),
-            ("llm.max_retries", self.llm.max_retries.into(), 0, 10),
-            ("llm.chunk_chars", n(self.llm.chunk_chars), 1000, 1_000_000),
-            ("stt.max_audio_mb", self.stt.max_audio_mb, 1, 4096),
-            (
-                "stt.daily_budget_mb",
-                self.stt.daily_budget_mb,
-                0,
-                10_000_000,
-            ),
-        ];
-        for (key, n, lo, hi) in ranges {
+        for (key, n, (lo, hi)) in self.counts() {
             if !(lo..=hi).contains(&n) {
                 let note = if key == "stt.daily_budget_mb" {
                     " (0 = no limit)"
@@ -911,6 +841,56 @@ impl Config {
             return Err(problem("extract.minutes_per_insight", m));
         }
         Ok(())
+    }
+
+    /// Every whole-number setting with its allowed range.
+    fn counts(&self) -> [(&'static str, u64, (u64, u64)); 21] {
+        let (b, i, t, d) = (&self.brief, &self.ingest, &self.telegram, &self.delivery);
+        let (h, l, s) = (&self.http, &self.llm, &self.stt);
+        let limit = (1, 1_000_000);
+        [
+            ("brief.size", b.size.into(), (1, MAX_BRIEF_SIZE.into())),
+            ("delivery.concurrency", n(d.concurrency), (1, 10_000)),
+            ("delivery.max_attempts", d.max_attempts.into(), (1, 20)),
+            ("ingest.max_failures", i.max_failures.into(), (1, 1000)),
+            ("ingest.backfill", n(i.backfill), (1, 100_000)),
+            ("ingest.concurrency", n(i.concurrency), (1, 1000)),
+            ("ingest.per_host", n(i.per_host), (1, 100)),
+            ("ingest.max_body_mb", i.max_body_mb, (1, 1024)),
+            (
+                "extract.max_per_episode",
+                n(self.extract.max_per_episode),
+                (1, 200),
+            ),
+            ("search.results", n(self.search.results), (1, 25)),
+            (
+                "http.max_connections",
+                h.max_connections.into(),
+                (0, 100_000),
+            ),
+            ("http.max_body_kb", h.max_body_kb.into(), (1, 65_536)),
+            (
+                "database.max_connections",
+                self.database.max_connections.into(),
+                (1, 100),
+            ),
+            ("telegram.per_second", t.per_second.into(), limit),
+            (
+                "telegram.per_chat_per_second",
+                t.per_chat_per_second.into(),
+                limit,
+            ),
+            (
+                "telegram.per_group_per_minute",
+                t.per_group_per_minute.into(),
+                limit,
+            ),
+            ("discord.per_second", self.discord.per_second.into(), limit),
+            ("llm.max_retries", l.max_retries.into(), (0, 10)),
+            ("llm.chunk_chars", n(l.chunk_chars), (1000, 1_000_000)),
+            ("stt.max_audio_mb", s.max_audio_mb, (1, 4096)),
+            ("stt.daily_budget_mb", s.daily_budget_mb, (0, 10_000_000)),
+        ]
     }
 
     /// The environment variables named for secrets are variable names.

@@ -173,6 +173,37 @@ impl Metrics {
         self.lookup_latency.count()
     }
 
+    /// The per-platform delivery counters.
+    fn render_platform_counters(&self, out: &mut String) {
+        let per_platform: [(&str, &str, CounterOf); 4] = [
+            ("podbrief_deliveries_sent_total", "Briefs sent.", |c| {
+                &c.sent
+            }),
+            (
+                "podbrief_deliveries_failed_total",
+                "Briefs that failed for good.",
+                |c| &c.failed,
+            ),
+            (
+                "podbrief_deliveries_retried_total",
+                "Brief sends that failed and were retried.",
+                |c| &c.retried,
+            ),
+            (
+                "podbrief_rate_limited_total",
+                "429 (retry after) answers received while sending briefs.",
+                |c| &c.rate_limited,
+            ),
+        ];
+        for (name, help, field) in per_platform {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for p in PLATFORMS {
+                let v = field(&self.platforms[slot(p)]).load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}{{platform=\"{}\"}} {v}", p.as_str());
+            }
+        }
+    }
+
     /// Everything in the Prometheus text format (version 0.0.4). `scheduler_lag` is how late the
     /// oldest pending delivery is, in seconds (0 when none is late).
     pub fn render(&self, scheduler_lag: f64) -> String {
@@ -204,33 +235,7 @@ impl Metrics {
             "Insights stored.",
             load(&self.insights_ingested),
         );
-        let per_platform: [(&str, &str, CounterOf); 4] = [
-            ("podbrief_deliveries_sent_total", "Briefs sent.", |c| {
-                &c.sent
-            }),
-            (
-                "podbrief_deliveries_failed_total",
-                "Briefs that failed for good.",
-                |c| &c.failed,
-            ),
-            (
-                "podbrief_deliveries_retried_total",
-                "Brief sends that failed and were retried.",
-                |c| &c.retried,
-            ),
-            (
-                "podbrief_rate_limited_total",
-                "429 (retry after) answers received while sending briefs.",
-                |c| &c.rate_limited,
-            ),
-        ];
-        for (name, help, field) in per_platform {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for p in PLATFORMS {
-                let v = load(field(&self.platforms[slot(p)]));
-                let _ = writeln!(out, "{name}{{platform=\"{}\"}} {v}", p.as_str());
-            }
-        }
+        self.render_platform_counters(&mut out);
         let name = "podbrief_send_latency_seconds";
         let _ = writeln!(
             out,

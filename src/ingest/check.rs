@@ -121,6 +121,42 @@ struct ExpectedEnclosure {
     url: String,
 }
 
+/// How a parsed feed differs from podcastparser's expected output.
+fn differences(parsed: &crate::ingest::feed::ParsedFeed, expected: Expected) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(t) = expected.title.filter(|t| !t.is_empty())
+        && t.trim() != parsed.podcast.title
+    {
+        problems.push(format!("title {:?}, expected {t:?}", parsed.podcast.title));
+    }
+    let mut ours: Vec<&crate::core::model::NewEpisode> =
+        parsed.episodes.iter().map(|(e, _)| e).collect();
+    if let Some(max) = expected.max_episodes {
+        ours.truncate(max);
+    }
+    if ours.len() != expected.episodes.len() {
+        problems.push(format!(
+            "{} episodes, expected {}",
+            ours.len(),
+            expected.episodes.len()
+        ));
+    }
+    // Each of our audio URLs is one of that episode's expected enclosures (relative ones may
+    // be resolved against a different base, so a suffix match counts).
+    for e in &ours {
+        let Some(audio) = &e.audio_url else { continue };
+        let found = expected.episodes.iter().any(|x| {
+            x.enclosures
+                .iter()
+                .any(|enc| enc.url == *audio || enc.url.ends_with(&format!("/{audio}")))
+        });
+        if !found {
+            problems.push(format!("enclosure {audio} is not expected"));
+        }
+    }
+    problems
+}
+
 /// One feed file's result: a summary, or why it does not match its expected output.
 fn check_feed(path: &Path) -> Result<String, String> {
     use crate::ingest::feed::parse_feed;
@@ -156,37 +192,7 @@ fn check_feed(path: &Path) -> Result<String, String> {
     };
     let expected: Expected = serde_json::from_slice(&expected)
         .map_err(|e| format!("{}: {e}", expected_path.display()))?;
-    let mut problems = Vec::new();
-    if let Some(t) = expected.title.filter(|t| !t.is_empty())
-        && t.trim() != parsed.podcast.title
-    {
-        problems.push(format!("title {:?}, expected {t:?}", parsed.podcast.title));
-    }
-    let mut ours: Vec<&crate::core::model::NewEpisode> =
-        parsed.episodes.iter().map(|(e, _)| e).collect();
-    if let Some(max) = expected.max_episodes {
-        ours.truncate(max);
-    }
-    if ours.len() != expected.episodes.len() {
-        problems.push(format!(
-            "{} episodes, expected {}",
-            ours.len(),
-            expected.episodes.len()
-        ));
-    }
-    // Each of our audio URLs is one of that episode's expected enclosures (relative ones may
-    // be resolved against a different base, so a suffix match counts).
-    for e in &ours {
-        let Some(audio) = &e.audio_url else { continue };
-        let found = expected.episodes.iter().any(|x| {
-            x.enclosures
-                .iter()
-                .any(|enc| enc.url == *audio || enc.url.ends_with(&format!("/{audio}")))
-        });
-        if !found {
-            problems.push(format!("enclosure {audio} is not expected"));
-        }
-    }
+    let problems = differences(&parsed, expected);
     if let Some(reason) = KNOWN_DIFFERENCES
         .iter()
         .find(|(n, _)| *n == name)

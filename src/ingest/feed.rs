@@ -306,6 +306,34 @@ fn notes_text(html: &str) -> String {
     sanitize::bounded(&notes, sanitize::NOTES_CHARS).into_owned()
 }
 
+/// The first playable media content's URL (audio or video, or of no stated type).
+fn media_audio(e: &Entry) -> Option<String> {
+    e.media
+        .iter()
+        .flat_map(|m| m.content.iter())
+        .find(|c| {
+            c.content_type
+                .as_ref()
+                .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
+        })
+        .and_then(|c| c.url.as_ref().and_then(|u| sanitize::link(u.as_str())))
+}
+
+/// The show notes: the content, else the summary, else a media description; as text.
+fn show_notes(e: &Entry) -> Option<String> {
+    e.content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .or_else(|| e.summary.as_ref().map(|s| s.content.clone()))
+        .or_else(|| {
+            e.media
+                .iter()
+                .find_map(|m| m.description.as_ref().map(|d| d.content.clone()))
+        })
+        .map(|h| notes_text(&h))
+        .filter(|n| !n.is_empty())
+}
+
 fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)> {
     let title = e
         .title
@@ -321,17 +349,7 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
         .enclosure
         .as_deref()
         .and_then(sanitize::link)
-        .or_else(|| {
-            e.media
-                .iter()
-                .flat_map(|m| m.content.iter())
-                .find(|c| {
-                    c.content_type
-                        .as_ref()
-                        .is_none_or(|t| t.ty().as_str() == "audio" || t.ty().as_str() == "video")
-                })
-                .and_then(|c| c.url.as_ref().and_then(|u| sanitize::link(u.as_str())))
-        });
+        .or_else(|| media_audio(e));
     let duration_s = e
         .media
         .iter()
@@ -353,18 +371,7 @@ fn episode(e: &Entry, raw: RawItem) -> Option<(NewEpisode, Vec<TranscriptLink>)>
             Some(p) if !title.is_empty() => Some(format!("{title} @ {}", p.date_naive())),
             _ => None,
         })?;
-    let notes = e
-        .content
-        .as_ref()
-        .and_then(|c| c.body.clone())
-        .or_else(|| e.summary.as_ref().map(|s| s.content.clone()))
-        .or_else(|| {
-            e.media
-                .iter()
-                .find_map(|m| m.description.as_ref().map(|d| d.content.clone()))
-        })
-        .map(|h| notes_text(&h))
-        .filter(|n| !n.is_empty());
+    let notes = show_notes(e);
     let mut transcripts = raw.transcripts;
     for m in &e.media {
         for t in &m.transcripts {
@@ -520,7 +527,23 @@ impl ItemScan {
             None => self.podlove_default_depth > 0,
         };
         let podcast_ns = qname.starts_with("podcast");
-        match name.local_name().as_ref() {
+        let local = name.local_name();
+        self.marks(local.as_ref(), (podcast_ns, podlove), &attr, is_empty);
+    }
+
+    /// An item's transcript, chapters, soundbite or Podlove chapter element (whether it is in
+    /// the podcast namespace, whether in Podlove's).
+    fn marks(
+        &mut self,
+        local: &str,
+        (podcast_ns, podlove): (bool, bool),
+        attr: &dyn Fn(&str) -> Option<String>,
+        is_empty: bool,
+    ) {
+        let Some(item) = self.current.as_mut() else {
+            return;
+        };
+        match local {
             "transcript" if podcast_ns => {
                 if let Some(url) = attr("url").filter(|u| !u.is_empty()) {
                     item.transcripts.push(TranscriptLink {
