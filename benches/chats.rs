@@ -10,9 +10,7 @@
 //!
 //! The fake runs on a thread and runtime of its own, so it stamps arrivals as they come.
 
-#[path = "../tests/it/support/telegram.rs"]
-#[allow(dead_code)]
-mod fake_telegram;
+use podbrief_testkit::telegram as fake_telegram;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

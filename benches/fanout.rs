@@ -29,15 +29,7 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[path = "../tests/it/support/discord.rs"]
-#[allow(dead_code)]
-mod fake_discord;
-#[path = "../tests/it/support/telegram.rs"]
-#[allow(dead_code)]
-mod fake_telegram;
-#[path = "../tests/it/support/pg.rs"]
-#[allow(dead_code)]
-mod pg;
+use podbrief_testkit::{discord as fake_discord, pg, telegram as fake_telegram};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

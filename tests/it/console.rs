@@ -39,7 +39,7 @@ async fn a_console_subscription_prints_its_brief_when_its_time_comes() {
     })
     .await;
     t.clock.advance(Duration::minutes(59));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    t.run_due_deliveries().await;
     assert!(
         !c.output().contains("podbrief for"),
         "no brief before its time"
@@ -60,7 +60,7 @@ async fn a_console_subscription_prints_its_brief_when_its_time_comes() {
 
     // The next day brings no insight twice: one new episode's worth or nothing.
     t.clock.advance(Duration::days(1));
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    t.run_due_deliveries().await;
     let later = c.output();
     let all: Vec<&str> = later
         .lines()

@@ -568,7 +568,7 @@ async fn a_429_with_its_wait_only_described_or_with_none_is_retried_and_delivere
     assert!(times[1] - times[0] >= std::time::Duration::from_secs(1));
     assert!(times[2] - times[1] >= std::time::Duration::from_secs(1));
     // Delivered once, and nothing more is sent.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    fake.wait_handled().await;
     assert_eq!(fake.count("sendmessage"), 4);
     running.stop();
 }
@@ -636,7 +636,7 @@ async fn sigterm_while_answering_then_a_restart_answers_the_update_once() {
     let sent = texts(&fake.wait_calls("sendmessage", 2).await);
     assert!(sent[0].starts_with("Hi! I'm podbrief."), "{sent:?}");
     assert!(sent[1].contains("/subscribe"), "{sent:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    fake.wait_handled().await;
     assert_eq!(fake.count("sendmessage"), 2, "answered once: {sent:?}");
 }
 
@@ -650,7 +650,7 @@ async fn an_unknown_command_in_a_group_gets_no_answer_unless_addressed_to_podbri
     fake.push_update(message(group_chat(group), Some(7), "/report@podbrief_bot"));
     fake.push_update(message(private_chat(501), Some(501), "/report"));
     fake.wait_calls("sendmessage", 2).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    fake.wait_handled().await;
     let in_group = sent_to(&fake, group);
     assert_eq!(in_group.len(), 1, "{in_group:?}");
     assert!(in_group[0].contains("/report"), "{in_group:?}");

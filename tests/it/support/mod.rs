@@ -1,11 +1,9 @@
 //! The test harness: a whole podbrief on a temporary SQLite database, a manual clock, and a feed
 //! server on 127.0.0.1 serving fixtures written for these tests.
 
-pub mod pg;
-pub use pg::{PgDatabase, postgres_server};
-pub mod telegram;
+pub use podbrief_testkit::pg::{PgDatabase, postgres_server};
+pub use podbrief_testkit::{discord, telegram, wait_until};
 
-pub mod discord;
 pub mod embeddings;
 
 use std::collections::HashMap;
@@ -342,6 +340,27 @@ impl TestApp {
         reply
     }
 
+    /// Runs what is due at the clock's time to its end, by the running bot's scheduler and
+    /// outbox: returns once no subscription is due and no delivery is due or being sent, so
+    /// whatever the bot sends for this time has been sent (and recorded).
+    pub async fn run_due_deliveries(&self) {
+        let now = podbrief::core::clock::Clock::now(&*self.clock);
+        let store = self.app.store.clone();
+        wait_until("the deliveries due now have run", || {
+            let store = store.clone();
+            async move {
+                let due = store.next_run_at().await.unwrap().is_some_and(|t| t <= now);
+                let pending = store
+                    .oldest_pending_delivery()
+                    .await
+                    .unwrap()
+                    .is_some_and(|t| t <= now);
+                !due && !pending
+            }
+        })
+        .await;
+    }
+
     /// Starts the platforms, the HTTP server and the scheduler, as `podbrief run` does.
     pub async fn start(&self) -> podbrief::app::Running {
         self.app.start(None).await.expect("the app starts")
@@ -413,21 +432,6 @@ impl ConsoleSession {
 /// An instant written as RFC 3339.
 pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
     s.parse().unwrap()
-}
-
-/// Waits until `check` holds; fails (naming `what`) if it never does within a minute.
-pub async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..6000 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never: {what}");
 }
 
 /// The Telegram chat `id`.

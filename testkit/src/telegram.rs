@@ -248,6 +248,16 @@ impl FakeTelegram {
         self.arrived.notify_waiters();
     }
 
+    /// Waits until every update pushed so far is handled: the bot confirms an update (a
+    /// `getUpdates` offset past it) only once it has answered it.
+    pub async fn wait_handled(&self) {
+        let last = 1000 + self.inner.lock().unwrap().next_update_id;
+        crate::wait_until("every pushed update handled and confirmed", || async move {
+            self.confirmed_offset() > last
+        })
+        .await;
+    }
+
     /// Sets what `getChatMember` answers for a user in a chat.
     pub fn set_member(&self, chat: i64, user: i64, member: Value) {
         self.inner
