@@ -44,6 +44,119 @@ fn the_core_knows_no_platform_and_adapters_know_no_other_adapter() {
     );
 }
 
+/// The longest a function outside tests may be, in lines from `fn` to its closing brace.
+const MAX_FUNCTION_LINES: usize = 80;
+
+#[test]
+#[ignore = "the extraction engine, search evaluation and insight page still have functions over 80 lines; run with --ignored to list them"]
+fn no_function_outside_tests_is_over_80_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = Vec::new();
+    for file in rust_files(&src) {
+        let text = std::fs::read_to_string(&file).expect("a source file reads");
+        for (line, name, n) in long_functions(&text) {
+            let at = file.strip_prefix(&src).unwrap_or(&file).display();
+            long.push(format!("src/{at}:{line} {name}: {n} lines"));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines (split them):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_length_check_counts_bodies_and_skips_test_modules_and_declarations() {
+    let body = |n: usize| format!("fn long() {{\n{}}}\n", "    x();\n".repeat(n - 2));
+    assert_eq!(long_functions(&body(80)), Vec::new());
+    assert_eq!(
+        long_functions(&format!("// {{\n{}", body(81))),
+        vec![(2, "long".to_string(), 81)]
+    );
+    let braces_in_text = format!(
+        "pub async fn f() {{\n    let s = \"}}}}\";\n{}}}\n",
+        "    x();\n".repeat(80)
+    );
+    assert_eq!(long_functions(&braces_in_text)[0].2, 83);
+    let declared = format!(
+        "trait T {{\n    fn f(&self);\n}}\n#[cfg(test)]\nmod tests {{\n{}}}\n",
+        body(90)
+    );
+    assert_eq!(long_functions(&declared), Vec::new());
+}
+
+/// The functions of `text` over [`MAX_FUNCTION_LINES`], outside `#[cfg(test)]` modules: (line,
+/// name, lines).
+fn long_functions(text: &str) -> Vec<(usize, String, usize)> {
+    let code = without_comments_and_text(text);
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim_start().starts_with("#[cfg(test)]") {
+            // A test module: skip to its closing brace.
+            i = block_end(&lines, i + 1).map_or(lines.len(), |end| end + 1);
+            continue;
+        }
+        if let Some(name) = fn_name(lines[i])
+            && let Some(end) = block_end(&lines, i)
+        {
+            let n = end - i + 1;
+            if n > MAX_FUNCTION_LINES {
+                out.push((i + 1, name, n));
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The name of the function a line starts, if it starts one.
+fn fn_name(line: &str) -> Option<String> {
+    let mut rest = line.trim_start();
+    if let Some(r) = rest.strip_prefix("pub") {
+        rest = match r.strip_prefix('(') {
+            Some(r) => r.split_once(')')?.1,
+            None => r,
+        }
+        .trim_start();
+    }
+    for qualifier in ["const ", "async ", "unsafe "] {
+        rest = rest.strip_prefix(qualifier).unwrap_or(rest).trim_start();
+    }
+    let rest = rest.strip_prefix("fn ")?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The line of the brace closing the first block opened from line `from` on; `None` when a `;`
+/// comes before any `{` (a declaration without a body).
+fn block_end(lines: &[&str], from: usize) -> Option<usize> {
+    let mut depth = 0i64;
+    let mut opened = false;
+    for (k, line) in lines.iter().enumerate().skip(from) {
+        for c in line.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    opened = true;
+                }
+                '}' => depth -= 1,
+                ';' if !opened => return None,
+                _ => {}
+            }
+            if opened && depth == 0 {
+                return Some(k);
+            }
+        }
+    }
+    None
+}
+
 #[test]
 fn the_check_sees_imports_through_groups_and_super_but_not_in_comments_or_text() {
     let core = ["core", "handler"].map(String::from).to_vec();
@@ -288,7 +401,7 @@ fn resolve(path: &str, module: &[String]) -> String {
     parts.join("::")
 }
 
-/// `text` with comments, string and character literals blanked out.
+/// `text` with comments, string and character literals blanked out (line breaks kept).
 fn without_comments_and_text(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
@@ -296,6 +409,7 @@ fn without_comments_and_text(text: &str) -> String {
     while i < chars.len() {
         let c = chars[i];
         let next = chars.get(i + 1).copied();
+        let start = i;
         if c == '/' && next == Some('/') {
             while i < chars.len() && chars[i] != '\n' {
                 i += 1;
@@ -328,7 +442,13 @@ fn without_comments_and_text(text: &str) -> String {
             i += 1;
             continue;
         }
+        // Blanked, keeping its line breaks so lines still count.
         out.push(' ');
+        let lines = chars[start..i.min(chars.len())]
+            .iter()
+            .filter(|c| **c == '\n')
+            .count();
+        out.extend(std::iter::repeat_n('\n', lines));
     }
     out
 }
