@@ -1370,6 +1370,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bot.example.toml");
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.brief.lookback.get(), Duration::from_secs(3650 * 86_400));
+        assert_eq!(c.delivery.lease.to_string(), "10m");
+    }
+
+    #[test]
     fn discord_settings_are_checked() {
         let e = load("[discord]\nenabled = true\nmode = \"interactions\"\npublic_key = \"abc\"\n")
             .unwrap_err()
