@@ -291,7 +291,7 @@ impl Core {
     ) -> Result<Reply, StoreError> {
         Ok(match self.store.subscription(&ctx.chat).await? {
             Some(mut s) => {
-                let tz_name = timezone.unwrap_or(s.timezone.clone());
+                let tz_name = timezone.unwrap_or(s.timezone.to_string());
                 let (schedule, tz) = match (Schedule::parse(&time), parse_timezone(&tz_name)) {
                     (Ok(sc), Ok(tz)) => (sc, tz),
                     (Err(e), _) => return Ok(Reply::text(e.to_string())),
@@ -300,8 +300,8 @@ impl Core {
                 let Some(next) = schedule.next_after(self.clock.now(), tz) else {
                     return Ok(Reply::text("That schedule never runs."));
                 };
-                s.schedule = time;
-                s.timezone = tz.name().to_string();
+                s.schedule = schedule;
+                s.timezone = Zone(tz);
                 s.next_run_at = next;
                 self.store.update_subscription(&s).await?;
                 self.schedule_changed.notify_one();
@@ -343,10 +343,10 @@ impl Core {
     ) -> Result<Reply, StoreError> {
         let existing = self.store.subscription(&ctx.chat).await?;
         let schedule_text = time
-            .or_else(|| existing.as_ref().map(|s| s.schedule.clone()))
+            .or_else(|| existing.as_ref().map(|s| s.schedule.to_string()))
             .unwrap_or_else(|| self.settings.default_time.to_string());
         let tz_name = timezone
-            .or_else(|| existing.as_ref().map(|s| s.timezone.clone()))
+            .or_else(|| existing.as_ref().map(|s| s.timezone.to_string()))
             .unwrap_or_else(|| self.settings.default_timezone.to_string());
         let (schedule, tz) = match (Schedule::parse(&schedule_text), parse_timezone(&tz_name)) {
             (Ok(s), Ok(tz)) => (s, tz),
@@ -651,7 +651,7 @@ impl Core {
     }
 
     fn describe(&self, s: &Subscription) -> String {
-        let tz: Tz = parse_timezone(&s.timezone).unwrap_or(Tz::UTC);
+        let tz = s.timezone.tz();
         let mut lines = vec![
             format!("Daily brief: {}", schedule_words(s)),
             format!("Insights per brief: {}", s.size),
@@ -675,7 +675,7 @@ impl Core {
 const NOT_SUBSCRIBED: &str = "This chat has no subscription yet. Send /subscribe [HH:MM] [Area/City], e.g. /subscribe 08:00 Europe/Paris.";
 
 fn schedule_words(s: &Subscription) -> String {
-    if crate::core::schedule::parse_hhmm(&s.schedule).is_some() {
+    if s.schedule.is_daily() {
         format!("every day at {} ({})", s.schedule, s.timezone)
     } else {
         format!("on schedule \"{}\" ({})", s.schedule, s.timezone)

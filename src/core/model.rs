@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::core::schedule::{Schedule, ScheduleError, Zone};
+
 /// Row id of a podcast in the store.
 pub type PodcastId = i64;
 /// Row id of an episode in the store.
@@ -167,9 +169,9 @@ pub struct Subscription {
     /// Where the brief goes.
     pub chat: ChatRef,
     /// `HH:MM` or a cron expression, in `timezone`.
-    pub schedule: String,
-    /// IANA timezone name.
-    pub timezone: String,
+    pub schedule: Schedule,
+    /// Its IANA timezone.
+    pub timezone: Zone,
     /// Insights per brief.
     pub size: u8,
     /// Topic filter: plain topics are preferred, `-topic` excluded.
@@ -178,6 +180,13 @@ pub struct Subscription {
     pub next_run_at: DateTime<Utc>,
     /// Why the subscription is paused, if it is.
     pub paused_reason: Option<String>,
+}
+
+/// A schedule or zone read back from the store that does not parse is unreadable data.
+impl From<ScheduleError> for crate::store::StoreError {
+    fn from(e: ScheduleError) -> Self {
+        crate::store::StoreError::Corrupt(e.to_string())
+    }
 }
 
 /// One insight as presented in a reply: everything an adapter needs to render it.

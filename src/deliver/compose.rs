@@ -9,14 +9,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono_tz::Tz;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tracing::warn;
 
 use super::{PreparedBrief, Sender};
 use crate::core::Core;
 use crate::core::model::{Card, InsightId, Platform, Reply, Subscription};
-use crate::core::schedule::parse_timezone;
 use crate::store::{Delivery, StoreError};
 
 /// The briefs of several subscriptions: the distinct replies, and for each subscription in
@@ -43,8 +41,9 @@ pub async fn briefs(core: &Core, subs: &[&Subscription]) -> Result<Briefs, Store
         let date = dates
             .entry(sub.timezone.as_str())
             .or_insert_with(|| {
-                let tz: Tz = parse_timezone(&sub.timezone).unwrap_or(Tz::UTC);
-                now.with_timezone(&tz).format("%A %-d %B").to_string()
+                now.with_timezone(&sub.timezone.tz())
+                    .format("%A %-d %B")
+                    .to_string()
             })
             .clone();
         if picked.is_empty() && skip_empty {

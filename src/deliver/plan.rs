@@ -15,7 +15,6 @@ use tracing::{info, warn};
 use super::claim::{Handoff, Room};
 use crate::core::Core;
 use crate::core::model::Subscription;
-use crate::core::schedule::{Schedule, parse_timezone};
 use crate::store::{Delivery, Plan, StoreError};
 
 /// Occurrences read and planned per transaction.
@@ -187,10 +186,10 @@ impl<'a> Pages<'a> {
             .map(|sub| {
                 let occurrence = sub.next_run_at;
                 let next = *next_runs
-                    .entry((&sub.schedule, &sub.timezone, occurrence))
+                    .entry((sub.schedule.as_str(), sub.timezone.as_str(), occurrence))
                     .or_insert_with(|| self.next_run(sub));
                 let next = next.unwrap_or_else(|| {
-                    warn!(subscription = sub.id, schedule = %sub.schedule, "unreadable schedule; trying again tomorrow");
+                    warn!(subscription = sub.id, schedule = %sub.schedule, "the schedule has no next occurrence; trying again tomorrow");
                     self.now + chrono::Duration::days(1)
                 });
                 Plan {
@@ -203,16 +202,10 @@ impl<'a> Pages<'a> {
             .collect()
     }
 
-    /// The occurrence after `sub`'s due one (and after now); `None` when its schedule or zone
-    /// does not read.
+    /// The occurrence after `sub`'s due one (and after now); `None` when its schedule has none.
     fn next_run(&self, sub: &Subscription) -> Option<DateTime<Utc>> {
-        match (
-            Schedule::parse(&sub.schedule),
-            parse_timezone(&sub.timezone),
-        ) {
-            (Ok(s), Ok(tz)) => s.next_after(self.now.max(sub.next_run_at), tz),
-            _ => None,
-        }
+        sub.schedule
+            .next_after(self.now.max(sub.next_run_at), sub.timezone.tz())
     }
 }
 

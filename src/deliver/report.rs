@@ -20,7 +20,7 @@ pub fn print_subscriptions(
             .iter()
             .map(|(s, last)| {
                 serde_json::json!({
-                    "id": s.id, "chat": chat(s), "schedule": s.schedule, "timezone": s.timezone, "size": s.size,
+                    "id": s.id, "chat": chat(s), "schedule": s.schedule.as_str(), "timezone": s.timezone.as_str(), "size": s.size,
                     "topics": s.topics, "next_run_at": s.next_run_at, "paused_reason": s.paused_reason,
                     "last_delivery": last,
                 })

@@ -29,6 +29,7 @@ use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
     PodcastId, PodcastMeta, Subscription, SubscriptionId,
 };
+use crate::core::schedule::{Schedule, Zone};
 
 /// How long opening a connection may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -120,8 +121,8 @@ fn subscription(r: &PgRow) -> StoreResult<Subscription> {
             chat_id: r.try_get("chat_id")?,
             thread_id: (!thread.is_empty()).then_some(thread),
         },
-        schedule: r.try_get("schedule")?,
-        timezone: r.try_get("timezone")?,
+        schedule: Schedule::parse(&r.try_get::<String, _>("schedule")?)?,
+        timezone: Zone::parse(&r.try_get::<String, _>("timezone")?)?,
         size: u8::try_from(size).unwrap_or(u8::MAX),
         topics: parse_list(r.try_get("topics")?),
         next_run_at: r.try_get("next_run_at")?,
@@ -685,8 +686,8 @@ impl Store for PgStore {
             "UPDATE subscriptions SET schedule = $1, timezone = $2, size = $3, topics = $4, next_run_at = $5 \
              WHERE id = $6",
         )
-        .bind(&s.schedule)
-        .bind(&s.timezone)
+        .bind(s.schedule.as_str())
+        .bind(s.timezone.as_str())
         .bind(i64::from(s.size))
         .bind(list(&s.topics))
         .bind(s.next_run_at)

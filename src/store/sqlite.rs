@@ -20,6 +20,7 @@ use crate::core::model::{
     ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
     PodcastId, PodcastMeta, Subscription, SubscriptionId,
 };
+use crate::core::schedule::{Schedule, Zone};
 
 /// A SQLite database.
 #[derive(Debug, Clone)]
@@ -143,8 +144,8 @@ fn subscription(r: &SqliteRow) -> StoreResult<Subscription> {
             chat_id: r.try_get("chat_id")?,
             thread_id: (!thread.is_empty()).then_some(thread),
         },
-        schedule: r.try_get("schedule")?,
-        timezone: r.try_get("timezone")?,
+        schedule: Schedule::parse(&r.try_get::<String, _>("schedule")?)?,
+        timezone: Zone::parse(&r.try_get::<String, _>("timezone")?)?,
         size: u8::try_from(size).unwrap_or(u8::MAX),
         topics: parse_list(r.try_get("topics")?),
         next_run_at: parse_ts(r.try_get("next_run_at")?)?,
@@ -733,8 +734,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "UPDATE subscriptions SET schedule = ?, timezone = ?, size = ?, topics = ?, next_run_at = ? WHERE id = ?",
         )
-        .bind(&s.schedule)
-        .bind(&s.timezone)
+        .bind(s.schedule.as_str())
+        .bind(s.timezone.as_str())
         .bind(i64::from(s.size))
         .bind(list(&s.topics))
         .bind(ts(s.next_run_at))
