@@ -116,6 +116,13 @@ const PLUG_PHRASES: &[&str] = &[
     "newsletter",
     "sponsored by",
     "brought to you by",
+    "wherever you get your podcasts",
+    "wherever you listen",
+    "made easy with",
+    "available now",
+    "get started today",
+    "try it free",
+    "start your free",
 ];
 
 const SHOW_PHRASES: &[&str] = &[
@@ -465,6 +472,10 @@ mod tests {
             ("It is kind of cheaper than gas.", Flaw::Filler),
             (
                 "If you go to Kilo.ai and look at our homepage, you see ten models.",
+                Flaw::Plug,
+            ),
+            (
+                "Traders is our new podcast. You'll find it wherever you get your podcasts.",
                 Flaw::Plug,
             ),
             (
