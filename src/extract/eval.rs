@@ -727,6 +727,7 @@ mod tests {
             score: 0.5,
             topics: vec![],
             chapter: None,
+            origin: crate::core::model::Origin::extractive(),
         };
         let mut r = Report::default();
         let f = evaluate(

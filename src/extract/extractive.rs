@@ -382,6 +382,7 @@ impl ExtractiveEngine {
                         .start_ms
                         .and_then(|t| marks::chapter_at(&episode.marks.chapters, t))
                         .map(|ch| ch.title.clone()),
+                    origin: crate::core::model::Origin::extractive(),
                 }
             })
             .collect()

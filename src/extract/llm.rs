@@ -298,6 +298,7 @@ impl LlmEngine {
                     score: p.score.unwrap_or(0.5).clamp(0.05, 1.0),
                     topics,
                     chapter: None,
+                    origin: Origin::llm(PROMPT_VERSION),
                 });
             }
         }
