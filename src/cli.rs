@@ -242,42 +242,8 @@ pub async fn main() -> anyhow::Result<()> {
     if let CliCommand::CheckFeeds { paths } = &cli.command {
         return crate::ingest::check::check_feeds(paths);
     }
-    if let CliCommand::Eval(EvalCommand::Insights {
-        dir,
-        labels,
-        only_labelled,
-        strict,
-        show,
-        minutes_per_insight,
-        engine,
-    }) = &cli.command
-    {
-        let extractive = crate::extract::eval::extractive_engine(*minutes_per_insight)?;
-        if engine == "extractive" {
-            return crate::extract::eval::main(
-                dir,
-                labels.as_deref(),
-                *only_labelled,
-                *strict,
-                *show,
-                &extractive,
-            )
-            .await;
-        }
-        let (config, _) = Config::load(cli.config.as_deref())?;
-        init_logging(&config.log, cli.verbose);
-        let llm = eval_llm_engine(&config, extractive)?;
-        let result = crate::extract::eval::main(
-            dir,
-            labels.as_deref(),
-            *only_labelled,
-            *strict,
-            *show,
-            &llm.0,
-        )
-        .await;
-        eprintln!("{}", llm_summary(&llm));
-        return result;
+    if let CliCommand::Eval(EvalCommand::Insights { .. }) = &cli.command {
+        return eval_insights(&cli).await;
     }
     if let CliCommand::Eval(EvalCommand::Lookups {
         dir,
@@ -588,11 +554,56 @@ async fn answer(app: &App, cmd: Command) -> Reply {
     app.core.handle(&ctx, cmd).await
 }
 
+/// `podbrief eval insights`: the quality report of the extractive engine, or of the configured
+/// LLM endpoint with `--engine llm`.
+async fn eval_insights(cli: &Cli) -> anyhow::Result<()> {
+    let CliCommand::Eval(EvalCommand::Insights {
+        dir,
+        labels,
+        only_labelled,
+        strict,
+        show,
+        minutes_per_insight,
+        engine,
+    }) = &cli.command
+    else {
+        anyhow::bail!("not eval insights");
+    };
+    let extractive = crate::extract::eval::extractive_engine(*minutes_per_insight)?;
+    let llm = if engine == "llm" {
+        let (config, _) = Config::load(cli.config.as_deref())?;
+        init_logging(&config.log, cli.verbose);
+        Some(eval_llm_engine(&config, extractive.clone())?)
+    } else {
+        None
+    };
+    let engine: &dyn crate::extract::Extractor = match &llm {
+        Some((e, _)) => e,
+        None => &extractive,
+    };
+    let result = crate::extract::eval::main(
+        dir,
+        labels.as_deref(),
+        *only_labelled,
+        *strict,
+        *show,
+        engine,
+    )
+    .await;
+    if let Some(llm) = &llm {
+        eprintln!("{}", llm_summary(llm));
+    }
+    result
+}
+
 /// The configured LLM engine for `eval insights --engine llm`, counting its fallbacks.
 fn eval_llm_engine(
     config: &Config,
     extractive: crate::extract::ExtractiveEngine,
-) -> anyhow::Result<(crate::extract::LlmEngine, std::sync::Arc<crate::metrics::Metrics>)> {
+) -> anyhow::Result<(
+    crate::extract::LlmEngine,
+    std::sync::Arc<crate::metrics::Metrics>,
+)> {
     if config.llm.base_url.is_empty() {
         anyhow::bail!(
             "--engine llm needs llm.base_url and llm.model in the config (see \"Better insights \
@@ -610,7 +621,10 @@ fn eval_llm_engine(
 
 /// What the LLM engine did over an evaluation: tokens used and episodes that fell back.
 fn llm_summary(
-    (engine, metrics): &(crate::extract::LlmEngine, std::sync::Arc<crate::metrics::Metrics>),
+    (engine, metrics): &(
+        crate::extract::LlmEngine,
+        std::sync::Arc<crate::metrics::Metrics>,
+    ),
 ) -> String {
     let fell: Vec<String> = crate::metrics::LlmFallback::ALL
         .into_iter()

@@ -296,7 +296,10 @@ async fn llm(config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
     let models = engine.models().await;
     checks.push(match &models {
-        Ok(list) => Check::ok("llm endpoint", format!("{base} answers ({} models)", list.len())),
+        Ok(list) => Check::ok(
+            "llm endpoint",
+            format!("{base} answers ({} models)", list.len()),
+        ),
         Err(e @ (LlmError::Http(_) | LlmError::Timeout(_))) => Check::fail(
             "llm endpoint",
             format!("{base}: {e}"),
@@ -318,7 +321,11 @@ async fn llm(config: &Config) -> Vec<Check> {
             "llm model",
             format!(
                 "{model} is not among the endpoint's models ({})",
-                if list.is_empty() { "none".into() } else { list.join(", ") }
+                if list.is_empty() {
+                    "none".into()
+                } else {
+                    list.join(", ")
+                }
             ),
             format!("fetch it (Ollama: `ollama pull {model}`), or set llm.model to a listed one"),
         ),
@@ -331,7 +338,10 @@ async fn llm(config: &Config) -> Vec<Check> {
     checks.push(match engine.say_ok().await {
         Ok(answer) => Check::ok(
             "llm completion",
-            format!("{model} answered {:?}", answer.trim().chars().take(40).collect::<String>()),
+            format!(
+                "{model} answered {:?}",
+                answer.trim().chars().take(40).collect::<String>()
+            ),
         ),
         Err(e) => Check::fail(
             "llm completion",

@@ -223,6 +223,25 @@ impl Metrics {
         self.lookup_latency.count()
     }
 
+    /// The LLM engine's tokens and fallbacks.
+    fn render_llm(&self, out: &mut String) {
+        let name = "podbrief_llm_tokens_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Tokens the LLM engine used (prompt and answer, as the endpoint reported them).\n# TYPE {name} counter\n{name} {}",
+            self.llm_tokens.load(Ordering::Relaxed)
+        );
+        let name = "podbrief_llm_fallbacks_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Episodes the LLM engine handed to the extractive engine.\n# TYPE {name} counter"
+        );
+        for why in LlmFallback::ALL {
+            let v = self.llm_fallbacks[why as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{reason=\"{}\"}} {v}", why.as_str());
+        }
+    }
+
     /// Everything in the Prometheus text format (version 0.0.4). `scheduler_lag` is how late the
     /// oldest pending delivery is, in seconds (0 when none is late).
     pub fn render(&self, scheduler_lag: f64) -> String {
@@ -254,20 +273,6 @@ impl Metrics {
             "Insights stored.",
             load(&self.insights_ingested),
         );
-        counter(
-            "podbrief_llm_tokens_total",
-            "Tokens the LLM engine used (prompt and answer, as the endpoint reported them).",
-            load(&self.llm_tokens),
-        );
-        let name = "podbrief_llm_fallbacks_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Episodes the LLM engine handed to the extractive engine.\n# TYPE {name} counter"
-        );
-        for why in LlmFallback::ALL {
-            let v = load(&self.llm_fallbacks[why as usize]);
-            let _ = writeln!(out, "{name}{{reason=\"{}\"}} {v}", why.as_str());
-        }
         let per_platform: [(&str, &str, CounterOf); 4] = [
             ("podbrief_deliveries_sent_total", "Briefs sent.", |c| {
                 &c.sent
@@ -313,6 +318,7 @@ impl Metrics {
             "# HELP {name} Time a lookup (related to X, more like this) took.\n# TYPE {name} histogram"
         );
         self.lookup_latency.render(&mut out, name, "");
+        self.render_llm(&mut out);
         let name = "podbrief_scheduler_lag_seconds";
         let _ = writeln!(
             out,

@@ -387,7 +387,10 @@ mod tests {
             "With Kilo, you can use over 500 models.",
             "With Kilo, we pride ourselves on -- you know, you can use over 500 models."
         ));
-        assert!(!quote_adds("Tides turn twice a day.", "tides turn twice a day"));
+        assert!(!quote_adds(
+            "Tides turn twice a day.",
+            "tides turn twice a day"
+        ));
         // A written takeaway: shown.
         assert!(quote_adds(
             "Ann Lee says tidal turbines in Orkney run twice a day.",

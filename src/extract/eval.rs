@@ -20,9 +20,9 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use super::extractive::{ExtractiveEngine, opens_unresolved};
-use super::{EpisodeText, Extractor};
 use super::flaws::{Flaw, flaws};
 use super::sentences::{sentences, turns};
+use super::{EpisodeText, Extractor};
 use crate::core::model::NewInsight;
 use crate::core::text::{NEAR_DUPLICATE, content_words, similarity, words};
 use crate::ingest::transcript::{Segment, Transcript};
@@ -409,7 +409,8 @@ pub fn baselines(segments: &[Segment], n: usize) -> (Vec<String>, Vec<String>) {
     (first, spread)
 }
 
-fn hours(segments: &[Segment]) -> f64 {
+/// An episode's length in hours: its last time, or its words at 150 a minute when untimed.
+pub fn hours(segments: &[Segment]) -> f64 {
     let last = segments
         .iter()
         .filter_map(|s| s.end_ms.or(s.start_ms))

@@ -713,7 +713,10 @@ impl<'a> Grounds<'a> {
             }
             let folded = fold(quote);
             let Some((start_ms, end_ms, speaker)) = self.locate(&folded) else {
-                info!(quote, "LLM insight dropped: its quote is not in the transcript");
+                info!(
+                    quote,
+                    "LLM insight dropped: its quote is not in the transcript"
+                );
                 continue;
             };
             if self
@@ -721,10 +724,16 @@ impl<'a> Grounds<'a> {
                 .iter()
                 .any(|x| folded.contains(x.as_str()) || x.contains(folded.as_str()))
             {
-                info!(quote, "LLM insight dropped: its quote is in an ad, intro or outro");
+                info!(
+                    quote,
+                    "LLM insight dropped: its quote is in an ad, intro or outro"
+                );
                 continue;
             }
-            if out.iter().any(|o| similarity(&o.text, text) >= NEAR_DUPLICATE) {
+            if out
+                .iter()
+                .any(|o| similarity(&o.text, text) >= NEAR_DUPLICATE)
+            {
                 continue;
             }
             let mut topics: Vec<String> = Vec::new();

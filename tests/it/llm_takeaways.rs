@@ -75,9 +75,15 @@ async fn a_takeaway_keeps_its_quote_and_invented_or_sponsored_quotes_are_dropped
     let got = llm.extract(&episode("ad-intro-outro.vtt")).await.unwrap();
     assert_eq!(got.len(), 1, "{got:#?}");
     let i = &got[0];
-    assert!(i.text.starts_with("Tomas Berg says concrete pontoons"), "{i:?}");
+    assert!(
+        i.text.starts_with("Tomas Berg says concrete pontoons"),
+        "{i:?}"
+    );
     // The quote is the model's copy; its time and speaker come from where it is found.
-    assert_eq!(i.quote, "Concrete pontoons last about   50 years in SALT water");
+    assert_eq!(
+        i.quote,
+        "Concrete pontoons last about   50 years in SALT water"
+    );
     assert_eq!(i.speaker.as_deref(), Some("Tomas"));
     assert!((i.start_ms.unwrap() - 62_000).abs() <= 5_000, "{i:?}");
     assert!(i.end_ms.unwrap() > i.start_ms.unwrap());
@@ -96,7 +102,10 @@ async fn a_takeaway_keeps_its_quote_and_invented_or_sponsored_quotes_are_dropped
         schema["properties"]["insights"]["items"]["required"],
         serde_json::json!(["takeaway", "quote", "topics", "score"])
     );
-    assert!(fake.user_message(0).contains("[01:02] Tomas: Concrete pontoons"));
+    assert!(
+        fake.user_message(0)
+            .contains("[01:02] Tomas: Concrete pontoons")
+    );
     let system = reqs[0]["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("verbatim") && system.contains("at most 5 insights"));
     // The budget counts what the endpoint reported: prompt and answer.
@@ -112,8 +121,7 @@ const RANCE: &str = r#"{"insights": [{"takeaway": "Pete Lowe says the La Rance t
 
 const TAKEAWAY: &str =
     "Pete Lowe says the La Rance tidal barrage in Brittany has run since 1966 on 240 megawatts.";
-const QUOTE: &str =
-    "The La Rance barrage in Brittany opened in 1966 with 240 megawatts, and it is still running today.";
+const QUOTE: &str = "The La Rance barrage in Brittany opened in 1966 with 240 megawatts, and it is still running today.";
 
 #[tokio::test]
 async fn both_parts_are_stored_and_shown_on_every_platform() {
@@ -138,7 +146,12 @@ async fn both_parts_are_stored_and_shown_on_every_platform() {
     assert_eq!(rance.quote, QUOTE);
     assert_eq!(rance.speaker.as_deref(), Some("Pete Lowe"));
     assert!(rance.start_ms.unwrap() >= 32_000 && rance.end_ms.unwrap() <= 40_300);
-    let stored = t.app.store.episode_insights(rance.episode_id).await.unwrap();
+    let stored = t
+        .app
+        .store
+        .episode_insights(rance.episode_id)
+        .await
+        .unwrap();
     assert!(
         stored
             .iter()
@@ -161,7 +174,11 @@ async fn both_parts_are_stored_and_shown_on_every_platform() {
     assert!(discord.description.contains(&format!("*“{QUOTE}”*")));
     assert!(discord.footer.contains("Pete Lowe") && discord.footer.contains("at 0:3"));
     let json = serde_json::to_value(&reply).unwrap();
-    let j = json["cards"].as_array().unwrap().iter().find(|c| c["text"] == TAKEAWAY);
+    let j = json["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["text"] == TAKEAWAY);
     assert_eq!(j.unwrap()["quote"], QUOTE);
 
     let running = t.start().await;
@@ -176,9 +193,15 @@ async fn both_parts_are_stored_and_shown_on_every_platform() {
     };
     let page = get(format!("/i/{}", rance.id)).await;
     assert!(page.contains(&format!("<h1>{TAKEAWAY}</h1>")), "{page}");
-    assert!(page.contains(&format!("“{QUOTE}”<cite>— Pete Lowe, at 0:3")), "{page}");
+    assert!(
+        page.contains(&format!("“{QUOTE}”<cite>— Pete Lowe, at 0:3")),
+        "{page}"
+    );
     let brief = get("/brief/today".into()).await;
-    assert!(brief.contains(TAKEAWAY) && brief.contains(&format!("“{QUOTE}”")), "{brief}");
+    assert!(
+        brief.contains(TAKEAWAY) && brief.contains(&format!("“{QUOTE}”")),
+        "{brief}"
+    );
     let rss = get("/brief/feed.xml".into()).await;
     assert!(rss.contains(TAKEAWAY) && rss.contains(QUOTE), "{rss}");
     running.stop();
@@ -200,7 +223,9 @@ async fn an_extractive_insight_does_not_print_its_words_twice() {
 #[tokio::test]
 async fn a_malformed_answer_is_retried_once_with_its_error_then_falls_back() {
     let fake = FakeLlm::start().await;
-    fake.then(Behaviour::Reply("Sure! The insights are: pontoons, sensors.".into()));
+    fake.then(Behaviour::Reply(
+        "Sure! The insights are: pontoons, sensors.".into(),
+    ));
     fake.then(Behaviour::Reply(format!("```json\n{HARBOUR_ANSWER}\n```")));
     let metrics = Arc::new(Metrics::default());
     let llm = engine(settings(&fake), &metrics);
@@ -215,7 +240,10 @@ async fn a_malformed_answer_is_retried_once_with_its_error_then_falls_back() {
     assert_eq!(msgs[2]["role"], "assistant");
     assert!(msgs[2]["content"].as_str().unwrap().starts_with("Sure!"));
     let fix = msgs[3]["content"].as_str().unwrap();
-    assert!(fix.contains("could not be read (unusable answer: no JSON object"), "{fix}");
+    assert!(
+        fix.contains("could not be read (unusable answer: no JSON object"),
+        "{fix}"
+    );
 
     // Two unreadable answers: the extractive engine answers, and the metrics say why.
     fake.always(Behaviour::Reply("no JSON here".into()));
@@ -303,7 +331,8 @@ async fn a_long_episode_sends_only_the_extractive_candidates() {
     }
     let system = reqs[0]["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("The passages are numbered"), "{system}");
-    let items = &reqs[0]["response_format"]["json_schema"]["schema"]["properties"]["insights"]["items"];
+    let items =
+        &reqs[0]["response_format"]["json_schema"]["schema"]["properties"]["insights"]["items"];
     assert_eq!(items["required"][0], "passage");
 }
 
@@ -320,7 +349,12 @@ async fn an_endpoint_without_json_schema_is_asked_for_a_json_object() {
     let formats: Vec<String> = fake
         .requests()
         .iter()
-        .map(|r| r["response_format"]["type"].as_str().unwrap_or("none").to_string())
+        .map(|r| {
+            r["response_format"]["type"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string()
+        })
         .collect();
     // Refused once, then remembered.
     assert_eq!(formats, ["json_schema", "json_object", "json_object"]);
@@ -349,15 +383,21 @@ async fn falls_back_on(b: Behaviour, log: &str, timeout: Duration) {
     assert!(!got.is_empty());
     let logs = captured_logs();
     assert!(
-        logs.lines().any(|l| l.contains("the LLM engine failed; using the extractive engine")
-            && l.contains(log)),
+        logs.lines().any(
+            |l| l.contains("the LLM engine failed; using the extractive engine") && l.contains(log)
+        ),
         "no log line with {log:?}"
     );
 }
 
 #[tokio::test]
 async fn an_endpoint_that_answers_500_gives_extractive_insights() {
-    falls_back_on(Behaviour::Status(500), "the endpoint answered HTTP 500", Duration::from_secs(5)).await;
+    falls_back_on(
+        Behaviour::Status(500),
+        "the endpoint answered HTTP 500",
+        Duration::from_secs(5),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -372,12 +412,22 @@ async fn an_endpoint_that_answers_html_gives_extractive_insights() {
 
 #[tokio::test]
 async fn an_endpoint_that_answers_20_mb_gives_extractive_insights() {
-    falls_back_on(Behaviour::Huge, "the answer is over 4 MB", Duration::from_secs(10)).await;
+    falls_back_on(
+        Behaviour::Huge,
+        "the answer is over 4 MB",
+        Duration::from_secs(10),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_endpoint_that_hangs_times_out_and_nothing_else_waits() {
-    falls_back_on(Behaviour::Hang, "no answer within 1 s (llm.timeout)", Duration::from_secs(1)).await;
+    falls_back_on(
+        Behaviour::Hang,
+        "no answer within 1 s (llm.timeout)",
+        Duration::from_secs(1),
+    )
+    .await;
 
     // Through the app: while ingest waits on the hanging endpoint, chats are answered.
     let fake = FakeLlm::start().await;
@@ -403,7 +453,10 @@ async fn an_endpoint_that_hangs_times_out_and_nothing_else_waits() {
     assert!(answered.is_ok(), "the console waited for the LLM");
     let r = ingesting.await.unwrap();
     assert!(r.episode_errors.is_empty(), "{r:?}");
-    assert!(r.new_insights > 0, "extractive insights for every episode: {r:?}");
+    assert!(
+        r.new_insights > 0,
+        "extractive insights for every episode: {r:?}"
+    );
 }
 
 /// A doctor's config for an app whose LLM endpoint is `base_url`.
@@ -436,7 +489,10 @@ async fn doctor_checks_the_endpoint_the_model_and_a_completion_each_with_its_fix
     let report = podbrief::doctor::run(&doctor_config(&dir, &fake.url)).await;
     assert!(report.get("llm endpoint").unwrap().ok);
     let model = report.get("llm model").unwrap();
-    assert!(!model.ok && model.detail.contains("llama3.2:3b"), "{model:?}");
+    assert!(
+        !model.ok && model.detail.contains("llama3.2:3b"),
+        "{model:?}"
+    );
     assert!(
         model
             .fix
@@ -445,7 +501,10 @@ async fn doctor_checks_the_endpoint_the_model_and_a_completion_each_with_its_fix
             .contains("ollama pull qwen2.5:3b-instruct")
     );
     let completion = report.get("llm completion").unwrap();
-    assert!(!completion.ok && completion.detail.contains("HTTP 500"), "{completion:?}");
+    assert!(
+        !completion.ok && completion.detail.contains("HTTP 500"),
+        "{completion:?}"
+    );
     assert!(completion.fix.as_deref().unwrap().contains("llm.timeout"));
     assert!(report.render().contains("FAIL  llm model"));
 
@@ -527,7 +586,10 @@ async fn another_engine_or_prompt_leaves_delivered_insights_as_they_were_sent() 
     assert!(report.errors.is_empty(), "{report:?}");
     assert!(!fake.requests().is_empty());
     let now = llm.store.insights(&[sent.id]).await.unwrap();
-    assert_eq!(now[0].text, sent.text, "the delivered insight is as it was sent");
+    assert_eq!(
+        now[0].text, sent.text,
+        "the delivered insight is as it was sent"
+    );
     let all = llm.store.insights_after(0, 1000).await.unwrap();
     assert!(!all.iter().any(|i| i.text == rewritten), "{all:#?}");
 }
