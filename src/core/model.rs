@@ -288,7 +288,7 @@ impl InsightView {
 
 /// Whether a quote is worth showing under its takeaway. It is not when the takeaway is the
 /// quote's own words with some left out (fillers, false starts, repeats: what cleaning drops)
-/// and at least 60% of them kept: every word of the takeaway, compared without case or
+/// and at least 40% of them kept: every word of the takeaway, compared without case or
 /// punctuation, is a word of the quote in the quote's order. A takeaway written in other words
 /// (an LLM's "Ann Lee says…") always shows its quote.
 pub fn quote_adds(takeaway: &str, quote: &str) -> bool {
@@ -304,7 +304,7 @@ pub fn quote_adds(takeaway: &str, quote: &str) -> bool {
     }
     let mut rest = q.iter();
     let subsequence = t.iter().all(|w| rest.any(|x| x == w));
-    !(subsequence && t.len() * 10 >= q.len() * 6)
+    !(subsequence && t.len() * 10 >= q.len() * 4)
 }
 
 /// A platform-neutral answer: some text, then insight cards (each offering "more like this").
