@@ -314,9 +314,7 @@ async fn llm(config: &Config) -> Vec<Check> {
         ),
     });
     checks.push(match &models {
-        Ok(list) if list.contains(&model) => {
-            Check::ok("llm model", format!("{model} is served"))
-        }
+        Ok(list) if list.contains(&model) => Check::ok("llm model", format!("{model} is served")),
         Ok(list) => Check::fail(
             "llm model",
             format!(

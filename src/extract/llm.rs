@@ -246,7 +246,6 @@ struct ModelEntry {
 
 #[derive(Deserialize)]
 struct Answer {
-    #[serde(default)]
     insights: Vec<Proposed>,
 }
 
@@ -599,10 +598,10 @@ impl LlmEngine {
         if let Some(key) = &self.settings.api_key {
             req = req.bearer_auth(key.expose());
         }
-        let resp = req.send().await.map_err(|e| {
-            let f = Failure::of(e, self.settings.timeout);
-            f.error
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Failure::of(e, self.settings.timeout).error)?;
         if !resp.status().is_success() {
             return Err(LlmError::Status(resp.status().as_u16()));
         }
@@ -923,6 +922,8 @@ mod tests {
         let a = parse_answer("Sure! Here you go: {\"insights\": []} Hope it helps.").unwrap();
         assert!(a.insights.is_empty());
         assert!(parse_answer("sorry").is_err());
+        // Another shape is not an answer with no insights: it is sent back with the error.
+        assert!(parse_answer("{\"result\": []}").is_err());
     }
 
     #[test]

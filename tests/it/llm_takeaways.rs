@@ -593,3 +593,64 @@ async fn another_engine_or_prompt_leaves_delivered_insights_as_they_were_sent() 
     let all = llm.store.insights_after(0, 1000).await.unwrap();
     assert!(!all.iter().any(|i| i.text == rewritten), "{all:#?}");
 }
+
+const BEAVERS: &str = r#"{"insights": [{"takeaway": "Rosa says beavers in Scotland raised the River Tay's water table by 40 centimetres.",
+        "quote": "Beavers in Scotland raised the water table by 40 centimetres along the River Tay",
+        "topics": ["beaver"], "score": 0.9}]}"#;
+
+#[tokio::test]
+async fn eval_insights_runs_the_report_through_the_configured_endpoint() {
+    let fake = FakeLlm::start().await;
+    fake.reply(BEAVERS);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n{}",
+            dir.path().join("e.db").display(),
+            fake.config("max_retries = 0\n")
+        ),
+    )
+    .unwrap();
+    let transcripts = fixtures().join("extract").join("transcripts");
+    let run = |engine: &'static str| {
+        let (dir, transcripts) = (dir.path().to_path_buf(), transcripts.clone());
+        tokio::task::spawn_blocking(move || {
+            let args = [
+                "eval",
+                "insights",
+                transcripts.to_str().unwrap(),
+                "--show",
+                "--engine",
+                engine,
+            ];
+            crate::cli::podbrief(&dir, &args)
+        })
+    };
+    let out = run("llm").await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Rosa says beavers in Scotland"), "{stdout}");
+    // Both transcripts were sent (both hold the quote), and the summary says what it cost.
+    assert_eq!(fake.requests().len(), 2);
+    let summary = format!(
+        "llm engine: {} tokens used",
+        fake.tokens_sent() + 2 * (BEAVERS.len() / 4) as u64
+    );
+    assert!(stderr.contains(&summary), "{stderr}");
+    assert!(
+        stderr.contains("0 failed, 0 unreadable, 0 budget, 0 ungrounded"),
+        "{stderr}"
+    );
+    let out = run("extractive").await.unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Rosa says"));
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "the extractive report sends nothing"
+    );
+}
