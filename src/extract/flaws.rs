@@ -203,7 +203,8 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
         toks: text.split_whitespace().collect(),
         words: lower_words(text),
     };
-    let checks: [(Flaw, fn(&Text) -> bool); 10] = [
+    type Check = fn(&Text) -> bool;
+    let checks: [(Flaw, Check); 10] = [
         (Flaw::FalseStart, false_start),
         (Flaw::Repeat, repeat),
         (Flaw::MidThought, mid_thought),
