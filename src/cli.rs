@@ -161,6 +161,10 @@ pub enum EvalCommand {
         /// Minutes of talk per insight (the engine's depth; default 3.5).
         #[arg(long, default_value_t = crate::extract::extractive::DEFAULT_MINUTES_PER_INSIGHT)]
         minutes_per_insight: f64,
+        /// `extractive`, or `llm`: the `[llm]` endpoint of the config writes the insights
+        /// (falling back to the extractive engine as it does when ingesting).
+        #[arg(long, default_value = "extractive", value_parser = ["extractive", "llm"])]
+        engine: String,
     },
     /// Run judged lookups (FILE: queries with the episodes that discuss them) over the insights
     /// of every transcript in DIR: episode-level P@5 and hit@5 per kind of query.
@@ -231,7 +235,7 @@ pub async fn main() -> anyhow::Result<()> {
         CliCommand::CheckTranscripts { paths } => crate::ingest::check::check_transcripts(&paths),
         CliCommand::CheckFeeds { paths } => crate::ingest::check::check_feeds(&paths),
         CliCommand::CopyDb { from, to } => copy_db(&from, &to).await,
-        CliCommand::Eval(e) => eval(e).await,
+        CliCommand::Eval(e) => eval(e, config, verbose).await,
         CliCommand::Doctor => doctor(config, verbose).await,
         CliCommand::Migrate => {
             load_app(config, verbose).await?;
@@ -313,23 +317,9 @@ async fn copy_db(from: &str, to: &str) -> anyhow::Result<()> {
 }
 
 /// `podbrief eval insights|lookups|search`.
-async fn eval(command: EvalCommand) -> anyhow::Result<()> {
+async fn eval(command: EvalCommand, config: Option<&Path>, verbose: bool) -> anyhow::Result<()> {
     match command {
-        EvalCommand::Insights {
-            dir,
-            labels,
-            only_labelled,
-            strict,
-            show,
-            minutes_per_insight,
-        } => crate::extract::eval::main(
-            &dir,
-            labels.as_deref(),
-            only_labelled,
-            strict,
-            show,
-            minutes_per_insight,
-        ),
+        insights @ EvalCommand::Insights { .. } => eval_insights(insights, config, verbose).await,
         EvalCommand::Lookups {
             dir,
             judged,
@@ -616,6 +606,87 @@ async fn answer(app: &App, cmd: Command) -> Reply {
         scope_id: None,
     };
     app.core.handle(&ctx, cmd).await
+}
+
+/// `podbrief eval insights`: the quality report of the extractive engine, or of the configured
+/// LLM endpoint with `--engine llm`.
+async fn eval_insights(
+    command: EvalCommand,
+    config: Option<&Path>,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    let EvalCommand::Insights {
+        dir,
+        labels,
+        only_labelled,
+        strict,
+        show,
+        minutes_per_insight,
+        engine,
+    } = command
+    else {
+        anyhow::bail!("not eval insights");
+    };
+    let extractive = crate::extract::eval::extractive_engine(minutes_per_insight)?;
+    let llm = if engine == "llm" {
+        let (config, _) = Config::load(config)?;
+        init_logging(&config.log, verbose);
+        Some(eval_llm_engine(&config, extractive.clone())?)
+    } else {
+        None
+    };
+    let engine: &dyn crate::extract::Extractor = match &llm {
+        Some((e, _)) => e,
+        None => &extractive,
+    };
+    let result =
+        crate::extract::eval::main(&dir, labels.as_deref(), only_labelled, strict, show, engine)
+            .await;
+    if let Some(llm) = &llm {
+        eprintln!("{}", llm_summary(llm));
+    }
+    result
+}
+
+/// The configured LLM engine for `eval insights --engine llm`, counting its fallbacks.
+fn eval_llm_engine(
+    config: &Config,
+    extractive: crate::extract::ExtractiveEngine,
+) -> anyhow::Result<(
+    crate::extract::LlmEngine,
+    std::sync::Arc<crate::metrics::Metrics>,
+)> {
+    if config.llm.base_url.is_empty() {
+        anyhow::bail!(
+            "--engine llm needs llm.base_url and llm.model in the config (see \"Better insights \
+             with a local model\" in README.md); `podbrief doctor` checks them"
+        );
+    }
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let settings = crate::extract::llm::LlmSettings::from_config(config);
+    let clock = std::sync::Arc::new(crate::core::clock::SystemClock);
+    let engine = crate::extract::LlmEngine::new(settings, extractive, clock)
+        .context("building the LLM engine")?
+        .with_metrics(metrics.clone());
+    Ok((engine, metrics))
+}
+
+/// What the LLM engine did over an evaluation: tokens used and episodes that fell back.
+fn llm_summary(
+    (engine, metrics): &(
+        crate::extract::LlmEngine,
+        std::sync::Arc<crate::metrics::Metrics>,
+    ),
+) -> String {
+    let fell: Vec<String> = crate::metrics::LlmFallback::ALL
+        .into_iter()
+        .map(|w| format!("{} {}", metrics.llm_fallbacks(w), w.as_str()))
+        .collect();
+    format!(
+        "llm engine: {} tokens used; episodes given to the extractive engine: {}",
+        engine.tokens_used_today(),
+        fell.join(", ")
+    )
 }
 
 fn print_reply(reply: &Reply, json: bool) -> anyhow::Result<()> {

@@ -503,6 +503,11 @@ pub struct LlmConfig {
     pub daily_token_budget: u64,
     /// Largest chunk of transcript sent in one request, in characters.
     pub chunk_chars: usize,
+    /// `auto` (whole when the transcript fits in one chunk, else two stages), `whole` or
+    /// `two-stage`.
+    pub mode: String,
+    /// Passages the extractive engine proposes in the two-stage mode.
+    pub candidates: usize,
 }
 
 impl Default for LlmConfig {
@@ -515,6 +520,8 @@ impl Default for LlmConfig {
             max_retries: 2,
             daily_token_budget: 2_000_000,
             chunk_chars: 24_000,
+            mode: "auto".into(),
+            candidates: 24,
         }
     }
 }
@@ -1028,6 +1035,17 @@ impl Config {
                     "is empty; name the model to use".into(),
                 ));
             }
+        }
+        if crate::extract::llm::Mode::parse(&l.mode).is_none() {
+            let m = format!(
+                "{:?} is not a mode (allowed: \"auto\", \"whole\", \"two-stage\")",
+                l.mode
+            );
+            return Err(problem("llm.mode", m));
+        }
+        if !(4..=100).contains(&l.candidates) {
+            let m = format!("{} is out of range 4..=100", l.candidates);
+            return Err(problem("llm.candidates", m));
         }
         if self.extract.engine == Engine::Llm && l.base_url.is_empty() {
             let m = "\"llm\" needs llm.base_url and llm.model";

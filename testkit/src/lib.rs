@@ -1,9 +1,10 @@
 //! The outside parties of podbrief's tests and benchmarks, as fake servers on 127.0.0.1 that
 //! podbrief's real clients talk to: Telegram's Bot API ([`telegram`]), Discord's REST API,
-//! gateway and signed interactions ([`discord`]), and a fresh PostgreSQL database per test or
+//! gateway and signed interactions ([`discord`]), an OpenAI-compatible chat endpoint ([`llm`]), and a fresh PostgreSQL database per test or
 //! benchmark run ([`pg`]). Only the test binary and the benchmarks depend on it.
 
 pub mod discord;
+pub mod llm;
 pub mod pg;
 pub mod telegram;
 

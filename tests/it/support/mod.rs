@@ -2,7 +2,7 @@
 //! server on 127.0.0.1 serving fixtures written for these tests.
 
 pub use podbrief_testkit::pg::{PgDatabase, postgres_server};
-pub use podbrief_testkit::{discord, telegram, wait_until};
+pub use podbrief_testkit::{discord, llm, telegram, wait_until};
 
 pub mod embeddings;
 
