@@ -13,6 +13,7 @@ mod hostile;
 mod ingest;
 mod lookups;
 mod postgres;
+mod related;
 mod robustness;
 mod search;
 mod stt;
