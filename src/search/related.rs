@@ -46,6 +46,9 @@ const TITLE_WEIGHT: f32 = 1.0;
 const EPISODE_WEIGHT: f32 = 0.5;
 /// Episode terms taken at most.
 const EPISODE_TERMS: usize = 12;
+/// How much a candidate's episode agreement decides its relatedness: an episode with nothing of
+/// the insight's episode's subject leaves its insights this much less related.
+const EPISODE_SAY: f32 = 0.5;
 /// Stage one keeps at least this many candidates (the floor drops many).
 const MIN_POOL: usize = 32;
 /// Insights of the episode read for its top terms at most.
@@ -201,10 +204,10 @@ impl SearchIndex {
         let mut scored: Vec<Scored> = Vec::with_capacity(cands.len());
         for c in cands {
             let lex = lexical.get(&c.hit.id).copied().unwrap_or(0.0);
-            // Both the insight and its episode must be on the subject (when the episode says
-            // anything: an episode of one insight has no subject of its own).
+            // An insight from an episode about something else counts for less (when the
+            // insight's episode says anything: one of a single insight has no subject of its own).
             let lex = match agreement.get(&c.episode) {
-                Some(a) => (lex * a).sqrt(),
+                Some(a) => lex * (1.0 - EPISODE_SAY + EPISODE_SAY * a),
                 None => lex,
             };
             let related = match semantic.get(&c.hit.id) {
