@@ -429,11 +429,7 @@ impl Core {
     pub async fn related(&self, q: &str, limit: usize) -> Result<Reply, StoreError> {
         let _timer = self.metrics.lookup_timer();
         let shown: String = q.chars().take(100).collect();
-        let ids = match self
-            .lookup
-            .related_to(q, limit, self.clock.now())
-            .await
-        {
+        let ids = match self.lookup.related_to(q, limit, self.clock.now()).await {
             Ok(h) => h,
             Err(e) => {
                 error!(error = %e, "search failed");

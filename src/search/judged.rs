@@ -123,7 +123,11 @@ fn corpus(dir: &Path, skip: &HashSet<String>, titled: bool) -> anyhow::Result<Co
                 content_hash: crate::core::text::content_hash(&i.text),
                 episode_id: k as i64 + 1,
                 podcast_id: if titled { 1 } else { podcast_id },
-                podcast_title: if titled { "shared".into() } else { folder.clone() },
+                podcast_title: if titled {
+                    "shared".into()
+                } else {
+                    folder.clone()
+                },
                 episode_title: if titled { name.clone() } else { String::new() },
                 episode_link: None,
                 published_at: now - chrono::Duration::days(j as i64 % 30),
@@ -347,7 +351,8 @@ pub struct RelatedReport {
 fn read_subjects(file: &Path) -> anyhow::Result<(Subjects, HashMap<String, String>)> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let s: Subjects = toml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+    let s: Subjects =
+        toml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
     let mut canonical: HashMap<String, String> = HashMap::new();
     let mut first_of: HashMap<&Vec<String>, &String> = HashMap::new();
     for (path, subjects) in &s.episodes {
@@ -421,7 +426,9 @@ pub async fn run_related(dir: &Path, subjects_file: &Path) -> anyhow::Result<Rel
             n.on_subject += items.iter().filter(|i| i.1).count();
             n.answered += usize::from(!items.is_empty() && !wanted.is_empty());
             if k == 0 {
-                report.runs.push((episode.clone(), seed.text.clone(), items));
+                report
+                    .runs
+                    .push((episode.clone(), seed.text.clone(), items));
             }
         }
     }
@@ -466,7 +473,14 @@ impl RelatedReport {
     pub fn render(&self, show: bool) -> String {
         let mut out = format!(
             "{} insights indexed; {} seed insights ({} with a judged related episode)\n{:<14} {:>6} {:>10} {:>8} {:>9}\n",
-            self.insights, self.seeds, self.seeds_with_related, "floor", "shown", "on subject", "share", "answered"
+            self.insights,
+            self.seeds,
+            self.seeds_with_related,
+            "floor",
+            "shown",
+            "on subject",
+            "share",
+            "answered"
         );
         let line = |label: String, c: &RelatedCounts| {
             format!(

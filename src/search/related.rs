@@ -23,7 +23,8 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term};
 
 use super::{
-    Candidate, Hit, OVERFETCH, OVERFETCH_MIN, SearchError, SearchIndex, analyzer, jaccard, signature,
+    Candidate, Hit, OVERFETCH, OVERFETCH_MIN, SearchError, SearchIndex, analyzer, jaccard,
+    signature,
 };
 use crate::core::model::InsightView;
 use crate::core::text::NEAR_DUPLICATE;
@@ -65,35 +66,304 @@ const SEMANTIC_CANDIDATES: usize = 30;
 /// Words of speech and number words that say nothing about a subject (analysed to the index's
 /// stems at first use).
 const GENERIC_WORDS: &[&str] = &[
-    "percent", "percentage", "per", "cent", "thing", "things", "stuff", "people", "person",
-    "folks", "guy", "guys", "everybody", "somebody", "anybody", "someone", "everyone", "year",
-    "years", "month", "months", "week", "weeks", "day", "days", "today", "time", "times", "lot",
-    "lots", "really", "way", "ways", "kind", "sort", "bit", "something", "everything", "nothing",
-    "anything", "point", "question", "fact", "idea", "example", "case", "number", "numbers",
-    "amount", "part", "place", "world", "right", "good", "great", "big", "small", "little",
-    "new", "old", "get", "got", "go", "going", "gone", "know", "think", "say", "said", "says",
-    "make", "made", "take", "took", "look", "want", "need", "mean", "means", "see", "use", "used",
-    "using", "just", "like", "well", "yeah", "yes", "okay", "ok", "sure", "basically",
-    "literally", "pretty", "probably", "maybe", "actually", "definitely", "one", "two", "three",
-    "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen",
-    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred",
-    "hundreds", "thousand", "thousands", "million", "millions", "billion", "billions",
-    "trillion", "first", "second", "third", "half", "double", "twice", "dozen", "couple", "few",
-    "many", "much", "more", "most", "less", "least", "about", "around", "roughly", "almost",
-    "nearly", "zero", "end", "start", "top", "back", "long", "high", "low", "different", "same",
-    "whole", "able", "talk", "talking", "show", "episode", "podcast", "listen", "feel", "try",
-    "happen", "thank", "thanks", "love", "hear", "interesting", "important", "also", "even",
-    "still", "always", "never", "often", "usually", "every", "can", "could", "would", "should",
-    "will", "now", "then", "here", "there", "where", "when", "what", "which", "who", "why", "how",
-    "because", "so", "very", "too", "other", "another", "some", "all", "any", "each", "our",
-    "your", "my", "we", "you", "i", "me", "us", "he", "she", "him", "her", "his", "them", "its",
-    "was", "were", "been", "being", "have", "has", "had", "do", "does", "did", "doing", "done",
-    "let", "lets", "put", "give", "come", "came", "tell", "told", "work", "working", "call",
-    "called", "keep", "find", "found", "lead", "leads", "turn", "turns", "means", "less", "best",
-    "better", "bad", "worse", "real", "whatever", "over", "under", "again", "ever", "since",
-    "enough", "quite", "rather", "already", "yet", "only", "own", "next", "last", "once", "far",
-    "away", "often", "mostly", "almost", "else", "sense", "reason", "problem", "problems",
-    "answer", "side", "level", "kinds", "step", "steps", "area", "areas", "term", "terms",
+    "percent",
+    "percentage",
+    "per",
+    "cent",
+    "thing",
+    "things",
+    "stuff",
+    "people",
+    "person",
+    "folks",
+    "guy",
+    "guys",
+    "everybody",
+    "somebody",
+    "anybody",
+    "someone",
+    "everyone",
+    "year",
+    "years",
+    "month",
+    "months",
+    "week",
+    "weeks",
+    "day",
+    "days",
+    "today",
+    "time",
+    "times",
+    "lot",
+    "lots",
+    "really",
+    "way",
+    "ways",
+    "kind",
+    "sort",
+    "bit",
+    "something",
+    "everything",
+    "nothing",
+    "anything",
+    "point",
+    "question",
+    "fact",
+    "idea",
+    "example",
+    "case",
+    "number",
+    "numbers",
+    "amount",
+    "part",
+    "place",
+    "world",
+    "right",
+    "good",
+    "great",
+    "big",
+    "small",
+    "little",
+    "new",
+    "old",
+    "get",
+    "got",
+    "go",
+    "going",
+    "gone",
+    "know",
+    "think",
+    "say",
+    "said",
+    "says",
+    "make",
+    "made",
+    "take",
+    "took",
+    "look",
+    "want",
+    "need",
+    "mean",
+    "means",
+    "see",
+    "use",
+    "used",
+    "using",
+    "just",
+    "like",
+    "well",
+    "yeah",
+    "yes",
+    "okay",
+    "ok",
+    "sure",
+    "basically",
+    "literally",
+    "pretty",
+    "probably",
+    "maybe",
+    "actually",
+    "definitely",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "fifteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "hundreds",
+    "thousand",
+    "thousands",
+    "million",
+    "millions",
+    "billion",
+    "billions",
+    "trillion",
+    "first",
+    "second",
+    "third",
+    "half",
+    "double",
+    "twice",
+    "dozen",
+    "couple",
+    "few",
+    "many",
+    "much",
+    "more",
+    "most",
+    "less",
+    "least",
+    "about",
+    "around",
+    "roughly",
+    "almost",
+    "nearly",
+    "zero",
+    "end",
+    "start",
+    "top",
+    "back",
+    "long",
+    "high",
+    "low",
+    "different",
+    "same",
+    "whole",
+    "able",
+    "talk",
+    "talking",
+    "show",
+    "episode",
+    "podcast",
+    "listen",
+    "feel",
+    "try",
+    "happen",
+    "thank",
+    "thanks",
+    "love",
+    "hear",
+    "interesting",
+    "important",
+    "also",
+    "even",
+    "still",
+    "always",
+    "never",
+    "often",
+    "usually",
+    "every",
+    "can",
+    "could",
+    "would",
+    "should",
+    "will",
+    "now",
+    "then",
+    "here",
+    "there",
+    "where",
+    "when",
+    "what",
+    "which",
+    "who",
+    "why",
+    "how",
+    "because",
+    "so",
+    "very",
+    "too",
+    "other",
+    "another",
+    "some",
+    "all",
+    "any",
+    "each",
+    "our",
+    "your",
+    "my",
+    "we",
+    "you",
+    "i",
+    "me",
+    "us",
+    "he",
+    "she",
+    "him",
+    "her",
+    "his",
+    "them",
+    "its",
+    "was",
+    "were",
+    "been",
+    "being",
+    "have",
+    "has",
+    "had",
+    "do",
+    "does",
+    "did",
+    "doing",
+    "done",
+    "let",
+    "lets",
+    "put",
+    "give",
+    "come",
+    "came",
+    "tell",
+    "told",
+    "work",
+    "working",
+    "call",
+    "called",
+    "keep",
+    "find",
+    "found",
+    "lead",
+    "leads",
+    "turn",
+    "turns",
+    "means",
+    "less",
+    "best",
+    "better",
+    "bad",
+    "worse",
+    "real",
+    "whatever",
+    "over",
+    "under",
+    "again",
+    "ever",
+    "since",
+    "enough",
+    "quite",
+    "rather",
+    "already",
+    "yet",
+    "only",
+    "own",
+    "next",
+    "last",
+    "once",
+    "far",
+    "away",
+    "often",
+    "mostly",
+    "almost",
+    "else",
+    "sense",
+    "reason",
+    "problem",
+    "problems",
+    "answer",
+    "side",
+    "level",
+    "kinds",
+    "step",
+    "steps",
+    "area",
+    "areas",
+    "term",
+    "terms",
 ];
 
 /// The index stems of [`GENERIC_WORDS`].
@@ -197,7 +467,9 @@ impl SearchIndex {
         let query = self.profile_query(&subject.terms, insight, same_episode);
         let depth = (limit * OVERFETCH + OVERFETCH_MIN).max(MIN_POOL);
         let mut cands = self.stage_one(&searcher, &query, depth)?;
-        cands.retain(|c| c.hit.id != insight.id && (same_episode || c.episode != insight.episode_id));
+        cands.retain(|c| {
+            c.hit.id != insight.id && (same_episode || c.episode != insight.episode_id)
+        });
         let semantic = self.semantic_neighbours(&searcher, insight, same_episode, &mut cands)?;
         let lexical = self.lexical(&searcher, &cands, &subject.terms)?;
         let agreement = self.agreement(&searcher, &cands, &subject.episode, insight.episode_id)?;
@@ -383,12 +655,20 @@ impl SearchIndex {
     ) -> Result<HashMap<i64, f32>, SearchError> {
         let docs: Vec<(DocAddress, i64)> = cands.iter().map(|c| (c.addr, c.hit.id)).collect();
         let held = self.holding(searcher, &docs, profile)?;
-        let total: f32 = profile.iter().map(|t| t.weight).sum::<f32>().max(f32::MIN_POSITIVE);
+        let total: f32 = profile
+            .iter()
+            .map(|t| t.weight)
+            .sum::<f32>()
+            .max(f32::MIN_POSITIVE);
         let mut out = HashMap::new();
         for c in cands {
             let mask = held.get(&c.hit.id).copied().unwrap_or(0);
             let share = weight_of(profile, mask) / total;
-            let share = if mask.count_ones() >= MIN_SHARED { share } else { 0.0 };
+            let share = if mask.count_ones() >= MIN_SHARED {
+                share
+            } else {
+                0.0
+            };
             out.insert(c.hit.id, share);
         }
         Ok(out)
@@ -407,12 +687,19 @@ impl SearchIndex {
         if episode.is_empty() {
             return Ok(HashMap::new());
         }
-        let wanted: HashSet<i64> = cands.iter().map(|c| c.episode).filter(|e| *e != own).collect();
+        let wanted: HashSet<i64> = cands
+            .iter()
+            .map(|c| c.episode)
+            .filter(|e| *e != own)
+            .collect();
         let f = &self.fields;
         let any: Vec<(Occur, Box<dyn Query>)> = wanted
             .iter()
             .map(|e| {
-                let t = TermQuery::new(Term::from_field_i64(f.episode, *e), IndexRecordOption::Basic);
+                let t = TermQuery::new(
+                    Term::from_field_i64(f.episode, *e),
+                    IndexRecordOption::Basic,
+                );
                 (Occur::Should, Box::new(t) as Box<dyn Query>)
             })
             .collect();
@@ -428,7 +715,11 @@ impl SearchIndex {
         for (_, e) in &docs {
             counts.entry(*e).or_insert_with(|| vec![0; episode.len()]);
         }
-        let keyed: Vec<(DocAddress, i64)> = docs.iter().enumerate().map(|(i, (a, _))| (*a, i as i64)).collect();
+        let keyed: Vec<(DocAddress, i64)> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, (a, _))| (*a, i as i64))
+            .collect();
         let held = self.holding(searcher, &keyed, episode)?;
         for (i, (_, e)) in docs.iter().enumerate() {
             let mask = held.get(&(i as i64)).copied().unwrap_or(0);
@@ -438,11 +729,18 @@ impl SearchIndex {
                 }
             }
         }
-        let total: f32 = episode.iter().map(|t| t.weight).sum::<f32>().max(f32::MIN_POSITIVE);
+        let total: f32 = episode
+            .iter()
+            .map(|t| t.weight)
+            .sum::<f32>()
+            .max(f32::MIN_POSITIVE);
         Ok(counts
             .into_iter()
             .map(|(e, v)| {
-                let mask = v.iter().enumerate().fold(0u32, |m, (k, n)| if *n >= 2 { m | 1 << k } else { m });
+                let mask = v
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |m, (k, n)| if *n >= 2 { m | 1 << k } else { m });
                 (e, weight_of(episode, mask) / total)
             })
             .collect())

@@ -107,7 +107,10 @@ fn podbrief_related_takes_a_limit_from_1_to_100_and_prints_a_json_array() {
         assert!(err.contains("--limit"), "--limit {bad}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let out = podbrief(dir.path(), &["related", "heat pumps", "--limit", "3", "--json"]);
+    let out = podbrief(
+        dir.path(),
+        &["related", "heat pumps", "--limit", "3", "--json"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -116,7 +119,9 @@ fn podbrief_related_takes_a_limit_from_1_to_100_and_prints_a_json_array() {
     let cards: Vec<serde_json::Value> =
         serde_json::from_slice(&out.stdout).expect("--json prints one JSON array");
     assert!(!cards.is_empty() && cards.len() <= 3, "{cards:?}");
-    let first = cards[0]["insight_id"].as_i64().expect("cards carry their id");
+    let first = cards[0]["insight_id"]
+        .as_i64()
+        .expect("cards carry their id");
 
     // One number is an insight: its related list, as `/more`.
     let out = podbrief(
