@@ -168,6 +168,9 @@ const UNRESOLVED_OPENERS: &[&str] = &[
     "likewise",
     "otherwise",
     "anyway",
+    "especially",
+    "again",
+    "even",
 ];
 /// Openings that lean on what was said before ("For comparison, orange juice is…").
 const UNRESOLVED_PHRASES: &[&str] = &[
@@ -187,6 +190,11 @@ const UNRESOLVED_PHRASES: &[&str] = &[
     "the other one",
     "the second one",
     "the first one",
+    "on that note",
+    "to your point",
+    "like you said",
+    "going back to",
+    "part of it",
 ];
 const FILLERS: &[&str] = &[
     "um",
@@ -340,8 +348,7 @@ impl ExtractiveEngine {
         let lang = Language::detect(&episode_sample(&sents));
         let mut labels = structure::label(&turns, &sents, &lang);
         structure::label_sponsor_chapters(&mut labels, &sents, &episode.marks.chapters);
-        let sent_words: Vec<Vec<String>> =
-            sents.iter().map(|s| lang.content_words(&s.text)).collect();
+        let sent_words = lang.content_words_each(sents.iter().map(|s| s.text.as_str()));
         let breaks: Vec<usize> = (1..sents.len())
             .filter(|i| {
                 turns[sents[*i].turn]
