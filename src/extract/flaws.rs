@@ -188,6 +188,9 @@ struct Text<'a> {
     words: Vec<String>,
 }
 
+/// A flaw and the check that finds it.
+type Check = (Flaw, fn(&Text) -> bool);
+
 /// The flaws of an insight's text, each kind once, in report order.
 pub fn flaws(text: &str) -> Vec<Flaw> {
     let t = Text {
@@ -196,7 +199,7 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
         toks: text.split_whitespace().collect(),
         words: lower_words(text),
     };
-    let checks: [(Flaw, fn(&Text) -> bool); 10] = [
+    let checks: [Check; 10] = [
         (Flaw::FalseStart, false_start),
         (Flaw::Repeat, repeat),
         (Flaw::MidThought, mid_thought),
