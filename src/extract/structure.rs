@@ -235,17 +235,31 @@ pub(crate) fn contains_any(hay: &str, needles: &[&str]) -> bool {
 
 /// Sponsor reads, intros and outros, by cues (English only) and break speakers.
 pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> {
-    let n = sents.len();
     // Commas dropped so "Today, we're" matches "today we're".
     let lower: Vec<String> = sents
         .iter()
         .map(|s| s.text.to_lowercase().replace(',', "").replace('’', "'"))
         .collect();
-    let mut labels = vec![Label::Talk; n];
+    let mut labels = vec![Label::Talk; sents.len()];
     let english = lang.is_english();
+    label_sponsors(&mut labels, turns, sents, &lower, english);
+    if english {
+        label_intro(&mut labels, sents, &lower);
+        label_outro(&mut labels, sents, &lower);
+    }
+    labels
+}
 
-    // Sponsors: sentences with ad cues, everything between the first and last cue of a turn, and
-    // any sentence naming a sponsor.
+/// Sponsors: sentences with ad cues, everything between the first and last cue of a turn, and
+/// any sentence naming a sponsor. The cues are English; break turns count in any language.
+fn label_sponsors(
+    labels: &mut [Label],
+    turns: &[Turn],
+    sents: &[Sentence],
+    lower: &[String],
+    english: bool,
+) {
+    let n = sents.len();
     let mut brands: HashSet<String> = HashSet::new();
     for (i, l) in lower.iter().enumerate() {
         // A URL read aloud counts as an ad cue next to an offer or a brand call to action.
@@ -305,17 +319,18 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
         }
         last_ad = Some(i);
     }
-    mark_boost_sessions(&mut labels, sents, &lower);
+    mark_boost_sessions(labels, sents, lower);
     for (i, _) in lower.iter().enumerate() {
         if words(&lower[i]).any(|w| brands.contains(&w)) {
             labels[i] = Label::Ad;
         }
     }
+}
 
-    if !english {
-        return labels;
-    }
-    // Intro: the opening up to the last turn in the first fifth that greets or introduces.
+/// Intro: the opening up to the last turn in the first fifth that greets or introduces.
+fn label_intro(labels: &mut [Label], sents: &[Sentence], lower: &[String]) {
+    let n = sents.len();
+
     let head = (n / 5).max(3).min(n);
     if let Some(last) = (0..head)
         .rev()
@@ -328,7 +343,11 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
             }
         }
     }
-    // Outro: from the first sign-off in the last fifth to the end.
+}
+
+/// Outro: from the first sign-off in the last fifth to the end.
+fn label_outro(labels: &mut [Label], sents: &[Sentence], lower: &[String]) {
+    let n = sents.len();
     let tail = n - (n / 5).max(3).min(n);
     if let Some(first) = (tail..n).find(|i| contains_any(&lower[*i], OUTRO_CUES)) {
         let turn = sents[first].turn;
@@ -341,7 +360,6 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
             }
         }
     }
-    labels
 }
 
 /// Whether a sentence reads out a listener boost: an amount of three digits or more next to a
