@@ -497,16 +497,14 @@ fn remove_keeping_end(toks: &mut Vec<Token>, from: usize, to: usize) {
     }
 }
 
-/// A filler rule: the filler starting at a token, if any.
-type FillerRule = fn(&[Token], usize) -> Option<Filler>;
-
 /// Drops fillers that carry no meaning: "you know" and "I mean" set off as asides, hedging
 /// "kind of" / "sort of" (not "a kind of battery"), "like" as a pause, "basically",
 /// "literally", and vague tails ("or something like that", "or whatever").
 fn drop_fillers(toks: &mut Vec<Token>) {
     let mut i = 0;
     while i < toks.len() {
-        let rules: [FillerRule; 5] = [aside, hedge, like_pause, inner_yeah, vague_tail];
+        type Rule = fn(&[Token], usize) -> Option<Filler>;
+        let rules: [Rule; 5] = [aside, hedge, like_pause, inner_yeah, vague_tail];
         match rules.iter().find_map(|rule| rule(toks, i)) {
             Some(Filler::KeepingEnd(end)) => remove_keeping_end(toks, i, end),
             Some(Filler::Words(end)) => {

@@ -195,9 +195,6 @@ struct Text<'a> {
     words: Vec<String>,
 }
 
-/// A flaw and the check that finds it.
-type Check = (Flaw, fn(&Text) -> bool);
-
 /// The flaws of an insight's text, each kind once, in report order.
 pub fn flaws(text: &str) -> Vec<Flaw> {
     let t = Text {
@@ -206,7 +203,8 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
         toks: text.split_whitespace().collect(),
         words: lower_words(text),
     };
-    let checks: [Check; 10] = [
+    type Check = fn(&Text) -> bool;
+    let checks: [(Flaw, Check); 10] = [
         (Flaw::FalseStart, false_start),
         (Flaw::Repeat, repeat),
         (Flaw::MidThought, mid_thought),

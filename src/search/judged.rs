@@ -134,6 +134,7 @@ fn corpus(dir: &Path, skip: &HashSet<String>, titled: bool) -> anyhow::Result<Co
                 text: i.text,
                 quote: i.quote,
                 start_ms: i.start_ms,
+                end_ms: i.end_ms,
                 speaker: i.speaker,
                 score: i.score,
                 topics: i.topics,

@@ -27,6 +27,8 @@ pub struct StoredInsight {
     pub start_ms: Option<i64>,
     /// Where it ends.
     pub end_ms: Option<i64>,
+    /// The engine (and prompt) that wrote it.
+    pub origin: crate::core::model::Origin,
     /// Whether any subscription was sent it.
     pub delivered: bool,
 }

@@ -80,7 +80,7 @@ async fn open(opts: &PgConnectOptions) -> StoreResult<PgConnection> {
     }
 }
 
-const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.speaker, i.score, i.topics, i.content_hash, i.chapter, \
+const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.end_ms, i.speaker, i.score, i.topics, i.content_hash, i.chapter, \
      e.id AS episode_id, e.title AS episode_title, COALESCE(e.link, e.audio_url) AS episode_link, \
      COALESCE(e.published_at, e.created_at) AS published_at, p.id AS podcast_id, p.title AS podcast_title \
      FROM insights i JOIN episodes e ON e.id = i.episode_id JOIN podcasts p ON p.id = e.podcast_id";
@@ -91,6 +91,7 @@ fn insight_view(r: &PgRow) -> StoreResult<InsightView> {
         text: r.try_get("text")?,
         quote: r.try_get("quote")?,
         start_ms: r.try_get("start_ms")?,
+        end_ms: r.try_get("end_ms")?,
         speaker: r.try_get("speaker")?,
         score: r.try_get("score")?,
         topics: parse_list(r.try_get("topics")?),
@@ -466,7 +467,7 @@ impl Store for PgStore {
 
     async fn episode_insights(&self, episode: EpisodeId) -> StoreResult<Vec<StoredInsight>> {
         let rows = sqlx::query(
-            "SELECT i.id, i.quote, i.start_ms, i.end_ms, \
+            "SELECT i.id, i.quote, i.start_ms, i.end_ms, i.engine, i.prompt_version, \
              EXISTS (SELECT 1 FROM delivered_insights d WHERE d.insight_id = i.id) AS delivered \
              FROM insights i WHERE i.episode_id = $1 ORDER BY i.id",
         )
@@ -480,6 +481,10 @@ impl Store for PgStore {
                     quote: r.try_get("quote")?,
                     start_ms: r.try_get("start_ms")?,
                     end_ms: r.try_get("end_ms")?,
+                    origin: crate::core::model::Origin {
+                        engine: r.try_get("engine")?,
+                        prompt_version: r.try_get("prompt_version")?,
+                    },
                     delivered: r.try_get("delivered")?,
                 })
             })
@@ -497,8 +502,9 @@ impl Store for PgStore {
             let hash = crate::core::text::content_hash(&i.text);
             sqlx::query(
                 "UPDATE insights SET text = $1, quote = $2, start_ms = $3, end_ms = $4, speaker = $5, \
-                 score = $6, topics = $7, content_hash = $8, chapter = $9 WHERE id = $10 AND episode_id = $11 \
-                 AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = $8 AND o.id <> $10)",
+                 score = $6, topics = $7, content_hash = $8, chapter = $9, engine = $10, prompt_version = $11 \
+                 WHERE id = $12 AND episode_id = $13 \
+                 AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = $8 AND o.id <> $12)",
             )
             .bind(&i.text)
             .bind(&i.quote)
@@ -509,6 +515,8 @@ impl Store for PgStore {
             .bind(list(&i.topics))
             .bind(&hash)
             .bind(&i.chapter)
+            .bind(&i.origin.engine)
+            .bind(&i.origin.prompt_version)
             .bind(id)
             .bind(episode)
             .execute(&mut *tx)
@@ -1138,7 +1146,8 @@ async fn insert_insights_in(
     for i in insights {
         let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
-                 content_hash, created_at, chapter) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 content_hash, created_at, chapter, engine, prompt_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (content_hash) DO NOTHING RETURNING id",
             )
             .bind(episode)
@@ -1152,6 +1161,8 @@ async fn insert_insights_in(
             .bind(crate::core::text::content_hash(&i.text))
             .bind(now)
             .bind(&i.chapter)
+            .bind(&i.origin.engine)
+            .bind(&i.origin.prompt_version)
             .fetch_optional(&mut *tx)
             .await?;
         ids.extend(id);

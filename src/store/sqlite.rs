@@ -103,7 +103,7 @@ fn list<T: serde::Serialize>(v: &[T]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.speaker, i.score, i.topics, i.content_hash, i.chapter, \
+const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.end_ms, i.speaker, i.score, i.topics, i.content_hash, i.chapter, \
      e.id AS episode_id, e.title AS episode_title, COALESCE(e.link, e.audio_url) AS episode_link, \
      COALESCE(e.published_at, e.created_at) AS published_at, p.id AS podcast_id, p.title AS podcast_title \
      FROM insights i JOIN episodes e ON e.id = i.episode_id JOIN podcasts p ON p.id = e.podcast_id";
@@ -114,6 +114,7 @@ fn insight_view(r: &SqliteRow) -> StoreResult<InsightView> {
         text: r.try_get("text")?,
         quote: r.try_get("quote")?,
         start_ms: r.try_get("start_ms")?,
+        end_ms: r.try_get("end_ms")?,
         speaker: r.try_get("speaker")?,
         score: r.try_get("score")?,
         topics: parse_list(r.try_get("topics")?),
@@ -510,7 +511,7 @@ impl Store for SqliteStore {
 
     async fn episode_insights(&self, episode: EpisodeId) -> StoreResult<Vec<StoredInsight>> {
         let rows = sqlx::query(
-            "SELECT i.id, i.quote, i.start_ms, i.end_ms, \
+            "SELECT i.id, i.quote, i.start_ms, i.end_ms, i.engine, i.prompt_version, \
              EXISTS (SELECT 1 FROM delivered_insights d WHERE d.insight_id = i.id) AS delivered \
              FROM insights i WHERE i.episode_id = ? ORDER BY i.id",
         )
@@ -524,6 +525,10 @@ impl Store for SqliteStore {
                     quote: r.try_get("quote")?,
                     start_ms: r.try_get("start_ms")?,
                     end_ms: r.try_get("end_ms")?,
+                    origin: crate::core::model::Origin {
+                        engine: r.try_get("engine")?,
+                        prompt_version: r.try_get("prompt_version")?,
+                    },
                     delivered: r.try_get("delivered")?,
                 })
             })
@@ -541,7 +546,8 @@ impl Store for SqliteStore {
             let hash = crate::core::text::content_hash(&i.text);
             sqlx::query(
                 "UPDATE insights SET text = ?, quote = ?, start_ms = ?, end_ms = ?, speaker = ?, \
-                 score = ?, topics = ?, content_hash = ?, chapter = ? WHERE id = ? AND episode_id = ? \
+                 score = ?, topics = ?, content_hash = ?, chapter = ?, engine = ?, prompt_version = ? \
+                 WHERE id = ? AND episode_id = ? \
                  AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = ? AND o.id <> ?)",
             )
             .bind(&i.text)
@@ -553,6 +559,8 @@ impl Store for SqliteStore {
             .bind(list(&i.topics))
             .bind(&hash)
             .bind(&i.chapter)
+            .bind(&i.origin.engine)
+            .bind(&i.origin.prompt_version)
             .bind(id)
             .bind(episode)
             .execute(&mut *tx)
@@ -1180,7 +1188,8 @@ async fn insert_insights_in(
     for i in insights {
         let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
-                 content_hash, created_at, chapter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 content_hash, created_at, chapter, engine, prompt_version) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (content_hash) DO NOTHING RETURNING id",
             )
             .bind(episode)
@@ -1194,6 +1203,8 @@ async fn insert_insights_in(
             .bind(crate::core::text::content_hash(&i.text))
             .bind(ts(now))
             .bind(&i.chapter)
+            .bind(&i.origin.engine)
+            .bind(&i.origin.prompt_version)
             .fetch_optional(&mut *tx)
             .await?;
         ids.extend(id);
