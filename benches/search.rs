@@ -208,6 +208,50 @@ fn floor_lookup(
     top.into_iter().map(|(_, a)| a).collect()
 }
 
+/// "More like this" for every sample insight, 5 (a chat's list) and 10 (the page's) at most,
+/// beside the floor: the insight's analysed words as one raw disjunction, top 5 (what a plain
+/// more-like-this query costs). Warmed once, then measured alternating which runs first.
+fn more_like_this(
+    index: &SearchIndex,
+    searcher: &Searcher,
+    analyzer: &mut TextAnalyzer,
+    field: Field,
+    samples: &[InsightView],
+    now: DateTime<Utc>,
+) {
+    for v in samples {
+        std::hint::black_box(index.related(v, 10, false, now).expect("related"));
+        std::hint::black_box(floor_lookup(searcher, analyzer, field, &v.text));
+    }
+    for limit in [5, 10] {
+        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+        for (k, v) in samples.iter().enumerate() {
+            for turn in 0..2 {
+                if (k + turn) % 2 == 0 {
+                    let t = Instant::now();
+                    std::hint::black_box(index.related(v, limit, false, now).expect("related"));
+                    ours.push(t.elapsed());
+                } else {
+                    let t = Instant::now();
+                    std::hint::black_box(floor_lookup(searcher, analyzer, field, &v.text));
+                    floor.push(t.elapsed());
+                }
+            }
+        }
+        let (o, f) = (pct(ours), pct(floor));
+        println!(
+            "{:<30} {:>9.3} {:>9.3} | {:>9.3} {:>9.3} | {:>19} | {:>6.1}x",
+            format!("more like this ({limit})"),
+            o.0,
+            o.1,
+            f.0,
+            f.1,
+            "",
+            o.1 / f.1.max(1e-9)
+        );
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let n: usize = std::env::var("PODBRIEF_BENCH_N")
@@ -387,14 +431,7 @@ async fn main() {
     }
     let (p50, p99) = pct(filtered);
     println!("{:<30} {p50:>9.3} {p99:>9.3}", "2 words + in: + since:");
-    let mut mlt = Vec::new();
-    for v in &samples {
-        let t = Instant::now();
-        std::hint::black_box(index.related(v, 5, false, now).expect("related"));
-        mlt.push(t.elapsed());
-    }
-    let (p50, p99) = pct(mlt);
-    println!("{:<30} {p50:>9.3} {p99:>9.3}", "more like this");
+    more_like_this(&index, &searcher, &mut analyzer, text_field, &samples, now);
     println!();
     println!(
         "index build {:.1} s ({:.0} insights/s); FTS5 build {:.1} s",

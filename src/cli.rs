@@ -51,12 +51,16 @@ pub enum CliCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print insights related to some words.
+    /// Print insights related to some words, or on the same subject as insight ID
+    /// (`podbrief related 12`, as `/more 12`).
     Related {
-        /// The words to look for.
+        /// An insight id (`12` or `#12`), or the words to look for.
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
-        /// JSON output for scripts.
+        /// How many at most (1-100; default search.results).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+        limit: Option<u8>,
+        /// One JSON array of cards, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -182,6 +186,23 @@ pub enum EvalCommand {
         #[arg(long)]
         strict: bool,
     },
+    /// Ask every insight of the seed episodes in FILE for its related list over the insights
+    /// of every transcript in DIR: the share of items from episodes judged to discuss the same
+    /// subjects, at the engine's floor and at others.
+    Related {
+        /// The folder of transcripts.
+        dir: PathBuf,
+        /// The judged subjects (TOML: `[episodes]` and `[related]`).
+        #[arg(long, default_value = "tests/quality/subjects.toml")]
+        judged: PathBuf,
+        /// Print each seed's related list (+ on subject, - not).
+        #[arg(long)]
+        show: bool,
+        /// Fail when fewer than 0.8 of the items are on subject, or fewer than a quarter of
+        /// the seeds get any.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Import the Cranfield collection (cran.all.1400, cran.qry, cranqrel in DIR) as insights
     /// into a temporary database and report nDCG@10 and recall@100 of podbrief's lookup beside
     /// SQLite FTS5's bm25; fails if podbrief's nDCG@10 is below FTS5's.
@@ -273,8 +294,8 @@ pub async fn main() -> anyhow::Result<()> {
         CliCommand::Reextract => reextract(&load_app(config, verbose).await?).await,
         CliCommand::Ingest => ingest(&load_app(config, verbose).await?).await,
         CliCommand::Brief { json, size } => brief(load_config(config, verbose)?, size, json).await,
-        CliCommand::Related { query, json } => {
-            related(&load_app(config, verbose).await?, query, json).await
+        CliCommand::Related { query, limit, json } => {
+            related(&load_app(config, verbose).await?, &query, limit, json).await
         }
         CliCommand::Run => run(load_app(config, true).await?).await,
     }
@@ -335,6 +356,12 @@ async fn eval(command: EvalCommand, config: Option<&Path>, verbose: bool) -> any
             }
             Ok(())
         }
+        EvalCommand::Related {
+            dir,
+            judged,
+            show,
+            strict,
+        } => eval_related(&dir, &judged, show, strict).await,
         EvalCommand::Search { dir, json } => eval_search(&dir, json).await,
     }
 }
@@ -523,12 +550,6 @@ async fn brief(mut config: Config, size: Option<u8>, json: bool) -> anyhow::Resu
     print_reply(&answer(&app, Command::Top).await, json)
 }
 
-/// `podbrief related WORDS…`.
-async fn related(app: &App, query: Vec<String>, json: bool) -> anyhow::Result<()> {
-    let reply = answer(app, Command::Related(query.join(" "))).await;
-    print_reply(&reply, json)
-}
-
 /// `podbrief run`: ingest, then the console chat, or the platforms until a stop signal.
 async fn run(app: App) -> anyhow::Result<()> {
     let r = app.ingest(terminal()).await;
@@ -556,6 +577,48 @@ async fn run(app: App) -> anyhow::Result<()> {
         stop_signal().await?;
         info!("stopping: finishing briefs being sent");
         running.shutdown().await;
+    }
+    Ok(())
+}
+
+/// `podbrief related <id|words> [--limit N] [--json]`: one number (`12`, `#12`) is an insight,
+/// whose related list is printed ("more like this"); anything else is a lookup. `--json` prints
+/// one array of cards (the message, when there are none, goes to stderr).
+async fn related(app: &App, query: &[String], limit: Option<u8>, json: bool) -> anyhow::Result<()> {
+    let limit = limit.map_or(app.config.search.results, usize::from);
+    let text = query.join(" ");
+    let id = match query {
+        [one] => one.trim().trim_start_matches('#').parse::<i64>().ok(),
+        _ => None,
+    };
+    let reply = match id {
+        Some(id) => app.core.more(id, limit).await,
+        None => app.core.related(&text, limit).await,
+    }
+    .context("looking up related insights")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reply.cards)?);
+        if reply.cards.is_empty() {
+            eprintln!("{}", crate::core::sanitize::text(&reply.text));
+        }
+        return Ok(());
+    }
+    print_reply(&reply, false)
+}
+
+/// `podbrief eval related DIR --judged FILE [--show] [--strict]`.
+async fn eval_related(
+    dir: &std::path::Path,
+    judged: &std::path::Path,
+    show: bool,
+    strict: bool,
+) -> anyhow::Result<()> {
+    let r = crate::search::judged::run_related(dir, judged).await?;
+    print!("{}", r.render(show));
+    if strict {
+        r.gate()
+            .map_err(|e| anyhow::anyhow!("related gate failed: {e}"))?;
+        println!("related gate passed");
     }
     Ok(())
 }

@@ -277,8 +277,8 @@ impl Core {
             },
             Command::Time { time, timezone } => self.set_time(ctx, time, timezone).await?,
             Command::Top => self.top(ctx).await?,
-            Command::Related(q) => self.related(&q).await?,
-            Command::More(id) => self.more(id).await?,
+            Command::Related(q) => self.related(&q, self.settings.results).await?,
+            Command::More(id) => self.more(id, self.settings.results).await?,
             Command::Feeds(arg) => self.feeds(ctx, arg).await?,
         })
     }
@@ -419,14 +419,12 @@ impl Core {
         })
     }
 
-    async fn related(&self, q: &str) -> Result<Reply, StoreError> {
+    /// Insights on `q` (a user's words), at most `limit` (chats ask for `search.results`;
+    /// `podbrief related --limit N` for N).
+    pub async fn related(&self, q: &str, limit: usize) -> Result<Reply, StoreError> {
         let _timer = self.metrics.lookup_timer();
         let shown: String = q.chars().take(100).collect();
-        let ids = match self
-            .lookup
-            .related_to(q, self.settings.results, self.clock.now())
-            .await
-        {
+        let ids = match self.lookup.related_to(q, limit, self.clock.now()).await {
             Ok(h) => h,
             Err(e) => {
                 error!(error = %e, "search failed");
@@ -451,14 +449,17 @@ impl Core {
         })
     }
 
-    async fn more(&self, id: i64) -> Result<Reply, StoreError> {
+    /// Insights on the same subject as insight `id`, at most `limit` (chats ask for
+    /// `search.results`): only those related enough, so possibly none ("Nothing else on this
+    /// yet").
+    pub async fn more(&self, id: InsightId, limit: usize) -> Result<Reply, StoreError> {
         let _timer = self.metrics.lookup_timer();
         let Some(insight) = self.store.insights(&[id]).await?.into_iter().next() else {
             return Ok(Reply::text(format!("There is no insight #{id}.")));
         };
         let ids = match self.lookup.more_like(
             &insight,
-            self.settings.results,
+            limit,
             self.settings.related_same_episode,
             self.clock.now(),
         ) {
@@ -470,7 +471,7 @@ impl Core {
         };
         let found = self.store.insights(&ids).await?;
         if found.is_empty() {
-            return Ok(Reply::text(format!("Nothing else like #{id} yet.")));
+            return Ok(Reply::text("Nothing else on this yet."));
         }
         Ok(Reply {
             text: format!("More like #{id}:"),

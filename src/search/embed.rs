@@ -429,6 +429,22 @@ impl Semantic {
         scored.into_iter().map(|s| s.1).collect()
     }
 
+    /// The `n` insights nearest to insight `id`'s own vector (cosine), best first, without
+    /// itself; `None` when it has no vector (or semantic ranking is off).
+    pub(super) fn neighbours(&self, id: InsightId, n: usize) -> Option<Vec<(InsightId, f32)>> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let me = &st.vectors.get(&id)?.vector;
+        let mut scored: Vec<(InsightId, f32)> = st
+            .vectors
+            .iter()
+            .filter(|(other, _)| **other != id)
+            .map(|(other, e)| (*other, dot(me, &e.vector)))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+        scored.truncate(n);
+        Some(scored)
+    }
+
     fn forget(&self, ids: &[InsightId]) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         for id in ids {

@@ -10,7 +10,7 @@
 //! min(5, relevant)) and hit@5 (a relevant episode among the first five); for `nomatch`, hit@5
 //! means the lookup found nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -78,8 +78,80 @@ fn episodes_in_order(hits: &[i64], episode_of: &HashMap<i64, String>) -> Vec<Str
     out
 }
 
-/// Runs the judged lookups over the insights of every transcript under `dir`.
-pub async fn run(dir: &Path, judged_file: &Path) -> anyhow::Result<LookupReport> {
+/// The insights the default engine extracts from every transcript under `dir` (but those
+/// `skip` names), indexed in memory, with each insight's transcript (its path under `dir`).
+/// `titled`: each episode is titled with its path and all share one podcast (the lookups'
+/// setting); else episodes have no title and each folder is a podcast (as feeds would give).
+struct Corpus {
+    index: SearchIndex,
+    views: Vec<InsightView>,
+    episode_of: HashMap<i64, String>,
+}
+
+/// The fixed "now" of the judged reports (dates are spread over the month before it).
+fn judged_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_767_312_000, 0).unwrap_or_default()
+}
+
+fn corpus(dir: &Path, skip: &HashSet<String>, titled: bool) -> anyhow::Result<Corpus> {
+    let engine = crate::extract::ExtractiveEngine::default();
+    let index = SearchIndex::in_memory().context("creating the index")?;
+    let now = judged_now();
+    let mut views = Vec::new();
+    let mut episode_of: HashMap<i64, String> = HashMap::new();
+    let mut folders: Vec<String> = Vec::new();
+    for (k, (_, name, episode)) in crate::extract::eval::transcripts(dir)?
+        .into_iter()
+        .enumerate()
+    {
+        if skip.contains(&name) {
+            continue;
+        }
+        let folder = Path::new(&name)
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if !folders.contains(&folder) {
+            folders.push(folder.clone());
+        }
+        let podcast_id = folders.iter().position(|f| *f == folder).unwrap_or(0) as i64 + 1;
+        for (j, i) in engine.extract_sync(&episode).into_iter().enumerate() {
+            let id = (views.len() + 1) as i64;
+            episode_of.insert(id, name.clone());
+            views.push(InsightView {
+                id,
+                content_hash: crate::core::text::content_hash(&i.text),
+                episode_id: k as i64 + 1,
+                podcast_id: if titled { 1 } else { podcast_id },
+                podcast_title: if titled {
+                    "shared".into()
+                } else {
+                    folder.clone()
+                },
+                episode_title: if titled { name.clone() } else { String::new() },
+                episode_link: None,
+                published_at: now - chrono::Duration::days(j as i64 % 30),
+                text: i.text,
+                quote: i.quote,
+                start_ms: i.start_ms,
+                end_ms: i.end_ms,
+                speaker: i.speaker,
+                score: i.score,
+                topics: i.topics,
+                chapter: i.chapter,
+            });
+        }
+    }
+    index.add(&views).context("indexing")?;
+    Ok(Corpus {
+        index,
+        views,
+        episode_of,
+    })
+}
+
+/// Reads and checks the judged queries.
+fn read_judged(judged_file: &Path) -> anyhow::Result<Judged> {
     let text = std::fs::read_to_string(judged_file)
         .with_context(|| format!("reading {}", judged_file.display()))?;
     let judged: Judged =
@@ -96,52 +168,28 @@ pub async fn run(dir: &Path, judged_file: &Path) -> anyhow::Result<LookupReport>
             q.kind
         );
     }
-    let engine = crate::extract::ExtractiveEngine::default();
-    let index = SearchIndex::in_memory().context("creating the index")?;
-    let now: chrono::DateTime<chrono::Utc> = "2026-01-02T00:00:00Z".parse()?;
-    let mut views = Vec::new();
-    let mut episode_of: HashMap<i64, String> = HashMap::new();
-    for (k, (_, name, episode)) in crate::extract::eval::transcripts(dir)?
-        .into_iter()
-        .enumerate()
-    {
-        for (j, i) in engine.extract_sync(&episode).into_iter().enumerate() {
-            let id = (views.len() + 1) as i64;
-            episode_of.insert(id, name.clone());
-            views.push(InsightView {
-                id,
-                content_hash: crate::core::text::content_hash(&i.text),
-                episode_id: k as i64 + 1,
-                podcast_id: 1,
-                podcast_title: "shared".into(),
-                episode_title: name.clone(),
-                episode_link: None,
-                published_at: now - chrono::Duration::days(j as i64 % 30),
-                text: i.text,
-                quote: i.quote,
-                start_ms: i.start_ms,
-                end_ms: i.end_ms,
-                speaker: i.speaker,
-                score: i.score,
-                topics: i.topics,
-                chapter: i.chapter,
-            });
-        }
-    }
-    index.add(&views).context("indexing")?;
+    Ok(judged)
+}
+
+/// Runs the judged lookups over the insights of every transcript under `dir`.
+pub async fn run(dir: &Path, judged_file: &Path) -> anyhow::Result<LookupReport> {
+    let judged = read_judged(judged_file)?;
+    let c = corpus(dir, &HashSet::new(), true)?;
+    let now = judged_now();
     let mut report = LookupReport {
-        insights: views.len(),
+        insights: c.views.len(),
         ..Default::default()
     };
     let mut sums: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
     for q in &judged.query {
-        let hits: Vec<i64> = index
+        let hits: Vec<i64> = c
+            .index
             .search(&q.text, 50, now)
             .context("lookup")?
             .into_iter()
             .map(|h| h.id)
             .collect();
-        let top: Vec<String> = episodes_in_order(&hits, &episode_of)
+        let top: Vec<String> = episodes_in_order(&hits, &c.episode_of)
             .into_iter()
             .take(5)
             .collect();
@@ -225,6 +273,239 @@ impl LookupReport {
                 out.push_str(&format!("== {q:?} ({kind})\n"));
                 for (e, rel) in top {
                     out.push_str(&format!("  {} {e}\n", if *rel { "+" } else { "-" }));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The judged subjects (`tests/quality/subjects.toml`): what each shared episode discusses, and
+/// for seed episodes, the other episodes that discuss the same subjects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subjects {
+    /// Per episode (path relative to the transcripts folder), its subjects. Files with the same
+    /// list are one episode in several formats: only the first (by path) is indexed.
+    pub episodes: BTreeMap<String, Vec<String>>,
+    /// Per seed episode, the other episodes that discuss its subjects (empty: none does).
+    #[serde(default)]
+    pub related: BTreeMap<String, Vec<String>>,
+}
+
+/// The related list's length the report asks for (the page's).
+pub const RELATED_LIMIT: usize = 10;
+/// The gate's floor on the share of related items on subject.
+pub const MIN_ON_SUBJECT: f64 = 0.8;
+/// The gate's floor on the share of seed insights with a judged related episode that get at
+/// least one item (so "show nothing" cannot pass).
+pub const MIN_SEEDS_ANSWERED: f64 = 0.25;
+/// Floors the report sweeps (besides the engine's own).
+const SWEEP: &[f32] = &[0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4];
+
+/// Counts at one floor.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RelatedCounts {
+    /// The floor.
+    pub floor: f32,
+    /// Related items shown over all seeds.
+    pub shown: usize,
+    /// Of them, from an episode judged to discuss the seed's subjects.
+    pub on_subject: usize,
+    /// Seeds (with a judged related episode) that got at least one item.
+    pub answered: usize,
+}
+
+impl RelatedCounts {
+    /// Share of shown items on subject (1 when none is shown).
+    pub fn share(&self) -> f64 {
+        if self.shown == 0 {
+            1.0
+        } else {
+            self.on_subject as f64 / self.shown as f64
+        }
+    }
+}
+
+/// One seed's related list: (seed episode, seed text, items as (episode, on subject, text)).
+pub type RelatedRun = (String, String, Vec<(String, bool, String)>);
+
+/// The related report.
+#[derive(Debug, Clone, Default)]
+pub struct RelatedReport {
+    /// Insights indexed.
+    pub insights: usize,
+    /// Seed insights asked (every insight of every seed episode).
+    pub seeds: usize,
+    /// Seeds whose episode has a judged related episode.
+    pub seeds_with_related: usize,
+    /// The counts at the engine's floor.
+    pub at_floor: RelatedCounts,
+    /// The counts at other floors, for calibration.
+    pub sweep: Vec<RelatedCounts>,
+    /// Each seed's list at the engine's floor.
+    pub runs: Vec<RelatedRun>,
+}
+
+/// Reads and checks the subjects file: every episode named under `related` is listed under
+/// `episodes`. Returns it with each path's canonical episode (the first of its formats).
+fn read_subjects(file: &Path) -> anyhow::Result<(Subjects, HashMap<String, String>)> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let s: Subjects =
+        toml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+    let mut canonical: HashMap<String, String> = HashMap::new();
+    let mut first_of: HashMap<&Vec<String>, &String> = HashMap::new();
+    for (path, subjects) in &s.episodes {
+        let first = first_of.entry(subjects).or_insert(path);
+        canonical.insert(path.clone(), (*first).clone());
+    }
+    for (seed, others) in &s.related {
+        for p in std::iter::once(seed).chain(others) {
+            anyhow::ensure!(
+                canonical.contains_key(p),
+                "{}: [related] names {p:?}, which is not under [episodes]",
+                file.display()
+            );
+        }
+    }
+    Ok((s, canonical))
+}
+
+/// Asks every insight of every seed episode for its related list (up to [`RELATED_LIMIT`],
+/// other episodes only) over the insights of every transcript under `dir`, and counts the
+/// items from episodes judged to discuss the seed's subjects, at the engine's floor and at the
+/// floors of [`SWEEP`].
+pub async fn run_related(dir: &Path, subjects_file: &Path) -> anyhow::Result<RelatedReport> {
+    let (subjects, canonical) = read_subjects(subjects_file)?;
+    let skip: HashSet<String> = canonical
+        .iter()
+        .filter(|(p, c)| p != c)
+        .map(|(p, _)| p.clone())
+        .collect();
+    let c = corpus(dir, &skip, false)?;
+    let canon = |p: &String| canonical.get(p).cloned().unwrap_or_else(|| p.clone());
+    let mut report = RelatedReport {
+        insights: c.views.len(),
+        ..Default::default()
+    };
+    let floors: Vec<f32> = std::iter::once(super::related::FLOOR)
+        .chain(SWEEP.iter().copied())
+        .collect();
+    let mut counts: Vec<RelatedCounts> = floors
+        .iter()
+        .map(|f| RelatedCounts {
+            floor: *f,
+            ..Default::default()
+        })
+        .collect();
+    for seed in &c.views {
+        let Some(episode) = c.episode_of.get(&seed.id).map(&canon) else {
+            continue;
+        };
+        let Some(wanted) = subjects.related.get(&episode) else {
+            continue;
+        };
+        let wanted: HashSet<String> = wanted.iter().map(&canon).collect();
+        report.seeds += 1;
+        report.seeds_with_related += usize::from(!wanted.is_empty());
+        for (k, floor) in floors.iter().enumerate() {
+            let hits = c
+                .index
+                .related_above(seed, RELATED_LIMIT, false, *floor)
+                .context("related")?;
+            let items: Vec<(String, bool, String)> = hits
+                .iter()
+                .filter_map(|h| {
+                    let e = canon(c.episode_of.get(&h.id)?);
+                    let text = c.views.get(h.id as usize - 1)?.text.clone();
+                    Some((e.clone(), wanted.contains(&e), text))
+                })
+                .collect();
+            let n = &mut counts[k];
+            n.shown += items.len();
+            n.on_subject += items.iter().filter(|i| i.1).count();
+            n.answered += usize::from(!items.is_empty() && !wanted.is_empty());
+            if k == 0 {
+                report
+                    .runs
+                    .push((episode.clone(), seed.text.clone(), items));
+            }
+        }
+    }
+    report.at_floor = counts[0];
+    report.sweep = counts.split_off(1);
+    Ok(report)
+}
+
+impl RelatedReport {
+    /// Share of seeds with a judged related episode that got at least one item.
+    pub fn answered_share(c: &RelatedCounts, seeds_with_related: usize) -> f64 {
+        c.answered as f64 / seeds_with_related.max(1) as f64
+    }
+
+    /// Why the report fails the gate, if it does: fewer than [`MIN_ON_SUBJECT`] of the items
+    /// shown on subject, or fewer than [`MIN_SEEDS_ANSWERED`] of the seeds with a judged
+    /// related episode given any item.
+    pub fn gate(&self) -> Result<(), String> {
+        let c = &self.at_floor;
+        let mut why = Vec::new();
+        if c.share() < MIN_ON_SUBJECT {
+            why.push(format!(
+                "on-subject share {:.3} < {MIN_ON_SUBJECT}",
+                c.share()
+            ));
+        }
+        let answered = Self::answered_share(c, self.seeds_with_related);
+        if answered < MIN_SEEDS_ANSWERED {
+            why.push(format!(
+                "seeds answered {answered:.3} < {MIN_SEEDS_ANSWERED}"
+            ));
+        }
+        if why.is_empty() {
+            Ok(())
+        } else {
+            Err(why.join("; "))
+        }
+    }
+
+    /// The report as text: the counts at the engine's floor, the sweep, and with `show` each
+    /// seed's list (+ on subject, - not).
+    pub fn render(&self, show: bool) -> String {
+        let mut out = format!(
+            "{} insights indexed; {} seed insights ({} with a judged related episode)\n{:<14} {:>6} {:>10} {:>8} {:>9}\n",
+            self.insights,
+            self.seeds,
+            self.seeds_with_related,
+            "floor",
+            "shown",
+            "on subject",
+            "share",
+            "answered"
+        );
+        let line = |label: String, c: &RelatedCounts| {
+            format!(
+                "{label:<14} {:>6} {:>10} {:>8.3} {:>9.3}\n",
+                c.shown,
+                c.on_subject,
+                c.share(),
+                Self::answered_share(c, self.seeds_with_related)
+            )
+        };
+        out.push_str(&line(
+            format!("{:.2} (engine)", self.at_floor.floor),
+            &self.at_floor,
+        ));
+        for c in &self.sweep {
+            out.push_str(&line(format!("{:.2}", c.floor), c));
+        }
+        if show {
+            for (episode, text, items) in &self.runs {
+                let head: String = text.chars().take(100).collect();
+                out.push_str(&format!("== {episode}: {head}\n"));
+                for (e, on, t) in items {
+                    let t: String = t.chars().take(90).collect();
+                    out.push_str(&format!("  {} {e}: {t}\n", if *on { "+" } else { "-" }));
                 }
             }
         }

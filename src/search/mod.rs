@@ -29,6 +29,7 @@ pub mod eval;
 pub mod import;
 pub mod judged;
 pub mod lookup;
+pub mod related;
 pub mod sync;
 
 use std::collections::{HashMap, HashSet};
@@ -915,73 +916,6 @@ impl SearchIndex {
                     signature: c.signature,
                 });
             }
-            if kept.len() >= limit {
-                break;
-            }
-        }
-        Ok(kept.into_iter().map(|k| k.hit).collect())
-    }
-
-    /// Insights like `insight`: never itself or a near-duplicate of it, and (unless
-    /// `same_episode`) not from its own episode.
-    pub fn related(
-        &self,
-        insight: &InsightView,
-        limit: usize,
-        same_episode: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Hit>, SearchError> {
-        let mut source = insight.text.clone();
-        for t in &insight.topics {
-            source.push_str(" . ");
-            source.push_str(t);
-        }
-        let terms = self.terms(&source);
-        if terms.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let f = &self.fields;
-        let searcher = self.reader.searcher();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
-            Occur::Must,
-            Box::new(self.query_for(&searcher, &terms, false)),
-        )];
-        clauses.push((
-            Occur::MustNot,
-            Box::new(TermQuery::new(
-                Term::from_field_u64(f.id, insight.id as u64),
-                IndexRecordOption::Basic,
-            )),
-        ));
-        if !same_episode {
-            clauses.push((
-                Occur::MustNot,
-                Box::new(TermQuery::new(
-                    Term::from_field_i64(f.episode, insight.episode_id),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        }
-        let q = BooleanQuery::new(clauses);
-        let hits = self.stage_one(&searcher, &q, limit * OVERFETCH + OVERFETCH_MIN)?;
-        let hits = self.rerank(&searcher, hits, &[], now)?;
-        let own = signature(&insight.text);
-        let mut kept: Vec<Kept> = Vec::new();
-        for c in hits {
-            if c.hit.id == insight.id || (!same_episode && c.episode == insight.episode_id) {
-                continue;
-            }
-            if jaccard(&c.signature, &own) >= NEAR_DUPLICATE
-                || kept
-                    .iter()
-                    .any(|k| jaccard(&k.signature, &c.signature) >= NEAR_DUPLICATE)
-            {
-                continue;
-            }
-            kept.push(Kept {
-                hit: c.hit,
-                signature: c.signature,
-            });
             if kept.len() >= limit {
                 break;
             }

@@ -51,7 +51,7 @@ fn ingest_then_brief_and_related_as_json() {
     let out = podbrief(dir.path(), &["related", "--json", "Orkney"]);
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("related --json prints JSON");
-    assert_eq!(v["insights"][0]["episode"], "Wave Energy Buoys");
+    assert_eq!(v[0]["episode"], "Wave Energy Buoys");
 }
 
 #[test]

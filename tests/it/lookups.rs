@@ -59,9 +59,11 @@ async fn more_like_this_never_returns_the_insight_itself() {
     let t = TestApp::ingested().await;
     let first = t.say("/related tidal lagoon").await.cards[0].clone();
     let more = t.say(&format!("/more {}", first.insight_id)).await;
+    // Either insights on its subject, or none related enough.
     assert!(
         more.text
-            .starts_with(&format!("More like #{}", first.insight_id)),
+            .starts_with(&format!("More like #{}", first.insight_id))
+            || (more.text == "Nothing else on this yet." && more.cards.is_empty()),
         "{}",
         more.text
     );

@@ -14,6 +14,7 @@ mod ingest;
 mod llm_takeaways;
 mod lookups;
 mod postgres;
+mod related;
 mod robustness;
 mod search;
 mod stt;

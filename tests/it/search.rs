@@ -155,7 +155,7 @@ fn import_from_the_command_line_names_bad_lines() {
     );
     let out = run(&["related", "--json", "kelp"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["insights"][0]["episode"], "Kelp");
+    assert_eq!(v[0]["episode"], "Kelp");
 }
 
 async fn app_on(dir: &std::path::Path) -> App {

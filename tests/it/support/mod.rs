@@ -58,6 +58,11 @@ pub fn captured_logs() -> String {
 /// The instant every test starts at.
 pub const START: &str = "2026-11-27T06:00:00Z";
 
+/// The bundled sample podcasts (`samples/`).
+pub fn samples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
 /// Test fixtures folder.
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -236,10 +241,14 @@ impl TestApp {
         std::sync::LazyLock::force(&LOGS);
         let feeds = FeedServer::start().await;
         let dir = tempfile::tempdir().unwrap();
+        // `samples/…` names a bundled sample feed (a file); anything else is on the feed server.
         let feed_list: Vec<String> = opts
             .feeds
             .iter()
-            .map(|f| format!("{:?}", feeds.url(f)))
+            .map(|f| match f.starts_with("samples/") {
+                true => format!("{:?}", samples_dir().join(&f["samples/".len()..])),
+                false => format!("{:?}", feeds.url(f)),
+            })
             .collect();
         let pg = match postgres_server() {
             Some(server) => Some(PgDatabase::create(&server).await),
@@ -293,6 +302,25 @@ impl TestApp {
     /// An app with the fixture feeds already ingested.
     pub async fn ingested() -> TestApp {
         let t = TestApp::spawn().await;
+        let r = t.ingest().await;
+        assert!(
+            r.feed_errors.is_empty() && r.episode_errors.is_empty(),
+            "{r:?}"
+        );
+        t
+    }
+
+    /// An app with the three bundled sample podcasts (`samples/`) ingested.
+    pub async fn samples() -> TestApp {
+        let t = TestApp::spawn_with(Options {
+            feeds: vec![
+                "samples/green-ledger/feed.xml",
+                "samples/kitchen-lab/feed.xml",
+                "samples/silicon-signals/feed.xml",
+            ],
+            ..Default::default()
+        })
+        .await;
         let r = t.ingest().await;
         assert!(
             r.feed_errors.is_empty() && r.episode_errors.is_empty(),
