@@ -30,6 +30,7 @@ pub mod import;
 pub mod judged;
 pub mod lookup;
 pub mod sync;
+pub mod synonyms;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -851,75 +852,81 @@ impl SearchIndex {
         self.lookup(&LookupQuery::parse(text, now), limit, now)
     }
 
-    /// Insights for a parsed lookup, best first.
+    /// Insights for a parsed lookup, best first: episodes by their evidence, each with its
+    /// best insights (see [`lookup`]).
     pub fn lookup(
         &self,
         q: &LookupQuery,
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Hit>, SearchError> {
-        let terms = self.terms(&q.words);
-        if terms.is_empty() || limit == 0 {
+        if limit == 0 {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let words = self.query_for(&searcher, &terms, true);
-        let hits = if q.has_filters() {
-            let f = &self.fields;
-            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(words))];
-            if !q.podcasts.is_empty() {
-                let slugs = self.matching_slugs(&searcher, &q.podcasts);
-                if slugs.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let any: Vec<(Occur, Box<dyn Query>)> = slugs
-                    .iter()
-                    .map(|s| {
-                        let t = TermQuery::new(
-                            Term::from_field_text(f.podcast_slug, s),
-                            IndexRecordOption::Basic,
-                        );
-                        (Occur::Should, Box::new(t) as Box<dyn Query>)
-                    })
-                    .collect();
-                clauses.push((
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
-                ));
-            }
-            if let Some(since) = q.since {
-                let range = RangeQuery::new(
-                    Bound::Included(Term::from_field_i64(f.published, since.timestamp())),
-                    Bound::Unbounded,
-                );
-                clauses.push((
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
-                ));
-            }
-            let query = BooleanQuery::new(clauses);
-            self.stage_one(&searcher, &query, lookup_depth(limit))?
-        } else {
-            self.stage_one(&searcher, &words, lookup_depth(limit))?
+        let words = self.plan(&searcher, &q.words, true);
+        let query = self.words_query(&words);
+        if query.clauses().is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(query) = self.filtered(&searcher, q, query) else {
+            return Ok(Vec::new());
         };
-        let hits = self.rerank(&searcher, hits, &terms, now)?;
-        // Near-duplicates collapse to the best of them (signatures from a fast field).
-        let mut kept: Vec<Kept> = Vec::new();
-        for c in hits {
-            if kept
-                .iter()
-                .all(|k| jaccard(&k.signature, &c.signature) < NEAR_DUPLICATE)
-            {
-                kept.push(Kept {
-                    hit: c.hit,
-                    signature: c.signature,
-                });
-            }
-            if kept.len() >= limit {
-                break;
+        let mut cands = self.stage_one(&searcher, &query, lookup::episode_depth(limit))?;
+        let mut words = words;
+        if self.feedback(&searcher, &cands, &mut words)? {
+            let query = self.words_query(&words);
+            if let Some(query) = self.filtered(&searcher, q, query) {
+                cands = self.stage_one(&searcher, &query, lookup::episode_depth(limit))?;
             }
         }
-        Ok(kept.into_iter().map(|k| k.hit).collect())
+        self.by_episode(&searcher, cands, &words, limit, now)
+    }
+
+    /// `words` restricted by the lookup's `in:` and `since:` filters; `None` when `in:` names no
+    /// podcast of the index.
+    fn filtered(
+        &self,
+        searcher: &Searcher,
+        q: &LookupQuery,
+        words: BooleanQuery,
+    ) -> Option<Box<dyn Query>> {
+        if !q.has_filters() {
+            return Some(Box::new(words));
+        }
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(words))];
+        if !q.podcasts.is_empty() {
+            let slugs = self.matching_slugs(searcher, &q.podcasts);
+            if slugs.is_empty() {
+                return None;
+            }
+            let any: Vec<(Occur, Box<dyn Query>)> = slugs
+                .iter()
+                .map(|s| {
+                    let t = TermQuery::new(
+                        Term::from_field_text(f.podcast_slug, s),
+                        IndexRecordOption::Basic,
+                    );
+                    (Occur::Should, Box::new(t) as Box<dyn Query>)
+                })
+                .collect();
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
+            ));
+        }
+        if let Some(since) = q.since {
+            let range = RangeQuery::new(
+                Bound::Included(Term::from_field_i64(f.published, since.timestamp())),
+                Bound::Unbounded,
+            );
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
+            ));
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
     }
 
     /// Insights like `insight`: never itself or a near-duplicate of it, and (unless
