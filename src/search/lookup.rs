@@ -155,7 +155,7 @@ fn is_frame_word(w: &str) -> bool {
 /// Typed words read at most.
 const MAX_WORDS: usize = 32;
 /// The least share of the query's words (weighted by rarity) an episode must cover to be shown.
-pub const MIN_COVERAGE: f32 = 0.35;
+pub const MIN_COVERAGE: f32 = 0.45;
 /// Each further insight of an episode adds its score times this power of its rank.
 const EPISODE_DECAY: f32 = 0.6;
 /// Stage one keeps at least this many candidates, so episodes gather their evidence.
@@ -205,8 +205,8 @@ fn edit_distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         let mut best = usize::MAX;

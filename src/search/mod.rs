@@ -13,16 +13,15 @@
 //!
 //! Every searchable word of an insight (its text, quote, topics, podcast and episode titles and
 //! speaker) is indexed in one field, `all`, with the text first so that its word positions are
-//! the text's own. A lookup runs in two stages. The first is a plain disjunction of term queries
-//! on that one field, which tantivy answers with block-max WAND: it keeps the top
-//! limit + max(limit, 8) without scoring every match, so common words stay fast. A word that is
-//! not in the index at all (a typo) and is long enough is expanded to its spelling neighbours
-//! (one edit from 5 letters, two from 9). The second stage re-ranks that short list: words found
-//! close together (a phrase, give or take 3 words) and fresh insights gain a little, and
-//! near-duplicates collapse to the best of them. Stage two reads no stored document: ids,
-//! episodes and dates come from fast fields (their columns opened once per segment and kept),
-//! word positions from the index's postings, and the near-duplicate check compares content-word
-//! signatures kept in a fast field at index time ([`signature`]).
+//! the text's own. A lookup runs in two stages ([`lookup`] says how its words are read and how
+//! its results are gathered by episode). The first is a plain disjunction of term queries on
+//! that one field, which tantivy answers with block-max WAND: it keeps the top candidates
+//! without scoring every match, so common words stay fast. The second stage re-ranks that short
+//! list: words found close together (a phrase, give or take 3 words) and fresh insights gain a
+//! little, and near-duplicates collapse to the best of them. Stage two reads no stored document:
+//! ids, episodes and dates come from fast fields (their columns opened once per segment and
+//! kept), word positions from the index's postings, and the near-duplicate check compares
+//! content-word signatures kept in a fast field at index time ([`signature`]).
 
 pub mod embed;
 pub mod eval;

@@ -135,7 +135,7 @@ async fn the_insight_page_reads_like_a_card_list_with_chips_search_and_artwork()
     assert_eq!(status, 200);
     // Related insights are compact cards: the takeaway, then speaker, show and episode.
     let cards = page.matches("<li class=\"card\">").count();
-    assert!(cards >= 1 && cards <= 10, "{cards} cards: {page}");
+    assert!((1..=10).contains(&cards), "{cards} cards: {page}");
     assert!(
         page.contains(&format!("<a class=\"take\" href=\"/i/{}\"", related[0])),
         "{page}"
