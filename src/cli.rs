@@ -173,8 +173,8 @@ pub enum EvalCommand {
         /// Print each query's first five episodes (+ relevant, - not).
         #[arg(long)]
         show: bool,
-        /// Fail when a kind's hit@5 is below its floor: plain 0.9, misspelled 0.85, reworded
-        /// 0.2, and no-match lookups finding nothing less often than 0.75.
+        /// Fail when a kind's hit@5 is below its floor: plain 0.9, misspelled 0.7, reworded
+        /// 0.3, and no-match lookups finding nothing less often than 0.75.
         #[arg(long)]
         strict: bool,
     },
