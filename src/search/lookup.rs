@@ -280,6 +280,10 @@ impl SearchIndex {
                 break;
             }
             let n = df(&stem);
+            if n == 0 && stem.chars().count() < 2 {
+                // A stray letter the index lacks (markup, initials) names no subject.
+                continue;
+            }
             let mut alts = vec![(stem.clone(), 1.0, 1.0)];
             if n == 0 {
                 alts.clear();
