@@ -14,6 +14,9 @@ use sqlx::Row;
 
 use super::SearchIndex;
 
+/// podbrief's nDCG@10 must reach this many times the better FTS5 ranking's.
+pub const MIN_RATIO: f64 = 1.05;
+
 /// One ranking's scores.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Scores {
@@ -200,6 +203,37 @@ pub async fn cranfield(dir: &Path) -> anyhow::Result<EvalReport> {
     let index = SearchIndex::in_memory().context("creating the index")?;
     let now: chrono::DateTime<chrono::Utc> =
         "2026-01-02T00:00:00Z".parse().context("evaluation date")?;
+    let (imported, doc_of) = import(&c, &*store, &index, now).await?;
+    let mut ours = Vec::new();
+    for q in &c.queries {
+        let hits = index.search(q, 100, now).context("podbrief lookup")?;
+        ours.push(
+            hits.iter()
+                .filter_map(|h| doc_of.get(&h.id).copied())
+                .collect(),
+        );
+    }
+    let fts5 = fts5_runs(&c, "unicode61").await?;
+    let fts5_porter = fts5_runs(&c, "porter unicode61").await?;
+    Ok(EvalReport {
+        docs: imported,
+        queries: (1..=c.queries.len())
+            .filter(|p| c.qrels.contains_key(p))
+            .count(),
+        podbrief: mean(&c, &ours),
+        fts5: mean(&c, &fts5),
+        fts5_porter: mean(&c, &fts5_porter),
+    })
+}
+
+/// Imports the collection's documents as insights (one episode each); returns how many were
+/// imported and the Cranfield document of each insight id.
+async fn import(
+    c: &Collection,
+    store: &dyn crate::store::Store,
+    index: &SearchIndex,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(usize, HashMap<i64, i64>)> {
     let mut jsonl = String::new();
     for (id, text) in &c.docs {
         if text.is_empty() {
@@ -214,7 +248,7 @@ pub async fn cranfield(dir: &Path) -> anyhow::Result<EvalReport> {
         jsonl.push_str(&line.to_string());
         jsonl.push('\n');
     }
-    let report = super::import::import_jsonl(&*store, &index, &jsonl, now)
+    let report = super::import::import_jsonl(store, index, &jsonl, now)
         .await
         .context("importing the collection")?;
     anyhow::ensure!(
@@ -222,7 +256,6 @@ pub async fn cranfield(dir: &Path) -> anyhow::Result<EvalReport> {
         "importing the collection: {}",
         report.errors[0]
     );
-    // Insight id → Cranfield document id.
     let mut doc_of: HashMap<i64, i64> = HashMap::new();
     let mut after = 0;
     loop {
@@ -242,26 +275,7 @@ pub async fn cranfield(dir: &Path) -> anyhow::Result<EvalReport> {
             }
         }
     }
-    let mut ours = Vec::new();
-    for q in &c.queries {
-        let hits = index.search(q, 100, now).context("podbrief lookup")?;
-        ours.push(
-            hits.iter()
-                .filter_map(|h| doc_of.get(&h.id).copied())
-                .collect(),
-        );
-    }
-    let fts5 = fts5_runs(&c, "unicode61").await?;
-    let fts5_porter = fts5_runs(&c, "porter unicode61").await?;
-    Ok(EvalReport {
-        docs: report.imported,
-        queries: (1..=c.queries.len())
-            .filter(|p| c.qrels.contains_key(p))
-            .count(),
-        podbrief: mean(&c, &ours),
-        fts5: mean(&c, &fts5),
-        fts5_porter: mean(&c, &fts5_porter),
-    })
+    Ok((report.imported, doc_of))
 }
 
 /// The FTS5 query for free text: every word quoted, joined by OR.

@@ -13,16 +13,15 @@
 //!
 //! Every searchable word of an insight (its text, quote, topics, podcast and episode titles and
 //! speaker) is indexed in one field, `all`, with the text first so that its word positions are
-//! the text's own. A lookup runs in two stages. The first is a plain disjunction of term queries
-//! on that one field, which tantivy answers with block-max WAND: it keeps the top
-//! limit + max(limit, 8) without scoring every match, so common words stay fast. A word that is
-//! not in the index at all (a typo) and is long enough is expanded to its spelling neighbours
-//! (one edit from 5 letters, two from 9). The second stage re-ranks that short list: words found
-//! close together (a phrase, give or take 3 words) and fresh insights gain a little, and
-//! near-duplicates collapse to the best of them. Stage two reads no stored document: ids,
-//! episodes and dates come from fast fields (their columns opened once per segment and kept),
-//! word positions from the index's postings, and the near-duplicate check compares content-word
-//! signatures kept in a fast field at index time ([`signature`]).
+//! the text's own. A lookup runs in two stages ([`lookup`] says how its words are read and how
+//! its results are gathered by episode). The first is a plain disjunction of term queries on
+//! that one field, which tantivy answers with block-max WAND: it keeps the top candidates
+//! without scoring every match, so common words stay fast. The second stage re-ranks that short
+//! list: words found close together (a phrase, give or take 3 words) and fresh insights gain a
+//! little, and near-duplicates collapse to the best of them. Stage two reads no stored document:
+//! ids, episodes and dates come from fast fields (their columns opened once per segment and
+//! kept), word positions from the index's postings, and the near-duplicate check compares
+//! content-word signatures kept in a fast field at index time ([`signature`]).
 
 pub mod embed;
 pub mod eval;
@@ -31,6 +30,7 @@ pub mod judged;
 pub mod lookup;
 pub mod related;
 pub mod sync;
+pub mod synonyms;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -43,10 +43,7 @@ use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::columnar::Column;
 use tantivy::directory::MmapDirectory;
 use tantivy::index::SegmentId;
-use tantivy::postings::Postings;
-use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
-};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -54,8 +51,7 @@ use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
 use tantivy::{
-    DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
-    Term, doc,
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc,
 };
 
 use crate::core::model::{EpisodeId, InsightId, InsightView, PodcastId};
@@ -142,12 +138,6 @@ struct Columns {
     episode: Column<i64>,
     published: Column<i64>,
     signature: Column<u64>,
-}
-
-/// A result kept after the near-duplicate collapse.
-struct Kept {
-    hit: Hit,
-    signature: Vec<u64>,
 }
 
 /// Content words kept in a signature at most (the smallest hashes: a bottom-k sketch, exact for
@@ -644,26 +634,6 @@ impl SearchIndex {
         out
     }
 
-    fn query_for(&self, searcher: &Searcher, terms: &[String], fuzzy: bool) -> BooleanQuery {
-        let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for t in terms {
-            let term = Term::from_field_text(f.all, t);
-            clauses.push((
-                Occur::Should,
-                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
-            ));
-            let len = t.chars().count();
-            // A word the index does not know is probably misspelt: look for its neighbours.
-            if fuzzy && len >= 5 && searcher.doc_freq(&term).unwrap_or(0) == 0 {
-                let distance = if len >= 9 { 2 } else { 1 };
-                let q = FuzzyTermQuery::new(term, distance, true);
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 0.8))));
-            }
-        }
-        BooleanQuery::new(clauses)
-    }
-
     /// Podcast slugs in the index equal to, or starting with, one of `wanted`.
     fn matching_slugs(&self, searcher: &Searcher, wanted: &[String]) -> Vec<String> {
         let mut found = HashSet::new();
@@ -759,88 +729,6 @@ impl SearchIndex {
         Ok(cols)
     }
 
-    /// Stage two: words found close together and fresh insights gain a little; then best first
-    /// (ties: the fresher, then the newer id).
-    fn rerank(
-        &self,
-        searcher: &Searcher,
-        mut cands: Vec<Candidate>,
-        terms: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Candidate>, SearchError> {
-        let near = self.proximity(searcher, &cands, terms)?;
-        for (c, near) in cands.iter_mut().zip(near) {
-            // Recency is a gentle boost: a month-old insight keeps ~92% of a new one's bonus.
-            let age_days = ((now.timestamp() - c.published).max(0) as f64) / 86_400.0;
-            let fresh = 1.0 + 0.2 * 0.5f64.powf(age_days / 30.0);
-            let near = 1.0 + 0.5 * near;
-            c.hit.score *= (fresh * near) as f32;
-        }
-        cands.sort_by(|a, b| {
-            b.hit
-                .score
-                .total_cmp(&a.hit.score)
-                .then(b.published.cmp(&a.published))
-                .then(b.hit.id.cmp(&a.hit.id))
-        });
-        Ok(cands)
-    }
-
-    /// For each candidate, the share (0..=1) of consecutive query-word pairs found within
-    /// [`PROXIMITY`] words of each other. Positions come from the index (the postings of each
-    /// query word in `all`, sought to the candidates in document order), not from the stored
-    /// text.
-    fn proximity(
-        &self,
-        searcher: &Searcher,
-        cands: &[Candidate],
-        terms: &[String],
-    ) -> Result<Vec<f64>, SearchError> {
-        let mut out = vec![0.0; cands.len()];
-        if terms.len() < 2 || cands.is_empty() {
-            return Ok(out);
-        }
-        let mut order: Vec<usize> = (0..cands.len()).collect();
-        order.sort_by_key(|&i| (cands[i].addr.segment_ord, cands[i].addr.doc_id));
-        // at[i][t]: the positions of query word t in candidate i's text.
-        let mut at: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); terms.len()]; cands.len()];
-        for group in order.chunk_by(|a, b| cands[*a].addr.segment_ord == cands[*b].addr.segment_ord)
-        {
-            let seg = searcher.segment_reader(cands[group[0]].addr.segment_ord);
-            let inv = seg.inverted_index(self.fields.all)?;
-            for (t, word) in terms.iter().enumerate() {
-                let term = Term::from_field_text(self.fields.all, word);
-                let Some(mut postings) = inv
-                    .read_postings(&term, IndexRecordOption::WithFreqsAndPositions)
-                    .map_err(tantivy::TantivyError::from)?
-                else {
-                    continue;
-                };
-                for &i in group {
-                    let doc = cands[i].addr.doc_id;
-                    if postings.doc() < doc {
-                        postings.seek(doc);
-                    }
-                    if postings.doc() == doc {
-                        postings.positions(&mut at[i][t]);
-                    }
-                }
-            }
-        }
-        let pairs = terms.len() - 1;
-        for (share, at) in out.iter_mut().zip(&at) {
-            let close = at
-                .windows(2)
-                .filter(|w| {
-                    w[0].iter()
-                        .any(|x| w[1].iter().any(|y| x.abs_diff(*y) <= PROXIMITY))
-                })
-                .count();
-            *share = close as f64 / pairs as f64;
-        }
-        Ok(out)
-    }
-
     /// Insights related to user text, best first. `in:` and `since:` in the text filter the
     /// results; everything else is words. Never fails on odd input.
     pub fn search(
@@ -852,75 +740,81 @@ impl SearchIndex {
         self.lookup(&LookupQuery::parse(text, now), limit, now)
     }
 
-    /// Insights for a parsed lookup, best first.
+    /// Insights for a parsed lookup, best first: episodes by their evidence, each with its
+    /// best insights (see [`lookup`]).
     pub fn lookup(
         &self,
         q: &LookupQuery,
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Hit>, SearchError> {
-        let terms = self.terms(&q.words);
-        if terms.is_empty() || limit == 0 {
+        if limit == 0 {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let words = self.query_for(&searcher, &terms, true);
-        let hits = if q.has_filters() {
-            let f = &self.fields;
-            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(words))];
-            if !q.podcasts.is_empty() {
-                let slugs = self.matching_slugs(&searcher, &q.podcasts);
-                if slugs.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let any: Vec<(Occur, Box<dyn Query>)> = slugs
-                    .iter()
-                    .map(|s| {
-                        let t = TermQuery::new(
-                            Term::from_field_text(f.podcast_slug, s),
-                            IndexRecordOption::Basic,
-                        );
-                        (Occur::Should, Box::new(t) as Box<dyn Query>)
-                    })
-                    .collect();
-                clauses.push((
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
-                ));
-            }
-            if let Some(since) = q.since {
-                let range = RangeQuery::new(
-                    Bound::Included(Term::from_field_i64(f.published, since.timestamp())),
-                    Bound::Unbounded,
-                );
-                clauses.push((
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
-                ));
-            }
-            let query = BooleanQuery::new(clauses);
-            self.stage_one(&searcher, &query, lookup_depth(limit))?
-        } else {
-            self.stage_one(&searcher, &words, lookup_depth(limit))?
+        let words = self.plan(&searcher, &q.words, true);
+        let query = self.words_query(&words);
+        if query.clauses().is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(query) = self.filtered(&searcher, q, query) else {
+            return Ok(Vec::new());
         };
-        let hits = self.rerank(&searcher, hits, &terms, now)?;
-        // Near-duplicates collapse to the best of them (signatures from a fast field).
-        let mut kept: Vec<Kept> = Vec::new();
-        for c in hits {
-            if kept
-                .iter()
-                .all(|k| jaccard(&k.signature, &c.signature) < NEAR_DUPLICATE)
-            {
-                kept.push(Kept {
-                    hit: c.hit,
-                    signature: c.signature,
-                });
-            }
-            if kept.len() >= limit {
-                break;
+        let mut cands = self.stage_one(&searcher, &query, lookup::episode_depth(limit))?;
+        let mut words = words;
+        if self.feedback(&searcher, &cands, &mut words)? {
+            let query = self.words_query(&words);
+            if let Some(query) = self.filtered(&searcher, q, query) {
+                cands = self.stage_one(&searcher, &query, lookup::episode_depth(limit))?;
             }
         }
-        Ok(kept.into_iter().map(|k| k.hit).collect())
+        self.by_episode(&searcher, cands, &words, limit, now)
+    }
+
+    /// `words` restricted by the lookup's `in:` and `since:` filters; `None` when `in:` names no
+    /// podcast of the index.
+    fn filtered(
+        &self,
+        searcher: &Searcher,
+        q: &LookupQuery,
+        words: BooleanQuery,
+    ) -> Option<Box<dyn Query>> {
+        if !q.has_filters() {
+            return Some(Box::new(words));
+        }
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(words))];
+        if !q.podcasts.is_empty() {
+            let slugs = self.matching_slugs(searcher, &q.podcasts);
+            if slugs.is_empty() {
+                return None;
+            }
+            let any: Vec<(Occur, Box<dyn Query>)> = slugs
+                .iter()
+                .map(|s| {
+                    let t = TermQuery::new(
+                        Term::from_field_text(f.podcast_slug, s),
+                        IndexRecordOption::Basic,
+                    );
+                    (Occur::Should, Box::new(t) as Box<dyn Query>)
+                })
+                .collect();
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
+            ));
+        }
+        if let Some(since) = q.since {
+            let range = RangeQuery::new(
+                Bound::Included(Term::from_field_i64(f.published, since.timestamp())),
+                Bound::Unbounded,
+            );
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(range), 0.0)),
+            ));
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
     }
 
     /// The most common topics, most frequent first (read from the index, so they survive a

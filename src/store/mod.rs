@@ -524,6 +524,8 @@ pub trait Store: Send + Sync {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<InsightView>>;
+    /// The show's artwork URL as its feed gave it, if any.
+    async fn podcast_image(&self, id: PodcastId) -> StoreResult<Option<String>>;
     /// Closes the connections; every later call fails.
     async fn close(&self);
 

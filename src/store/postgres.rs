@@ -1063,6 +1063,15 @@ impl Store for PgStore {
         .await?)
     }
 
+    async fn podcast_image(&self, id: PodcastId) -> StoreResult<Option<String>> {
+        let image: Option<Option<String>> =
+            sqlx::query_scalar("SELECT image FROM podcasts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(image.flatten())
+    }
+
     async fn insights_on_topic(
         &self,
         topic: &str,

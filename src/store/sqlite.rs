@@ -1074,6 +1074,15 @@ impl Store for SqliteStore {
         t.as_deref().map(parse_ts).transpose()
     }
 
+    async fn podcast_image(&self, id: PodcastId) -> StoreResult<Option<String>> {
+        let image: Option<Option<String>> =
+            sqlx::query_scalar("SELECT image FROM podcasts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(image.flatten())
+    }
+
     async fn insights_on_topic(
         &self,
         topic: &str,

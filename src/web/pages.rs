@@ -1,6 +1,8 @@
-//! The HTML pages: an insight, a day's brief, a topic. Compiled `maud` templates, which escape
-//! every value they interpolate; links taken from feeds are kept only when they are http(s).
-//! No JavaScript (the Content-Security-Policy forbids it); a little inline CSS for phones.
+//! The HTML pages: an insight, a day's brief, a topic, search results. Compiled `maud`
+//! templates, which escape every value they interpolate; links taken from feeds are kept only
+//! when they are http(s), and so is a show's artwork (an `<img src>` the reader's browser
+//! loads: the server never fetches it). No JavaScript (the Content-Security-Policy forbids it);
+//! a little inline CSS for phones; every page has a search form (a plain GET to `/search`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,8 +15,8 @@ use super::site::Site;
 use crate::core::model::{InsightView, format_timestamp};
 use crate::core::text::normalize_topic;
 
-/// Related insights shown on an insight page.
-const RELATED: usize = 5;
+/// Related insights shown on an insight page, at most.
+const RELATED: usize = 10;
 /// Insights per topic page.
 pub(crate) const PER_PAGE: i64 = 20;
 /// Longest text put in a `<title>` or an Open Graph title.
@@ -33,7 +35,15 @@ border-left:4px solid #c9c4b5;color:#333}cite{display:block;color:#555;font-styl
 color:#fff;text-decoration:none}.topics a{display:inline-block;margin:0 .35rem .35rem 0;\
 padding:.1rem .55rem;border-radius:1rem;background:#ece8dc;color:#333;text-decoration:none}\
 ol,ul{padding-left:1.2rem}li{margin:.6rem 0}footer{color:#777;font-size:.85rem;padding-bottom:2rem}\
-nav a{margin-right:1rem}";
+nav a{margin-right:1rem}form.search{display:flex;gap:.4rem;margin:.6rem 0}\
+form.search input{flex:1;min-width:0;font:inherit;padding:.35rem .6rem;border:1px solid #bbb;\
+border-radius:.4rem}form.search button{font:inherit;padding:.35rem .8rem;border:0;\
+border-radius:.4rem;background:#0b5cad;color:#fff}.cards{list-style:none;padding:0}\
+.card{background:#fff;border:1px solid #e3dfd3;border-radius:.6rem;padding:.7rem .9rem;\
+margin:.6rem 0}.card a.take{color:#1b1b1b;text-decoration:none}\
+.card a.take:hover,.card a.take:focus{text-decoration:underline}.card .meta{display:block;\
+margin-top:.3rem;font-size:.9rem}.show{display:flex;gap:.8rem;align-items:center}\
+img.art{width:4rem;height:4rem;border-radius:.4rem;object-fit:cover;flex:none}";
 
 /// A page with the shared head (Open Graph tags, viewport, CSS), header and footer.
 struct Page<'a> {
@@ -43,6 +53,19 @@ struct Page<'a> {
     path: String,
     og_type: &'a str,
     body: Markup,
+    /// What the search box holds (the lookup on a search page, else empty).
+    query: String,
+}
+
+/// The search form every page carries: a GET to `/search`, no script.
+fn search_form(query: &str) -> Markup {
+    html! {
+        form.search action="/search" method="get" role="search" {
+            input type="search" name="q" value=(query) maxlength=(super::params::MAX_QUERY_CHARS)
+                placeholder="Search insights" aria-label="Search insights";
+            button type="submit" { "Search" }
+        }
+    }
 }
 
 fn render(site: &Site, p: Page<'_>) -> Response {
@@ -70,7 +93,7 @@ fn render(site: &Site, p: Page<'_>) -> Response {
                 style { (PreEscaped(CSS)) }
             }
             body {
-                header { a href="/" { "podbrief" } }
+                header { a href="/" { "podbrief" } (search_form(&p.query)) }
                 main { (p.body) }
                 footer {
                     nav {
@@ -98,7 +121,7 @@ fn html_response(status: StatusCode, markup: Markup) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src http: https: data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
     h.insert(
@@ -210,13 +233,37 @@ fn brief_item(i: &InsightView) -> Markup {
     }
 }
 
+/// One insight as a compact card: its takeaway (linking to its page, not underlined), then who
+/// said it, the show and the episode.
+pub(crate) fn card(i: &InsightView) -> Markup {
+    html! {
+        li.card {
+            a.take href=(format!("/i/{}", i.id)) { (i.text) }
+            span.meta {
+                @if let Some(s) = &i.speaker { (s) " · " }
+                (i.podcast_title) " · " (i.episode_title)
+            }
+        }
+    }
+}
+
+/// Topic chips, each leading to its topic page.
+fn chips(topics: &[String]) -> Markup {
+    html! {
+        @if !topics.is_empty() {
+            p.topics { @for t in topics { a href=(topic_path(t)) { (t) } } }
+        }
+    }
+}
+
 /// `/`: today's brief.
 pub async fn home(State(site): State<Site>) -> Response {
     let today = site.now().date_naive();
     brief_page(&site, today).await
 }
 
-/// `/i/{id}`: an insight, where it was said, and its related insights.
+/// `/i/{id}`: an insight, where it was said, the show's artwork, its topics and up to
+/// [`RELATED`] related insights as cards.
 pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Response {
     let Some(id) = super::params::insight_id(&id) else {
         return not_found("There is no such insight.");
@@ -228,36 +275,62 @@ pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Respon
     let Some(i) = found.into_iter().next() else {
         return not_found("There is no such insight.");
     };
-    let related = match site.index.related(
-        &i,
-        RELATED,
-        site.core.settings().related_same_episode,
-        site.now(),
-    ) {
+    let related = match related_of(&site, &i).await {
+        Ok(v) => v,
+        Err(e) => return failed(e),
+    };
+    let art = match site.store().podcast_image(i.podcast_id).await {
+        Ok(image) => web_link(image.as_deref()),
+        Err(e) => return failed(e),
+    };
+    render(
+        &site,
+        Page {
+            title: cut(&i.text, TITLE_CHARS),
+            description: format!("{} — {} · {}", i.text, i.podcast_title, i.episode_title),
+            path: format!("/i/{}", i.id),
+            og_type: "article",
+            body: insight_body(&i, &related, art.as_ref()),
+            query: String::new(),
+        },
+    )
+}
+
+/// The insights related to `i` (none when the index fails: the page still shows the insight).
+async fn related_of(
+    site: &Site,
+    i: &InsightView,
+) -> Result<Vec<InsightView>, crate::store::StoreError> {
+    let same_episode = site.core.settings().related_same_episode;
+    match site.index.related(i, RELATED, same_episode, site.now()) {
         Ok(hits) => {
             let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
-            match site.store().insights(&ids).await {
-                Ok(v) => v,
-                Err(e) => return failed(e),
-            }
+            site.store().insights(&ids).await
         }
         Err(e) => {
-            error!(error = %e, insight = id, "related insights failed");
-            Vec::new()
+            error!(error = %e, insight = i.id, "related insights failed");
+            Ok(Vec::new())
         }
-    };
+    }
+}
+
+/// The body of an insight's page.
+fn insight_body(i: &InsightView, related: &[InsightView], art: Option<&url::Url>) -> Markup {
     let episode = web_link(i.episode_link.as_deref());
     let listen = i
         .start_ms
         .and_then(|ms| listen_link(i.episode_link.as_deref(), ms).map(|l| (l, ms)));
-    let body = html! {
+    html! {
         article {
-            p.meta {
-                (i.podcast_title) " · "
-                @if let Some(u) = &episode { a href=(u.as_str()) { (i.episode_title) } }
-                @else { (i.episode_title) }
-                @if let Some(ch) = &i.chapter { " · " (ch) }
-                " · " (i.published_at.format("%-d %B %Y"))
+            div.show {
+                @if let Some(u) = art { img.art src=(u.as_str()) alt="" referrerpolicy="no-referrer"; }
+                p.meta {
+                    (i.podcast_title) " · "
+                    @if let Some(u) = &episode { a href=(u.as_str()) { (i.episode_title) } }
+                    @else { (i.episode_title) }
+                    @if let Some(ch) = &i.chapter { " · " (ch) }
+                    " · " (i.published_at.format("%-d %B %Y"))
+                }
             }
             h1 { (i.text) }
             @if i.shown_quote().is_some() {
@@ -270,29 +343,72 @@ pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Respon
             } @else if let Some(u) = &episode {
                 p { a.listen href=(u.as_str()) { "Listen to the episode" } }
             }
-            @if !i.topics.is_empty() {
-                p.topics {
-                    @for t in &i.topics { a href=(topic_path(t)) { (t) } }
-                }
-            }
+            (chips(&i.topics))
         }
         section.related {
             h2 { "Related insights" }
             @if related.is_empty() {
-                p.meta { "Nothing related yet." }
+                p.meta { "Nothing else on this yet." }
             } @else {
-                ul { @for r in &related { (insight_item(r)) } }
+                ul.cards { @for r in related { (card(r)) } }
             }
         }
+    }
+}
+
+/// `/search?q=`: the chat's lookup ("related to …") on a page, its results as cards.
+pub async fn search(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {
+    let q = super::params::search_query(query.as_deref());
+    let found = if q.is_empty() {
+        Vec::new()
+    } else {
+        let limit = site.core.settings().results;
+        match site.index.search_hybrid(&q, limit, site.now()).await {
+            Ok(hits) => {
+                let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+                match site.store().insights(&ids).await {
+                    Ok(v) => v,
+                    Err(e) => return failed(e),
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "search page lookup failed");
+                Vec::new()
+            }
+        }
+    };
+    let topics = if found.is_empty() {
+        site.index.top_topics(8)
+    } else {
+        Vec::new()
+    };
+    let body = html! {
+        @if q.is_empty() {
+            h1 { "Search insights" }
+            p { "Type a subject above: words, a name, a question." }
+        } @else {
+            h1 { "Insights on “" (q) "”" }
+            @if found.is_empty() {
+                p { "Nothing on “" (q) "” yet." }
+            } @else {
+                ul.cards { @for i in &found { (card(i)) } }
+            }
+        }
+        @if !topics.is_empty() { h2 { "Topics" } (chips(&topics)) }
     };
     render(
         &site,
         Page {
-            title: cut(&i.text, TITLE_CHARS),
-            description: format!("{} — {} · {}", i.text, i.podcast_title, i.episode_title),
-            path: format!("/i/{}", i.id),
-            og_type: "article",
+            title: if q.is_empty() {
+                "Search".into()
+            } else {
+                format!("Search: {q}")
+            },
+            description: "Search podcast insights.".into(),
+            path: "/search".into(),
+            og_type: "website",
             body,
+            query: q,
         },
     )
 }
@@ -343,6 +459,7 @@ async fn brief_page(site: &Site, day: NaiveDate) -> Response {
             path: format!("/brief/{day}"),
             og_type: "website",
             body,
+            query: String::new(),
         },
     )
 }
@@ -396,6 +513,7 @@ pub async fn topic(
             },
             og_type: "website",
             body,
+            query: String::new(),
         },
     )
 }

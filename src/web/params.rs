@@ -49,6 +49,27 @@ pub fn page_of_query(query: Option<&str>) -> i64 {
     page_number(page.as_deref())
 }
 
+/// The longest lookup the search page reads (characters; the rest is dropped).
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// The lookup of `/search?q=`: its first `q`, decoded as a form, unsafe characters dropped,
+/// trimmed and cut to [`MAX_QUERY_CHARS`]; empty when missing.
+pub fn search_query(query: Option<&str>) -> String {
+    let q = query
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "q")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default();
+    let q: String = q
+        .chars()
+        .filter(|c| !crate::core::sanitize::is_unsafe_char(*c))
+        .take(MAX_QUERY_CHARS)
+        .collect();
+    q.trim().to_string()
+}
+
 /// When `day`'s brief is taken (the end of the day, or `now` for today) and the earliest
 /// publication it looks back to. `None` for a day after `now`'s, or one whose window falls
 /// outside chrono's range.

@@ -95,7 +95,7 @@ impl Site {
     }
 }
 
-/// The routes of the site: pages, the brief feed, `/readyz` and `/metrics`.
+/// The routes of the site: pages (search included), the brief feed, `/readyz` and `/metrics`.
 pub fn routes(site: Site) -> Router {
     Router::new()
         .route("/", get(super::pages::home))
@@ -103,6 +103,7 @@ pub fn routes(site: Site) -> Router {
         .route("/brief/feed.xml", get(super::rss::feed))
         .route("/brief/{date}", get(super::pages::brief))
         .route("/topics/{topic}", get(super::pages::topic))
+        .route("/search", get(super::pages::search))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn(|req, next| {

