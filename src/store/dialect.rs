@@ -125,6 +125,47 @@ impl<T> Fetched for T where
 {
 }
 
+/// A statement of shared SQL text with its arguments.
+pub type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>;
+
+/// A database driver the shared SQL runs on: the one place it turns an [`Arg`] into its own value
+/// (a time as text or `TIMESTAMPTZ`, a set of ids as a JSON array or an array).
+pub trait Driver: sqlx::Database {
+    /// Binds the next `$n`.
+    fn bind<'q>(q: Query<'q, Self>, arg: &'q Arg<'_>) -> Query<'q, Self>;
+    /// Decodes a row.
+    fn decode<T: Fetched>(row: &Self::Row) -> Result<T, sqlx::Error>;
+    /// The rows a statement changed.
+    fn changed(done: Self::QueryResult) -> u64;
+}
+
+/// The rows `sql` returns on `conn`.
+pub async fn fetch<'c, DB: Driver, T: Fetched>(
+    conn: impl sqlx::Executor<'c, Database = DB>,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> StoreResult<Vec<T>>
+where
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let q = args.iter().fold(sqlx::query(sql), DB::bind);
+    let rows = q.try_map(|r: DB::Row| DB::decode::<T>(&r)).fetch_all(conn);
+    rows.await.map_err(super::rows::decoded)
+}
+
+/// Runs `sql` on `conn`; the rows it changed.
+pub async fn execute<'c, DB: Driver>(
+    conn: impl sqlx::Executor<'c, Database = DB>,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> StoreResult<u64>
+where
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let q = args.iter().fold(sqlx::query(sql), DB::bind);
+    Ok(DB::changed(q.execute(conn).await?))
+}
+
 /// One transaction of a backend: statements run in it, then [`Conn::commit`]. Dropped without a
 /// commit, it rolls back.
 #[async_trait]
@@ -135,6 +176,25 @@ pub trait Conn: Send {
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64>;
     /// Commits.
     async fn commit(self) -> StoreResult<()>;
+}
+
+#[async_trait]
+impl<DB: Driver> Conn for sqlx::Transaction<'static, DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    async fn fetch<T: Fetched>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
+        fetch(&mut **self, sql, args).await
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        execute(&mut **self, sql, args).await
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        Ok(sqlx::Transaction::commit(self).await?)
+    }
 }
 
 /// A database backend as the shared store logic sees it.

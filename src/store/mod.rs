@@ -35,8 +35,8 @@ pub use lock::{InstanceLock, LockHolder};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Delivery, DeliveryDone, DeliveryOutcome, DeliveryResult, DeliveryRow, FeedRow,
-    NewSubscription, Plan, PollRecord, Reextraction, Stats, StoredInsight,
+    Delivery, DeliveryDone, DeliveryOutcome, DeliveryResult, DeliveryRow, FeedRow, NewSubscription,
+    Plan, PollRecord, Reextraction, Stats, StoredInsight,
 };
 
 /// A failure of the store.
@@ -141,11 +141,7 @@ pub trait InsightStore: Send + Sync {
     /// Marks an episode processed (`done`) or `failed` with the error.
     async fn finish_episode(&self, id: EpisodeId, error: Option<&str>) -> StoreResult<()>;
     /// Replaces an episode's chapters, chapters link and soundbites.
-    async fn set_episode_marks(
-        &self,
-        id: EpisodeId,
-        marks: &EpisodeMarks,
-    ) -> StoreResult<()>;
+    async fn set_episode_marks(&self, id: EpisodeId, marks: &EpisodeMarks) -> StoreResult<()>;
     /// An episode's chapters, chapters link and soundbites (empty for an unknown episode).
     async fn episode_marks(&self, id: EpisodeId) -> StoreResult<EpisodeMarks>;
     /// Episodes already processed, newest first: what `podbrief reextract` reads again.

@@ -17,13 +17,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{
-    PgArguments, PgConnectOptions, PgPoolOptions, PgRow, PgTypeInfo, PgValueRef,
-};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgTypeInfo, PgValueRef};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres, Row};
 
-use super::dialect::{Arg, Conn, Dialect, Fetched, args};
-use super::rows::{Stamp, decoded, list};
+use super::dialect::{Arg, Dialect, Driver, Fetched, Query, args, execute, fetch};
+use super::rows::{Stamp, list};
 use super::shared::{ClaimedRow, claimed};
 use super::types::{Delivery, DeliveryDone, DeliveryResult, Plan};
 use super::{InstanceLock, LockHolder, StoreError, StoreResult};
@@ -116,7 +114,6 @@ impl LockHolder for PgLock {
     }
 }
 
-
 impl sqlx::Type<Postgres> for Stamp {
     fn type_info() -> PgTypeInfo {
         <DateTime<Utc> as sqlx::Type<Postgres>>::type_info()
@@ -129,63 +126,33 @@ impl sqlx::Type<Postgres> for Stamp {
 
 impl<'r> sqlx::Decode<'r, Postgres> for Stamp {
     fn decode(value: PgValueRef<'r>) -> Result<Stamp, sqlx::error::BoxDynError> {
-        Ok(Stamp(<DateTime<Utc> as sqlx::Decode<Postgres>>::decode(value)?))
+        Ok(Stamp(<DateTime<Utc> as sqlx::Decode<Postgres>>::decode(
+            value,
+        )?))
     }
 }
 
-/// A statement of shared SQL text.
-type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
-
-/// Binds one argument: a time as `TIMESTAMPTZ`, a set of ids as an array.
-fn bind<'q>(q: Query<'q>, arg: &'q Arg<'_>) -> Query<'q> {
-    match arg {
-        Arg::Int(v) => q.bind(*v),
-        Arg::MaybeInt(v) => q.bind(*v),
-        Arg::Real(v) => q.bind(*v),
-        Arg::Text(v) => q.bind(v.as_ref()),
-        Arg::MaybeText(v) => q.bind(*v),
-        Arg::Time(t) => q.bind(*t),
-        Arg::MaybeTime(t) => q.bind(*t),
-        Arg::Ids(ids) => q.bind(*ids),
-    }
-}
-
-/// `sql` with `args` bound.
-fn query<'q>(sql: &'q str, args: &'q [Arg<'_>]) -> Query<'q> {
-    args.iter().fold(sqlx::query(sql), bind)
-}
-
-/// The rows `sql` returns on `conn`.
-async fn fetch<'c, T: Fetched>(
-    conn: impl sqlx::Executor<'c, Database = Postgres>,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> StoreResult<Vec<T>> {
-    let q = query(sql, args).try_map(|r: PgRow| T::from_row(&r));
-    q.fetch_all(conn).await.map_err(decoded)
-}
-
-/// Runs `sql` on `conn`; the rows it changed.
-async fn execute<'c>(
-    conn: impl sqlx::Executor<'c, Database = Postgres>,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> StoreResult<u64> {
-    Ok(query(sql, args).execute(conn).await?.rows_affected())
-}
-
-#[async_trait]
-impl Conn for sqlx::Transaction<'static, Postgres> {
-    async fn fetch<T: Fetched>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
-        fetch(&mut **self, sql, args).await
+impl Driver for Postgres {
+    /// Binds a time as `TIMESTAMPTZ`, a set of ids as an array.
+    fn bind<'q>(q: Query<'q, Postgres>, arg: &'q Arg<'_>) -> Query<'q, Postgres> {
+        match arg {
+            Arg::Int(v) => q.bind(*v),
+            Arg::MaybeInt(v) => q.bind(*v),
+            Arg::Real(v) => q.bind(*v),
+            Arg::Text(v) => q.bind(v.as_ref()),
+            Arg::MaybeText(v) => q.bind(*v),
+            Arg::Time(t) => q.bind(*t),
+            Arg::MaybeTime(t) => q.bind(*t),
+            Arg::Ids(ids) => q.bind(*ids),
+        }
     }
 
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        execute(&mut **self, sql, args).await
+    fn decode<T: Fetched>(row: &PgRow) -> Result<T, sqlx::Error> {
+        T::from_row(row)
     }
 
-    async fn commit(self) -> StoreResult<()> {
-        Ok(sqlx::Transaction::commit(self).await?)
+    fn changed(done: sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
@@ -197,7 +164,6 @@ fn unless_taken(r: StoreResult<u64>) -> StoreResult<bool> {
         Err(e) => Err(e),
     }
 }
-
 
 #[async_trait]
 impl Dialect for PgStore {
@@ -232,7 +198,6 @@ impl Dialect for PgStore {
     async fn begin(&self) -> StoreResult<Self::Tx> {
         Ok(self.pool.begin().await?)
     }
-
 
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/postgres")
@@ -274,7 +239,6 @@ impl Dialect for PgStore {
         let args = args![to_chat_id, from.platform.as_str(), &from.chat_id];
         unless_taken(Dialect::execute(self, sql, args).await)
     }
-
 
     async fn plan_deliveries(
         &self,
@@ -379,7 +343,6 @@ impl Dialect for PgStore {
             .await?;
         claimed(self, rows).await
     }
-
 
     async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {
         // Column arrays: one statement whatever the batch size.

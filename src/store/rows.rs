@@ -247,8 +247,9 @@ pub fn marks_from_columns(
     chapters: &str,
     soundbites: &str,
 ) -> StoreResult<EpisodeMarks> {
-    let corrupt =
-        |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("episode {id}: {what}: {e}"));
+    let corrupt = |what: &str, e: serde_json::Error| {
+        StoreError::Corrupt(format!("episode {id}: {what}: {e}"))
+    };
     Ok(EpisodeMarks {
         chapters_url,
         chapters: serde_json::from_str(chapters).map_err(|e| corrupt("chapters", e))?,

@@ -37,7 +37,9 @@ async fn scalar<D: Dialect, T>(d: &D, sql: &str, args: &[Arg<'_>]) -> StoreResul
 where
     (Option<T>,): super::dialect::Fetched,
 {
-    Ok(one::<D, (Option<T>,)>(d, sql, args).await?.and_then(|(v,)| v))
+    Ok(one::<D, (Option<T>,)>(d, sql, args)
+        .await?
+        .and_then(|(v,)| v))
 }
 
 /// An insight's columns, `$1`-`$9` of `sql::INSERT_INSIGHT` and `sql::UPDATE_INSIGHT`.
@@ -340,8 +342,7 @@ impl<D: Dialect> InsightStore for D {
             tx.execute(sql::UPDATE_INSIGHT, &args).await?;
         }
         for id in &plan.delete {
-            tx.execute(sql::DELETE_INSIGHT, args![*id, episode])
-                .await?;
+            tx.execute(sql::DELETE_INSIGHT, args![*id, episode]).await?;
         }
         let ids = insert_insights_in(&mut tx, episode, &plan.insert, now).await?;
         tx.commit().await?;
@@ -371,12 +372,17 @@ impl<D: Dialect> InsightStore for D {
     }
 
     async fn insights_after(&self, after: InsightId, limit: i64) -> StoreResult<Vec<InsightView>> {
-        let sql = format!("{} WHERE i.id > $1 ORDER BY i.id LIMIT $2", sql::INSIGHT_VIEW);
+        let sql = format!(
+            "{} WHERE i.id > $1 ORDER BY i.id LIMIT $2",
+            sql::INSIGHT_VIEW
+        );
         insight_views(self, &sql, args![after, limit]).await
     }
 
     async fn latest_insight_id(&self) -> StoreResult<InsightId> {
-        Ok(scalar(self, sql::LATEST_INSIGHT_ID, &[]).await?.unwrap_or(0))
+        Ok(scalar(self, sql::LATEST_INSIGHT_ID, &[])
+            .await?
+            .unwrap_or(0))
     }
 
     async fn delivered_among(
@@ -618,5 +624,47 @@ impl<D: Dialect> Store for D {
 
     async fn try_lock(&self, name: &str) -> StoreResult<Option<InstanceLock>> {
         Dialect::try_lock(self, name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(id: SubscriptionId) -> Subscription {
+        Subscription {
+            id,
+            chat: ChatRef {
+                platform: Platform::Telegram,
+                chat_id: id.to_string(),
+                thread_id: None,
+            },
+            schedule: "08:00".into(),
+            timezone: "UTC".into(),
+            size: 3,
+            topics: vec![],
+            next_run_at: DateTime::UNIX_EPOCH,
+            paused_reason: None,
+        }
+    }
+
+    #[test]
+    fn claimed_rows_join_their_subscriptions_in_due_order() {
+        let t = |h: i64| Stamp(DateTime::UNIX_EPOCH + chrono::Duration::hours(h));
+        // Subscription 7 has two deliveries (a retry and a new occurrence); 9 was deleted.
+        let rows = vec![
+            (30, 7, t(2), 1),
+            (10, 5, t(1), 1),
+            (20, 7, t(1), 3),
+            (40, 9, t(1), 1),
+        ];
+        let joined = join_claimed(rows, vec![sub(7), sub(5)]);
+        let got: Vec<(i64, SubscriptionId, i64)> = joined
+            .iter()
+            .map(|d| (d.id, d.subscription.id, d.attempts))
+            .collect();
+        assert_eq!(got, vec![(10, 5, 1), (20, 7, 3), (30, 7, 1)]);
+        assert_eq!(joined[1].subscription, joined[2].subscription);
+        assert_eq!(joined[0].subscription.chat.chat_id, "5");
     }
 }

@@ -16,13 +16,13 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous, SqliteTypeInfo, SqliteValueRef,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteTypeInfo, SqliteValueRef,
 };
 use sqlx::{Row, Sqlite, SqlitePool};
 
-use super::dialect::{Arg, Conn, Dialect, Fetched};
-use super::rows::{Stamp, decoded, list};
+use super::dialect::{Arg, Dialect, Driver, Fetched, Query, execute, fetch};
+use super::rows::{Stamp, list};
 use super::shared::{ClaimedRow, claimed};
 use super::types::{Delivery, DeliveryDone, DeliveryResult, Plan};
 use super::{StoreError, StoreResult};
@@ -218,66 +218,35 @@ impl sqlx::Type<Sqlite> for Stamp {
 
 impl<'r> sqlx::Decode<'r, Sqlite> for Stamp {
     fn decode(value: SqliteValueRef<'r>) -> Result<Stamp, sqlx::error::BoxDynError> {
-        Ok(Stamp(parse_ts(<&str as sqlx::Decode<Sqlite>>::decode(value)?)?))
+        Ok(Stamp(parse_ts(<&str as sqlx::Decode<Sqlite>>::decode(
+            value,
+        )?)?))
     }
 }
 
-/// A statement of shared SQL text.
-type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
-
-/// Binds one argument: a time as its text, a set of ids as a JSON array.
-fn bind<'q>(q: Query<'q>, arg: &'q Arg<'_>) -> Query<'q> {
-    match arg {
-        Arg::Int(v) => q.bind(*v),
-        Arg::MaybeInt(v) => q.bind(*v),
-        Arg::Real(v) => q.bind(*v),
-        Arg::Text(v) => q.bind(v.as_ref()),
-        Arg::MaybeText(v) => q.bind(*v),
-        Arg::Time(t) => q.bind(ts(*t)),
-        Arg::MaybeTime(t) => q.bind(t.map(ts)),
-        Arg::Ids(ids) => q.bind(list(ids)),
-    }
-}
-
-/// `sql` with `args` bound.
-fn query<'q>(sql: &'q str, args: &'q [Arg<'_>]) -> Query<'q> {
-    args.iter().fold(sqlx::query(sql), bind)
-}
-
-/// The rows `sql` returns on `conn`.
-async fn fetch<'c, T: Fetched>(
-    conn: impl sqlx::Executor<'c, Database = Sqlite>,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> StoreResult<Vec<T>> {
-    let q = query(sql, args).try_map(|r: SqliteRow| T::from_row(&r));
-    q.fetch_all(conn).await.map_err(decoded)
-}
-
-/// Runs `sql` on `conn`; the rows it changed.
-async fn execute<'c>(
-    conn: impl sqlx::Executor<'c, Database = Sqlite>,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> StoreResult<u64> {
-    Ok(query(sql, args).execute(conn).await?.rows_affected())
-}
-
-#[async_trait]
-impl Conn for sqlx::Transaction<'static, Sqlite> {
-    async fn fetch<T: Fetched>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
-        fetch(&mut **self, sql, args).await
+impl Driver for Sqlite {
+    /// Binds a time as its text, a set of ids as a JSON array.
+    fn bind<'q>(q: Query<'q, Sqlite>, arg: &'q Arg<'_>) -> Query<'q, Sqlite> {
+        match arg {
+            Arg::Int(v) => q.bind(*v),
+            Arg::MaybeInt(v) => q.bind(*v),
+            Arg::Real(v) => q.bind(*v),
+            Arg::Text(v) => q.bind(v.as_ref()),
+            Arg::MaybeText(v) => q.bind(*v),
+            Arg::Time(t) => q.bind(ts(*t)),
+            Arg::MaybeTime(t) => q.bind(t.map(ts)),
+            Arg::Ids(ids) => q.bind(list(ids)),
+        }
     }
 
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        execute(&mut **self, sql, args).await
+    fn decode<T: Fetched>(row: &SqliteRow) -> Result<T, sqlx::Error> {
+        T::from_row(row)
     }
 
-    async fn commit(self) -> StoreResult<()> {
-        Ok(sqlx::Transaction::commit(self).await?)
+    fn changed(done: sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
-
 
 #[async_trait]
 impl Dialect for SqliteStore {
@@ -285,7 +254,8 @@ impl Dialect for SqliteStore {
 
     const BYTE_ORDER: &'static str = "";
     const IN_IDS: &'static str = "IN (SELECT value FROM json_each($1))";
-    const HAS_TOPIC: &'static str = "EXISTS (SELECT 1 FROM json_each(i.topics) t WHERE t.value = $1)";
+    const HAS_TOPIC: &'static str =
+        "EXISTS (SELECT 1 FROM json_each(i.topics) t WHERE t.value = $1)";
     const NEXT_DELIVERY_AT: &'static str = "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, ''))) \
          FROM deliveries WHERE status = 'pending'";
     const EPISODE_INSERTED: &'static str = "RETURNING id, true AS inserted";
@@ -305,7 +275,6 @@ impl Dialect for SqliteStore {
     async fn begin(&self) -> StoreResult<Self::Tx> {
         self.write_tx().await
     }
-
 
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
