@@ -347,47 +347,14 @@ fn drop_false_starts(toks: &mut Vec<Token>) -> bool {
             toks.remove(i);
             continue;
         }
-        // An aside: "A - X - B" with a short X.
-        if let Some(close) = (i + 1..toks.len().min(i + 12)).find(|j| is_dash(&toks[*j]))
-            && close > i + 1
-            && close + 1 < toks.len()
-            && !toks[i + 1..close].iter().any(|t| ends_sentence(t))
-            && clause_start < i
-            && !restarts(&toks[clause_start..i], &toks[i + 1..close])
-        {
+        if let Some(close) = aside_close(toks, i, clause_start) {
             toks[i] = "—".into();
             toks[close] = "—".into();
             i = close + 1;
             continue;
         }
-        let mut restart = i + 1;
-        while restart < toks.len()
-            && matches!(
-                bare(&toks[restart]).as_str(),
-                "or" | "sorry" | "no" | "i" | "mean" | "yeah" | "yes" | "well" | "so" | "like"
-            )
-            && restart + 1 < after_end
-        {
-            // "-- or", "-- sorry,", "-- I mean,": a correction follows.
-            let b = bare(&toks[restart]);
-            if b == "i" && bare(&toks[restart + 1]) != "mean" {
-                break;
-            }
-            restart += 1;
-        }
-        let head = bare(&toks[restart]);
-        let fragment = &toks[clause_start..i];
-        // The restart: the last place the clause said the word the speaker starts again with,
-        // not far back; a common word must be followed by the same word both times.
-        let matched = fragment.iter().rposition(|t| bare(t) == head).filter(|p| {
-            let common = matches!(
-                head.as_str(),
-                "the" | "a" | "an" | "and" | "to" | "of" | "in" | "it" | "that"
-            );
-            let agree =
-                fragment.get(p + 1).map(|t| bare(t)) == toks.get(restart + 1).map(|t| bare(t));
-            fragment.len() - p <= 12 && (!common || agree)
-        });
+        let restart = restart_at(toks, i, after_end);
+        let matched = restart_point(&toks[clause_start..i], toks, restart);
         if let Some(p) = matched {
             toks.drain(clause_start + p..restart);
             i = clause_start + p;
@@ -401,6 +368,52 @@ fn drop_false_starts(toks: &mut Vec<Token>) -> bool {
         }
     }
     unresolved
+}
+
+/// The closing dash of an aside opened by the dash at `i`: "A - X - B" with a short X that does
+/// not restart the clause.
+fn aside_close(toks: &[Token], i: usize, clause_start: usize) -> Option<usize> {
+    let close = (i + 1..toks.len().min(i + 12)).find(|j| is_dash(&toks[*j]))?;
+    (close > i + 1
+        && close + 1 < toks.len()
+        && !toks[i + 1..close].iter().any(|t| ends_sentence(t))
+        && clause_start < i
+        && !restarts(&toks[clause_start..i], &toks[i + 1..close]))
+    .then_some(close)
+}
+
+/// Where the speaker starts again after the dash at `i`: past a correction's words ("-- or",
+/// "-- sorry,", "-- I mean,"), within the sentence ending at `after_end`.
+fn restart_at(toks: &[Token], i: usize, after_end: usize) -> usize {
+    let mut restart = i + 1;
+    while restart < toks.len()
+        && matches!(
+            bare(&toks[restart]).as_str(),
+            "or" | "sorry" | "no" | "i" | "mean" | "yeah" | "yes" | "well" | "so" | "like"
+        )
+        && restart + 1 < after_end
+    {
+        if bare(&toks[restart]) == "i" && bare(&toks[restart + 1]) != "mean" {
+            break;
+        }
+        restart += 1;
+    }
+    restart
+}
+
+/// The restart: the last place the abandoned `fragment` said the word the speaker starts again
+/// with (at `toks[restart]`), not far back; a common word must be followed by the same word
+/// both times.
+fn restart_point(fragment: &[Token], toks: &[Token], restart: usize) -> Option<usize> {
+    let head = bare(&toks[restart]);
+    fragment.iter().rposition(|t| bare(t) == head).filter(|p| {
+        let common = matches!(
+            head.as_str(),
+            "the" | "a" | "an" | "and" | "to" | "of" | "in" | "it" | "that"
+        );
+        let agree = fragment.get(p + 1).map(|t| bare(t)) == toks.get(restart + 1).map(|t| bare(t));
+        fragment.len() - p <= 12 && (!common || agree)
+    })
 }
 
 /// Whether `after` restarts what `fragment` began (its first word occurs in the fragment).
@@ -490,105 +503,121 @@ fn remove_keeping_end(toks: &mut Vec<Token>, from: usize, to: usize) {
 fn drop_fillers(toks: &mut Vec<Token>) {
     let mut i = 0;
     while i < toks.len() {
-        let b = bare(&toks[i]);
-        let next = toks.get(i + 1).map(|t| bare(t)).unwrap_or_default();
-        let prev_tok = i.checked_sub(1).map(|p| toks[p].clone());
-        let after_boundary = prev_tok.as_deref().is_none_or(ends_clause);
-        let prev_bare = prev_tok.as_deref().map(bare).unwrap_or_default();
-        // Two-word fillers set off by punctuation: "you know,", ", I mean,".
-        if (b == "you" && next == "know") || (b == "i" && next == "mean") {
-            let second = &toks[i + 1];
-            let set_off = second.ends_with(',')
-                || (after_boundary
-                    && (b == "i"
-                        || !matches!(
-                            toks.get(i + 2).map(|t| bare(t)).as_deref(),
-                            Some("what" | "how" | "why" | "that" | "where" | "who" | "when" | "if")
-                        )))
-                || ends_sentence(second);
-            let object_follows =
-                b == "you" && !second.ends_with([',', '.', '!', '?']) && !after_boundary;
-            if set_off && !object_follows {
-                remove_keeping_end(toks, i, i + 2);
-                continue;
+        let rules: [fn(&[Token], usize) -> Option<Filler>; 5] =
+            [aside, hedge, like_pause, inner_yeah, vague_tail];
+        match rules.iter().find_map(|rule| rule(toks, i)) {
+            Some(Filler::KeepingEnd(end)) => remove_keeping_end(toks, i, end),
+            Some(Filler::Words(end)) => {
+                toks.drain(i..end);
             }
+            None => i += 1,
         }
-        if (b == "kind" || b == "sort")
-            && next == "of"
-            && !KIND_DETERMINERS.contains(&prev_bare.as_str())
-        {
-            toks.drain(i..i + 2);
-            continue;
-        }
-        if matches!(b.as_str(), "kinda" | "sorta")
-            && !KIND_DETERMINERS.contains(&prev_bare.as_str())
-        {
-            toks.remove(i);
-            continue;
-        }
-        if b == "like" {
-            let paused = toks[i].ends_with(',')
-                && (after_boundary || prev_tok.as_deref().is_some_and(|p| p.ends_with(',')));
-            let approx = next.chars().next().is_some_and(|c| c.is_ascii_digit())
-                && matches!(
-                    prev_bare.as_str(),
-                    "to" | "up"
-                        | "at"
-                        | "about"
-                        | "is"
-                        | "was"
-                        | "were"
-                        | "are"
-                        | "be"
-                        | "it's"
-                        | "takes"
-                        | "took"
-                        | "for"
-                        | "around"
-                        | "of"
-                        | "maybe"
-                        | "get"
-                        | "got"
-                        | "had"
-                        | "have"
-                        | "spent"
-                        | "cost"
-                        | "costs"
-                );
-            if paused || approx {
-                remove_keeping_end(toks, i, i + 1);
-                continue;
-            }
-        }
-        // ", yeah," and "and yeah," inside a sentence.
-        if b == "yeah"
-            && toks[i].ends_with(',')
-            && !after_boundary_sentence(toks, i)
-            && (prev_tok.as_deref().is_some_and(|p| p.ends_with(','))
-                || matches!(prev_bare.as_str(), "and" | "but" | "so" | "then"))
-        {
-            toks.remove(i);
-            continue;
-        }
-        if matches!(b.as_str(), "basically" | "literally") {
-            remove_keeping_end(toks, i, i + 1);
-            continue;
-        }
-        if b == "or" && matches!(next.as_str(), "something" | "whatever" | "anything") {
-            let mut end = i + 2;
-            if toks.get(end).map(|t| bare(t)).as_deref() == Some("like")
-                && toks.get(end + 1).map(|t| bare(t)).as_deref() == Some("that")
-            {
-                end += 2;
-            }
-            let tail_ends = toks[end - 1].ends_with([',', '.', '!', '?']) || end == toks.len();
-            if tail_ends {
-                remove_keeping_end(toks, i, end);
-                continue;
-            }
-        }
-        i += 1;
     }
+}
+
+/// A filler found at a token: where it ends, and whether a sentence end on its last token moves
+/// to the word before it.
+enum Filler {
+    /// Tokens up to this index go; a full stop on the last of them is kept.
+    KeepingEnd(usize),
+    /// Tokens up to this index go.
+    Words(usize),
+}
+
+/// The bare words around token `i`: its own, the next one, and the token before it.
+fn around(toks: &[Token], i: usize) -> (String, String, Option<&str>) {
+    let next = toks.get(i + 1).map(|t| bare(t)).unwrap_or_default();
+    (
+        bare(&toks[i]),
+        next,
+        i.checked_sub(1).map(|p| toks[p].as_str()),
+    )
+}
+
+/// "you know," and "I mean," set off as asides (not "you know what…" or "you know the answer").
+fn aside(toks: &[Token], i: usize) -> Option<Filler> {
+    let (b, next, prev) = around(toks, i);
+    if !((b == "you" && next == "know") || (b == "i" && next == "mean")) {
+        return None;
+    }
+    let after_boundary = prev.is_none_or(ends_clause);
+    let second = &toks[i + 1];
+    let set_off = second.ends_with(',')
+        || (after_boundary
+            && (b == "i"
+                || !matches!(
+                    toks.get(i + 2).map(|t| bare(t)).as_deref(),
+                    Some("what" | "how" | "why" | "that" | "where" | "who" | "when" | "if")
+                )))
+        || ends_sentence(second);
+    let object_follows = b == "you" && !second.ends_with([',', '.', '!', '?']) && !after_boundary;
+    (set_off && !object_follows).then_some(Filler::KeepingEnd(i + 2))
+}
+
+/// Hedging "kind of", "sort of", "kinda", "sorta" (not "a kind of battery").
+fn hedge(toks: &[Token], i: usize) -> Option<Filler> {
+    let (b, next, prev) = around(toks, i);
+    let prev_bare = prev.map(bare).unwrap_or_default();
+    if KIND_DETERMINERS.contains(&prev_bare.as_str()) {
+        return None;
+    }
+    if (b == "kind" || b == "sort") && next == "of" {
+        return Some(Filler::Words(i + 2));
+    }
+    matches!(b.as_str(), "kinda" | "sorta").then_some(Filler::Words(i + 1))
+}
+
+/// Words before "like" that make "like 30" an approximation ("it took like 30 minutes").
+const BEFORE_APPROX_LIKE: &[&str] = &[
+    "to", "up", "at", "about", "is", "was", "were", "are", "be", "it's", "takes", "took", "for",
+    "around", "of", "maybe", "get", "got", "had", "have", "spent", "cost", "costs",
+];
+
+/// "like" as a pause (", like,") or before a figure ("took like 30 minutes"); "basically",
+/// "literally".
+fn like_pause(toks: &[Token], i: usize) -> Option<Filler> {
+    let (b, next, prev) = around(toks, i);
+    if matches!(b.as_str(), "basically" | "literally") {
+        return Some(Filler::KeepingEnd(i + 1));
+    }
+    if b != "like" {
+        return None;
+    }
+    let after_boundary = prev.is_none_or(ends_clause);
+    let paused =
+        toks[i].ends_with(',') && (after_boundary || prev.is_some_and(|p| p.ends_with(',')));
+    let prev_bare = prev.map(bare).unwrap_or_default();
+    let approx = next.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && BEFORE_APPROX_LIKE.contains(&prev_bare.as_str());
+    (paused || approx).then_some(Filler::KeepingEnd(i + 1))
+}
+
+/// ", yeah," and "and yeah," inside a sentence.
+fn inner_yeah(toks: &[Token], i: usize) -> Option<Filler> {
+    let (b, _, prev) = around(toks, i);
+    let prev_bare = prev.map(bare).unwrap_or_default();
+    (b == "yeah"
+        && toks[i].ends_with(',')
+        && !after_boundary_sentence(toks, i)
+        && (prev.is_some_and(|p| p.ends_with(','))
+            || matches!(prev_bare.as_str(), "and" | "but" | "so" | "then")))
+    .then_some(Filler::Words(i + 1))
+}
+
+/// Vague tails: "or something (like that)", "or whatever", "or anything".
+fn vague_tail(toks: &[Token], i: usize) -> Option<Filler> {
+    let (b, next, _) = around(toks, i);
+    if b != "or" || !matches!(next.as_str(), "something" | "whatever" | "anything") {
+        return None;
+    }
+    let mut end = i + 2;
+    if toks.get(end).map(|t| bare(t)).as_deref() == Some("like")
+        && toks.get(end + 1).map(|t| bare(t)).as_deref() == Some("that")
+    {
+        end += 2;
+    }
+    let tail_ends = toks[end - 1].ends_with([',', '.', '!', '?']) || end == toks.len();
+    tail_ends.then_some(Filler::KeepingEnd(end))
 }
 
 /// Whether token `i` opens a sentence.

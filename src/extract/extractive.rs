@@ -168,6 +168,9 @@ const UNRESOLVED_OPENERS: &[&str] = &[
     "likewise",
     "otherwise",
     "anyway",
+    "especially",
+    "again",
+    "even",
 ];
 /// Openings that lean on what was said before ("For comparison, orange juice is…").
 const UNRESOLVED_PHRASES: &[&str] = &[
@@ -187,6 +190,11 @@ const UNRESOLVED_PHRASES: &[&str] = &[
     "the other one",
     "the second one",
     "the first one",
+    "on that note",
+    "to your point",
+    "like you said",
+    "going back to",
+    "part of it",
 ];
 const FILLERS: &[&str] = &[
     "um",
@@ -340,8 +348,7 @@ impl ExtractiveEngine {
         let lang = Language::detect(&episode_sample(&sents));
         let mut labels = structure::label(&turns, &sents, &lang);
         structure::label_sponsor_chapters(&mut labels, &sents, &episode.marks.chapters);
-        let sent_words: Vec<Vec<String>> =
-            sents.iter().map(|s| lang.content_words(&s.text)).collect();
+        let sent_words = lang.content_words_each(sents.iter().map(|s| s.text.as_str()));
         let breaks: Vec<usize> = (1..sents.len())
             .filter(|i| {
                 turns[sents[*i].turn]
@@ -403,23 +410,7 @@ impl ExtractiveEngine {
 
     /// Every passage that could be an insight, scored.
     fn candidates(&self, ep: &Episode, episode: &EpisodeText) -> Vec<Candidate> {
-        let chapters = &episode.marks.chapters;
-        let soundbites = &episode.marks.soundbites;
-        let notes: Vec<HashSet<String>> = episode
-            .notes
-            .as_deref()
-            .map(|n| structure::notes_topics(n, &ep.lang))
-            .unwrap_or_default();
-        let askers = structure::questioners(&ep.turns, &ep.sents);
-        let names: HashSet<String> = ep
-            .turns
-            .iter()
-            .filter_map(|t| t.speaker.as_deref())
-            .filter_map(|s| s.split_whitespace().next())
-            .filter(|n| n.chars().count() > 2)
-            .map(str::to_string)
-            .collect();
-        let top_terms = ep.weights.top_terms();
+        let cx = Context::new(ep, episode);
         let mut cands: Vec<Candidate> = Vec::new();
         let mut central_raw = Vec::new();
         let sents = &ep.sents;
@@ -432,69 +423,10 @@ impl ExtractiveEngine {
                 {
                     break;
                 }
-                let quote = quote_of(sents, first, last);
-                let (cleaned, doubtful) = clean_checked(&quote);
-                if ends_mid_thought(&cleaned) {
-                    continue;
+                if let Some((cand, central)) = passage(ep, &cx, first, last) {
+                    cands.push(cand);
+                    central_raw.push(central);
                 }
-                let text = close_sentence(&cleaned);
-                let nwords = text.split_whitespace().count();
-                if !(12..=90).contains(&nwords) || !flaws(&text).is_empty() {
-                    continue;
-                }
-                let terms: HashSet<&str> = (first..=last)
-                    .flat_map(|i| ep.sent_words[i].iter().map(String::as_str))
-                    .collect();
-                central_raw.push(
-                    terms.iter().map(|w| ep.weights.weight(w)).sum::<f64>()
-                        / (nwords as f64).sqrt(),
-                );
-                let coverage =
-                    (terms.iter().filter(|w| top_terms.contains(*w)).count() as f64 / 3.0).min(1.0);
-                let lower = text.to_lowercase();
-                let claim = if ep.lang.is_english() {
-                    claims(&text, &lower)
-                } else {
-                    claims_without_words(&text)
-                };
-                let mut penalty = penalties(&text, &quote, nwords, len);
-                if !ep.lang.is_english() {
-                    penalty = 1.0 - 0.06 * (len - 1) as f64;
-                }
-                if doubtful {
-                    penalty *= 0.3;
-                }
-                if addresses(&text, &names) {
-                    // Talk to the other speaker ("Adam, I'm so excited…"), not about the subject.
-                    penalty *= 0.4;
-                }
-                let turn = &ep.turns[sents[first].turn];
-                if turn.speaker.as_ref().is_some_and(|s| askers.contains(s)) {
-                    // A questioner's passage; one in a turn that ends by asking is a set-up.
-                    let asks = turn.text.trim_end().ends_with('?');
-                    penalty *= if asks { 0.35 } else { 0.75 };
-                }
-                let mut bonus = match sents[first].start_ms {
-                    Some(start) if !chapters.is_empty() || !soundbites.is_empty() => {
-                        marks::boost(chapters, soundbites, start, sents[last].end_ms, &text)
-                    }
-                    _ => 0.0,
-                };
-                if notes.iter().any(|topic| {
-                    let shared = topic
-                        .intersection(&terms.iter().map(|w| w.to_string()).collect())
-                        .count();
-                    shared >= 2 && shared * 2 >= topic.len()
-                }) {
-                    bonus += 0.15;
-                }
-                cands.push(Candidate {
-                    first,
-                    last,
-                    score: (0.2 * coverage + 0.5 * claim) * penalty,
-                    bonus,
-                    text,
-                });
             }
         }
         let max_central = central_raw.iter().copied().fold(0.0, f64::max);
@@ -510,6 +442,113 @@ impl ExtractiveEngine {
         }
         cands
     }
+}
+
+/// What scoring a passage needs from the whole episode, worked out once.
+struct Context<'a> {
+    chapters: &'a [crate::core::model::Chapter],
+    soundbites: &'a [crate::core::model::Soundbite],
+    /// The show notes' topic lines, as sets of content words.
+    notes: Vec<HashSet<String>>,
+    /// Speakers who mostly ask.
+    askers: HashSet<String>,
+    /// First names of the speakers.
+    names: HashSet<String>,
+    top_terms: HashSet<&'a str>,
+}
+
+impl<'a> Context<'a> {
+    fn new(ep: &'a Episode, episode: &'a EpisodeText) -> Context<'a> {
+        Context {
+            chapters: &episode.marks.chapters,
+            soundbites: &episode.marks.soundbites,
+            notes: episode
+                .notes
+                .as_deref()
+                .map(|n| structure::notes_topics(n, &ep.lang))
+                .unwrap_or_default(),
+            askers: structure::questioners(&ep.turns, &ep.sents),
+            names: ep
+                .turns
+                .iter()
+                .filter_map(|t| t.speaker.as_deref())
+                .filter_map(|s| s.split_whitespace().next())
+                .filter(|n| n.chars().count() > 2)
+                .map(str::to_string)
+                .collect(),
+            top_terms: ep.weights.top_terms(),
+        }
+    }
+}
+
+/// The passage of sentences `first..=last` as a candidate with its absolute score, and its raw
+/// centrality (made relative to the episode's best by the caller); `None` when its cleaned text
+/// is no insight (too short or long, ending mid-thought, any flaw).
+fn passage(ep: &Episode, cx: &Context, first: usize, last: usize) -> Option<(Candidate, f64)> {
+    let sents = &ep.sents;
+    let quote = quote_of(sents, first, last);
+    let (cleaned, doubtful) = clean_checked(&quote);
+    if ends_mid_thought(&cleaned) {
+        return None;
+    }
+    let text = close_sentence(&cleaned);
+    let nwords = text.split_whitespace().count();
+    if !(12..=90).contains(&nwords) || !flaws(&text).is_empty() {
+        return None;
+    }
+    let terms: HashSet<&str> = (first..=last)
+        .flat_map(|i| ep.sent_words[i].iter().map(String::as_str))
+        .collect();
+    let central = terms.iter().map(|w| ep.weights.weight(w)).sum::<f64>() / (nwords as f64).sqrt();
+    let coverage =
+        (terms.iter().filter(|w| cx.top_terms.contains(*w)).count() as f64 / 3.0).min(1.0);
+    let claim = if ep.lang.is_english() {
+        claims(&text, &text.to_lowercase())
+    } else {
+        claims_without_words(&text)
+    };
+    let len = last - first + 1;
+    let mut penalty = if ep.lang.is_english() {
+        penalties(&text, &quote, nwords, len)
+    } else {
+        1.0 - 0.06 * (len - 1) as f64
+    };
+    if doubtful {
+        penalty *= 0.3;
+    }
+    if addresses(&text, &cx.names) {
+        // Talk to the other speaker ("Adam, I'm so excited…"), not about the subject.
+        penalty *= 0.4;
+    }
+    let turn = &ep.turns[sents[first].turn];
+    if turn.speaker.as_ref().is_some_and(|s| cx.askers.contains(s)) {
+        // A questioner's passage; one in a turn that ends by asking is a set-up.
+        let asks = turn.text.trim_end().ends_with('?');
+        penalty *= if asks { 0.35 } else { 0.75 };
+    }
+    let mut bonus = match sents[first].start_ms {
+        Some(start) if !cx.chapters.is_empty() || !cx.soundbites.is_empty() => {
+            marks::boost(cx.chapters, cx.soundbites, start, sents[last].end_ms, &text)
+        }
+        _ => 0.0,
+    };
+    if cx.notes.iter().any(|topic| {
+        let shared = terms.iter().filter(|w| topic.contains(**w)).count();
+        shared >= 2 && shared * 2 >= topic.len()
+    }) {
+        bonus += 0.15;
+    }
+    let score = (0.2 * coverage + 0.5 * claim) * penalty;
+    Some((
+        Candidate {
+            first,
+            last,
+            score,
+            bonus,
+            text,
+        },
+        central,
+    ))
 }
 
 /// Whether the text addresses one of the episode's speakers by name ("Adam, …", "…, Dan.").

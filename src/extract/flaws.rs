@@ -30,11 +30,13 @@ pub enum Flaw {
     ShowTalk,
     /// A question rather than a statement.
     Question,
+    /// A sentence that is no clause: the tail of a sentence cut before it ("Link.").
+    Fragment,
 }
 
 impl Flaw {
     /// Every kind, in report order.
-    pub const ALL: [Flaw; 9] = [
+    pub const ALL: [Flaw; 10] = [
         Flaw::FalseStart,
         Flaw::Repeat,
         Flaw::MidThought,
@@ -44,6 +46,7 @@ impl Flaw {
         Flaw::Backchannel,
         Flaw::ShowTalk,
         Flaw::Question,
+        Flaw::Fragment,
     ];
 
     /// A short name for reports.
@@ -58,6 +61,7 @@ impl Flaw {
             Flaw::Backchannel => "backchannel",
             Flaw::ShowTalk => "show-talk",
             Flaw::Question => "question",
+            Flaw::Fragment => "fragment",
         }
     }
 }
@@ -146,6 +150,7 @@ const SHOW_PHRASES: &[&str] = &[
     "after the break",
     "right back after",
     "we'll be right back",
+    "my name is",
 ];
 
 /// Top-level domains a spoken plug names ("Kilo.ai", "zipline.com/careers").
@@ -174,118 +179,164 @@ fn lower_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// An insight's text, split once for the checks.
+struct Text<'a> {
+    text: &'a str,
+    /// Lowercase, padded with a space at each end so phrases match at the edges.
+    lower: String,
+    toks: Vec<&'a str>,
+    words: Vec<String>,
+}
+
 /// The flaws of an insight's text, each kind once, in report order.
 pub fn flaws(text: &str) -> Vec<Flaw> {
-    let mut out = Vec::new();
-    let lower = format!(" {} ", text.to_lowercase());
-    let toks: Vec<&str> = text.split_whitespace().collect();
-    let ws = lower_words(text);
+    let t = Text {
+        text,
+        lower: format!(" {} ", text.to_lowercase()),
+        toks: text.split_whitespace().collect(),
+        words: lower_words(text),
+    };
+    let checks: [(Flaw, fn(&Text) -> bool); 10] = [
+        (Flaw::FalseStart, false_start),
+        (Flaw::Repeat, repeat),
+        (Flaw::MidThought, mid_thought),
+        (Flaw::Case, bad_case),
+        (Flaw::Filler, filler),
+        (Flaw::Plug, plug),
+        (Flaw::Backchannel, backchannel),
+        (Flaw::ShowTalk, show_talk),
+        (Flaw::Question, question),
+        (Flaw::Fragment, fragment),
+    ];
+    let mut out: Vec<Flaw> = checks
+        .iter()
+        .filter(|(_, check)| check(&t))
+        .map(|(flaw, _)| *flaw)
+        .collect();
+    out.sort();
+    out
+}
 
-    if text.contains("  ")
-        || toks.iter().any(|t| {
-            *t == "-" || *t == "--" || t.contains("--") || (t.ends_with('-') && t.len() > 1)
+fn false_start(t: &Text) -> bool {
+    // A written pause inside the text ("you're... Helping so much"): where the speaker broke off.
+    // An ellipsis closing a quotation ("I want to use...") is the quoted words', not a pause.
+    let paused = t
+        .toks
+        .iter()
+        .rev()
+        .skip(1)
+        .any(|w| w.ends_with("...") || w.ends_with('…'));
+    paused
+        || t.text.contains("  ")
+        || t.toks.iter().any(|w| {
+            *w == "-"
+                || *w == "--"
+                || w.contains("--")
+                || (w.ends_with('-') && w.len() > 1)
+                || (w.starts_with('-') && w[1..].starts_with(char::is_alphabetic))
         })
-    {
-        out.push(Flaw::FalseStart);
-    }
-    if ws
-        .windows(2)
+}
+
+fn repeat(t: &Text) -> bool {
+    let ws = &t.words;
+    ws.windows(2)
         .any(|w| !w[0].is_empty() && w[0] == w[1] && w[0] != "had")
         || (2..=4).any(|n| {
             ws.windows(2 * n)
                 .any(|w| w[..n] == w[n..] && w[..n].iter().all(|x| !x.is_empty()))
         })
-    {
-        out.push(Flaw::Repeat);
-    }
-    let last = toks.last().copied().unwrap_or("");
-    let last_word = ws.last().map(String::as_str).unwrap_or("");
-    let trailed_inside = toks.windows(2).any(|w| {
+}
+
+fn mid_thought(t: &Text) -> bool {
+    let last = t.toks.last().copied().unwrap_or("");
+    let last_word = t.words.last().map(String::as_str).unwrap_or("");
+    let trailed_inside = t.toks.windows(2).any(|w| {
         let bare = w[0]
             .trim_matches(|c: char| !c.is_alphanumeric())
             .to_lowercase();
         (w[0].ends_with("...") || w[0].ends_with('…')) && DANGLING.contains(&bare.as_str())
     });
-    if trailed_inside
+    trailed_inside
         || last.ends_with(['-', ',', ';', ':'])
         || last.ends_with("--")
         || DANGLING.contains(&last_word)
         || !last
             .trim_end_matches(['"', '”', '’', ')'])
             .ends_with(['.', '!', '?', '…'])
-    {
-        out.push(Flaw::MidThought);
-    }
+}
+
+fn bad_case(t: &Text) -> bool {
     let mut after_stop = true;
-    let mut bad_case = false;
-    for t in &toks {
-        let first = t.chars().find(|c| c.is_alphanumeric());
-        if after_stop && first.is_some_and(char::is_lowercase) {
-            bad_case = true;
-        }
-        if *t == "i" || t.starts_with("i'") {
-            bad_case = true;
+    for w in &t.toks {
+        let first = w.chars().find(|c| c.is_alphanumeric());
+        if after_stop && first.is_some_and(char::is_lowercase) || *w == "i" || w.starts_with("i'") {
+            return true;
         }
         if first.is_some() {
-            after_stop = t
+            after_stop = w
                 .trim_end_matches(['"', '”', '’', ')'])
                 .ends_with(['.', '!', '?']);
         }
     }
-    if bad_case {
-        out.push(Flaw::Case);
-    }
-    let hedge = ws.windows(3).any(|w| {
-        (w[1] == "kind" || w[1] == "sort")
-            && w[2] == "of"
-            && !matches!(
-                w[0].as_str(),
-                "a" | "the"
-                    | "this"
-                    | "that"
-                    | "what"
-                    | "some"
-                    | "any"
-                    | "every"
-                    | "one"
-                    | "which"
-                    | "no"
-                    | "same"
-                    | "different"
-                    | "another"
-                    | "these"
-                    | "those"
-                    | "whatever"
-                    | "all"
-                    | "certain"
-                    | "particular"
-                    | "new"
-                    | "right"
-                    | "wrong"
-            )
+    false
+}
+
+/// Words before "kind of" / "sort of" that make it a noun phrase ("a kind of battery"), not a
+/// hedge.
+const KIND_OF_NOUN: &[&str] = &[
+    "a",
+    "the",
+    "this",
+    "that",
+    "what",
+    "some",
+    "any",
+    "every",
+    "one",
+    "which",
+    "no",
+    "same",
+    "different",
+    "another",
+    "these",
+    "those",
+    "whatever",
+    "all",
+    "certain",
+    "particular",
+    "new",
+    "right",
+    "wrong",
+];
+
+fn filler(t: &Text) -> bool {
+    let hedge = t.words.windows(3).any(|w| {
+        (w[1] == "kind" || w[1] == "sort") && w[2] == "of" && !KIND_OF_NOUN.contains(&w[0].as_str())
     });
-    if hedge || FILLER_PHRASES.iter().any(|f| lower.contains(f)) {
-        out.push(Flaw::Filler);
-    }
-    let url = toks.iter().any(|t| {
-        let t = t
+    hedge || FILLER_PHRASES.iter().any(|f| t.lower.contains(f))
+}
+
+fn plug(t: &Text) -> bool {
+    let url = t.toks.iter().any(|w| {
+        let w = w
             .trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.')
             .trim_end_matches('.');
-        t.split_once('.').is_some_and(|(name, rest)| {
+        w.split_once('.').is_some_and(|(name, rest)| {
             let tld = rest.split('/').next().unwrap_or("").to_lowercase();
             name.chars().any(char::is_alphabetic)
                 && DOMAINS.contains(&tld.as_str())
                 && !rest.contains('.')
         })
     });
-    if url || PLUG_PHRASES.iter().any(|p| lower.contains(p)) {
-        out.push(Flaw::Plug);
-    }
-    let ack_sentence = text.split_inclusive(['.', '!', '?']).any(|s| {
+    url || PLUG_PHRASES.iter().any(|p| t.lower.contains(p))
+}
+
+fn backchannel(t: &Text) -> bool {
+    let ack_sentence = sentences(t.text).any(|s| {
         let w = lower_words(s);
         !w.is_empty() && w.iter().all(|x| ACKS.contains(&x.as_str()))
     });
-    let ack_inside = toks.windows(2).any(|w| {
+    let ack_inside = t.toks.windows(2).any(|w| {
         let prev_open = !w[0].ends_with([',', '.', '!', '?', ';', ':', '—']);
         let cap = w[1].chars().next().is_some_and(char::is_uppercase);
         let word = w[1]
@@ -293,13 +344,22 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
             .to_lowercase();
         prev_open && cap && ["yep", "yeah", "mm-hmm", "uh-huh"].contains(&word.as_str())
     });
-    if ack_sentence || ack_inside {
-        out.push(Flaw::Backchannel);
-    }
-    if SHOW_PHRASES.iter().any(|p| lower.contains(p)) {
-        out.push(Flaw::ShowTalk);
-    }
-    let asks = text.split_inclusive(['.', '!', '?']).any(|sentence| {
+    ack_sentence || ack_inside
+}
+
+fn show_talk(t: &Text) -> bool {
+    // A speaker introducing themselves: "This is Nick Hilton, and I'll be on later…".
+    let introduces = sentences(t.text).any(|s| {
+        let s = s.trim_start();
+        s.strip_prefix("This is ")
+            .is_some_and(|rest| rest.starts_with(char::is_uppercase))
+            && (s.contains(", and I") || s.contains("I'm") || s.contains("I’m"))
+    });
+    introduces || SHOW_PHRASES.iter().any(|p| t.lower.contains(p))
+}
+
+fn question(t: &Text) -> bool {
+    let asks = sentences(t.text).any(|sentence| {
         let w = lower_words(sentence);
         let first_two = w.iter().take(2).map(String::as_str).collect::<Vec<_>>();
         matches!(
@@ -324,10 +384,55 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
                 | ["is" | "was", "it" | "that" | "there"]
         )
     });
-    if asks || text.trim_end().ends_with('?') || text.matches('?').count() >= 2 {
-        out.push(Flaw::Question);
-    }
-    out
+    asks || t.text.trim_end().ends_with('?') || t.text.matches('?').count() >= 2
+}
+
+/// Words that make a short sentence a clause rather than a fragment.
+const VERB_MARKERS: &[&str] = &[
+    "is", "are", "was", "were", "be", "been", "am", "has", "have", "had", "do", "does", "did",
+    "can", "could", "will", "would", "should", "may", "might", "must", "get", "gets", "got",
+    "make", "makes", "made", "go", "goes", "went", "say", "says", "said", "think", "know", "see",
+    "want", "need", "needs", "take", "takes", "took", "come", "came", "give", "gave", "use",
+    "uses", "work", "works", "feel", "felt", "look", "looks", "seem", "seems", "keep", "let",
+    "put", "run", "runs", "find", "found", "tell", "told", "call", "try", "help", "helps", "show",
+    "mean", "means", "matter", "matters", "happen", "happens", "love", "like", "hate", "win",
+    "wins", "fail", "fails", "grow", "grows", "fell", "rose", "cost", "costs", "pay", "pays",
+];
+
+/// A sentence that is no clause: a leftover of the sentence before it ("Link.", "Fountain,
+/// questionable.", "Model for community building.") opening a passage of more sentences, or a
+/// sentence of two words or fewer anywhere.
+fn fragment(t: &Text) -> bool {
+    let clause = |s: &str| {
+        lower_words(s).iter().any(|w| {
+            VERB_MARKERS.contains(&w.as_str())
+                || w.ends_with("ed") && w.len() > 4
+                || w.ends_with("n't")
+                || ["'s", "'re", "'ve", "'d", "'ll", "'m", "’s", "’re"]
+                    .iter()
+                    .any(|c| w.ends_with(c))
+        })
+    };
+    let words_in = |s: &str| lower_words(s).iter().filter(|w| !w.is_empty()).count();
+    let sents: Vec<&str> = sentences(t.text).collect();
+    let opener = sents.len() > 1 && words_in(sents[0]) <= 5 && !clause(sents[0]);
+    opener
+        || sents
+            .iter()
+            .any(|s| (1..=2).contains(&words_in(s)) && !clause(s) && !is_ack(s))
+}
+
+/// Whether a sentence is only acknowledgements ("Yeah. Right.").
+fn is_ack(s: &str) -> bool {
+    lower_words(s)
+        .iter()
+        .all(|w| w.is_empty() || ACKS.contains(&w.as_str()))
+}
+
+/// The sentences of a text, each with its closing mark.
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    text.split_inclusive(['.', '!', '?'])
+        .filter(|s| !s.trim().is_empty())
 }
 
 #[cfg(test)]
@@ -379,6 +484,30 @@ mod tests {
                 "Drones fly backwards, developing the logic to... Because most winds are gusty.",
                 Flaw::MidThought,
             ),
+            (
+                "We met in Moms Can Code. -As we all know, it is hard.",
+                Flaw::FalseStart,
+            ),
+            (
+                "You're learning, you're... Helping the community.",
+                Flaw::FalseStart,
+            ),
+            (
+                "This is Nick Hilton, and I'll be on later to talk about host-read ads.",
+                Flaw::ShowTalk,
+            ),
+            (
+                "Link. Topical system, along with AI voice technology, brings radio to life.",
+                Flaw::Fragment,
+            ),
+            (
+                "Model for community building. The goal is a lasting impact on your community.",
+                Flaw::Fragment,
+            ),
+            (
+                "Drones need wind data. Fountain, questionable. They fly anyway.",
+                Flaw::Fragment,
+            ),
         ];
         for (text, want) in cases {
             assert!(flaws(text).contains(&want), "{text:?}: {:?}", flaws(text));
@@ -391,6 +520,7 @@ mod tests {
             "Flying on a wing gives about 10x more range for the same energy than hovering.",
             "A kind of battery made from sodium costs 20 percent less — and it had had no fires.",
             "Zipline released its flight software every six weeks, after tens of thousands of tests.",
+            "Costs fell. Sodium cells now cost 20 percent less than lithium ones.",
         ] {
             assert!(flaws(text).is_empty(), "{text:?}: {:?}", flaws(text));
         }

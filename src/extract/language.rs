@@ -74,23 +74,41 @@ impl Language {
     /// The content words of `text` in this language: stop words out, stemmed (singular for
     /// English), no bare numbers.
     pub fn content_words(&self, text: &str) -> Vec<String> {
+        self.content_words_each([text]).pop().unwrap_or_default()
+    }
+
+    /// [`Language::content_words`] of each text in turn, with one analyser for all of them.
+    pub fn content_words_each<'a>(
+        &self,
+        texts: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Vec<String>> {
+        let texts = texts.into_iter();
         match self {
-            Language::English => content_words(text),
+            Language::English => texts.map(content_words).collect(),
             Language::Other {
                 analyzer: Some(a), ..
             } => {
                 let mut a = a.clone();
-                let mut out = Vec::new();
-                let mut stream = a.token_stream(text);
-                while let Some(t) = stream.next() {
-                    if t.text.chars().count() > 2 && t.text.chars().any(char::is_alphabetic) {
-                        out.push(t.text.clone());
-                    }
-                }
-                out
+                texts
+                    .map(|text| {
+                        let mut out = Vec::new();
+                        let mut stream = a.token_stream(text);
+                        while let Some(t) = stream.next() {
+                            if t.text.chars().count() > 2 && t.text.chars().any(char::is_alphabetic)
+                            {
+                                out.push(t.text.clone());
+                            }
+                        }
+                        out
+                    })
+                    .collect()
             }
-            Language::Other { analyzer: None, .. } => crate::core::text::words(text)
-                .filter(|w| w.chars().count() > 3 && w.chars().any(char::is_alphabetic))
+            Language::Other { analyzer: None, .. } => texts
+                .map(|text| {
+                    crate::core::text::words(text)
+                        .filter(|w| w.chars().count() > 3 && w.chars().any(char::is_alphabetic))
+                        .collect()
+                })
                 .collect(),
         }
     }

@@ -104,6 +104,10 @@ const AD_GAP: usize = 12;
 /// The most sentences between two ad cues of different turns that are part of one read (hosts
 /// taking turns reading listener messages).
 const AD_GAP_ACROSS_TURNS: usize = 8;
+/// The longest pause between two boost readings of one session, in milliseconds.
+const BOOST_SESSION_GAP_MS: i64 = 240_000;
+/// The most sentences between two boost readings of one session in an untimed transcript.
+const BOOST_SESSION_GAP: usize = 40;
 /// Spoken URLs: "dot com", "dot io" followed by more words of an address.
 const URL_CUES: &[&str] = &[
     " dot com", " dot io", " dot org", " dot net", " dot fm", " dot co ", ".com", ".io/", ".fm",
@@ -231,17 +235,31 @@ pub(crate) fn contains_any(hay: &str, needles: &[&str]) -> bool {
 
 /// Sponsor reads, intros and outros, by cues (English only) and break speakers.
 pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> {
-    let n = sents.len();
     // Commas dropped so "Today, we're" matches "today we're".
     let lower: Vec<String> = sents
         .iter()
         .map(|s| s.text.to_lowercase().replace(',', "").replace('’', "'"))
         .collect();
-    let mut labels = vec![Label::Talk; n];
+    let mut labels = vec![Label::Talk; sents.len()];
     let english = lang.is_english();
+    label_sponsors(&mut labels, turns, sents, &lower, english);
+    if english {
+        label_intro(&mut labels, sents, &lower);
+        label_outro(&mut labels, sents, &lower);
+    }
+    labels
+}
 
-    // Sponsors: sentences with ad cues, everything between the first and last cue of a turn, and
-    // any sentence naming a sponsor.
+/// Sponsors: sentences with ad cues, everything between the first and last cue of a turn, and
+/// any sentence naming a sponsor. The cues are English; break turns count in any language.
+fn label_sponsors(
+    labels: &mut [Label],
+    turns: &[Turn],
+    sents: &[Sentence],
+    lower: &[String],
+    english: bool,
+) {
+    let n = sents.len();
     let mut brands: HashSet<String> = HashSet::new();
     for (i, l) in lower.iter().enumerate() {
         // A URL read aloud counts as an ad cue next to an offer or a brand call to action.
@@ -301,16 +319,18 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
         }
         last_ad = Some(i);
     }
+    mark_boost_sessions(labels, sents, lower);
     for (i, _) in lower.iter().enumerate() {
         if words(&lower[i]).any(|w| brands.contains(&w)) {
             labels[i] = Label::Ad;
         }
     }
+}
 
-    if !english {
-        return labels;
-    }
-    // Intro: the opening up to the last turn in the first fifth that greets or introduces.
+/// Intro: the opening up to the last turn in the first fifth that greets or introduces.
+fn label_intro(labels: &mut [Label], sents: &[Sentence], lower: &[String]) {
+    let n = sents.len();
+
     let head = (n / 5).max(3).min(n);
     if let Some(last) = (0..head)
         .rev()
@@ -323,7 +343,11 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
             }
         }
     }
-    // Outro: from the first sign-off in the last fifth to the end.
+}
+
+/// Outro: from the first sign-off in the last fifth to the end.
+fn label_outro(labels: &mut [Label], sents: &[Sentence], lower: &[String]) {
+    let n = sents.len();
     let tail = n - (n / 5).max(3).min(n);
     if let Some(first) = (tail..n).find(|i| contains_any(&lower[*i], OUTRO_CUES)) {
         let turn = sents[first].turn;
@@ -336,7 +360,67 @@ pub fn label(turns: &[Turn], sents: &[Sentence], lang: &Language) -> Vec<Label> 
             }
         }
     }
-    labels
+}
+
+/// Whether a sentence reads out a listener boost: an amount of three digits or more next to a
+/// boost word ("25,000 sats", "5555 through Fountain", "155,555 sets").
+fn is_boost_read(lower: &str) -> bool {
+    let amounts = amounts(lower);
+    amounts.iter().any(|a| a.len() >= 3)
+        && (contains_any(lower, BOOST_CUES) || contains_any(lower, &[" sets", " sas "]))
+}
+
+/// Whether a sentence counts toward a boost session: a boost read, a boost announced ("a couple
+/// of quick boosts"), or a listener's amount read on its own ("Dred Scott, 33,333"): four digits
+/// or more that are not a year.
+fn is_boost_mention(lower: &str) -> bool {
+    is_boost_read(lower)
+        || names_boosts(lower)
+        || amounts(lower).iter().any(|a| {
+            a.len() >= 4 && !(a.len() == 4 && (a.starts_with("19") || a.starts_with("20")))
+        })
+}
+
+/// Whether a sentence names boosts or sats.
+fn names_boosts(lower: &str) -> bool {
+    contains_any(lower, &["boost", " sats", "satoshi"])
+}
+
+/// The digit runs of a sentence, thousands separators dropped.
+fn amounts(lower: &str) -> Vec<String> {
+    lower
+        .replace(',', "")
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| !run.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A boost session: shows that read listeners' boosts out do it for many minutes, with banter
+/// between the messages. Three or more boost mentions, one of them naming boosts or sats, each within
+/// [`BOOST_SESSION_GAP_MS`] of the last (or [`BOOST_SESSION_GAP`] sentences when untimed), make
+/// everything from the first to the last a read.
+fn mark_boost_sessions(labels: &mut [Label], sents: &[Sentence], lower: &[String]) {
+    let reads: Vec<usize> = (0..lower.len())
+        .filter(|i| is_boost_mention(&lower[*i]))
+        .collect();
+    let close = |a: usize, b: usize| match (sents[a].start_ms, sents[b].start_ms) {
+        (Some(x), Some(y)) => y - x <= BOOST_SESSION_GAP_MS,
+        _ => b - a <= BOOST_SESSION_GAP,
+    };
+    let mut start = 0;
+    for k in 1..=reads.len() {
+        if k < reads.len() && close(reads[k - 1], reads[k]) {
+            continue;
+        }
+        let chain = &reads[start..k];
+        if chain.len() >= 3 && chain.iter().any(|i| names_boosts(&lower[*i])) {
+            labels[reads[start]..=reads[k - 1]]
+                .iter_mut()
+                .for_each(|l| *l = Label::Ad);
+        }
+        start = k;
+    }
 }
 
 /// Sentences said in a sponsor chapter are an ad read, whatever their words.
@@ -447,7 +531,7 @@ pub fn questioners(turns: &[Turn], sents: &[Sentence]) -> HashSet<String> {
 /// The topic lines of show notes: short lines and list items, as sets of content words. Links,
 /// credits and sponsor lines are left out.
 pub fn notes_topics(notes: &str, lang: &Language) -> Vec<HashSet<String>> {
-    notes
+    let lines = notes
         .lines()
         .map(|l| {
             l.trim()
@@ -477,11 +561,10 @@ pub fn notes_topics(notes: &str, lang: &Language) -> Vec<HashSet<String>> {
                     ],
                 )
         })
-        .map(|l| {
-            lang.content_words(l)
-                .into_iter()
-                .collect::<HashSet<String>>()
-        })
+        .collect::<Vec<&str>>();
+    lang.content_words_each(lines)
+        .into_iter()
+        .map(|words| words.into_iter().collect::<HashSet<String>>())
         .filter(|set| set.len() >= 2)
         .collect()
 }
@@ -513,4 +596,139 @@ pub fn non_talk_sentences(segments: &[crate::ingest::transcript::Segment]) -> Ve
         .filter(|(_, l)| *l != Label::Talk)
         .map(|(s, _)| s.text)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::transcript::Segment;
+
+    fn labels_of(lines: &[(i64, &str)]) -> Vec<(String, Label)> {
+        let segments: Vec<Segment> = lines
+            .iter()
+            .map(|(s, t)| Segment {
+                speaker: Some(if s % 20 == 0 { "Adam" } else { "Dave" }.into()),
+                start_ms: Some(s * 1000),
+                end_ms: Some(s * 1000 + 9_000),
+                text: (*t).into(),
+            })
+            .collect();
+        let turns = turns(&segments);
+        let sents = sentences(&turns);
+        let labels = label(&turns, &sents, &Language::English);
+        sents.into_iter().map(|s| s.text).zip(labels).collect()
+    }
+
+    #[test]
+    fn banter_between_boosts_read_out_is_part_of_the_read() {
+        let got = labels_of(&[
+            (
+                600,
+                "Lightning payments settle in seconds and the fees stay tiny for everyone.",
+            ),
+            (
+                700,
+                "Blueberry sent 17,776 sats through Fountain, thank you for the boost.",
+            ),
+            (
+                760,
+                "Dred Scott boosting with 55,555 sats says the show was great.",
+            ),
+            (
+                800,
+                "Thailand is wonderful and the food there is fantastic and cheap.",
+            ),
+            (810, "The people are very giving and very open to visitors."),
+            (820, "Chiang Mai is calmer than Bangkok and costs far less."),
+            (
+                830,
+                "A big meal with five friends costs what dinner for two costs here.",
+            ),
+            (840, "The royal family is loved all over the country."),
+            (850, "Street food stalls stay open late in every town."),
+            (
+                860,
+                "Night markets sell everything from noodles to phone cases.",
+            ),
+            (
+                870,
+                "The trains between the big cities are slow but comfortable.",
+            ),
+            (880, "Monsoon season changes the plans of most travellers."),
+            (
+                900,
+                "My friend taught in Thailand for seven years and loved every day.",
+            ),
+            (
+                1000,
+                "Another 6969 sats through Podverse from a citizen, thank you.",
+            ),
+            (
+                1500,
+                "Dynamic ad insertion breaks the timing of chapters and transcripts.",
+            ),
+        ]);
+        let label_of = |needle: &str| got.iter().find(|(t, _)| t.contains(needle)).unwrap().1;
+        assert_eq!(label_of("Thailand is wonderful"), Label::Ad, "{got:?}");
+        assert_eq!(label_of("My friend taught"), Label::Ad, "{got:?}");
+        assert_eq!(label_of("Lightning payments"), Label::Talk, "{got:?}");
+        assert_eq!(label_of("Dynamic ad insertion"), Label::Talk, "{got:?}");
+    }
+
+    #[test]
+    fn two_amounts_in_passing_are_not_a_boost_session() {
+        let got = labels_of(&[
+            (
+                0,
+                "Podcasting 2.0 lets listeners pay the shows they love directly.",
+            ),
+            (
+                100,
+                "Someone sent 25,000 sats and wanted a song played right away.",
+            ),
+            (
+                110,
+                "Then the requests kept coming and the chat was wild all night.",
+            ),
+            (
+                120,
+                "Value for value means the listener decides what a show is worth.",
+            ),
+            (
+                130,
+                "Shows that ask for support directly depend less on advertisers.",
+            ),
+            (
+                140,
+                "Some listeners prefer to pay monthly instead of per episode.",
+            ),
+            (
+                150,
+                "Apps show who paid and how much while the episode plays.",
+            ),
+            (
+                160,
+                "Hosts can split the payments with guests and producers.",
+            ),
+            (
+                170,
+                "The splits are written into the feed for every episode.",
+            ),
+            (
+                180,
+                "Payments move over the lightning network with small fees.",
+            ),
+            (190, "Nobody in the middle takes a cut of the money sent."),
+            (
+                220,
+                "And up to 70,000 sats for requests, so we had to say stop.",
+            ),
+            (
+                300,
+                "Live items in apps let listeners chat and pay during the show.",
+            ),
+        ]);
+        let label_of = |needle: &str| got.iter().find(|(t, _)| t.contains(needle)).unwrap().1;
+        assert_eq!(label_of("Then the requests"), Label::Talk, "{got:?}");
+    }
 }
