@@ -3,8 +3,8 @@
 //! A backend runs the shared SQL text (`sql.rs`, `$1` placeholders, which SQLite takes too) with
 //! [`Arg`]s it binds its own way (a time as text or as `TIMESTAMPTZ`, a set of ids as a JSON array
 //! or an array), has the few fragments of SQL that differ as constants, and implements the
-//! operations whose statements really differ (delivery planning, claiming and recording, moves
-//! that must not break a unique key, migrations, locks, notifications).
+//! operations whose statements really differ (delivery planning, claiming and recording,
+//! migrations, locks, notifications).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,6 @@ use sqlx::sqlite::SqliteRow;
 
 use super::types::{Delivery, DeliveryDone, Plan};
 use super::{InstanceLock, StoreResult};
-use crate::core::model::ChatRef;
 
 /// A value bound to a statement's `$n`, in the order of the `$n`s.
 #[derive(Debug, Clone)]
@@ -237,11 +236,6 @@ pub trait Dialect: Send + Sync + 'static {
     async fn try_lock(&self, _name: &str) -> StoreResult<Option<InstanceLock>> {
         Ok(Some(InstanceLock::granted()))
     }
-
-    /// Renames a feed unless `new_url` is a feed already.
-    async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool>;
-    /// Moves a chat's subscriptions to a new chat id, leaving any whose new key is taken.
-    async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool>;
 
     /// Plans occurrences in one transaction (see
     /// [`DeliveryStore::plan_deliveries`](super::DeliveryStore::plan_deliveries)).

@@ -25,7 +25,7 @@ use super::rows::{Stamp, list};
 use super::shared::{ClaimedRow, claimed};
 use super::types::{Delivery, DeliveryDone, DeliveryResult, Plan};
 use super::{InstanceLock, LockHolder, StoreError, StoreResult};
-use crate::core::model::{ChatRef, SubscriptionId};
+use crate::core::model::SubscriptionId;
 
 /// How long opening a connection may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,11 +67,6 @@ async fn open(opts: &PgConnectOptions) -> StoreResult<PgConnection> {
             CONNECT_TIMEOUT.as_secs()
         ))),
     }
-}
-
-/// Whether an error is a unique-key violation (a concurrent writer got there first).
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
 }
 
 impl PgStore {
@@ -156,15 +151,6 @@ impl Driver for Postgres {
     }
 }
 
-/// A rename that another instance made at the same moment counts as not made here.
-fn unless_taken(r: StoreResult<u64>) -> StoreResult<bool> {
-    match r {
-        Ok(n) => Ok(n > 0),
-        Err(StoreError::Database(e)) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 #[async_trait]
 impl Dialect for PgStore {
     type Tx = sqlx::Transaction<'static, Postgres>;
@@ -223,21 +209,6 @@ impl Dialect for PgStore {
             let _ = conn.close().await;
             Ok(None)
         }
-    }
-
-    async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool> {
-        let sql = "UPDATE podcasts SET feed_url = $1 WHERE feed_url = $2 \
-             AND NOT EXISTS (SELECT 1 FROM podcasts WHERE feed_url = $1)";
-        unless_taken(Dialect::execute(self, sql, args![new_url, old_url]).await)
-    }
-
-    async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool> {
-        // Rows whose new key is taken stay where they are (SQLite's UPDATE OR IGNORE).
-        let sql = "UPDATE subscriptions s SET chat_id = $1 WHERE s.platform = $2 AND s.chat_id = $3 \
-             AND NOT EXISTS (SELECT 1 FROM subscriptions o WHERE o.platform = s.platform \
-             AND o.chat_id = $1 AND o.thread_id = s.thread_id)";
-        let args = args![to_chat_id, from.platform.as_str(), &from.chat_id];
-        unless_taken(Dialect::execute(self, sql, args).await)
     }
 
     async fn plan_deliveries(

@@ -90,6 +90,16 @@ fn chat_args(chat: &ChatRef) -> Vec<Arg<'_>> {
     .to_vec()
 }
 
+/// A move another instance made at the same moment (its new key now taken) counts as not made
+/// here.
+fn unless_taken(moved: StoreResult<u64>) -> StoreResult<bool> {
+    match moved {
+        Ok(n) => Ok(n > 0),
+        Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Inserts insights of an episode in a transaction, skipping any whose content hash exists; the
 /// ids of the new ones.
 async fn insert_insights_in(
@@ -253,7 +263,7 @@ impl<D: Dialect> FeedStore for D {
     }
 
     async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool> {
-        Dialect::move_feed(self, old_url, new_url).await
+        unless_taken(self.execute(sql::MOVE_FEED, args![new_url, old_url]).await)
     }
 }
 
@@ -496,7 +506,8 @@ impl<D: Dialect> SubscriptionStore for D {
     }
 
     async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool> {
-        Dialect::move_chat(self, from, to_chat_id).await
+        let args = args![to_chat_id, from.platform.as_str(), &from.chat_id];
+        unless_taken(self.execute(sql::MOVE_CHAT, args).await)
     }
 
     async fn due_subscriptions(

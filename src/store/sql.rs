@@ -68,6 +68,9 @@ pub const POLL_FAILED: &str = "UPDATE podcasts SET failures = failures + 1, last
 /// `$1` URL.
 pub const ENABLE_FEED: &str = "UPDATE podcasts SET disabled_reason = NULL, failures = 0, \
      last_error = NULL, next_poll_at = NULL WHERE feed_url = $1";
+/// `$1` new URL, `$2` old URL; nothing when the new URL is a feed already.
+pub const MOVE_FEED: &str = "UPDATE podcasts SET feed_url = $1 WHERE feed_url = $2 \
+     AND NOT EXISTS (SELECT 1 FROM podcasts WHERE feed_url = $1)";
 /// `$1` lease end, `$2` URL, `$3` now.
 pub const CLAIM_FEED: &str = "UPDATE podcasts SET next_poll_at = $1 WHERE feed_url = $2 \
      AND disabled_reason IS NULL AND (next_poll_at IS NULL OR next_poll_at <= $3)";
@@ -144,6 +147,10 @@ pub const PAUSE_CHAT: &str = "UPDATE subscriptions SET paused_reason = $1 WHERE 
 /// `$1` reason, `$2` platform, `$3` scope.
 pub const PAUSE_SCOPE: &str =
     "UPDATE subscriptions SET paused_reason = $1 WHERE platform = $2 AND scope_id = $3";
+/// `$1` new chat id, `$2` platform, `$3` old chat id; a row whose new key is taken stays.
+pub const MOVE_CHAT: &str = "UPDATE subscriptions AS s SET chat_id = $1 WHERE s.platform = $2 \
+     AND s.chat_id = $3 AND NOT EXISTS (SELECT 1 FROM subscriptions o \
+     WHERE o.platform = s.platform AND o.chat_id = $1 AND o.thread_id = s.thread_id)";
 /// The earliest next run of the active subscriptions.
 pub const NEXT_RUN_AT: &str =
     "SELECT MIN(next_run_at) FROM subscriptions WHERE paused_reason IS NULL";

@@ -26,7 +26,7 @@ use super::rows::{Stamp, list};
 use super::shared::{ClaimedRow, claimed};
 use super::types::{Delivery, DeliveryDone, DeliveryResult, Plan};
 use super::{StoreError, StoreResult};
-use crate::core::model::{ChatRef, SubscriptionId};
+use crate::core::model::SubscriptionId;
 
 /// A SQLite database.
 #[derive(Debug, Clone)]
@@ -307,27 +307,6 @@ impl Dialect for SqliteStore {
     async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
-    }
-
-    async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE OR IGNORE podcasts SET feed_url = ? WHERE feed_url = ?")
-            .bind(new_url)
-            .bind(old_url)
-            .execute(&self.writer)
-            .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE platform = ? AND chat_id = ?",
-        )
-        .bind(to_chat_id)
-        .bind(from.platform.as_str())
-        .bind(&from.chat_id)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
     }
 
     async fn plan_deliveries(
