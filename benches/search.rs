@@ -116,6 +116,7 @@ fn insight(
         text: text.clone(),
         quote: text.clone(),
         start_ms: None,
+        end_ms: None,
         speaker: None,
         score: 0.5,
         topics,

@@ -57,28 +57,18 @@ impl App {
             max_per_episode: config.extract.max_per_episode,
             ..Default::default()
         };
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let engine: Arc<dyn crate::extract::Extractor> = if config.extract.engine == "llm" {
-            let l = &config.llm;
-            let settings = crate::extract::llm::LlmSettings {
-                base_url: l.base_url.clone(),
-                model: l.model.clone(),
-                api_key: config.secret(&l.api_key_env),
-                timeout: Config::duration(&l.timeout),
-                max_retries: l.max_retries,
-                daily_token_budget: l.daily_token_budget,
-                chunk_chars: l.chunk_chars,
-                per_episode: config.extract.max_per_episode,
-                backoff: std::time::Duration::from_millis(500),
-            };
+            let settings = crate::extract::llm::LlmSettings::from_config(&config);
             Arc::new(
                 crate::extract::LlmEngine::new(settings, extractive, clock.clone())
-                    .context("building the LLM engine")?,
+                    .context("building the LLM engine")?
+                    .with_metrics(metrics.clone()),
             )
         } else {
             Arc::new(extractive)
         };
         let extractor = Arc::new(crate::extract::DedupAcrossEpisodes::new(engine, 10_000));
-        let metrics = Arc::new(crate::metrics::Metrics::default());
         let ingestor = Arc::new(
             Ingestor::new(
                 store.clone(),

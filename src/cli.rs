@@ -161,6 +161,10 @@ pub enum EvalCommand {
         /// Minutes of talk per insight (the engine's depth; default 3.5).
         #[arg(long, default_value_t = crate::extract::extractive::DEFAULT_MINUTES_PER_INSIGHT)]
         minutes_per_insight: f64,
+        /// `extractive`, or `llm`: the `[llm]` endpoint of the config writes the insights
+        /// (falling back to the extractive engine as it does when ingesting).
+        #[arg(long, default_value = "extractive", value_parser = ["extractive", "llm"])]
+        engine: String,
     },
     /// Run judged lookups (FILE: queries with the episodes that discuss them) over the insights
     /// of every transcript in DIR: episode-level P@5 and hit@5 per kind of query.
@@ -238,23 +242,8 @@ pub async fn main() -> anyhow::Result<()> {
     if let CliCommand::CheckFeeds { paths } = &cli.command {
         return crate::ingest::check::check_feeds(paths);
     }
-    if let CliCommand::Eval(EvalCommand::Insights {
-        dir,
-        labels,
-        only_labelled,
-        strict,
-        show,
-        minutes_per_insight,
-    }) = &cli.command
-    {
-        return crate::extract::eval::main(
-            dir,
-            labels.as_deref(),
-            *only_labelled,
-            *strict,
-            *show,
-            *minutes_per_insight,
-        );
+    if let CliCommand::Eval(EvalCommand::Insights { .. }) = &cli.command {
+        return eval_insights(&cli).await;
     }
     if let CliCommand::Eval(EvalCommand::Lookups {
         dir,
@@ -563,6 +552,89 @@ async fn answer(app: &App, cmd: Command) -> Reply {
         scope_id: None,
     };
     app.core.handle(&ctx, cmd).await
+}
+
+/// `podbrief eval insights`: the quality report of the extractive engine, or of the configured
+/// LLM endpoint with `--engine llm`.
+async fn eval_insights(cli: &Cli) -> anyhow::Result<()> {
+    let CliCommand::Eval(EvalCommand::Insights {
+        dir,
+        labels,
+        only_labelled,
+        strict,
+        show,
+        minutes_per_insight,
+        engine,
+    }) = &cli.command
+    else {
+        anyhow::bail!("not eval insights");
+    };
+    let extractive = crate::extract::eval::extractive_engine(*minutes_per_insight)?;
+    let llm = if engine == "llm" {
+        let (config, _) = Config::load(cli.config.as_deref())?;
+        init_logging(&config.log, cli.verbose);
+        Some(eval_llm_engine(&config, extractive.clone())?)
+    } else {
+        None
+    };
+    let engine: &dyn crate::extract::Extractor = match &llm {
+        Some((e, _)) => e,
+        None => &extractive,
+    };
+    let result = crate::extract::eval::main(
+        dir,
+        labels.as_deref(),
+        *only_labelled,
+        *strict,
+        *show,
+        engine,
+    )
+    .await;
+    if let Some(llm) = &llm {
+        eprintln!("{}", llm_summary(llm));
+    }
+    result
+}
+
+/// The configured LLM engine for `eval insights --engine llm`, counting its fallbacks.
+fn eval_llm_engine(
+    config: &Config,
+    extractive: crate::extract::ExtractiveEngine,
+) -> anyhow::Result<(
+    crate::extract::LlmEngine,
+    std::sync::Arc<crate::metrics::Metrics>,
+)> {
+    if config.llm.base_url.is_empty() {
+        anyhow::bail!(
+            "--engine llm needs llm.base_url and llm.model in the config (see \"Better insights \
+             with a local model\" in README.md); `podbrief doctor` checks them"
+        );
+    }
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let settings = crate::extract::llm::LlmSettings::from_config(config);
+    let clock = std::sync::Arc::new(crate::core::clock::SystemClock);
+    let engine = crate::extract::LlmEngine::new(settings, extractive, clock)
+        .context("building the LLM engine")?
+        .with_metrics(metrics.clone());
+    Ok((engine, metrics))
+}
+
+/// What the LLM engine did over an evaluation: tokens used and episodes that fell back.
+fn llm_summary(
+    (engine, metrics): &(
+        crate::extract::LlmEngine,
+        std::sync::Arc<crate::metrics::Metrics>,
+    ),
+) -> String {
+    let fell: Vec<String> = crate::metrics::LlmFallback::ALL
+        .into_iter()
+        .map(|w| format!("{} {}", metrics.llm_fallbacks(w), w.as_str()))
+        .collect();
+    format!(
+        "llm engine: {} tokens used; episodes given to the extractive engine: {}",
+        engine.tokens_used_today(),
+        fell.join(", ")
+    )
 }
 
 fn print_reply(reply: &Reply, json: bool) -> anyhow::Result<()> {

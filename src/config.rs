@@ -501,6 +501,11 @@ pub struct LlmConfig {
     pub daily_token_budget: u64,
     /// Largest chunk of transcript sent in one request, in characters.
     pub chunk_chars: usize,
+    /// `auto` (whole when the transcript fits in one chunk, else two stages), `whole` or
+    /// `two-stage`.
+    pub mode: String,
+    /// Passages the extractive engine proposes in the two-stage mode.
+    pub candidates: usize,
 }
 
 impl Default for LlmConfig {
@@ -513,6 +518,8 @@ impl Default for LlmConfig {
             max_retries: 2,
             daily_token_budget: 2_000_000,
             chunk_chars: 24_000,
+            mode: "auto".into(),
+            candidates: 24,
         }
     }
 }
@@ -1107,6 +1114,21 @@ impl Config {
             return Err(bad(
                 "llm.chunk_chars",
                 format!("{} is out of range 1000..=1000000", l.chunk_chars),
+            ));
+        }
+        if crate::extract::llm::Mode::parse(&l.mode).is_none() {
+            return Err(bad(
+                "llm.mode",
+                format!(
+                    "{:?} is not a mode (allowed: \"auto\", \"whole\", \"two-stage\")",
+                    l.mode
+                ),
+            ));
+        }
+        if !(4..=100).contains(&l.candidates) {
+            return Err(bad(
+                "llm.candidates",
+                format!("{} is out of range 4..=100", l.candidates),
             ));
         }
         Ok(())

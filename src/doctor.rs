@@ -130,6 +130,9 @@ pub async fn run(config: &Config) -> Report {
     if config.discord.enabled {
         checks.push(discord(config).await);
     }
+    if !config.llm.base_url.is_empty() {
+        checks.extend(llm(config).await);
+    }
     checks.extend(feeds(config).await);
     Report { checks }
 }
@@ -266,6 +269,85 @@ async fn telegram(config: &Config) -> Vec<Check> {
             ),
         ));
     }
+    checks
+}
+
+/// The LLM endpoint: reachable (`GET /models`), the model listed there, a one-line completion
+/// answered.
+async fn llm(config: &Config) -> Vec<Check> {
+    use crate::extract::llm::{LlmEngine, LlmError, LlmSettings};
+    let mut settings = LlmSettings::from_config(config);
+    settings.timeout = settings.timeout.min(CHECK_TIMEOUT);
+    settings.max_retries = 0;
+    settings.daily_token_budget = 0;
+    let base = settings.base_url.clone();
+    let model = settings.model.clone();
+    let clock = std::sync::Arc::new(crate::core::clock::SystemClock);
+    let engine = match LlmEngine::new(settings, Default::default(), clock) {
+        Ok(e) => e,
+        Err(e) => {
+            return vec![Check::fail(
+                "llm endpoint",
+                e.to_string(),
+                "check llm.base_url",
+            )];
+        }
+    };
+    let mut checks = Vec::new();
+    let models = engine.models().await;
+    checks.push(match &models {
+        Ok(list) => Check::ok(
+            "llm endpoint",
+            format!("{base} answers ({} models)", list.len()),
+        ),
+        Err(e @ (LlmError::Http(_) | LlmError::Timeout(_))) => Check::fail(
+            "llm endpoint",
+            format!("{base}: {e}"),
+            "start the server (Ollama: `ollama serve`; llama.cpp: `llama-server`), or correct \
+             llm.base_url (Ollama's is http://127.0.0.1:11434/v1)",
+        ),
+        Err(e) => Check::fail(
+            "llm endpoint",
+            format!("{base}/models: {e}"),
+            "llm.base_url must be the OpenAI-compatible API's address, ending in /v1 \
+             (Ollama: http://127.0.0.1:11434/v1); a key goes in llm.api_key_env's variable",
+        ),
+    });
+    checks.push(match &models {
+        Ok(list) if list.contains(&model) => Check::ok("llm model", format!("{model} is served")),
+        Ok(list) => Check::fail(
+            "llm model",
+            format!(
+                "{model} is not among the endpoint's models ({})",
+                if list.is_empty() {
+                    "none".into()
+                } else {
+                    list.join(", ")
+                }
+            ),
+            format!("fetch it (Ollama: `ollama pull {model}`), or set llm.model to a listed one"),
+        ),
+        Err(_) => Check::fail(
+            "llm model",
+            "the endpoint's models could not be listed",
+            "fix the llm endpoint check above first",
+        ),
+    });
+    checks.push(match engine.say_ok().await {
+        Ok(answer) => Check::ok(
+            "llm completion",
+            format!(
+                "{model} answered {:?}",
+                answer.trim().chars().take(40).collect::<String>()
+            ),
+        ),
+        Err(e) => Check::fail(
+            "llm completion",
+            format!("a one-line completion failed: {e}"),
+            "check that the model is a chat/instruct model the server can load (enough memory; \
+             `ollama run MODEL` shows why not), and raise llm.timeout for a slow machine",
+        ),
+    });
     checks
 }
 

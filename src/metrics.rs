@@ -94,9 +94,44 @@ fn slot(p: Platform) -> usize {
     }
 }
 
+/// Why the LLM engine handed an episode to the extractive engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmFallback {
+    /// The endpoint failed (connection, timeout, error status).
+    Failed,
+    /// The answer could not be read (not JSON after one more try, HTML, too large).
+    Unreadable,
+    /// The daily token budget was spent.
+    Budget,
+    /// No insight's quote was found in the transcript.
+    Ungrounded,
+}
+
+impl LlmFallback {
+    /// Every reason, in the order `/metrics` lists them.
+    pub const ALL: [LlmFallback; 4] = [
+        LlmFallback::Failed,
+        LlmFallback::Unreadable,
+        LlmFallback::Budget,
+        LlmFallback::Ungrounded,
+    ];
+
+    /// The `reason` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmFallback::Failed => "failed",
+            LlmFallback::Unreadable => "unreadable",
+            LlmFallback::Budget => "budget",
+            LlmFallback::Ungrounded => "ungrounded",
+        }
+    }
+}
+
 /// podbrief's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    llm_tokens: AtomicU64,
+    llm_fallbacks: [AtomicU64; 4],
     feeds_polled: AtomicU64,
     feeds_failed: AtomicU64,
     episodes_ingested: AtomicU64,
@@ -155,6 +190,21 @@ impl Metrics {
         n.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The LLM endpoint reported (or was estimated to use) `tokens` for one request.
+    pub fn llm_tokens(&self, tokens: u64) {
+        self.llm_tokens.fetch_add(tokens, Ordering::Relaxed);
+    }
+
+    /// The LLM engine fell back to the extractive engine for one episode.
+    pub fn llm_fallback(&self, why: LlmFallback) {
+        self.llm_fallbacks[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Episodes the LLM engine handed to the extractive engine for `why`.
+    pub fn llm_fallbacks(&self, why: LlmFallback) -> u64 {
+        self.llm_fallbacks[why as usize].load(Ordering::Relaxed)
+    }
+
     /// Times a lookup until the returned guard is dropped.
     pub fn lookup_timer(&self) -> LookupTimer<'_> {
         LookupTimer {
@@ -171,6 +221,25 @@ impl Metrics {
     /// Lookups timed so far.
     pub fn lookups(&self) -> u64 {
         self.lookup_latency.count()
+    }
+
+    /// The LLM engine's tokens and fallbacks.
+    fn render_llm(&self, out: &mut String) {
+        let name = "podbrief_llm_tokens_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Tokens the LLM engine used (prompt and answer, as the endpoint reported them).\n# TYPE {name} counter\n{name} {}",
+            self.llm_tokens.load(Ordering::Relaxed)
+        );
+        let name = "podbrief_llm_fallbacks_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Episodes the LLM engine handed to the extractive engine.\n# TYPE {name} counter"
+        );
+        for why in LlmFallback::ALL {
+            let v = self.llm_fallbacks[why as usize].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{reason=\"{}\"}} {v}", why.as_str());
+        }
     }
 
     /// Everything in the Prometheus text format (version 0.0.4). `scheduler_lag` is how late the
@@ -249,6 +318,7 @@ impl Metrics {
             "# HELP {name} Time a lookup (related to X, more like this) took.\n# TYPE {name} histogram"
         );
         self.lookup_latency.render(&mut out, name, "");
+        self.render_llm(&mut out);
         let name = "podbrief_scheduler_lag_seconds";
         let _ = writeln!(
             out,

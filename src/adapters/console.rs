@@ -31,6 +31,9 @@ pub fn render(reply: &Reply) -> String {
     out.push('\n');
     for (n, c) in reply.cards.iter().enumerate() {
         out.push_str(&format!("\n{}. {}\n", n + 1, c.text));
+        if let Some(q) = c.shown_quote() {
+            out.push_str(&format!("   “{q}”\n"));
+        }
         let mut by = String::from("   —");
         if let Some(s) = &c.speaker {
             by.push_str(&format!(" {s},"));

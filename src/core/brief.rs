@@ -141,6 +141,7 @@ mod tests {
             text: text.into(),
             quote: text.into(),
             start_ms: None,
+            end_ms: None,
             speaker: None,
             score,
             topics: vec![],

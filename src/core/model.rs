@@ -103,10 +103,55 @@ pub struct Episode {
     pub status: String,
 }
 
-/// An insight produced by an extractor, before it is stored.
+/// Which engine wrote an insight, and with which prompt: stored with it, so a re-extraction by
+/// another engine or prompt leaves a delivered insight as it was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// `extractive`, `llm` or `import`.
+    pub engine: String,
+    /// The prompt's version (`insights-v2`), for an insight an LLM wrote.
+    pub prompt_version: Option<String>,
+}
+
+impl Origin {
+    /// Written by the extractive engine.
+    pub fn extractive() -> Origin {
+        Origin {
+            engine: "extractive".into(),
+            prompt_version: None,
+        }
+    }
+
+    /// Written by the LLM engine with prompt `version`.
+    pub fn llm(version: &str) -> Origin {
+        Origin {
+            engine: "llm".into(),
+            prompt_version: Some(version.into()),
+        }
+    }
+
+    /// Produced elsewhere and imported.
+    pub fn import() -> Origin {
+        Origin {
+            engine: "import".into(),
+            prompt_version: None,
+        }
+    }
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin::extractive()
+    }
+}
+
+/// An insight produced by an extractor, before it is stored. It has two parts: the takeaway
+/// (`text`, shown first) and the quote it rests on (`quote`, the speaker's exact words, with
+/// their time and speaker).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInsight {
-    /// The insight as shown to readers (disfluencies removed).
+    /// The takeaway shown to readers: the cleaned passage (extractive engine) or a statement an
+    /// LLM wrote from the quote.
     pub text: String,
     /// The words as said, verbatim from the transcript.
     pub quote: String,
@@ -122,6 +167,8 @@ pub struct NewInsight {
     pub topics: Vec<String>,
     /// The title of the episode chapter it was said in, if the episode has chapters.
     pub chapter: Option<String>,
+    /// The engine (and prompt) that wrote it.
+    pub origin: Origin,
 }
 
 /// A stored insight with what a reader needs to place it: podcast, episode, link and time.
@@ -129,12 +176,14 @@ pub struct NewInsight {
 pub struct InsightView {
     /// Row id.
     pub id: InsightId,
-    /// The insight text.
+    /// The takeaway.
     pub text: String,
     /// The verbatim quote.
     pub quote: String,
     /// Start of the quote in the episode, in milliseconds.
     pub start_ms: Option<i64>,
+    /// End of the quote, in milliseconds.
+    pub end_ms: Option<i64>,
     /// Who said it.
     pub speaker: Option<String>,
     /// Quality score in 0..1.
@@ -180,13 +229,16 @@ pub struct Subscription {
     pub paused_reason: Option<String>,
 }
 
-/// One insight as presented in a reply: everything an adapter needs to render it.
+/// One insight as presented in a reply: everything an adapter needs to render it. Adapters show
+/// the takeaway first, then the quote when [`Card::shown_quote`] gives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Card {
     /// The insight's id (for "more like this").
     pub insight_id: InsightId,
-    /// The insight text.
+    /// The takeaway.
     pub text: String,
+    /// The speaker's exact words the takeaway rests on.
+    pub quote: String,
     /// The podcast's title.
     pub podcast: String,
     /// The episode's title.
@@ -208,6 +260,7 @@ impl From<&InsightView> for Card {
         Card {
             insight_id: v.id,
             text: v.text.clone(),
+            quote: v.quote.clone(),
             podcast: v.podcast_title.clone(),
             episode: v.episode_title.clone(),
             chapter: v.chapter.clone(),
@@ -217,6 +270,41 @@ impl From<&InsightView> for Card {
             topics: v.topics.clone(),
         }
     }
+}
+
+impl Card {
+    /// The quote, when it says something the takeaway does not (see [`quote_adds`]).
+    pub fn shown_quote(&self) -> Option<&str> {
+        quote_adds(&self.text, &self.quote).then_some(self.quote.trim())
+    }
+}
+
+impl InsightView {
+    /// The quote, when it says something the takeaway does not (see [`quote_adds`]).
+    pub fn shown_quote(&self) -> Option<&str> {
+        quote_adds(&self.text, &self.quote).then_some(self.quote.trim())
+    }
+}
+
+/// Whether a quote is worth showing under its takeaway. It is not when the takeaway is the
+/// quote's own words with some left out (fillers, false starts, repeats: what cleaning drops)
+/// and at least 40% of them kept: every word of the takeaway, compared without case or
+/// punctuation, is a word of the quote in the quote's order. A takeaway written in other words
+/// (an LLM's "Ann Lee says…") always shows its quote.
+pub fn quote_adds(takeaway: &str, quote: &str) -> bool {
+    fn words(s: &str) -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    }
+    let (t, q) = (words(takeaway), words(quote));
+    if q.is_empty() {
+        return false;
+    }
+    let mut rest = q.iter();
+    let subsequence = t.iter().all(|w| rest.any(|x| x == w));
+    !(subsequence && t.len() * 10 >= q.len() * 4)
 }
 
 /// A platform-neutral answer: some text, then insight cards (each offering "more like this").
@@ -291,6 +379,30 @@ pub fn format_timestamp(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quote_is_shown_only_when_it_says_more_than_its_takeaway() {
+        // Cleaning dropped a false start and a filler: the same words, not shown twice.
+        assert!(!quote_adds(
+            "With Kilo, you can use over 500 models.",
+            "With Kilo, we pride ourselves on -- you know, you can use over 500 models."
+        ));
+        assert!(!quote_adds(
+            "Tides turn twice a day.",
+            "tides turn twice a day"
+        ));
+        // A written takeaway: shown.
+        assert!(quote_adds(
+            "Ann Lee says tidal turbines in Orkney run twice a day.",
+            "Our turbines run twice a day, every day."
+        ));
+        // Most of the quote left out: shown.
+        assert!(quote_adds(
+            "Tides turn.",
+            "Tides turn twice a day and the lagoon fills up every time."
+        ));
+        assert!(!quote_adds("Anything.", ""));
+    }
 
     #[test]
     fn timestamps_format_like_players_show_them() {

@@ -503,8 +503,8 @@ fn remove_keeping_end(toks: &mut Vec<Token>, from: usize, to: usize) {
 fn drop_fillers(toks: &mut Vec<Token>) {
     let mut i = 0;
     while i < toks.len() {
-        let rules: [fn(&[Token], usize) -> Option<Filler>; 5] =
-            [aside, hedge, like_pause, inner_yeah, vague_tail];
+        type Rule = fn(&[Token], usize) -> Option<Filler>;
+        let rules: [Rule; 5] = [aside, hedge, like_pause, inner_yeah, vague_tail];
         match rules.iter().find_map(|rule| rule(toks, i)) {
             Some(Filler::KeepingEnd(end)) => remove_keeping_end(toks, i, end),
             Some(Filler::Words(end)) => {

@@ -95,6 +95,7 @@ mod tests {
             score: 0.5,
             topics: vec![],
             chapter: None,
+            origin: crate::core::model::Origin::extractive(),
         }
     }
 

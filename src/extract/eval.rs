@@ -1,5 +1,6 @@
-//! `podbrief eval insights DIR [--labels DIR]`: a quality report of the extractive engine over a
-//! folder of transcripts.
+//! `podbrief eval insights DIR [--labels DIR] [--engine llm|extractive]`: a quality report of an
+//! insight engine (the extractive engine, or the configured LLM endpoint) over a folder of
+//! transcripts.
 //!
 //! Per episode and in total it prints insights per hour, the share of insights opening with an
 //! unresolved reference, their length distribution, the near-duplicate share, how the insights
@@ -18,10 +19,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::EpisodeText;
 use super::extractive::{ExtractiveEngine, opens_unresolved};
 use super::flaws::{Flaw, flaws};
 use super::sentences::{sentences, turns};
+use super::{EpisodeText, Extractor};
 use crate::core::model::NewInsight;
 use crate::core::text::{NEAR_DUPLICATE, content_words, similarity, words};
 use crate::ingest::transcript::{Segment, Transcript};
@@ -400,7 +401,8 @@ pub fn baselines(segments: &[Segment], n: usize) -> (Vec<String>, Vec<String>) {
     (first, spread)
 }
 
-fn hours(segments: &[Segment]) -> f64 {
+/// An episode's length in hours: its last time, or its words at 150 a minute when untimed.
+pub fn hours(segments: &[Segment]) -> f64 {
     let last = segments
         .iter()
         .filter_map(|s| s.end_ms.or(s.start_ms))
@@ -611,11 +613,11 @@ pub fn load_labels(dir: &Path) -> anyhow::Result<HashMap<String, Labels>> {
 
 /// Runs the engine over every transcript under `dir` (only the labelled ones if
 /// `only_labelled`) and builds the report.
-pub fn run(
+pub async fn run(
     dir: &Path,
     labels_dir: Option<&Path>,
     only_labelled: bool,
-    engine: &ExtractiveEngine,
+    engine: &dyn Extractor,
 ) -> anyhow::Result<Report> {
     let labels = match labels_dir {
         Some(d) => load_labels(d)?,
@@ -628,7 +630,10 @@ pub fn run(
         if only_labelled && l.is_none() {
             continue;
         }
-        let insights = engine.extract_sync(&episode);
+        let insights = engine
+            .extract(&episode)
+            .await
+            .with_context(|| format!("extracting {name}"))?;
         if l.is_some() {
             used.insert(stem.clone());
         }
@@ -646,23 +651,27 @@ pub fn run(
     Ok(report)
 }
 
-/// The command: prints the report; with `strict`, fails when the quality gate does.
-pub fn main(
+/// The extractive engine at `minutes_per_insight` (`--minutes-per-insight`), checked.
+pub fn extractive_engine(minutes_per_insight: f64) -> anyhow::Result<ExtractiveEngine> {
+    if !(0.5..=60.0).contains(&minutes_per_insight) {
+        anyhow::bail!("--minutes-per-insight: {minutes_per_insight} is out of range 0.5..=60");
+    }
+    Ok(ExtractiveEngine {
+        minutes_per_insight,
+        ..Default::default()
+    })
+}
+
+/// The command: prints the report of `engine`; with `strict`, fails when the quality gate does.
+pub async fn main(
     dir: &Path,
     labels: Option<&Path>,
     only_labelled: bool,
     strict: bool,
     show: bool,
-    minutes_per_insight: f64,
+    engine: &dyn Extractor,
 ) -> anyhow::Result<()> {
-    if !(0.5..=60.0).contains(&minutes_per_insight) {
-        anyhow::bail!("--minutes-per-insight: {minutes_per_insight} is out of range 0.5..=60");
-    }
-    let engine = ExtractiveEngine {
-        minutes_per_insight,
-        ..Default::default()
-    };
-    let report = run(dir, labels, only_labelled, &engine)?;
+    let report = run(dir, labels, only_labelled, engine).await?;
     if show {
         print!("{}", report.render_insights());
     }
@@ -732,6 +741,7 @@ mod tests {
             score: 0.5,
             topics: vec![],
             chapter: None,
+            origin: crate::core::model::Origin::extractive(),
         };
         let mut r = Report::default();
         let f = evaluate(

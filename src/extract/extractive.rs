@@ -338,6 +338,18 @@ impl<'a> Weights<'a> {
 }
 
 impl ExtractiveEngine {
+    /// The `k` best passages as this engine picks them (the best of each subject segment first,
+    /// nothing from sponsor reads, intros or outros), whatever the episode's length: the first
+    /// stage of the LLM engine's two-stage mode.
+    pub fn top_passages(&self, episode: &EpisodeText, k: usize) -> Vec<NewInsight> {
+        ExtractiveEngine {
+            minutes_per_insight: 0.1,
+            max_per_episode: k.max(1),
+            ..self.clone()
+        }
+        .extract_sync(episode)
+    }
+
     /// Extraction without the async wrapper (it does no I/O).
     pub fn extract_sync(&self, episode: &EpisodeText) -> Vec<NewInsight> {
         let turns = turns(&episode.segments);
@@ -389,6 +401,7 @@ impl ExtractiveEngine {
                         .start_ms
                         .and_then(|t| marks::chapter_at(&episode.marks.chapters, t))
                         .map(|ch| ch.title.clone()),
+                    origin: crate::core::model::Origin::extractive(),
                 }
             })
             .collect()

@@ -116,6 +116,13 @@ const PLUG_PHRASES: &[&str] = &[
     "newsletter",
     "sponsored by",
     "brought to you by",
+    "wherever you get your podcasts",
+    "wherever you listen",
+    "made easy with",
+    "available now",
+    "get started today",
+    "try it free",
+    "start your free",
 ];
 
 const SHOW_PHRASES: &[&str] = &[
@@ -196,7 +203,8 @@ pub fn flaws(text: &str) -> Vec<Flaw> {
         toks: text.split_whitespace().collect(),
         words: lower_words(text),
     };
-    let checks: [(Flaw, fn(&Text) -> bool); 10] = [
+    type Check = fn(&Text) -> bool;
+    let checks: [(Flaw, Check); 10] = [
         (Flaw::FalseStart, false_start),
         (Flaw::Repeat, repeat),
         (Flaw::MidThought, mid_thought),
@@ -239,8 +247,16 @@ fn false_start(t: &Text) -> bool {
 
 fn repeat(t: &Text) -> bool {
     let ws = &t.words;
-    ws.windows(2)
-        .any(|w| !w[0].is_empty() && w[0] == w[1] && w[0] != "had")
+    // A restart around a little word: "Realize it realize that…" (not "face to face").
+    let restarted = ws.windows(3).any(|w| {
+        w[0] == w[2]
+            && w[0].chars().count() >= 3
+            && matches!(w[1].as_str(), "it" | "the" | "a" | "an" | "that" | "this")
+    });
+    restarted
+        || ws
+            .windows(2)
+            .any(|w| !w[0].is_empty() && w[0] == w[1] && w[0] != "had")
         || (2..=4).any(|n| {
             ws.windows(2 * n)
                 .any(|w| w[..n] == w[n..] && w[..n].iter().all(|x| !x.is_empty()))
@@ -453,6 +469,10 @@ mod tests {
             ("It is a it is a real gray area.", Flaw::Repeat),
             ("I think I think you are right.", Flaw::Repeat),
             (
+                "Realize it realize that it is not the right way.",
+                Flaw::Repeat,
+            ),
+            (
                 "Developing the control system and logic to...",
                 Flaw::MidThought,
             ),
@@ -465,6 +485,10 @@ mod tests {
             ("It is kind of cheaper than gas.", Flaw::Filler),
             (
                 "If you go to Kilo.ai and look at our homepage, you see ten models.",
+                Flaw::Plug,
+            ),
+            (
+                "Traders is our new podcast. You'll find it wherever you get your podcasts.",
                 Flaw::Plug,
             ),
             (
@@ -521,6 +545,7 @@ mod tests {
             "A kind of battery made from sodium costs 20 percent less — and it had had no fires.",
             "Zipline released its flight software every six weeks, after tens of thousands of tests.",
             "Costs fell. Sodium cells now cost 20 percent less than lithium ones.",
+            "Teams that meet face to face resolve conflict faster than teams that only chat.",
         ] {
             assert!(flaws(text).is_empty(), "{text:?}: {:?}", flaws(text));
         }

@@ -234,6 +234,7 @@ mod tests {
             score: 0.5,
             topics: vec![],
             chapter: None,
+            origin: crate::core::model::Origin::extractive(),
         };
         let mut v = vec![
             ins(Some(10_000)),

@@ -5,7 +5,10 @@
 //! passage a new one covers again (overlapping times, or much the same quote) is updated in
 //! place and keeps its id, so an insight already delivered is never sent again as new. Other
 //! new insights are added; stored ones no longer extracted are deleted unless they were
-//! delivered (they stay, as sent). The episode's insights are then indexed again.
+//! delivered (they stay, as sent). A delivered insight written by another engine or prompt
+//! version than the new extraction's is left exactly as it was sent (the new insight of its
+//! passage is dropped), so changing the LLM prompt rewrites nothing already delivered. The
+//! episode's insights are then indexed again.
 
 use tracing::{info, warn};
 
@@ -105,6 +108,7 @@ pub fn plan(stored: &[StoredInsight], fresh: Vec<NewInsight>) -> Reextraction {
             .filter(|k| !taken[*k] && same(&stored[*k]))
             .max_by_key(|k| (stored[*k].delivered, std::cmp::Reverse(*k)));
         match found {
+            Some(k) if stored[k].delivered && stored[k].origin != new.origin => taken[k] = true,
             Some(k) => {
                 taken[k] = true;
                 out.update.push((stored[k].id, new));
@@ -131,6 +135,7 @@ mod tests {
             quote: format!("quote {id}"),
             start_ms: Some(start),
             end_ms: Some(start + 10_000),
+            origin: crate::core::model::Origin::extractive(),
             delivered,
         }
     }
@@ -145,6 +150,7 @@ mod tests {
             score: 0.5,
             topics: vec![],
             chapter: None,
+            origin: crate::core::model::Origin::extractive(),
         }
     }
 
@@ -164,5 +170,20 @@ mod tests {
         assert!(plan.delete.is_empty());
         let plan = super::plan(&old, vec![]);
         assert_eq!(plan.delete, [2]);
+    }
+
+    #[test]
+    fn a_new_prompt_rewrites_nothing_already_delivered() {
+        let old = [stored(1, 0, true), stored(2, 60_000, false)];
+        let by_llm = |start| NewInsight {
+            origin: crate::core::model::Origin::llm("insights-v9"),
+            ..fresh(start)
+        };
+        let plan = plan(&old, vec![by_llm(2_000), by_llm(62_000)]);
+        // 1 was delivered as the extractive engine wrote it: it stays as sent, and the new
+        // takeaway of its passage is not added beside it. 2 was never sent: it is rewritten.
+        let updated: Vec<i64> = plan.update.iter().map(|(id, _)| *id).collect();
+        assert_eq!(updated, [2]);
+        assert!(plan.insert.is_empty() && plan.delete.is_empty());
     }
 }

@@ -217,6 +217,7 @@ pub fn parse_line(line: usize, text: &str) -> Result<Option<ImportLine>, LineErr
             score: 0.5,
             topics,
             chapter: None,
+            origin: crate::core::model::Origin::import(),
         },
     }))
 }

@@ -120,6 +120,7 @@ pub async fn run(dir: &Path, judged_file: &Path) -> anyhow::Result<LookupReport>
                 text: i.text,
                 quote: i.quote,
                 start_ms: i.start_ms,
+                end_ms: i.end_ms,
                 speaker: i.speaker,
                 score: i.score,
                 topics: i.topics,

@@ -6,6 +6,7 @@ fn view(id: i64, episode: i64, text: &str, published: &str) -> InsightView {
         text: text.into(),
         quote: text.into(),
         start_ms: None,
+        end_ms: None,
         speaker: None,
         score: 0.5,
         topics: vec![],

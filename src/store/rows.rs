@@ -7,10 +7,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::types::{DeliveryRow, FeedRow};
+use super::types::{DeliveryRow, FeedRow, StoredInsight};
 use super::{StoreError, StoreResult};
 use crate::core::model::{
-    ChatRef, Episode, EpisodeId, EpisodeMarks, InsightView, NewEpisode, Platform, Subscription,
+    ChatRef, Episode, EpisodeId, EpisodeMarks, InsightView, NewEpisode, Origin, Platform,
+    Subscription,
 };
 
 /// A stored time in UTC: fixed-width RFC 3339 text in SQLite, `TIMESTAMPTZ` in PostgreSQL.
@@ -45,6 +46,7 @@ pub struct InsightColumns {
     text: String,
     quote: String,
     start_ms: Option<i64>,
+    end_ms: Option<i64>,
     speaker: Option<String>,
     score: f64,
     topics: String,
@@ -65,6 +67,7 @@ impl From<InsightColumns> for InsightView {
             text: r.text,
             quote: r.quote,
             start_ms: r.start_ms,
+            end_ms: r.end_ms,
             speaker: r.speaker,
             score: r.score,
             topics: parse_list(&r.topics),
@@ -227,6 +230,34 @@ impl From<EpisodeColumns> for Episode {
                 transcript_kind: r.transcript_kind,
                 show_notes: r.show_notes,
             },
+        }
+    }
+}
+
+/// A stored insight as re-extraction reads it (`sql::EPISODE_INSIGHTS`).
+#[derive(sqlx::FromRow)]
+pub struct StoredInsightColumns {
+    id: i64,
+    quote: String,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    engine: String,
+    prompt_version: Option<String>,
+    delivered: bool,
+}
+
+impl From<StoredInsightColumns> for StoredInsight {
+    fn from(r: StoredInsightColumns) -> StoredInsight {
+        StoredInsight {
+            id: r.id,
+            quote: r.quote,
+            start_ms: r.start_ms,
+            end_ms: r.end_ms,
+            origin: Origin {
+                engine: r.engine,
+                prompt_version: r.prompt_version,
+            },
+            delivered: r.delivered,
         }
     }
 }

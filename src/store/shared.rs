@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{Arg, Conn, Dialect, args};
 use super::rows::{
-    self, DeliveryColumns, EpisodeColumns, FeedColumns, InsightColumns, Stamp, SubscriptionColumns,
+    self, DeliveryColumns, EpisodeColumns, FeedColumns, InsightColumns, Stamp,
+    StoredInsightColumns, SubscriptionColumns,
 };
 use super::sql;
 use super::types::{
@@ -42,7 +43,7 @@ where
         .and_then(|(v,)| v))
 }
 
-/// An insight's columns, `$1`-`$9` of `sql::INSERT_INSIGHT` and `sql::UPDATE_INSIGHT`.
+/// An insight's columns, `$1`-`$11` of `sql::INSERT_INSIGHT` and `sql::UPDATE_INSIGHT`.
 fn insight_args(i: &NewInsight) -> Vec<Arg<'_>> {
     args![
         &i.text,
@@ -54,6 +55,8 @@ fn insight_args(i: &NewInsight) -> Vec<Arg<'_>> {
         rows::list(&i.topics),
         crate::core::text::content_hash(&i.text),
         &i.chapter,
+        &i.origin.engine,
+        &i.origin.prompt_version,
     ]
     .to_vec()
 }
@@ -337,7 +340,9 @@ impl<D: Dialect> InsightStore for D {
     }
 
     async fn episode_insights(&self, episode: EpisodeId) -> StoreResult<Vec<StoredInsight>> {
-        self.read(sql::EPISODE_INSIGHTS, args![episode]).await
+        let rows: Vec<StoredInsightColumns> =
+            self.read(sql::EPISODE_INSIGHTS, args![episode]).await?;
+        Ok(rows.into_iter().map(StoredInsight::from).collect())
     }
 
     async fn apply_reextraction(

@@ -3,7 +3,7 @@
 //! the backends' own statements.
 
 /// The columns of [`rows::InsightColumns`](super::rows::InsightColumns).
-pub const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.speaker, i.score, i.topics, \
+pub const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.end_ms, i.speaker, i.score, i.topics, \
      i.content_hash, i.chapter, e.id AS episode_id, e.title AS episode_title, \
      COALESCE(e.link, e.audio_url) AS episode_link, \
      COALESCE(e.published_at, e.created_at) AS published_at, p.id AS podcast_id, p.title AS podcast_title \
@@ -76,7 +76,7 @@ pub const CLAIM_FEED: &str = "UPDATE podcasts SET next_poll_at = $1 WHERE feed_u
      AND disabled_reason IS NULL AND (next_poll_at IS NULL OR next_poll_at <= $3)";
 
 // Episodes and insights. An episode's columns are `$1`-`$9` in `episode_args` order; an
-// insight's `$1`-`$9` in `insight_args` order.
+// insight's `$1`-`$11` in `insight_args` order.
 
 /// `$1` podcast, `$2` guid.
 pub const EPISODE_BY_GUID: &str = "SELECT id FROM episodes WHERE podcast_id = $1 AND guid = $2";
@@ -105,20 +105,20 @@ pub const SET_MARKS: &str =
 pub const EPISODE_MARKS: &str =
     "SELECT chapters_url, chapters, soundbites FROM episodes WHERE id = $1";
 /// `$1` episode.
-pub const EPISODE_INSIGHTS: &str = "SELECT i.id, i.quote, i.start_ms, i.end_ms, \
+pub const EPISODE_INSIGHTS: &str = "SELECT i.id, i.quote, i.start_ms, i.end_ms, i.engine, i.prompt_version, \
      EXISTS (SELECT 1 FROM delivered_insights d WHERE d.insight_id = i.id) AS delivered \
      FROM insights i WHERE i.episode_id = $1 ORDER BY i.id";
-/// The insight's columns, `$10` episode, `$11` now; skipped when its content hash exists.
+/// The insight's columns, `$12` episode, `$13` now; skipped when its content hash exists.
 pub const INSERT_INSIGHT: &str = "INSERT INTO insights (text, quote, start_ms, end_ms, speaker, score, \
-     topics, content_hash, chapter, episode_id, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     topics, content_hash, chapter, engine, prompt_version, episode_id, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
      ON CONFLICT (content_hash) DO NOTHING RETURNING id";
-/// The insight's columns, `$10` its id, `$11` episode; unchanged when another insight has its
+/// The insight's columns, `$12` its id, `$13` episode; unchanged when another insight has its
 /// new text.
 pub const UPDATE_INSIGHT: &str = "UPDATE insights SET text = $1, quote = $2, start_ms = $3, end_ms = $4, \
-     speaker = $5, score = $6, topics = $7, content_hash = $8, chapter = $9 \
-     WHERE id = $10 AND episode_id = $11 \
-     AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = $8 AND o.id <> $10)";
+     speaker = $5, score = $6, topics = $7, content_hash = $8, chapter = $9, engine = $10, \
+     prompt_version = $11 WHERE id = $12 AND episode_id = $13 \
+     AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = $8 AND o.id <> $12)";
 /// `$1` id, `$2` episode.
 pub const DELETE_INSIGHT: &str = "DELETE FROM insights WHERE id = $1 AND episode_id = $2";
 /// The newest insight's id.

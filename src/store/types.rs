@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::core::model::{ChatRef, InsightId, NewInsight, PodcastId, Subscription, SubscriptionId};
 
 /// A stored insight as re-extraction sees it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredInsight {
     /// Its id.
     pub id: InsightId,
@@ -15,6 +15,8 @@ pub struct StoredInsight {
     pub start_ms: Option<i64>,
     /// Where it ends.
     pub end_ms: Option<i64>,
+    /// The engine (and prompt) that wrote it.
+    pub origin: crate::core::model::Origin,
     /// Whether any subscription was sent it.
     pub delivered: bool,
 }

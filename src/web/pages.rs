@@ -176,6 +176,40 @@ pub(crate) fn insight_item(i: &InsightView) -> Markup {
     }
 }
 
+/// The speaker's words under a takeaway, with who said them and when, when they say more than
+/// the takeaway (nothing otherwise).
+pub(crate) fn quote_block(i: &InsightView) -> Markup {
+    html! {
+        @if let Some(q) = i.shown_quote() {
+            blockquote.quote {
+                "“" (q) "”"
+                @if i.speaker.is_some() || i.start_ms.is_some() {
+                    cite {
+                        "— "
+                        @if let Some(s) = &i.speaker { (s) }
+                        @if i.speaker.is_some() && i.start_ms.is_some() { ", " }
+                        @if let Some(ms) = i.start_ms { "at " (format_timestamp(ms)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One insight of a day's brief: [`insight_item`] with its quote.
+fn brief_item(i: &InsightView) -> Markup {
+    html! {
+        li {
+            a href=(format!("/i/{}", i.id)) { (i.text) }
+            (quote_block(i))
+            span.meta {
+                @if let Some(s) = &i.speaker { (s) ", " }
+                (i.podcast_title) " · " (i.episode_title)
+            }
+        }
+    }
+}
+
 /// `/`: today's brief.
 pub async fn home(State(site): State<Site>) -> Response {
     let today = site.now().date_naive();
@@ -226,11 +260,8 @@ pub async fn insight(State(site): State<Site>, Path(id): Path<String>) -> Respon
                 " · " (i.published_at.format("%-d %B %Y"))
             }
             h1 { (i.text) }
-            @if !i.quote.trim().is_empty() && i.quote.trim() != i.text.trim() {
-                blockquote {
-                    "“" (i.quote) "”"
-                    @if let Some(s) = &i.speaker { cite { "— " (s) } }
-                }
+            @if i.shown_quote().is_some() {
+                (quote_block(&i))
             } @else if let Some(s) = &i.speaker {
                 p.meta { "— " (s) }
             }
@@ -289,7 +320,7 @@ async fn brief_page(site: &Site, day: NaiveDate) -> Response {
         @if picked.is_empty() {
             p { "No insights from recent episodes on this day." }
         } @else {
-            ol { @for i in &picked { (insight_item(i)) } }
+            ol { @for i in &picked { (brief_item(i)) } }
         }
         nav {
             @if let Some(p) = prev { a href=(format!("/brief/{p}")) { "← " (p) } }
@@ -397,6 +428,7 @@ mod tests {
             text: "<script>alert(1)</script>".into(),
             quote: String::new(),
             start_ms: None,
+            end_ms: None,
             speaker: Some("\"><img src=x onerror=alert(1)>".into()),
             score: 0.5,
             topics: vec![],

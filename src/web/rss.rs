@@ -83,6 +83,7 @@ fn item(
                 li {
                     a href=(site.absolute(&format!("/i/{}", i.id))) { (i.text) }
                     " — " (i.podcast_title) " · " (i.episode_title)
+                    (super::pages::quote_block(i))
                 }
             }
         }

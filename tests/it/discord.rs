@@ -421,6 +421,7 @@ async fn brief_is_posted_as_embeds_with_a_nonce_and_no_mentions() {
                 score: 1.0,
                 topics: vec!["tidal lagoons".into()],
                 chapter: None,
+                origin: podbrief::core::model::Origin::extractive(),
             }],
             now,
         )

@@ -1,20 +1,10 @@
 //! The insight engines on fixtures written for these tests: sponsor reads, intros and outros
 //! never become insights; self-contained passages win; times point at the quote; the same
-//! insight is stored once; the LLM engine keeps only grounded insights and falls back.
+//! insight is stored once (the LLM engine's stories are in `llm_takeaways`).
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::post;
-use podbrief::core::clock::ManualClock;
 use podbrief::core::model::NewInsight;
-use podbrief::extract::llm::{LlmEngine, LlmSettings};
 use podbrief::extract::sentences::{sentences, turns};
-use podbrief::extract::{EpisodeText, ExtractiveEngine, Extractor};
+use podbrief::extract::{EpisodeText, ExtractiveEngine};
 use podbrief::ingest::transcript::{Segment, Transcript};
 
 use podbrief::store::{DeliveryDone, DeliveryResult};
@@ -172,147 +162,6 @@ async fn the_same_insight_in_two_episodes_is_stored_once() {
     assert_eq!(beavers, 1, "{all:#?}");
     assert!(all.iter().any(|i| i.text.contains("Willow")), "{all:#?}");
     assert!(all.iter().any(|i| i.text.contains("Salmon")), "{all:#?}");
-}
-
-/// A fake OpenAI-compatible endpoint: answers each chat completion with `reply` (or `status`),
-/// recording the requests.
-#[derive(Clone)]
-struct FakeLlm {
-    status: StatusCode,
-    reply: String,
-    requests: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-async fn completions(State(s): State<FakeLlm>, body: String) -> impl IntoResponse {
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    s.requests.lock().unwrap().push(v);
-    if !s.status.is_success() {
-        return (s.status, "{\"error\": {\"message\": \"down\"}}".to_string());
-    }
-    let answer = serde_json::json!({
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": s.reply}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 900, "completion_tokens": 100, "total_tokens": 1000}
-    });
-    (StatusCode::OK, answer.to_string())
-}
-
-async fn fake_llm(status: StatusCode, reply: &str) -> (String, FakeLlm) {
-    let state = FakeLlm {
-        status,
-        reply: reply.into(),
-        requests: Arc::new(Mutex::new(Vec::new())),
-    };
-    let app = Router::new()
-        .route("/v1/chat/completions", post(completions))
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/v1"), state)
-}
-
-fn llm(base_url: String, budget: u64) -> LlmEngine {
-    let settings = LlmSettings {
-        base_url,
-        model: "test-model".into(),
-        api_key: None,
-        timeout: Duration::from_secs(5),
-        max_retries: 1,
-        daily_token_budget: budget,
-        chunk_chars: 24_000,
-        per_episode: 5,
-        backoff: Duration::from_millis(10),
-    };
-    let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
-    LlmEngine::new(settings, ExtractiveEngine::default(), clock).unwrap()
-}
-
-const GROUNDED_AND_INVENTED: &str = r#"{"insights": [
-  {"text": "Concrete pontoons last about 50 years in salt water, twice as long as timber ones.",
-   "quote": "Concrete pontoons last about   50 years in SALT water",
-   "topics": ["Concrete Pontoons", "marinas"], "score": 0.9},
-  {"text": "Marinas on the Moon use helium pontoons.",
-   "quote": "marinas on the moon use helium pontoons that float on dust",
-   "topics": ["moon"], "score": 0.95},
-  {"text": "Keelwise sensors find corrosion early.",
-   "quote": "Keelwise hull sensors report corrosion 3 times earlier than a diver inspection",
-   "topics": ["sensor"], "score": 0.8}
-]}"#;
-
-#[tokio::test]
-async fn the_llm_engine_keeps_grounded_insights_and_drops_invented_quotes() {
-    let (url, fake) = fake_llm(StatusCode::OK, GROUNDED_AND_INVENTED).await;
-    let engine = llm(url, 0);
-    let ep = episode("ad-intro-outro.vtt");
-    let got = engine.extract(&ep).await.unwrap();
-    assert_eq!(got.len(), 1, "{got:#?}");
-    let i = &got[0];
-    assert!(i.text.starts_with("Concrete pontoons"));
-    assert_eq!(i.speaker.as_deref(), Some("Tomas"));
-    let start = i.start_ms.unwrap();
-    assert!((start - 62_000).abs() <= 5_000, "{start}");
-    assert_eq!(i.topics, ["concrete pontoon", "marina"]);
-    // The request carried the prompt and the transcript.
-    let reqs = fake.requests.lock().unwrap();
-    assert_eq!(reqs.len(), 1);
-    assert_eq!(reqs[0]["model"], "test-model");
-    let user = reqs[0]["messages"][1]["content"].as_str().unwrap();
-    assert!(user.contains("[01:02] Tomas: Concrete pontoons"), "{user}");
-    assert!(
-        reqs[0]["messages"][0]["content"]
-            .as_str()
-            .unwrap()
-            .contains("verbatim")
-    );
-    assert_eq!(engine.tokens_used_today(), 1000);
-}
-
-#[tokio::test]
-async fn the_llm_engine_falls_back_to_extractive_when_the_server_fails() {
-    let (url, fake) = fake_llm(StatusCode::INTERNAL_SERVER_ERROR, "").await;
-    let engine = llm(url, 0);
-    let ep = episode("ad-intro-outro.vtt");
-    let got = engine.extract(&ep).await.unwrap();
-    // One try and one retry, then the extractive engine's answer.
-    assert_eq!(fake.requests.lock().unwrap().len(), 2);
-    assert_eq!(got, ExtractiveEngine::default().extract_sync(&ep));
-    assert!(!got.is_empty());
-}
-
-#[tokio::test]
-async fn the_llm_engine_stops_at_the_daily_token_budget() {
-    let (url, fake) = fake_llm(StatusCode::OK, GROUNDED_AND_INVENTED).await;
-    // The budget is below one request's estimate: no request is sent.
-    let engine = llm(url, 500);
-    let ep = episode("ad-intro-outro.vtt");
-    let got = engine.extract(&ep).await.unwrap();
-    assert_eq!(fake.requests.lock().unwrap().len(), 0);
-    assert_eq!(got, ExtractiveEngine::default().extract_sync(&ep));
-}
-
-#[tokio::test]
-async fn an_app_configured_for_the_llm_engine_uses_it() {
-    let (url, fake) = fake_llm(StatusCode::OK, GROUNDED_AND_INVENTED).await;
-    let t = TestApp::spawn_with(Options {
-        feeds: vec!["tides.xml"],
-        extra: format!(
-            "[extract]\nengine = \"llm\"\n[llm]\nbase_url = \"{url}\"\nmodel = \"m\"\nmax_retries = 0\n"
-        ),
-        secrets: vec![("PODBRIEF_LLM_API_KEY", "sk-test-secret".into())],
-    })
-    .await;
-    let r = t.ingest().await;
-    assert!(r.episode_errors.is_empty(), "{r:?}");
-    // The fake's quotes are not in the tides transcripts: every episode fell back to the
-    // extractive engine, so Orkney is still found.
-    assert!(!fake.requests.lock().unwrap().is_empty());
-    let all = t.app.store.insights_after(0, 100).await.unwrap();
-    assert!(all.iter().any(|i| i.text.contains("Orkney")), "{all:#?}");
-    assert!(!crate::support::captured_logs().contains("sk-test-secret"));
 }
 
 #[test]

@@ -138,6 +138,7 @@ async fn pages_and_the_rss_feed_stay_well_formed_and_clean() {
         score: 1.0,
         topics: vec!["lagoons".into()],
         chapter: None,
+        origin: podbrief::core::model::Origin::extractive(),
     };
     t.app
         .store

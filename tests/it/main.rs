@@ -11,6 +11,7 @@ mod extract;
 mod feeds;
 mod hostile;
 mod ingest;
+mod llm_takeaways;
 mod lookups;
 mod postgres;
 mod robustness;

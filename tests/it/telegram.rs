@@ -253,6 +253,7 @@ async fn a_long_brief_is_split_into_valid_messages() {
         .map(|i| Card {
             insight_id: i,
             text: long.clone(),
+            quote: long.clone(),
             podcast: "Tidal Talk".into(),
             episode: "Ep".into(),
             chapter: None,

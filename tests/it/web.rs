@@ -127,6 +127,7 @@ async fn transcript_text_with_markup_renders_as_text() {
         score: 0.9,
         topics: vec!["<b>waves</b>".into()],
         chapter: None,
+        origin: podbrief::core::model::Origin::extractive(),
     };
     let now = podbrief::core::clock::Clock::now(&*t.app.clock);
     let ids = t

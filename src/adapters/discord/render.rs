@@ -27,6 +27,8 @@ pub const MAX_EMBEDS: usize = 10;
 pub const MAX_EMBED_TOTAL: usize = 6000;
 /// Longest insight text shown on a card (so several cards fit in one message).
 const MAX_CARD_TEXT: usize = 1500;
+/// Longest quote shown under a takeaway.
+const MAX_CARD_QUOTE: usize = 600;
 /// Buttons per action row, and rows per message.
 const BUTTONS_PER_ROW: usize = 5;
 
@@ -263,8 +265,18 @@ fn numbered_card_embed(c: &Card, public_url: &str, number: Option<usize>) -> Emb
         title: fit(&title, MAX_TITLE, true),
         url: crate::web::insight_url(public_url, c.insight_id)
             .or_else(|| web_link(c.link.as_deref())),
-        description: fit(&c.text, MAX_CARD_TEXT.min(MAX_DESCRIPTION), true),
+        description: card_description(c),
         footer: fit(&footer.join(" · "), MAX_FOOTER, false),
+    }
+}
+
+/// The takeaway, then the speaker's words in italics when they say more (the footer gives who
+/// and when).
+fn card_description(c: &Card) -> String {
+    let text = fit(&c.text, MAX_CARD_TEXT.min(MAX_DESCRIPTION), true);
+    match c.shown_quote() {
+        Some(q) => format!("{text}\n*“{}”*", fit(q, MAX_CARD_QUOTE, true)),
+        None => text,
     }
 }
 
@@ -350,6 +362,7 @@ mod tests {
         Card {
             insight_id: id,
             text: text.into(),
+            quote: text.into(),
             podcast: "Fish *and* Chips".into(),
             episode: "Ep_1".into(),
             chapter: None,

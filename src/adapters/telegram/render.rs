@@ -11,6 +11,8 @@ pub const MAX_MESSAGE: usize = 4096;
 
 /// Longest insight text shown on a card; longer ones are cut with an ellipsis.
 const MAX_CARD_TEXT: usize = 1200;
+/// Longest quote shown under a takeaway.
+const MAX_CARD_QUOTE: usize = 600;
 
 /// One message to send: HTML text and its buttons.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,8 +98,13 @@ fn card_html(n: usize, c: &Card, public_url: &str) -> String {
     }
     // The insight's id, as every platform shows it (`/more <id>`).
     by.push_str(&format!(" · #{}", c.insight_id));
+    // The takeaway, then the speaker's words when they say more (the by-line gives who and when).
+    let quote = c
+        .shown_quote()
+        .map(|q| format!("\n<i>“{}”</i>", escape(&truncate(q, MAX_CARD_QUOTE))))
+        .unwrap_or_default();
     format!(
-        "<b>{n}.</b> {}\n— {by}",
+        "<b>{n}.</b> {}{quote}\n— {by}",
         escape(&truncate(&c.text, MAX_CARD_TEXT))
     )
 }
@@ -171,6 +178,7 @@ mod tests {
         Card {
             insight_id: id,
             text: text.into(),
+            quote: text.into(),
             podcast: "Fish & <Chips>".into(),
             episode: "\"Ep\"".into(),
             chapter: Some("Q&A".into()),

@@ -7,6 +7,7 @@ pub mod telegram;
 
 pub mod discord;
 pub mod embeddings;
+pub mod llm;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
