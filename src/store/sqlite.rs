@@ -1,7 +1,15 @@
-//! The SQLite backend of [`Store`](super::Store).
+//! The SQLite backend: a [`Dialect`] for one podbrief process on one database file.
 //!
-//! Times are stored as fixed-width RFC 3339 text in UTC (`2026-11-27T08:00:00.000000Z`), so text
-//! order is time order.
+//! * Times are fixed-width RFC 3339 text in UTC (`2026-11-27T08:00:00.000000Z`), so text order
+//!   is time order ([`ts`], and [`Stamp`]'s decoding).
+//! * One writer. SQLite takes one writer at a time, so every write goes to one writing
+//!   connection, where writers queue in order instead of polling the file lock; readers have a
+//!   pool of their own and never wait for it (WAL). Each connection runs on a thread of its own
+//!   that hands rows over in buffers of 1,024. A batch's writes (a page of plans, a batch of
+//!   outcomes) go to that thread as one script ([`SqliteStore::write_script`]): one round trip,
+//!   one transaction, statements of fixed shape whatever the batch size. A writing connection
+//!   left inside a transaction by a failed commit is replaced at the next `BEGIN`.
+//! * A set of ids is bound as one JSON array and read with `json_each`.
 
 use std::str::FromStr;
 
@@ -9,18 +17,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteTypeInfo, SqliteValueRef,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool};
 
-use super::{
-    Delivery, DeliveryDone, DeliveryResult, DeliveryRow, FeedRow, NewSubscription, Plan,
-    PollRecord, Reextraction, Stats, Store, StoreError, StoreResult, StoredInsight,
-};
-use crate::core::model::{
-    ChatRef, Episode, EpisodeId, InsightId, InsightView, NewEpisode, NewInsight, Platform,
-    PodcastId, PodcastMeta, Subscription, SubscriptionId,
-};
-use crate::core::schedule::{Schedule, Zone};
+use super::dialect::{Arg, Dialect, Driver, Fetched, Query, execute, fetch};
+use super::rows::{Stamp, list};
+use super::shared::{ClaimedRow, claimed};
+use super::types::{Delivery, DeliveryDone, DeliveryResult, Plan};
+use super::{StoreError, StoreResult};
+use crate::core::model::SubscriptionId;
 
 /// A SQLite database.
 #[derive(Debug, Clone)]
@@ -93,65 +99,6 @@ fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
-}
-
-fn parse_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-/// A JSON array: a stored list, or ids for `json_each(?)`.
-fn list<T: serde::Serialize>(v: &[T]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
-const INSIGHT_VIEW: &str = "SELECT i.id, i.text, i.quote, i.start_ms, i.end_ms, i.speaker, i.score, i.topics, i.content_hash, i.chapter, \
-     e.id AS episode_id, e.title AS episode_title, COALESCE(e.link, e.audio_url) AS episode_link, \
-     COALESCE(e.published_at, e.created_at) AS published_at, p.id AS podcast_id, p.title AS podcast_title \
-     FROM insights i JOIN episodes e ON e.id = i.episode_id JOIN podcasts p ON p.id = e.podcast_id";
-
-fn insight_view(r: &SqliteRow) -> StoreResult<InsightView> {
-    Ok(InsightView {
-        id: r.try_get("id")?,
-        text: r.try_get("text")?,
-        quote: r.try_get("quote")?,
-        start_ms: r.try_get("start_ms")?,
-        end_ms: r.try_get("end_ms")?,
-        speaker: r.try_get("speaker")?,
-        score: r.try_get("score")?,
-        topics: parse_list(r.try_get("topics")?),
-        content_hash: r.try_get("content_hash")?,
-        episode_id: r.try_get("episode_id")?,
-        episode_title: r.try_get("episode_title")?,
-        episode_link: r.try_get("episode_link")?,
-        published_at: parse_ts(r.try_get("published_at")?)?,
-        podcast_id: r.try_get("podcast_id")?,
-        podcast_title: r.try_get("podcast_title")?,
-        chapter: r.try_get("chapter")?,
-    })
-}
-
-const SUBSCRIPTION: &str = "SELECT id, platform, chat_id, thread_id, schedule, timezone, size, topics, next_run_at, \
-     paused_reason FROM subscriptions";
-
-fn subscription(r: &SqliteRow) -> StoreResult<Subscription> {
-    let platform: String = r.try_get("platform")?;
-    let thread: String = r.try_get("thread_id")?;
-    let size: i64 = r.try_get("size")?;
-    Ok(Subscription {
-        id: r.try_get("id")?,
-        chat: ChatRef {
-            platform: Platform::parse(&platform)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown platform {platform:?}")))?,
-            chat_id: r.try_get("chat_id")?,
-            thread_id: (!thread.is_empty()).then_some(thread),
-        },
-        schedule: Schedule::parse(&r.try_get::<String, _>("schedule")?)?,
-        timezone: Zone::parse(&r.try_get::<String, _>("timezone")?)?,
-        size: u8::try_from(size).unwrap_or(u8::MAX),
-        topics: parse_list(r.try_get("topics")?),
-        next_run_at: parse_ts(r.try_get("next_run_at")?)?,
-        paused_reason: r.try_get("paused_reason")?,
-    })
 }
 
 /// Whether a `BEGIN` failed because the connection is (or believes it is) already inside a
@@ -259,8 +206,76 @@ impl SqliteStore {
     }
 }
 
+impl sqlx::Type<Sqlite> for Stamp {
+    fn type_info() -> SqliteTypeInfo {
+        <String as sqlx::Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <String as sqlx::Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Sqlite> for Stamp {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Stamp, sqlx::error::BoxDynError> {
+        Ok(Stamp(parse_ts(<&str as sqlx::Decode<Sqlite>>::decode(
+            value,
+        )?)?))
+    }
+}
+
+impl Driver for Sqlite {
+    /// Binds a time as its text, a set of ids as a JSON array.
+    fn bind<'q>(q: Query<'q, Sqlite>, arg: &'q Arg<'_>) -> Query<'q, Sqlite> {
+        match arg {
+            Arg::Int(v) => q.bind(*v),
+            Arg::MaybeInt(v) => q.bind(*v),
+            Arg::Real(v) => q.bind(*v),
+            Arg::Text(v) => q.bind(v.as_ref()),
+            Arg::MaybeText(v) => q.bind(*v),
+            Arg::Time(t) => q.bind(ts(*t)),
+            Arg::MaybeTime(t) => q.bind(t.map(ts)),
+            Arg::Ids(ids) => q.bind(list(ids)),
+        }
+    }
+
+    fn decode<T: Fetched>(row: &SqliteRow) -> Result<T, sqlx::Error> {
+        T::from_row(row)
+    }
+
+    fn changed(done: sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+}
+
 #[async_trait]
-impl Store for SqliteStore {
+impl Dialect for SqliteStore {
+    type Tx = sqlx::Transaction<'static, Sqlite>;
+
+    const BYTE_ORDER: &'static str = "";
+    const IN_IDS: &'static str = "IN (SELECT value FROM json_each($1))";
+    const HAS_TOPIC: &'static str =
+        "EXISTS (SELECT 1 FROM json_each(i.topics) t WHERE t.value = $1)";
+    const NEXT_DELIVERY_AT: &'static str = "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, ''))) \
+         FROM deliveries WHERE status = 'pending'";
+    const EPISODE_INSERTED: &'static str = "RETURNING id, true AS inserted";
+
+    async fn read<T: Fetched>(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
+        fetch(&self.pool, sql, args).await
+    }
+
+    async fn write<T: Fetched>(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
+        fetch(&self.writer, sql, args).await
+    }
+
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        execute(&self.writer, sql, args).await
+    }
+
+    async fn begin(&self) -> StoreResult<Self::Tx> {
+        self.write_tx().await
+    }
+
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)
@@ -289,559 +304,9 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn stats(&self) -> StoreResult<Stats> {
-        let r = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM podcasts) AS p, (SELECT COUNT(*) FROM episodes) AS e, \
-             (SELECT COUNT(*) FROM insights) AS i, (SELECT COUNT(*) FROM subscriptions) AS s",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Stats {
-            podcasts: r.try_get("p")?,
-            episodes: r.try_get("e")?,
-            insights: r.try_get("i")?,
-            subscriptions: r.try_get("s")?,
-        })
-    }
-
-    async fn upsert_podcast(
-        &self,
-        feed_url: &str,
-        meta: &PodcastMeta,
-        now: DateTime<Utc>,
-    ) -> StoreResult<PodcastId> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO podcasts (feed_url, title, link, image, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (feed_url) DO UPDATE SET title = excluded.title, link = excluded.link, \
-             image = excluded.image, failures = 0, last_error = NULL RETURNING id",
-        )
-        .bind(feed_url)
-        .bind(&meta.title)
-        .bind(&meta.link)
-        .bind(&meta.image)
-        .bind(ts(now))
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(id)
-    }
-
-    async fn feeds(&self) -> StoreResult<Vec<FeedRow>> {
-        let sql = format!("{FEED_ROW} ORDER BY p.title, p.id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(feed_row).collect()
-    }
-
-    async fn feed(&self, feed_url: &str) -> StoreResult<Option<FeedRow>> {
-        let sql = format!("{FEED_ROW} WHERE p.feed_url = ?");
-        let row = sqlx::query(&sql)
-            .bind(feed_url)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(feed_row).transpose()
-    }
-
-    async fn add_feed(&self, feed_url: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "INSERT INTO podcasts (feed_url, title, created_at) VALUES (?, ?, ?) ON CONFLICT (feed_url) DO NOTHING",
-        )
-        .bind(feed_url)
-        .bind(feed_url)
-        .bind(ts(now))
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn remove_feed(&self, feed_url: &str) -> StoreResult<Option<PodcastId>> {
-        let id: Option<i64> =
-            sqlx::query_scalar("DELETE FROM podcasts WHERE feed_url = ? RETURNING id")
-                .bind(feed_url)
-                .fetch_optional(&self.writer)
-                .await?;
-        Ok(id)
-    }
-
-    async fn record_poll(
-        &self,
-        feed_url: &str,
-        record: &PollRecord,
-        next_poll_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.add_feed(feed_url, now).await?;
-        let q = match record {
-            PollRecord::Fetched { etag, last_modified } => sqlx::query(
-                "UPDATE podcasts SET etag = ?, last_modified = ?, failures = 0, last_error = NULL, next_poll_at = ? \
-                 WHERE feed_url = ?",
-            )
-            .bind(etag.clone())
-            .bind(last_modified.clone()),
-            PollRecord::NotModified => {
-                sqlx::query("UPDATE podcasts SET failures = 0, last_error = NULL, next_poll_at = ? WHERE feed_url = ?")
-            }
-            PollRecord::Failed { error, disable } => sqlx::query(
-                "UPDATE podcasts SET failures = failures + 1, last_error = ?, \
-                 disabled_reason = COALESCE(?, disabled_reason), next_poll_at = ? WHERE feed_url = ?",
-            )
-            .bind(error.clone())
-            .bind(disable.clone()),
-        };
-        q.bind(ts(next_poll_at))
-            .bind(feed_url)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn enable_feed(&self, feed_url: &str) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE podcasts SET disabled_reason = NULL, failures = 0, last_error = NULL, next_poll_at = NULL \
-             WHERE feed_url = ?",
-        )
-        .bind(feed_url)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn claim_feed(
-        &self,
-        feed_url: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE podcasts SET next_poll_at = ? WHERE feed_url = ? AND disabled_reason IS NULL \
-             AND (next_poll_at IS NULL OR next_poll_at <= ?)",
-        )
-        .bind(ts(lease_until))
-        .bind(feed_url)
-        .bind(ts(now))
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn move_feed(&self, old_url: &str, new_url: &str) -> StoreResult<bool> {
-        let r = sqlx::query("UPDATE OR IGNORE podcasts SET feed_url = ? WHERE feed_url = ?")
-            .bind(new_url)
-            .bind(old_url)
-            .execute(&self.writer)
-            .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn upsert_episode(
-        &self,
-        podcast: PodcastId,
-        ep: &NewEpisode,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(EpisodeId, bool)> {
-        let mut tx = self.write_tx().await?;
-        let mut existing: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM episodes WHERE podcast_id = ? AND guid = ?")
-                .bind(podcast)
-                .bind(&ep.guid)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if existing.is_none()
-            && let Some(audio) = &ep.audio_url
-        {
-            // A feed that changed an episode's guid: the same enclosure is the same episode.
-            existing = sqlx::query_scalar(
-                "SELECT id FROM episodes WHERE podcast_id = ? AND audio_url = ? LIMIT 1",
-            )
-            .bind(podcast)
-            .bind(audio)
-            .fetch_optional(&mut *tx)
-            .await?;
-        }
-        let result = match existing {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE episodes SET guid = ?, title = ?, link = ?, audio_url = ?, published_at = ?, \
-                     duration_s = ?, transcript_url = ?, transcript_kind = ?, show_notes = ? WHERE id = ?",
-                )
-                .bind(&ep.guid)
-                .bind(&ep.title)
-                .bind(&ep.link)
-                .bind(&ep.audio_url)
-                .bind(ep.published_at.map(ts))
-                .bind(ep.duration_s)
-                .bind(&ep.transcript_url)
-                .bind(&ep.transcript_kind)
-                .bind(&ep.show_notes)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                (id, false)
-            }
-            None => {
-                let id = sqlx::query_scalar(
-                    "INSERT INTO episodes (podcast_id, guid, title, link, audio_url, published_at, duration_s, \
-                     transcript_url, transcript_kind, show_notes, status, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?) RETURNING id",
-                )
-                .bind(podcast)
-                .bind(&ep.guid)
-                .bind(&ep.title)
-                .bind(&ep.link)
-                .bind(&ep.audio_url)
-                .bind(ep.published_at.map(ts))
-                .bind(ep.duration_s)
-                .bind(&ep.transcript_url)
-                .bind(&ep.transcript_kind)
-                .bind(&ep.show_notes)
-                .bind(ts(now))
-                .fetch_one(&mut *tx)
-                .await?;
-                (id, true)
-            }
-        };
-        tx.commit().await?;
-        Ok(result)
-    }
-
-    async fn pending_episodes(&self) -> StoreResult<Vec<Episode>> {
-        self.episodes_with_status("new").await
-    }
-
-    async fn done_episodes(&self) -> StoreResult<Vec<Episode>> {
-        self.episodes_with_status("done").await
-    }
-
-    async fn episode_insights(&self, episode: EpisodeId) -> StoreResult<Vec<StoredInsight>> {
-        let rows = sqlx::query(
-            "SELECT i.id, i.quote, i.start_ms, i.end_ms, i.engine, i.prompt_version, \
-             EXISTS (SELECT 1 FROM delivered_insights d WHERE d.insight_id = i.id) AS delivered \
-             FROM insights i WHERE i.episode_id = ? ORDER BY i.id",
-        )
-        .bind(episode)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredInsight {
-                    id: r.try_get("id")?,
-                    quote: r.try_get("quote")?,
-                    start_ms: r.try_get("start_ms")?,
-                    end_ms: r.try_get("end_ms")?,
-                    origin: crate::core::model::Origin {
-                        engine: r.try_get("engine")?,
-                        prompt_version: r.try_get("prompt_version")?,
-                    },
-                    delivered: r.try_get("delivered")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn apply_reextraction(
-        &self,
-        episode: EpisodeId,
-        plan: &Reextraction,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<InsightId>> {
-        let mut tx = self.write_tx().await?;
-        for (id, i) in &plan.update {
-            let hash = crate::core::text::content_hash(&i.text);
-            sqlx::query(
-                "UPDATE insights SET text = ?, quote = ?, start_ms = ?, end_ms = ?, speaker = ?, \
-                 score = ?, topics = ?, content_hash = ?, chapter = ?, engine = ?, prompt_version = ? \
-                 WHERE id = ? AND episode_id = ? \
-                 AND NOT EXISTS (SELECT 1 FROM insights o WHERE o.content_hash = ? AND o.id <> ?)",
-            )
-            .bind(&i.text)
-            .bind(&i.quote)
-            .bind(i.start_ms)
-            .bind(i.end_ms)
-            .bind(&i.speaker)
-            .bind(i.score)
-            .bind(list(&i.topics))
-            .bind(&hash)
-            .bind(&i.chapter)
-            .bind(&i.origin.engine)
-            .bind(&i.origin.prompt_version)
-            .bind(id)
-            .bind(episode)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for id in &plan.delete {
-            sqlx::query("DELETE FROM insights WHERE id = ? AND episode_id = ?")
-                .bind(id)
-                .bind(episode)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let ids = insert_insights_in(&mut tx, episode, &plan.insert, now).await?;
-        tx.commit().await?;
-        Ok(ids)
-    }
-
-    async fn set_episode_marks(
-        &self,
-        id: EpisodeId,
-        marks: &crate::core::model::EpisodeMarks,
-    ) -> StoreResult<()> {
-        let (chapters, soundbites) = super::marks_columns(marks);
-        sqlx::query(
-            "UPDATE episodes SET chapters_url = ?, chapters = ?, soundbites = ? WHERE id = ?",
-        )
-        .bind(&marks.chapters_url)
-        .bind(chapters)
-        .bind(soundbites)
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    async fn episode_marks(&self, id: EpisodeId) -> StoreResult<crate::core::model::EpisodeMarks> {
-        let row: Option<(Option<String>, String, String)> =
-            sqlx::query_as("SELECT chapters_url, chapters, soundbites FROM episodes WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((chapters_url, chapters, soundbites)) = row else {
-            return Ok(Default::default());
-        };
-        super::marks_from_columns(id, chapters_url, &chapters, &soundbites)
-    }
-
-    async fn finish_episode(&self, id: EpisodeId, error: Option<&str>) -> StoreResult<()> {
-        sqlx::query("UPDATE episodes SET status = ?, error = ? WHERE id = ?")
-            .bind(if error.is_some() { "failed" } else { "done" })
-            .bind(error)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn insert_insights(
-        &self,
-        episode: EpisodeId,
-        insights: &[NewInsight],
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<InsightId>> {
-        let mut tx = self.write_tx().await?;
-        let ids = insert_insights_in(&mut tx, episode, insights, now).await?;
-        tx.commit().await?;
-        Ok(ids)
-    }
-
-    async fn insights(&self, ids: &[InsightId]) -> StoreResult<Vec<InsightView>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let placeholders = vec!["?"; ids.len()].join(",");
-        let sql = format!("{INSIGHT_VIEW} WHERE i.id IN ({placeholders})");
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        let mut found: Vec<InsightView> =
-            rows.iter().map(insight_view).collect::<StoreResult<_>>()?;
-        found.sort_by_key(|v| ids.iter().position(|id| *id == v.id));
-        Ok(found)
-    }
-
-    async fn insights_after(&self, after: InsightId, limit: i64) -> StoreResult<Vec<InsightView>> {
-        let sql = format!("{INSIGHT_VIEW} WHERE i.id > ? ORDER BY i.id LIMIT ?");
-        let rows = sqlx::query(&sql)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(insight_view).collect()
-    }
-
-    async fn latest_insight_id(&self) -> StoreResult<InsightId> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM insights")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(id.unwrap_or(0))
-    }
-
-    async fn delivered_among(
-        &self,
-        subs: &[SubscriptionId],
-        from_id: InsightId,
-    ) -> StoreResult<Vec<(SubscriptionId, InsightId)>> {
-        let ids = list(subs);
-        let rows = sqlx::query(
-            "SELECT subscription_id, insight_id FROM delivered_insights \
-             WHERE subscription_id IN (SELECT value FROM json_each(?)) AND insight_id >= ?",
-        )
-        .bind(ids)
-        .bind(from_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
-    }
-
-    async fn brief_candidates(
-        &self,
-        since: DateTime<Utc>,
-        sub: Option<SubscriptionId>,
-    ) -> StoreResult<Vec<InsightView>> {
-        let sql = format!(
-            "{INSIGHT_VIEW} WHERE COALESCE(e.published_at, e.created_at) >= ? AND NOT EXISTS \
-             (SELECT 1 FROM delivered_insights d WHERE d.subscription_id = ? AND d.insight_id = i.id)"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(ts(since))
-            .bind(sub.unwrap_or(-1))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(insight_view).collect()
-    }
-
-    async fn upsert_subscription(&self, s: &NewSubscription) -> StoreResult<Subscription> {
-        sqlx::query(
-            "INSERT INTO subscriptions (platform, chat_id, thread_id, schedule, timezone, size, topics, next_run_at, \
-             created_by, created_at, scope_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (platform, chat_id, thread_id) DO UPDATE SET schedule = excluded.schedule, \
-             timezone = excluded.timezone, next_run_at = excluded.next_run_at, paused_reason = NULL, \
-             scope_id = COALESCE(excluded.scope_id, subscriptions.scope_id)",
-        )
-        .bind(s.chat.platform.as_str())
-        .bind(&s.chat.chat_id)
-        .bind(s.chat.thread_id.as_deref().unwrap_or(""))
-        .bind(&s.schedule)
-        .bind(&s.timezone)
-        .bind(i64::from(s.size))
-        .bind(list(&s.topics))
-        .bind(ts(s.next_run_at))
-        .bind(&s.created_by)
-        .bind(ts(Utc::now()))
-        .bind(&s.scope_id)
-        .execute(&self.writer)
-        .await?;
-        self.subscription(&s.chat)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("subscription vanished after insert".into()))
-    }
-
-    async fn subscription(&self, chat: &ChatRef) -> StoreResult<Option<Subscription>> {
-        let sql = format!("{SUBSCRIPTION} WHERE platform = ? AND chat_id = ? AND thread_id = ?");
-        let row = sqlx::query(&sql)
-            .bind(chat.platform.as_str())
-            .bind(&chat.chat_id)
-            .bind(chat.thread_id.as_deref().unwrap_or(""))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(subscription).transpose()
-    }
-
-    async fn update_subscription(&self, s: &Subscription) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE subscriptions SET schedule = ?, timezone = ?, size = ?, topics = ?, next_run_at = ? WHERE id = ?",
-        )
-        .bind(s.schedule.as_str())
-        .bind(s.timezone.as_str())
-        .bind(i64::from(s.size))
-        .bind(list(&s.topics))
-        .bind(ts(s.next_run_at))
-        .bind(s.id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_subscription(&self, chat: &ChatRef) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "DELETE FROM subscriptions WHERE platform = ? AND chat_id = ? AND thread_id = ?",
-        )
-        .bind(chat.platform.as_str())
-        .bind(&chat.chat_id)
-        .bind(chat.thread_id.as_deref().unwrap_or(""))
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn pause_subscription(&self, id: SubscriptionId, reason: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE subscriptions SET paused_reason = ? WHERE id = ?")
-            .bind(reason)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn pause_chat(&self, chat: &ChatRef, reason: &str) -> StoreResult<bool> {
-        // Without a thread, every thread of the chat is paused (the bot left the whole chat).
-        let r = sqlx::query(
-            "UPDATE subscriptions SET paused_reason = ? WHERE platform = ? AND chat_id = ? AND (? IS NULL OR thread_id = ?)",
-        )
-        .bind(reason)
-        .bind(chat.platform.as_str())
-        .bind(&chat.chat_id)
-        .bind(chat.thread_id.as_deref())
-        .bind(chat.thread_id.as_deref())
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn pause_scope(
-        &self,
-        platform: Platform,
-        scope_id: &str,
-        reason: &str,
-    ) -> StoreResult<u64> {
-        let r = sqlx::query(
-            "UPDATE subscriptions SET paused_reason = ? WHERE platform = ? AND scope_id = ?",
-        )
-        .bind(reason)
-        .bind(platform.as_str())
-        .bind(scope_id)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected())
-    }
-
-    async fn move_chat(&self, from: &ChatRef, to_chat_id: &str) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE platform = ? AND chat_id = ?",
-        )
-        .bind(to_chat_id)
-        .bind(from.platform.as_str())
-        .bind(&from.chat_id)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn due_subscriptions(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> StoreResult<Vec<Subscription>> {
-        let sql = format!(
-            "{SUBSCRIPTION} WHERE paused_reason IS NULL AND next_run_at <= ? ORDER BY next_run_at, id \
-             LIMIT ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(ts(now))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(subscription).collect()
-    }
-
-    async fn next_run_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let t: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(next_run_at) FROM subscriptions WHERE paused_reason IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        t.as_deref().map(parse_ts).transpose()
+    async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
     }
 
     async fn plan_deliveries(
@@ -907,43 +372,16 @@ impl Store for SqliteStore {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Delivery>> {
-        let rows = sqlx::query(
-            "UPDATE deliveries SET lease_until = ?, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? \
-              AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT ?) \
-             RETURNING id, subscription_id, occurrence, attempts",
-        )
-        .bind(ts(lease_until))
-        .bind(ts(now))
-        .bind(ts(now))
-        .bind(limit)
-        .fetch_all(&self.writer)
-        .await?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<super::ClaimedRow> = rows
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("id")?,
-                    r.try_get("subscription_id")?,
-                    parse_ts(r.try_get("occurrence")?)?,
-                    r.try_get("attempts")?,
-                ))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
-        // One statement whatever the batch size (the ids as a JSON array), so it stays prepared.
-        let sql = format!("{SUBSCRIPTION} WHERE id IN (SELECT value FROM json_each(?))");
-        let subs = sqlx::query(&sql)
-            .bind(list(&ids))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(subscription)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(super::join_claimed(rows, subs))
+        let rows: Vec<ClaimedRow> = self
+            .write(
+                "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1 WHERE id IN \
+                 (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+                  AND (lease_until IS NULL OR lease_until <= $2) ORDER BY next_attempt_at, id LIMIT $3) \
+                 RETURNING id, subscription_id, occurrence, attempts",
+                super::dialect::args![lease_until, now, limit],
+            )
+            .await?;
+        claimed(self, rows).await
     }
 
     async fn record_deliveries(&self, done: &[DeliveryDone]) -> StoreResult<()> {
@@ -1003,229 +441,12 @@ impl Store for SqliteStore {
         self.write_script(q, delivered.len() <= KEPT_GROUPS).await?;
         Ok(())
     }
-
-    async fn retry_delivery(
-        &self,
-        id: i64,
-        next_attempt_at: DateTime<Utc>,
-        error: Option<&str>,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE deliveries SET next_attempt_at = ?, error = COALESCE(?, error), lease_until = NULL WHERE id = ?")
-            .bind(ts(next_attempt_at))
-            .bind(error)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn next_delivery_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let t: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, ''))) FROM deliveries WHERE status = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        t.as_deref().map(parse_ts).transpose()
-    }
-
-    async fn deliveries(&self, failed_only: bool, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
-        let sql = format!(
-            "{DELIVERY_ROW} {} ORDER BY d.occurrence DESC, d.id DESC LIMIT ?",
-            if failed_only {
-                "WHERE d.status = 'failed'"
-            } else {
-                ""
-            }
-        );
-        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(delivery_row).collect()
-    }
-
-    async fn subscriptions_overview(
-        &self,
-    ) -> StoreResult<Vec<(Subscription, Option<DeliveryRow>)>> {
-        let sql = format!("{SUBSCRIPTION} ORDER BY next_run_at, id");
-        let subs: Vec<Subscription> = sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(subscription)
-            .collect::<StoreResult<_>>()?;
-        let mut out = Vec::with_capacity(subs.len());
-        for s in subs {
-            let sql = format!(
-                "{DELIVERY_ROW} WHERE d.subscription_id = ? ORDER BY d.occurrence DESC, d.id DESC LIMIT 1"
-            );
-            let last = sqlx::query(&sql)
-                .bind(s.id)
-                .fetch_optional(&self.pool)
-                .await?;
-            out.push((s, last.as_ref().map(delivery_row).transpose()?));
-        }
-        Ok(out)
-    }
-
-    async fn oldest_pending_delivery(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let t: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(COALESCE(next_attempt_at, occurrence)) FROM deliveries WHERE status = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        t.as_deref().map(parse_ts).transpose()
-    }
-
-    async fn podcast_image(&self, id: PodcastId) -> StoreResult<Option<String>> {
-        let image: Option<Option<String>> =
-            sqlx::query_scalar("SELECT image FROM podcasts WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(image.flatten())
-    }
-
-    async fn insights_on_topic(
-        &self,
-        topic: &str,
-        offset: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<InsightView>> {
-        let sql = format!(
-            "{INSIGHT_VIEW} WHERE EXISTS (SELECT 1 FROM json_each(i.topics) t WHERE t.value = ?) \
-             ORDER BY COALESCE(e.published_at, e.created_at) DESC, i.id DESC LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(topic)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(insight_view).collect()
-    }
-
-    async fn close(&self) {
-        self.writer.close().await;
-        self.pool.close().await;
-    }
-}
-
-const FEED_ROW: &str = "SELECT p.id, p.feed_url, p.title, p.failures, p.last_error, p.disabled_reason, p.etag, \
-     p.last_modified, p.next_poll_at, (SELECT COUNT(*) FROM episodes e WHERE e.podcast_id = p.id) AS episodes \
-     FROM podcasts p";
-
-fn feed_row(r: &SqliteRow) -> StoreResult<FeedRow> {
-    let next: Option<String> = r.try_get("next_poll_at")?;
-    Ok(FeedRow {
-        id: r.try_get("id")?,
-        feed_url: r.try_get("feed_url")?,
-        title: r.try_get("title")?,
-        failures: r.try_get("failures")?,
-        last_error: r.try_get("last_error")?,
-        disabled_reason: r.try_get("disabled_reason")?,
-        etag: r.try_get("etag")?,
-        last_modified: r.try_get("last_modified")?,
-        next_poll_at: next.as_deref().map(parse_ts).transpose()?,
-        episodes: r.try_get("episodes")?,
-    })
-}
-
-const DELIVERY_ROW: &str = "SELECT d.id, d.subscription_id, s.platform, s.chat_id, s.thread_id, d.occurrence, d.status, \
-     d.attempts, d.error, d.sent_at FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id";
-
-fn delivery_row(r: &SqliteRow) -> StoreResult<DeliveryRow> {
-    let platform: String = r.try_get("platform")?;
-    let chat: String = r.try_get("chat_id")?;
-    let thread: String = r.try_get("thread_id")?;
-    let sent: Option<String> = r.try_get("sent_at")?;
-    Ok(DeliveryRow {
-        id: r.try_get("id")?,
-        subscription_id: r.try_get("subscription_id")?,
-        chat: if thread.is_empty() {
-            format!("{platform}:{chat}")
-        } else {
-            format!("{platform}:{chat}:{thread}")
-        },
-        occurrence: parse_ts(r.try_get("occurrence")?)?,
-        status: r.try_get("status")?,
-        attempts: r.try_get("attempts")?,
-        error: r.try_get("error")?,
-        sent_at: sent.as_deref().map(parse_ts).transpose()?,
-    })
-}
-
-impl SqliteStore {
-    /// Episodes in one processing status (`new`, `done`), newest first.
-    async fn episodes_with_status(&self, status: &str) -> StoreResult<Vec<Episode>> {
-        let rows = sqlx::query("SELECT id, podcast_id, guid, title, link, audio_url, published_at, duration_s, transcript_url, \
-             transcript_kind, show_notes, status FROM episodes WHERE status = ? \
-             ORDER BY COALESCE(published_at, created_at) DESC, id",)
-        .bind(status)
-        .fetch_all(&self.pool)
-        .await?;
-
-        rows.iter()
-            .map(|r| {
-                let published: Option<String> = r.try_get("published_at")?;
-                Ok(Episode {
-                    id: r.try_get("id")?,
-                    podcast_id: r.try_get("podcast_id")?,
-                    status: r.try_get("status")?,
-                    meta: NewEpisode {
-                        guid: r.try_get("guid")?,
-                        title: r.try_get("title")?,
-                        link: r.try_get("link")?,
-                        audio_url: r.try_get("audio_url")?,
-                        published_at: published.as_deref().map(parse_ts).transpose()?,
-                        duration_s: r.try_get("duration_s")?,
-                        transcript_url: r.try_get("transcript_url")?,
-                        transcript_kind: r.try_get("transcript_kind")?,
-                        show_notes: r.try_get("show_notes")?,
-                    },
-                })
-            })
-            .collect()
-    }
-}
-
-/// Inserts insights of an episode inside a transaction, skipping any whose content hash exists;
-/// the ids of the new ones.
-async fn insert_insights_in(
-    tx: &mut sqlx::SqliteConnection,
-    episode: EpisodeId,
-    insights: &[NewInsight],
-    now: DateTime<Utc>,
-) -> StoreResult<Vec<InsightId>> {
-    let mut ids = Vec::new();
-    for i in insights {
-        let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO insights (episode_id, text, quote, start_ms, end_ms, speaker, score, topics, \
-                 content_hash, created_at, chapter, engine, prompt_version) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (content_hash) DO NOTHING RETURNING id",
-            )
-            .bind(episode)
-            .bind(&i.text)
-            .bind(&i.quote)
-            .bind(i.start_ms)
-            .bind(i.end_ms)
-            .bind(&i.speaker)
-            .bind(i.score)
-            .bind(list(&i.topics))
-            .bind(crate::core::text::content_hash(&i.text))
-            .bind(ts(now))
-            .bind(&i.chapter)
-            .bind(&i.origin.engine)
-            .bind(&i.origin.prompt_version)
-            .fetch_optional(&mut *tx)
-            .await?;
-        ids.extend(id);
-    }
-    Ok(ids)
 }
 
 #[cfg(test)]
 mod tests {
     use super::{SqliteStore, script};
-    use crate::store::Store;
+    use crate::store::{DeliveryStore, Store, SubscriptionStore};
 
     /// A migrated store in a temporary directory (kept while the directory lives).
     async fn temp_store() -> (tempfile::TempDir, SqliteStore) {
