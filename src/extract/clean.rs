@@ -88,7 +88,7 @@ const LEADING_MARKERS: &[&str] = &[
 ];
 
 /// Words after which "kind of" and "sort of" name a kind ("a kind of battery") and stay.
-const KIND_DETERMINERS: &[&str] = &[
+pub(super) const KIND_DETERMINERS: &[&str] = &[
     "a",
     "the",
     "this",

@@ -297,37 +297,11 @@ fn bad_case(t: &Text) -> bool {
     false
 }
 
-/// Words before "kind of" / "sort of" that make it a noun phrase ("a kind of battery"), not a
-/// hedge.
-const KIND_OF_NOUN: &[&str] = &[
-    "a",
-    "the",
-    "this",
-    "that",
-    "what",
-    "some",
-    "any",
-    "every",
-    "one",
-    "which",
-    "no",
-    "same",
-    "different",
-    "another",
-    "these",
-    "those",
-    "whatever",
-    "all",
-    "certain",
-    "particular",
-    "new",
-    "right",
-    "wrong",
-];
-
 fn filler(t: &Text) -> bool {
     let hedge = t.words.windows(3).any(|w| {
-        (w[1] == "kind" || w[1] == "sort") && w[2] == "of" && !KIND_OF_NOUN.contains(&w[0].as_str())
+        (w[1] == "kind" || w[1] == "sort")
+            && w[2] == "of"
+            && !super::clean::KIND_DETERMINERS.contains(&w[0].as_str())
     });
     hedge || FILLER_PHRASES.iter().any(|f| t.lower.contains(f))
 }
