@@ -48,7 +48,6 @@ fn the_core_knows_no_platform_and_adapters_know_no_other_adapter() {
 const MAX_FUNCTION_LINES: usize = 80;
 
 #[test]
-#[ignore = "the search evaluations and the insight page still have functions over 80 lines; run with --ignored to list them"]
 fn no_function_outside_tests_is_over_80_lines() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut long = Vec::new();
