@@ -125,8 +125,19 @@ fn platform(name: &str) -> StoreResult<Platform> {
 }
 
 /// Subscriptions from their rows; the first unreadable one fails them all.
+/// Subscription rows as subscriptions. A row that no longer reads (a schedule, zone or platform
+/// this version does not know) is left out with a warning naming it, so one bad row never stops
+/// the others' briefs.
 pub fn subscriptions(rows: Vec<SubscriptionColumns>) -> StoreResult<Vec<Subscription>> {
-    rows.into_iter().map(Subscription::try_from).collect()
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.id;
+            Subscription::try_from(r)
+                .map_err(|e| tracing::warn!(subscription = id, error = %e, "subscription skipped"))
+                .ok()
+        })
+        .collect())
 }
 
 /// A feed with its polling state and episode count (`sql::FEED_ROW`).
@@ -286,4 +297,32 @@ pub fn marks_from_columns(
         chapters: serde_json::from_str(chapters).map_err(|e| corrupt("chapters", e))?,
         soundbites: serde_json::from_str(soundbites).map_err(|e| corrupt("soundbites", e))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, schedule: &str) -> SubscriptionColumns {
+        SubscriptionColumns {
+            id,
+            platform: "telegram".into(),
+            chat_id: id.to_string(),
+            thread_id: String::new(),
+            schedule: schedule.into(),
+            timezone: "Europe/Paris".into(),
+            size: 3,
+            topics: "[]".into(),
+            next_run_at: Stamp(DateTime::UNIX_EPOCH),
+            paused_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_row_that_no_longer_reads_is_skipped_and_the_others_are_kept() {
+        let subs = subscriptions(vec![row(1, "08:00"), row(2, "25:99"), row(3, "07:30")]).unwrap();
+        let ids: Vec<i64> = subs.iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![1, 3]);
+        assert_eq!(subs[0].timezone.as_str(), "Europe/Paris");
+    }
 }
