@@ -334,7 +334,7 @@ fn insight_body(i: &InsightView, related: &[InsightView], art: Option<&url::Url>
             }
             h1 { (i.text) }
             @if i.shown_quote().is_some() {
-                (quote_block(&i))
+                (quote_block(i))
             } @else if let Some(s) = &i.speaker {
                 p.meta { "— " (s) }
             }
