@@ -115,6 +115,8 @@ impl App {
     /// Starts everything that runs in the background: the enabled chat platforms, the HTTP
     /// server, the brief scheduler and periodic feed polling. `console` adds the console's sender.
     pub async fn start(&self, console: Option<Arc<dyn Sender>>) -> anyhow::Result<Running> {
+        // The word lists load off the request path, so the first lookup does not wait for them.
+        drop(tokio::task::spawn_blocking(crate::search::synonyms::warm));
         let mut senders: HashMap<Platform, Arc<dyn Sender>> = HashMap::new();
         let mut routes = Router::new();
         let mut tasks = Vec::new();

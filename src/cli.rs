@@ -640,6 +640,15 @@ async fn eval_search(dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
         ] {
             println!("{name:<26} {:>8.4} {:>10.4}", s.ndcg10, s.recall100);
         }
+        for (name, [ours, fts5, porter]) in [("odd", r.halves[0]), ("even", r.halves[1])] {
+            println!(
+                "{name} queries: podbrief {:.4}, FTS5 {:.4}, FTS5 porter {:.4} (nDCG@10; {:.3}x the better)",
+                ours.ndcg10,
+                fts5.ndcg10,
+                porter.ndcg10,
+                ours.ndcg10 / fts5.ndcg10.max(porter.ndcg10).max(f64::MIN_POSITIVE)
+            );
+        }
     }
     let floor = crate::search::eval::MIN_RATIO * r.best_fts5().ndcg10;
     if r.podbrief.ndcg10 < floor {
