@@ -112,6 +112,20 @@ impl App {
             .await
     }
 
+    /// Connects the enabled chat platforms (Telegram, then Discord).
+    async fn connect_platforms(&self) -> anyhow::Result<Vec<crate::adapters::Connection>> {
+        let mut connections = Vec::new();
+        if self.config.telegram.enabled {
+            connections
+                .push(crate::adapters::telegram::connect(self.core.clone(), &self.config).await?);
+        }
+        if self.config.discord.enabled {
+            connections
+                .push(crate::adapters::discord::connect(self.core.clone(), &self.config).await?);
+        }
+        Ok(connections)
+    }
+
     /// Starts everything that runs in the background: the enabled chat platforms, the HTTP
     /// server, the brief scheduler and periodic feed polling. `console` adds the console's sender.
     pub async fn start(&self, console: Option<Arc<dyn Sender>>) -> anyhow::Result<Running> {
@@ -123,17 +137,8 @@ impl App {
         if let Some(c) = console {
             senders.insert(Platform::Console, c);
         }
-        let mut connections = Vec::new();
         let mut stoppable = Vec::new();
-        if self.config.telegram.enabled {
-            connections
-                .push(crate::adapters::telegram::connect(self.core.clone(), &self.config).await?);
-        }
-        if self.config.discord.enabled {
-            connections
-                .push(crate::adapters::discord::connect(self.core.clone(), &self.config).await?);
-        }
-        for c in connections {
+        for c in self.connect_platforms().await? {
             self.health.set(c.platform.as_str(), Ok(()));
             senders.insert(c.platform, c.sender);
             if let Some(r) = c.routes {
