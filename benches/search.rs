@@ -7,6 +7,8 @@
 //! first on even queries, the floor first on odd ones), so neither runs on caches the other
 //! just warmed more often than the other does.
 //!
+//! It also times the first load of the offline word lists (synonyms) and the memory they hold.
+//!
 //! `cargo bench --bench search` (100,000 insights); `PODBRIEF_BENCH_N=1000000 cargo bench --bench
 //! search` for a million. Words follow a Zipf-like distribution (a few very common words, a long
 //! tail), so one-word lookups of the most common words match a large share of the archive.
@@ -263,6 +265,11 @@ async fn main() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let index_dir = tmp.path().join("index");
     let rss_start = rss_kb();
+    // The offline word lists, read once (the bot starts this load in the background).
+    let t = Instant::now();
+    podbrief::search::synonyms::warm();
+    let words_load = t.elapsed();
+    let rss_words = rss_kb();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let vocab = vocabulary(50_000, &mut rng);
     let zipf = Zipf::new(vocab.len());
@@ -444,6 +451,11 @@ async fn main() {
         dir_size(&index_dir) as f64 / 1e6,
         dir_size(tmp.path()) as f64 / 1e6,
         open_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "word lists (WordNet and Moby synonyms): loaded in {:.0} ms, {:.1} MB resident",
+        words_load.as_secs_f64() * 1e3,
+        rss_words.saturating_sub(rss_start) as f64 / 1024.0
     );
     println!(
         "resident memory: {:.1} MB at start, {:.1} MB before reopening, {:.1} MB with the index open after the lookups",

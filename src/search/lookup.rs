@@ -28,7 +28,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 use tantivy::{DocSet, Searcher, Term};
 
-use super::{Candidate, Hit, NEAR_DUPLICATE, PROXIMITY, SearchError, SearchIndex, jaccard};
+use super::{Candidate, Hit, PROXIMITY, SearchError, SearchIndex, first_of_each};
 
 /// A parsed lookup: the words to search for and the filters.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -489,6 +489,13 @@ impl SearchIndex {
         words: &[Word],
     ) -> Result<Vec<(Vec<f32>, f64)>, SearchError> {
         let mut covered = vec![vec![0f32; words.len()]; cands.len()];
+        // Positions matter between two words only: one word reads none.
+        let proximity = words.len() > 1;
+        let record = if proximity {
+            IndexRecordOption::WithFreqsAndPositions
+        } else {
+            IndexRecordOption::Basic
+        };
         let mut at: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); words.len()]; cands.len()];
         let mut order: Vec<usize> = (0..cands.len()).collect();
         order.sort_by_key(|&i| (cands[i].addr.segment_ord, cands[i].addr.doc_id));
@@ -500,7 +507,7 @@ impl SearchIndex {
                 for (t, _, credit) in word.alts.iter().filter(|a| a.1 > 0.0) {
                     let term = Term::from_field_text(self.fields.all, t);
                     let Some(mut postings) = inv
-                        .read_postings(&term, IndexRecordOption::WithFreqsAndPositions)
+                        .read_postings(&term, record)
                         .map_err(tantivy::TantivyError::from)?
                     else {
                         continue;
@@ -512,7 +519,9 @@ impl SearchIndex {
                         }
                         if postings.doc() == doc {
                             covered[i][w] = covered[i][w].max(*credit);
-                            postings.append_positions_with_offset(0, &mut at[i][w]);
+                            if proximity {
+                                postings.append_positions_with_offset(0, &mut at[i][w]);
+                            }
                         }
                     }
                 }
@@ -561,15 +570,12 @@ impl SearchIndex {
                 .then(b.cand.published.cmp(&a.cand.published))
                 .then(b.cand.hit.id.cmp(&a.cand.hit.id))
         });
-        let mut kept: Vec<Evidence> = Vec::new();
-        for e in ranked {
-            if kept
-                .iter()
-                .all(|k| jaccard(&k.cand.signature, &e.cand.signature) < NEAR_DUPLICATE)
-            {
-                kept.push(e);
-            }
-        }
+        let keep = first_of_each(ranked.iter().map(|e| e.cand.signature.as_slice()));
+        let kept: Vec<Evidence> = ranked
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(e, keep)| keep.then_some(e))
+            .collect();
         Ok(episodes_first(kept, words, limit))
     }
 }

@@ -171,12 +171,91 @@ pub fn signature(text: &str) -> Vec<u64> {
 
 /// Jaccard similarity of two sorted signatures, as `core::text::similarity` computes it of the
 /// texts (0 when either is empty).
+#[cfg(test)]
 fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
+    jaccard_of(a, b, shared(a, b, 0))
+}
+
+/// Whether two sorted signatures are near-duplicates (Jaccard at least [`NEAR_DUPLICATE`]),
+/// exactly as [`jaccard`] says, without walking most pairs to the end: Jaccard never exceeds
+/// the shorter's length over the longer's, and the walk stops once too few elements are left.
+fn near_duplicate(a: &[u64], b: &[u64]) -> bool {
+    let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
+    if short == 0 || (short as f64) < NEAR_DUPLICATE * long as f64 {
+        return false;
+    }
+    jaccard_of(a, b, shared(a, b, near_duplicate_needs(a, b))) >= NEAR_DUPLICATE
+}
+
+/// For signatures in rank order: whether each is the first of its near-duplicates (none kept
+/// before it is a near-duplicate of it), as comparing each with every one kept says. Most pairs
+/// are ruled out by [`Buckets`] before their elements are walked.
+fn first_of_each<'a>(signatures: impl Iterator<Item = &'a [u64]>) -> Vec<bool> {
+    let mut kept: Vec<(&[u64], Buckets)> = Vec::new();
+    let mut out = Vec::new();
+    for sig in signatures {
+        let buckets = Buckets::of(sig);
+        let fresh = kept.iter().all(|(k, kb)| {
+            let need = near_duplicate_needs(k, sig);
+            kb.shared_at_most(&buckets) < need || !near_duplicate(k, sig)
+        });
+        out.push(fresh);
+        if fresh {
+            kept.push((sig, buckets));
+        }
+    }
+    out
+}
+
+/// How many elements of a signature fall in each of 64 buckets (by their low bits): two
+/// signatures share at most the sum, over the buckets, of the smaller of their two counts.
+struct Buckets([u8; 64]);
+
+impl Buckets {
+    fn of(sig: &[u64]) -> Buckets {
+        let mut b = [0u8; 64];
+        for e in sig {
+            let slot = &mut b[(*e & 63) as usize];
+            *slot = slot.saturating_add(1);
+        }
+        Buckets(b)
+    }
+
+    /// An upper bound of the elements the two signatures share.
+    fn shared_at_most(&self, other: &Buckets) -> usize {
+        let sum: u16 = self
+            .0
+            .iter()
+            .zip(other.0.iter())
+            .map(|(a, b)| u16::from(*a.min(b)))
+            .sum();
+        usize::from(sum)
+    }
+}
+
+/// A number of shared elements below which two signatures cannot be near-duplicates (Jaccard
+/// at least `t` needs `t(|a|+|b|)/(1+t)`; one less, to stay on the safe side of rounding).
+fn near_duplicate_needs(a: &[u64], b: &[u64]) -> usize {
+    let t = NEAR_DUPLICATE;
+    ((t * (a.len() + b.len()) as f64 / (1.0 + t)) as usize).saturating_sub(1)
+}
+
+/// Jaccard similarity from the count of shared elements.
+fn jaccard_of(a: &[u64], b: &[u64], inter: usize) -> f64 {
+    inter as f64 / ((a.len() + b.len() - inter) as f64)
+}
+
+/// The elements two sorted lists share; once fewer than `need` can be reached, what was
+/// counted so far (then short of `need`).
+fn shared(a: &[u64], b: &[u64], need: usize) -> usize {
     let (mut i, mut j, mut inter) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
+        if inter + (a.len() - i).min(b.len() - j) < need {
+            return inter;
+        }
         match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
@@ -187,7 +266,7 @@ fn jaccard(a: &[u64], b: &[u64]) -> f64 {
             }
         }
     }
-    inter as f64 / ((a.len() + b.len() - inter) as f64)
+    inter
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

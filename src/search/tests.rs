@@ -451,6 +451,51 @@ fn signatures_measure_what_text_similarity_measures() {
 }
 
 #[test]
+fn the_near_duplicate_test_agrees_with_jaccard_on_every_pair() {
+    // Up to 60 draws from 32 values, so pairs overlap at every level.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let sets: Vec<Vec<u64>> = (0..300)
+        .map(|_| {
+            let len = next() % 60;
+            let mut v: Vec<u64> = (0..len).map(|_| next() % 32).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    let mut near = 0;
+    for a in &sets {
+        for b in &sets {
+            let want = jaccard(a, b) >= NEAR_DUPLICATE;
+            assert_eq!(near_duplicate(a, b), want, "{a:?} / {b:?}");
+            near += usize::from(want);
+        }
+    }
+    assert!(
+        near > 300,
+        "the sets must hold near-duplicates besides themselves: {near}"
+    );
+    // The prefix-filtered walk keeps exactly what comparing with every kept one keeps.
+    let mut kept: Vec<&Vec<u64>> = Vec::new();
+    let mut want = Vec::new();
+    for s in &sets {
+        let fresh = kept.iter().all(|k| jaccard(k, s) < NEAR_DUPLICATE);
+        want.push(fresh);
+        if fresh {
+            kept.push(s);
+        }
+    }
+    assert!(want.iter().filter(|k| !**k).count() > 10);
+    assert_eq!(first_of_each(sets.iter().map(Vec::as_slice)), want);
+}
+
+#[test]
 fn columns_kept_per_segment_follow_merges_and_replacements() {
     let idx = SearchIndex::in_memory().unwrap();
     let texts = [
