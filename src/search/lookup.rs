@@ -496,7 +496,8 @@ impl SearchIndex {
         } else {
             IndexRecordOption::Basic
         };
-        let mut at: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); words.len()]; cands.len()];
+        let slots = if proximity { words.len() } else { 0 };
+        let mut at: Vec<Vec<Vec<u32>>> = vec![vec![Vec::new(); slots]; cands.len()];
         let mut order: Vec<usize> = (0..cands.len()).collect();
         order.sort_by_key(|&i| (cands[i].addr.segment_ord, cands[i].addr.doc_id));
         for group in order.chunk_by(|a, b| cands[*a].addr.segment_ord == cands[*b].addr.segment_ord)

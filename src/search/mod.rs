@@ -199,8 +199,7 @@ fn first_of_each<'a>(signatures: impl Iterator<Item = &'a [u64]>) -> Vec<bool> {
     for sig in signatures {
         let buckets = Buckets::of(sig);
         let fresh = kept.iter().all(|(k, kb)| {
-            let need = near_duplicate_needs(k, sig);
-            kb.shared_at_most(&buckets) < need || !near_duplicate(k, sig)
+            kb.shared_at_most(&buckets) < near_duplicate_needs(k, sig) || !near_duplicate(k, sig)
         });
         out.push(fresh);
         if fresh {
