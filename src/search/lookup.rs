@@ -174,6 +174,14 @@ pub(super) struct Word {
     alts: Vec<(String, f32, f32)>,
 }
 
+impl Word {
+    /// Its share of the query's weight in the coverage floor: its rarity times how often it
+    /// was typed.
+    fn mass(&self) -> f32 {
+        self.idf * self.count as f32
+    }
+}
+
 /// A question this long (typed words) is widened with terms of its first results.
 const FEEDBACK_WORDS: usize = 5;
 /// Results whose words widen a long question.
@@ -458,10 +466,16 @@ impl SearchIndex {
         Ok(true)
     }
 
-    /// Stage one's query: every term standing for a word, weighted.
+    /// Stage one's query: every term standing for a word, weighted. A word the coverage floor
+    /// cannot do without ([`essential`]) is required: an insight lacking all its terms can
+    /// bring its episode no coverage it needs, and leaving it out keeps a lookup led by a rare
+    /// word from ranking the whole posting list of a common one.
     pub(super) fn words_query(&self, words: &[Word]) -> BooleanQuery {
+        let needed = essential(words);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for w in words {
+        let mut required: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (w, must) in words.iter().zip(needed) {
+            let mut terms: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for (t, weight, _) in &w.alts {
                 if *weight <= 0.0 {
                     continue;
@@ -471,13 +485,24 @@ impl SearchIndex {
                     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
                 let boost = weight * w.count as f32;
                 if (boost - 1.0).abs() < f32::EPSILON {
-                    clauses.push((Occur::Should, q));
+                    terms.push((Occur::Should, q));
                 } else {
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
+                    terms.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
                 }
             }
+            if must && words.len() > 1 {
+                required.push((Occur::Must, Box::new(BooleanQuery::new(terms))));
+            } else {
+                clauses.extend(terms);
+            }
         }
-        BooleanQuery::new(clauses)
+        if required.is_empty() {
+            return BooleanQuery::new(clauses);
+        }
+        if !clauses.is_empty() {
+            required.push((Occur::Should, Box::new(BooleanQuery::new(clauses))));
+        }
+        BooleanQuery::new(required)
     }
 
     /// For each candidate: how well it covers each word, and the share of consecutive word
@@ -489,6 +514,19 @@ impl SearchIndex {
         words: &[Word],
     ) -> Result<Vec<(Vec<f32>, f64)>, SearchError> {
         let mut covered = vec![vec![0f32; words.len()]; cands.len()];
+        let mut searched = words.iter().enumerate().flat_map(|(w, word)| {
+            word.alts
+                .iter()
+                .filter(|a| a.1 > 0.0)
+                .map(move |a| (w, a.2))
+        });
+        if let (Some((w, credit)), None) = (searched.next(), searched.next()) {
+            // One term searched: every candidate holds it, and there is no pair to be close.
+            for c in &mut covered {
+                c[w] = credit;
+            }
+            return Ok(covered.into_iter().map(|c| (c, 0.0)).collect());
+        }
         // Positions matter between two words only: one word reads none.
         let proximity = words.len() > 1;
         let record = if proximity {
@@ -611,13 +649,13 @@ fn episodes_first(ranked: Vec<Evidence>, words: &[Word], limit: usize) -> Vec<Hi
             *c = c.max(*x);
         }
     }
-    let mass: f32 = words.iter().map(|w| w.idf * w.count as f32).sum();
+    let mass: f32 = words.iter().map(Word::mass).sum();
     let floor = coverage_floor(words.len());
     episodes.retain(|ep| {
         let got: f32 = words
             .iter()
             .zip(&ep.covered)
-            .map(|(w, c)| w.idf * w.count as f32 * c)
+            .map(|(w, c)| w.mass() * c)
             .sum();
         mass <= 0.0 || got >= floor * mass
     });
@@ -638,6 +676,17 @@ fn episodes_first(ranked: Vec<Evidence>, words: &[Word], limit: usize) -> Vec<Hi
         }
     }
     out
+}
+
+/// For each word, whether no episode can pass the coverage floor without it (the other
+/// words together weigh less than the floor's share of the query).
+fn essential(words: &[Word]) -> Vec<bool> {
+    let mass: f32 = words.iter().map(Word::mass).sum();
+    let floor = coverage_floor(words.len()) * mass;
+    words
+        .iter()
+        .map(|w| mass > 0.0 && mass - w.mass() < floor)
+        .collect()
 }
 
 /// The least share of the query an episode must cover: [`MIN_COVERAGE`] for up to three

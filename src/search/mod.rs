@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, ColumnValues};
 use tantivy::directory::MmapDirectory;
 use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
@@ -59,7 +59,7 @@ use crate::core::text::{NEAR_DUPLICATE, content_words};
 pub use lookup::LookupQuery;
 
 /// The version of the index layout. An index on disk with another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A failure of the search index.
 #[derive(Debug, thiserror::Error)]
@@ -143,8 +143,12 @@ struct Columns {
 /// Content words kept in a signature at most (the smallest hashes: a bottom-k sketch, exact for
 /// texts with fewer distinct content words).
 const SIGNATURE_WORDS: usize = 64;
-/// Bits kept of each content word's hash (collisions between two texts' words are negligible).
-const SIGNATURE_BITS: u32 = 24;
+/// Bits kept of each content word's hash (collisions between two texts' words are negligible:
+/// two signatures of 64 share a false element once in 500 pairs).
+const SIGNATURE_BITS: u32 = 21;
+/// Signature hashes stored in one fast-field value ([`SIGNATURE_BITS`] each): a third of the
+/// values to unpack for each candidate of a lookup.
+const HASHES_PER_VALUE: usize = 3;
 
 /// The near-duplicate signature of a text: the hashes of its distinct content words (as
 /// [`crate::core::text::content_words`] finds them), sorted, at most [`SIGNATURE_WORDS`]. The
@@ -166,6 +170,34 @@ pub fn signature(text: &str) -> Vec<u64> {
     out.sort_unstable();
     out.dedup();
     out.truncate(SIGNATURE_WORDS);
+    out
+}
+
+/// A signature as stored: [`HASHES_PER_VALUE`] hashes to a value, the last value padded with
+/// its last hash (which [`unpack_signature`] drops).
+fn pack_signature(sig: &[u64]) -> Vec<u64> {
+    sig.chunks(HASHES_PER_VALUE)
+        .map(|c| {
+            (0..HASHES_PER_VALUE).fold(0, |v, k| {
+                let h = c.get(k).or(c.last()).copied().unwrap_or(0);
+                v | h << (k as u32 * SIGNATURE_BITS)
+            })
+        })
+        .collect()
+}
+
+/// The sorted signature of stored values (see [`pack_signature`]).
+fn unpack_signature(values: &[u64]) -> Vec<u64> {
+    let mask = (1u64 << SIGNATURE_BITS) - 1;
+    let mut out = Vec::with_capacity(values.len() * HASHES_PER_VALUE);
+    for v in values {
+        for k in 0..HASHES_PER_VALUE {
+            out.push(v >> (k as u32 * SIGNATURE_BITS) & mask);
+        }
+    }
+    // Sorted here: the index need not keep a document's values in the order they were added.
+    out.sort_unstable();
+    out.dedup();
     out
 }
 
@@ -619,8 +651,8 @@ impl SearchIndex {
         if let Some(speaker) = i.speaker.as_deref().filter(|s| !s.is_empty()) {
             d.add_text(f.all, speaker);
         }
-        for h in signature(&i.text) {
-            d.add_u64(f.signature, h);
+        for v in pack_signature(&signature(&i.text)) {
+            d.add_u64(f.signature, v);
         }
         for t in &i.topics {
             let t = crate::core::text::normalize_topic(t);
@@ -764,8 +796,14 @@ impl SearchIndex {
             ) else {
                 continue;
             };
-            let mut signature: Vec<u64> = cols.signature.values_for_doc(doc).collect();
-            signature.sort_unstable();
+            // One bulk read of the document's values (a bit-unpacking run, not one call each).
+            let rows = cols.signature.index.value_row_ids(doc);
+            let mut packed = [0u64; SIGNATURE_WORDS.div_ceil(HASHES_PER_VALUE)];
+            let packed = &mut packed[..rows.len().min(SIGNATURE_WORDS.div_ceil(HASHES_PER_VALUE))];
+            cols.signature
+                .values
+                .get_range(u64::from(rows.start), packed);
+            let signature = unpack_signature(packed);
             out.push(Candidate {
                 hit: Hit {
                     id: id as i64,

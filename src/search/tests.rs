@@ -451,6 +451,27 @@ fn signatures_measure_what_text_similarity_measures() {
 }
 
 #[test]
+fn a_signature_reads_back_as_it_was_stored() {
+    let long: String = (0..500).map(|i| format!("w{i}x ")).collect();
+    for text in [
+        "",
+        "heat",
+        "heat pumps",
+        "heat pumps work",
+        "heat pumps work well",
+        &long,
+    ] {
+        let sig = signature(text);
+        let mut stored = pack_signature(&sig);
+        assert_eq!(stored.len(), sig.len().div_ceil(HASHES_PER_VALUE), "{text}");
+        assert_eq!(unpack_signature(&stored), sig, "{text}");
+        // Whatever order the index keeps a document's values in.
+        stored.reverse();
+        assert_eq!(unpack_signature(&stored), sig, "{text}");
+    }
+}
+
+#[test]
 fn the_near_duplicate_test_agrees_with_jaccard_on_every_pair() {
     // Up to 60 draws from 32 values, so pairs overlap at every level.
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
