@@ -133,6 +133,21 @@ fn insight(
     }
 }
 
+/// A synthetic episode's subject as ingest stores it: its most frequent words with counts, from
+/// 1,500 words of talk drawn from the corpus's vocabulary by the episode's own generator.
+fn subject(episode: i64, vocab: &[String], zipf: &Zipf) -> String {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (episode as u64).wrapping_mul(0x0100_0000_01B3));
+    let mut counts: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for _ in 0..1500 {
+        *counts.entry(&vocab[zipf.sample(&mut rng)]).or_default() += 1;
+    }
+    let mut terms: Vec<(&str, u32)> = counts.into_iter().collect();
+    terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    terms.truncate(podbrief::search::subject::SUBJECT_TERMS);
+    let pairs: Vec<String> = terms.iter().map(|(w, c)| format!("{w}:{c}")).collect();
+    pairs.join(" ")
+}
+
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -323,6 +338,18 @@ async fn main() {
     let index = SearchIndex::open(&index_dir).expect("reopen");
     let open_time = t.elapsed();
     assert_eq!(index.status().docs_at_open as usize, n);
+    // What the bot loads from the store on its first follow: every episode's subject.
+    let rss_before_subjects = rss_kb();
+    let t = Instant::now();
+    let episodes = n.div_ceil(8) as i64;
+    for e in 1..=episodes {
+        index.set_episode_subject(e, &subject(e, &vocab, &zipf));
+    }
+    println!(
+        "episode subjects: {episodes} episodes loaded in {:.1} s, RSS +{} MB",
+        t.elapsed().as_secs_f64(),
+        rss_kb().saturating_sub(rss_before_subjects) / 1024
+    );
     let (tindex, treader) = index.tantivy();
     // The one field podbrief's first stage searches.
     let text_field = tindex

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::core::clock::Clock;
-use crate::core::model::Episode;
+use crate::core::model::{Episode, EpisodeId};
 use crate::extract::{EpisodeText, Extractor};
 use crate::search::{SearchError, SearchIndex};
 use crate::store::{PollRecord, Store, StoreError};
@@ -704,6 +704,18 @@ impl Ingestor {
         }
     }
 
+    /// Stores what an episode is about (see [`crate::search::subject`]) and tells the index.
+    async fn keep_subject(
+        &self,
+        episode: EpisodeId,
+        text: &EpisodeText,
+    ) -> Result<(), IngestError> {
+        let subject = crate::search::subject::of_episode(text);
+        self.store.set_episode_subject(episode, &subject).await?;
+        self.index.set_episode_subject(episode, &subject);
+        Ok(())
+    }
+
     /// Extracts, stores and indexes the insights of an episode whose words are read.
     async fn extract_episode(
         &self,
@@ -711,6 +723,7 @@ impl Ingestor {
         segments: Vec<Segment>,
     ) -> Result<usize, IngestError> {
         let text = self.episode_text(ep, segments).await;
+        self.keep_subject(ep.id, &text).await?;
         let mut insights = match self.extractor.extract(&text).await {
             Ok(i) => i,
             Err(e) => {

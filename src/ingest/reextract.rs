@@ -67,6 +67,7 @@ impl Ingestor {
     async fn reextract(&self, ep: &Episode) -> Result<(usize, usize, usize), IngestError> {
         let segments = self.episode_segments(ep).await?;
         let text = self.episode_text(ep, segments).await;
+        self.keep_subject(ep.id, &text).await?;
         let mut fresh = self
             .extractor
             .extract(&text)

@@ -115,6 +115,7 @@ fn corpus(dir: &Path, skip: &HashSet<String>, titled: bool) -> anyhow::Result<Co
             folders.push(folder.clone());
         }
         let podcast_id = folders.iter().position(|f| *f == folder).unwrap_or(0) as i64 + 1;
+        index.set_episode_subject(k as i64 + 1, &super::subject::of_episode(&episode));
         for (j, i) in engine.extract_sync(&episode).into_iter().enumerate() {
             let id = (views.len() + 1) as i64;
             episode_of.insert(id, name.clone());
@@ -299,7 +300,7 @@ pub const MIN_ON_SUBJECT: f64 = 0.8;
 /// least one item (so "show nothing" cannot pass).
 pub const MIN_SEEDS_ANSWERED: f64 = 0.25;
 /// Floors the report sweeps (besides the engine's own).
-const SWEEP: &[f32] = &[0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4];
+const SWEEP: &[f32] = &[0.0, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3];
 
 /// Counts at one floor.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

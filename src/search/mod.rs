@@ -29,6 +29,7 @@ pub mod import;
 pub mod judged;
 pub mod lookup;
 pub mod related;
+pub mod subject;
 pub mod sync;
 pub mod synonyms;
 
@@ -325,6 +326,8 @@ pub struct SearchIndex {
     /// segment is merged away).
     columns: Mutex<HashMap<SegmentId, Arc<Columns>>>,
     semantic: embed::Semantic,
+    /// Every known episode's subject (from the store; not part of the index on disk).
+    subjects: subject::Subjects,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -527,6 +530,7 @@ impl SearchIndex {
             topics_cache: Mutex::new(None),
             columns: Mutex::new(HashMap::new()),
             semantic,
+            subjects: subject::Subjects::default(),
         })
     }
 
@@ -694,6 +698,21 @@ impl SearchIndex {
         writer.delete_term(term);
         let last = self.last_indexed_id();
         self.commit(writer, last)
+    }
+
+    /// Sets an episode's subject from its stored form (see [`subject`]); an empty one forgets it.
+    pub fn set_episode_subject(&self, episode: EpisodeId, stored: &str) {
+        self.subjects.set(episode, stored);
+    }
+
+    /// Whether the index knows `episode`'s subject.
+    pub fn knows_subject(&self, episode: EpisodeId) -> bool {
+        self.subjects.has(episode)
+    }
+
+    /// Episodes whose subject the index knows.
+    pub fn subjects_known(&self) -> usize {
+        self.subjects.len()
     }
 
     /// Removes every insight of an episode (a deleted episode leaves the index).

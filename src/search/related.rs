@@ -7,8 +7,11 @@
 //! "thing", "people", "year", "lot", "really", "twenty"…) and numbers weigh nothing. Stage one
 //! is a term disjunction over `all` on the profile's terms that few insights hold (at most
 //! [`PROFILE_TERMS`]). Each candidate's **relatedness** is the share of the profile's weight
-//! it carries (read from the postings, no stored document), raised by semantic similarity when
-//! both have a vector. Below [`FLOOR`] a candidate is not shown, so an insight with nothing on
+//! it carries (read from the postings, no stored document), times how far the two episodes are
+//! about the same thing: the cosine of their subjects (all the episode's words, see
+//! [`super::subject`]), so shared words between episodes on different subjects count for
+//! nothing. It is raised by semantic similarity when both have a vector. Below [`FLOOR`] a
+//! candidate is not shown, so an insight with nothing on
 //! its subject gets fewer items, or none. The rest are taken best first, preferring other
 //! episodes and shows (each further item of an episode, or of the insight's own show, counts
 //! for less) and dropping near-duplicates (of the insight and of each other).
@@ -30,7 +33,7 @@ use crate::core::model::InsightView;
 
 /// Relatedness (the share of an insight's subject another carries) below which an item is not
 /// shown. Calibrated on the judged related set (`podbrief eval related --show` prints the sweep).
-pub const FLOOR: f32 = 0.2;
+pub const FLOOR: f32 = 0.08;
 /// Terms of a profile at most (the heaviest): enough for a subject, few enough for stage one to
 /// stay fast on a large index.
 pub const PROFILE_TERMS: usize = 16;
@@ -65,6 +68,25 @@ const EPISODE_SAMPLE: usize = 40;
 const SAME_EPISODE_DECAY: f32 = 0.8;
 /// An item of the insight's own show counts this much (other shows first, for variety).
 const SAME_SHOW: f32 = 0.9;
+/// Cosine similarity of two episodes' subjects (see [`super::subject`]) at or below which an
+/// insight of one is not related to an insight of the other…
+const SUBJECT_ZERO: f32 = 0.11;
+/// …and from which the subjects agree fully. Calibrated with [`FLOOR`] on the judged related
+/// set (`podbrief eval related` with other values printed the trade-off: a lower zero shows more
+/// items off the subject, a higher one answers fewer insights).
+const SUBJECT_FULL: f32 = 0.18;
+
+/// Words alone (a candidate whose episode's subject is unknown or unlike, as between short
+/// episodes or imported insights) must carry this many times [`FLOOR`] (the floor they were
+/// calibrated at before episodes' subjects: 0.2).
+const WORDS_ONLY: f32 = 2.5;
+
+/// How much of a candidate's relatedness its episode keeps, by the cosine similarity of the two
+/// episodes' subjects: none at [`SUBJECT_ZERO`] or below, all from [`SUBJECT_FULL`].
+fn subject_say(cos: f32) -> f32 {
+    ((cos - SUBJECT_ZERO) / (SUBJECT_FULL - SUBJECT_ZERO)).clamp(0.0, 1.0)
+}
+
 /// Cosine similarity at which semantic relatedness starts (below it, vectors add nothing).
 const SEMANTIC_ZERO: f32 = 0.3;
 /// Nearest vectors added to the candidates when semantic ranking is on.
@@ -108,7 +130,7 @@ static GENERIC: LazyLock<HashSet<String>> = LazyLock::new(|| {
 });
 
 /// Whether an analysed term says nothing about a subject: a generic word, or has a digit.
-fn is_generic(term: &str) -> bool {
+pub(super) fn is_generic(term: &str) -> bool {
     term.chars().any(|c| c.is_ascii_digit()) || GENERIC.contains(term)
 }
 
@@ -202,16 +224,27 @@ impl SearchIndex {
         });
         let semantic = self.semantic_neighbours(&searcher, insight, same_episode, &mut cands)?;
         let lexical = self.lexical(&searcher, &cands, &subject.terms)?;
-        let agreement = self.agreement(&searcher, &cands, &subject.episode, insight.episode_id)?;
+        let mut episodes: Vec<i64> = cands.iter().map(|c| c.episode).collect();
+        episodes.sort_unstable();
+        episodes.dedup();
+        let alike = self.subjects.similarity(insight.episode_id, &episodes);
+        let agreement =
+            self.agreement(&searcher, &episodes, &subject.episode, insight.episode_id)?;
         let mut scored: Vec<Scored> = Vec::with_capacity(cands.len());
         for c in cands {
             let lex = lexical.get(&c.hit.id).copied().unwrap_or(0.0);
-            // An insight from an episode about something else counts for less (when the
-            // insight's episode says anything: one of a single insight has no subject of its own).
-            let lex = match agreement.get(&c.episode) {
-                Some(a) => lex * (1.0 - EPISODE_SAY + EPISODE_SAY * a),
-                None => lex,
-            };
+            // By subject: times how alike the two episodes' subjects are, when both are known.
+            // By words alone: lowered when the candidate's episode's insights do not share the
+            // insight's episode's top terms (when that episode says anything: one of a single
+            // insight has no subject of its own), and held to [`WORDS_ONLY`] times the floor.
+            // The better of the two counts.
+            let by_subject = alike
+                .get(&c.episode)
+                .map_or(0.0, |cos| lex * subject_say(*cos));
+            let by_words = agreement
+                .get(&c.episode)
+                .map_or(lex, |a| lex * (1.0 - EPISODE_SAY + EPISODE_SAY * a));
+            let lex = by_subject.max(by_words / WORDS_ONLY);
             let related = match semantic.get(&c.hit.id) {
                 Some(cos) => {
                     let sem = ((cos - SEMANTIC_ZERO) / (1.0 - SEMANTIC_ZERO)).clamp(0.0, 1.0);
@@ -416,24 +449,21 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// How much each candidate's episode talks about the insight's episode's subject (by
-    /// episode): the share of the episode terms' weight that at least two of its insights hold.
-    /// Empty when the insight's episode has no top terms.
+    /// How much each of `episodes` talks about the insight's episode's subject, read from the
+    /// insights (for episodes whose subject the index does not know): the share of the episode
+    /// terms' weight that at least two of its insights hold. Empty when the insight's episode
+    /// has no top terms.
     fn agreement(
         &self,
         searcher: &Searcher,
-        cands: &[Candidate],
+        episodes: &[i64],
         episode: &[ProfileTerm],
         own: i64,
     ) -> Result<HashMap<i64, f32>, SearchError> {
-        if episode.is_empty() {
+        let wanted: HashSet<i64> = episodes.iter().copied().filter(|e| *e != own).collect();
+        if episode.is_empty() || wanted.is_empty() {
             return Ok(HashMap::new());
         }
-        let wanted: HashSet<i64> = cands
-            .iter()
-            .map(|c| c.episode)
-            .filter(|e| *e != own)
-            .collect();
         let f = &self.fields;
         let any: Vec<(Occur, Box<dyn Query>)> = wanted
             .iter()

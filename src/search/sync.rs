@@ -6,6 +6,10 @@
 //! when its transaction commits, so a lower id can become visible after a higher one (two
 //! instances storing insights at the same time). Following strictly after the last indexed id
 //! would skip it for ever; re-reading a window of recent ids picks it up on the next follow.
+//!
+//! Episodes' subjects (what "more like this" compares episodes by) live in the store and in the
+//! index's memory: all of them are read when the index first follows, and those of the episodes
+//! of newly indexed insights as they come.
 
 use super::{SearchError, SearchIndex};
 use crate::store::{Store, StoreError};
@@ -32,6 +36,11 @@ pub const RECHECK_IDS: i64 = 1_000;
 /// [`RECHECK_IDS`] ids below it that the index lacks. Insights already indexed are not written
 /// again. Returns how many were added.
 pub async fn follow(store: &dyn Store, index: &SearchIndex) -> Result<u64, SyncError> {
+    if index.subjects_known() == 0 {
+        for (episode, subject) in store.episode_subjects(None).await? {
+            index.set_episode_subject(episode, &subject);
+        }
+    }
     let mut after = (index.last_indexed_id() - RECHECK_IDS).max(0);
     let mut added = 0u64;
     loop {
@@ -45,6 +54,16 @@ pub async fn follow(store: &dyn Store, index: &SearchIndex) -> Result<u64, SyncE
             .into_iter()
             .filter(|v| !present.contains(&v.id))
             .collect();
+        let mut unknown: Vec<i64> = missing
+            .iter()
+            .map(|v| v.episode_id)
+            .filter(|e| !index.knows_subject(*e))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        for (episode, subject) in store.episode_subjects(Some(&unknown)).await? {
+            index.set_episode_subject(episode, &subject);
+        }
         index.add(&missing)?;
         added += missing.len() as u64;
     }

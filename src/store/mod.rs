@@ -146,6 +146,14 @@ pub trait InsightStore: Send + Sync {
     async fn set_episode_marks(&self, id: EpisodeId, marks: &EpisodeMarks) -> StoreResult<()>;
     /// An episode's chapters, chapters link and soundbites (empty for an unknown episode).
     async fn episode_marks(&self, id: EpisodeId) -> StoreResult<EpisodeMarks>;
+    /// Replaces an episode's subject (its words with their counts, as
+    /// [`crate::search::subject::of_episode`] writes them).
+    async fn set_episode_subject(&self, id: EpisodeId, subject: &str) -> StoreResult<()>;
+    /// The subjects of the episodes `ids` names (every episode's when `None`), those not empty.
+    async fn episode_subjects(
+        &self,
+        ids: Option<&[EpisodeId]>,
+    ) -> StoreResult<Vec<(EpisodeId, String)>>;
     /// Episodes already processed, newest first: what `podbrief reextract` reads again.
     async fn done_episodes(&self) -> StoreResult<Vec<Episode>>;
     /// An episode's stored insights, in id order, each with whether any subscription got it.

@@ -342,6 +342,25 @@ impl<D: Dialect> InsightStore for D {
         rows::marks_from_columns(id, chapters_url, &chapters, &soundbites)
     }
 
+    async fn set_episode_subject(&self, id: EpisodeId, subject: &str) -> StoreResult<()> {
+        self.execute(sql::SET_SUBJECT, args![subject, id]).await?;
+        Ok(())
+    }
+
+    async fn episode_subjects(
+        &self,
+        ids: Option<&[EpisodeId]>,
+    ) -> StoreResult<Vec<(EpisodeId, String)>> {
+        match ids {
+            Some([]) => Ok(Vec::new()),
+            Some(ids) => {
+                let sql = format!("{} AND id {}", sql::EPISODE_SUBJECTS, D::IN_IDS);
+                self.read(&sql, args![ids]).await
+            }
+            None => self.read(sql::EPISODE_SUBJECTS, &[]).await,
+        }
+    }
+
     async fn done_episodes(&self) -> StoreResult<Vec<Episode>> {
         episodes_with_status(self, "done").await
     }

@@ -104,6 +104,10 @@ pub const SET_MARKS: &str =
 /// `$1` id.
 pub const EPISODE_MARKS: &str =
     "SELECT chapters_url, chapters, soundbites FROM episodes WHERE id = $1";
+/// `$1` subject, `$2` id.
+pub const SET_SUBJECT: &str = "UPDATE episodes SET subject = $1 WHERE id = $2";
+/// Every episode's subject that is not empty (a condition on `id` may follow).
+pub const EPISODE_SUBJECTS: &str = "SELECT id, subject FROM episodes WHERE subject <> ''";
 /// `$1` episode.
 pub const EPISODE_INSIGHTS: &str = "SELECT i.id, i.quote, i.start_ms, i.end_ms, i.engine, i.prompt_version, \
      EXISTS (SELECT 1 FROM delivered_insights d WHERE d.insight_id = i.id) AS delivered \

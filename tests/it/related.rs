@@ -2,7 +2,7 @@
 
 use crate::cli::podbrief;
 use crate::support::{TestApp, samples_dir};
-use podbrief::core::model::Card;
+use podbrief::core::model::{Card, InsightView};
 
 /// The first card a lookup finds in `episode` whose text holds `words`.
 async fn find(t: &TestApp, lookup: &str, episode: &str, words: &str) -> Card {
@@ -143,4 +143,43 @@ fn podbrief_related_takes_a_limit_from_1_to_100_and_prints_a_json_array() {
             || text.starts_with("Nothing else on this yet."),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn what_each_episode_is_about_is_stored_so_an_index_rebuilt_from_the_store_relates_alike() {
+    let t = TestApp::samples().await;
+    let subjects = t.app.store.episode_subjects(None).await.unwrap();
+    assert_eq!(
+        subjects.len(),
+        9,
+        "one subject per sample episode: {subjects:?}"
+    );
+    let coffee = subjects
+        .iter()
+        .find(|(_, s)| s.split(' ').any(|p| p.starts_with("coffe")))
+        .map(|(_, s)| s)
+        .expect("the coffee episode's subject names coffee");
+    assert!(coffee.split(' ').all(|p| p.contains(':')), "{coffee}");
+
+    let fresh = podbrief::search::SearchIndex::in_memory().unwrap();
+    podbrief::search::sync::follow(&*t.app.store, &fresh)
+        .await
+        .unwrap();
+    assert_eq!(fresh.subjects_known(), subjects.len());
+    let now = crate::support::at("2026-11-20T00:00:00Z");
+    let ids = |index: &podbrief::search::SearchIndex, v: &InsightView| -> Vec<i64> {
+        index
+            .related(v, 10, false, now)
+            .unwrap()
+            .iter()
+            .map(|h| h.id)
+            .collect()
+    };
+    let mut answered = 0;
+    for v in t.app.store.insights_after(0, 1000).await.unwrap() {
+        let before = ids(&t.app.index, &v);
+        answered += usize::from(!before.is_empty());
+        assert_eq!(ids(&fresh, &v), before, "insight {}", v.id);
+    }
+    assert!(answered > 0, "some insight has related insights");
 }
