@@ -69,8 +69,8 @@ struct Inner {
     ids: HashMap<Box<str>, u32>,
     /// By term id: the episodes whose subject holds it.
     df: Vec<u32>,
-    /// By episode: (term id, `1 + ln count`), sorted by term id.
-    episodes: HashMap<i64, Box<[(u32, f32)]>>,
+    /// By episode: (term id, count), sorted by term id.
+    episodes: HashMap<i64, Box<[(u32, u32)]>>,
 }
 
 impl Inner {
@@ -83,11 +83,14 @@ impl Inner {
     }
 
     /// A vector's TF-IDF weights (same order) and their norm.
-    fn weighted(&self, v: &[(u32, f32)]) -> (Vec<f32>, f32) {
+    fn weighted(&self, v: &[(u32, u32)]) -> (Vec<f32>, f32) {
         let n = self.episodes.len() as f32;
         let w: Vec<f32> = v
             .iter()
-            .map(|(t, tf)| tf * (n / self.df[*t as usize].max(1) as f32).ln().max(0.0))
+            .map(|(t, count)| {
+                let tf = 1.0 + (*count as f32).ln();
+                tf * (n / self.df[*t as usize].max(1) as f32).ln().max(0.0)
+            })
             .collect();
         let norm = w.iter().map(|x| x * x).sum::<f32>().sqrt();
         (w, norm)
@@ -100,7 +103,7 @@ impl Subjects {
     pub fn set(&self, episode: i64, stored: &str) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.forget(episode);
-        let mut v: Vec<(u32, f32)> = Vec::new();
+        let mut v: Vec<(u32, u32)> = Vec::new();
         for pair in stored.split_whitespace() {
             let Some((term, count)) = pair.rsplit_once(':') else {
                 continue;
@@ -111,12 +114,16 @@ impl Subjects {
             if term.is_empty() || count == 0 {
                 continue;
             }
-            let next = inner.ids.len() as u32;
-            let id = *inner.ids.entry(term.into()).or_insert(next);
-            if id as usize == inner.df.len() {
-                inner.df.push(0);
-            }
-            v.push((id, 1.0 + (count as f32).ln()));
+            let id = match inner.ids.get(term) {
+                Some(id) => *id,
+                None => {
+                    let id = inner.ids.len() as u32;
+                    inner.ids.insert(term.into(), id);
+                    inner.df.push(0);
+                    id
+                }
+            };
+            v.push((id, count));
         }
         v.sort_by_key(|(t, _)| *t);
         v.dedup_by_key(|(t, _)| *t);
