@@ -134,11 +134,11 @@ fn insight(
 }
 
 /// A synthetic episode's subject as ingest stores it: its most frequent words with counts, from
-/// 1,500 words of talk drawn from the corpus's vocabulary by the episode's own generator.
+/// 4,000 words of talk drawn from the corpus's vocabulary by the episode's own generator.
 fn subject(episode: i64, vocab: &[String], zipf: &Zipf) -> String {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (episode as u64).wrapping_mul(0x0100_0000_01B3));
     let mut counts: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-    for _ in 0..1500 {
+    for _ in 0..4000 {
         *counts.entry(&vocab[zipf.sample(&mut rng)]).or_default() += 1;
     }
     let mut terms: Vec<(&str, u32)> = counts.into_iter().collect();

@@ -10,7 +10,8 @@
 //! it carries (read from the postings, no stored document), times how far the two episodes are
 //! about the same thing: the cosine of their subjects (all the episode's words, see
 //! [`super::subject`]), so shared words between episodes on different subjects count for
-//! nothing. It is raised by semantic similarity when both have a vector. Below [`FLOOR`] a
+//! nothing (where a subject is unknown or thin, words alone may relate, at a higher bar). It is
+//! raised by semantic similarity when both have a vector. Below [`FLOOR`] a
 //! candidate is not shown, so an insight with nothing on
 //! its subject gets fewer items, or none. The rest are taken best first, preferring other
 //! episodes and shows (each further item of an episode, or of the insight's own show, counts
@@ -76,8 +77,8 @@ const SUBJECT_ZERO: f32 = 0.11;
 /// items off the subject, a higher one answers fewer insights).
 const SUBJECT_FULL: f32 = 0.18;
 
-/// Words alone (a candidate whose episode's subject is unknown or unlike, as between short
-/// episodes or imported insights) must carry this many times [`FLOOR`] (the floor they were
+/// Words alone (for a candidate whose episode's subject, or the insight's, is unknown or thin:
+/// imported insights, short episodes) must carry this many times [`FLOOR`] (the floor they were
 /// calibrated at before episodes' subjects: 0.2).
 const WORDS_ONLY: f32 = 2.5;
 
@@ -228,23 +229,31 @@ impl SearchIndex {
         episodes.sort_unstable();
         episodes.dedup();
         let alike = self.subjects.similarity(insight.episode_id, &episodes);
+        let by_words: Vec<i64> = episodes
+            .into_iter()
+            .filter(|e| !matches!(alike.get(e), Some((_, true))))
+            .collect();
         let agreement =
-            self.agreement(&searcher, &episodes, &subject.episode, insight.episode_id)?;
+            self.agreement(&searcher, &by_words, &subject.episode, insight.episode_id)?;
         let mut scored: Vec<Scored> = Vec::with_capacity(cands.len());
         for c in cands {
             let lex = lexical.get(&c.hit.id).copied().unwrap_or(0.0);
             // By subject: times how alike the two episodes' subjects are, when both are known.
             // By words alone: lowered when the candidate's episode's insights do not share the
             // insight's episode's top terms (when that episode says anything: one of a single
-            // insight has no subject of its own), and held to [`WORDS_ONLY`] times the floor.
-            // The better of the two counts.
-            let by_subject = alike
-                .get(&c.episode)
-                .map_or(0.0, |cos| lex * subject_say(*cos));
-            let by_words = agreement
-                .get(&c.episode)
-                .map_or(lex, |a| lex * (1.0 - EPISODE_SAY + EPISODE_SAY * a));
-            let lex = by_subject.max(by_words / WORDS_ONLY);
+            // insight has no subject of its own), and held to [`WORDS_ONLY`] times the floor;
+            // they count only when a subject is unknown or thin (too little talk to say).
+            let by_words = || {
+                agreement
+                    .get(&c.episode)
+                    .map_or(lex, |a| lex * (1.0 - EPISODE_SAY + EPISODE_SAY * a))
+                    / WORDS_ONLY
+            };
+            let lex = match alike.get(&c.episode) {
+                Some((cos, true)) => lex * subject_say(*cos),
+                Some((cos, false)) => (lex * subject_say(*cos)).max(by_words()),
+                None => by_words(),
+            };
             let related = match semantic.get(&c.hit.id) {
                 Some(cos) => {
                     let sem = ((cos - SEMANTIC_ZERO) / (1.0 - SEMANTIC_ZERO)).clamp(0.0, 1.0);

@@ -19,6 +19,11 @@ use crate::extract::EpisodeText;
 
 /// Words of an episode's subject at most (the most frequent).
 pub const SUBJECT_TERMS: usize = 200;
+/// Words counted in a subject (the sum of its counts) below which it is **thin**: too little talk
+/// (a quarter-hour episode, show notes) for its counts to tell its subject from chance. On the
+/// shared transcripts hour-long episodes count 1,100–2,600, ten-minute ones 400–950, and the
+/// bundled samples' quarter-hour ones 520–610.
+pub const FULL_TALK: u32 = 1_000;
 
 /// An episode's subject as stored: its most frequent distinctive words with their counts,
 /// `stem:count` separated by spaces, most frequent first (ties by stem). Empty when the episode
@@ -71,10 +76,13 @@ struct Inner {
     df: Vec<u32>,
     /// By episode: (term id, count), sorted by term id.
     episodes: HashMap<i64, Box<[(u32, u32)]>>,
+    /// By episode: whether its subject is not thin (see [`FULL_TALK`]).
+    full: HashMap<i64, bool>,
 }
 
 impl Inner {
     fn forget(&mut self, episode: i64) {
+        self.full.remove(&episode);
         if let Some(old) = self.episodes.remove(&episode) {
             for (t, _) in old.iter() {
                 self.df[*t as usize] -= 1;
@@ -133,6 +141,8 @@ impl Subjects {
         for (t, _) in &v {
             inner.df[*t as usize] += 1;
         }
+        let talk: u32 = v.iter().map(|(_, c)| *c).sum();
+        inner.full.insert(episode, talk >= FULL_TALK);
         inner.episodes.insert(episode, v.into_boxed_slice());
     }
 
@@ -159,9 +169,9 @@ impl Subjects {
             .contains_key(&episode)
     }
 
-    /// The cosine similarity (0..=1) of `episode`'s subject with each of `others` that has one;
-    /// empty when `episode` has none.
-    pub fn similarity(&self, episode: i64, others: &[i64]) -> HashMap<i64, f32> {
+    /// The cosine similarity (0..=1) of `episode`'s subject with each of `others` that has one,
+    /// and whether neither of the two is thin; empty when `episode` has none.
+    pub fn similarity(&self, episode: i64, others: &[i64]) -> HashMap<i64, (f32, bool)> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let Some(a) = inner.episodes.get(&episode) else {
             return HashMap::new();
@@ -190,7 +200,8 @@ impl Subjects {
             } else {
                 0.0
             };
-            out.insert(*o, cos);
+            let full = inner.full.get(&episode) == Some(&true) && inner.full.get(o) == Some(&true);
+            out.insert(*o, (cos, full));
         }
         out
     }
@@ -232,8 +243,12 @@ mod tests {
         subjects.set(3, "kafka:7 stream:5 broker:3 bean:1");
         subjects.set(4, "broken pair:x :3 solo:0");
         let sim = subjects.similarity(1, &[2, 3, 4, 5]);
-        assert!(sim[&2] > 0.2, "{sim:?}");
-        assert!(sim[&3] < 0.05, "{sim:?}");
+        assert!(sim[&2].0 > 0.2, "{sim:?}");
+        assert!(sim[&3].0 < 0.05, "{sim:?}");
+        assert!(!sim[&2].1, "a few dozen words are thin: {sim:?}");
+        subjects.set(2, "espresso:800 bean:600 roast:200 milk:300");
+        subjects.set(1, "espresso:900 grind:500 roast:300 bean:400");
+        assert!(subjects.similarity(1, &[2])[&2].1);
         assert!(!sim.contains_key(&4) && !sim.contains_key(&5), "{sim:?}");
         assert!(subjects.similarity(5, &[1]).is_empty());
         subjects.set(2, "");

@@ -568,3 +568,63 @@ fn columns_kept_per_segment_follow_merges_and_replacements() {
     check(&idx);
     assert_eq!(ids(&idx.search("sodium far", 5, now()).unwrap()), [2]);
 }
+
+#[test]
+fn words_shared_between_episodes_on_unlike_subjects_relate_nothing() {
+    let idx = SearchIndex::in_memory().unwrap();
+    let at = "2026-11-01T00:00:00Z";
+    let espresso = view(
+        1,
+        1,
+        "Espresso extraction rises with a finer grind and hotter water in the basket.",
+        at,
+    );
+    idx.add(&[
+        espresso.clone(),
+        view(
+            2,
+            2,
+            "Lithium extraction needs water from brine ponds in the desert.",
+            at,
+        ),
+        view(
+            3,
+            3,
+            "Offshore wind farms need deep ports for turbines.",
+            at,
+        ),
+        view(
+            4,
+            4,
+            "Sourdough starters need flour, water and patience.",
+            at,
+        ),
+        view(
+            5,
+            5,
+            "A finer grind slows the espresso shot, and bitterness rises with the extraction.",
+            at,
+        ),
+    ])
+    .unwrap();
+    // Subjects of hour-long episodes (counts of some thousand words; thin ones are not compared).
+    let coffee =
+        "espresso:400 grind:300 coffe:300 extract:200 bean:200 roast:150 basket:100 water:100";
+    idx.set_episode_subject(1, coffee);
+    idx.set_episode_subject(
+        2,
+        "lithium:400 ore:300 mine:300 extract:200 batteri:200 brine:150 water:100",
+    );
+    idx.set_episode_subject(3, "wind:500 turbin:300 port:200 offshor:200 cost:100");
+    idx.set_episode_subject(4, "sourdough:500 starter:300 flour:200 water:100 bread:200");
+    idx.set_episode_subject(
+        5,
+        "espresso:400 shot:300 grind:200 bitter:200 coffe:200 extract:100",
+    );
+    let related = ids(&idx.related(&espresso, 5, false, now()).unwrap());
+    assert_eq!(related, vec![5], "mining is not coffee");
+    // The same words from an episode about coffee are related.
+    idx.set_episode_subject(2, coffee);
+    let related = ids(&idx.related(&espresso, 5, false, now()).unwrap());
+    assert!(related.contains(&5) && related.contains(&2), "{related:?}");
+}

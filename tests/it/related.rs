@@ -183,3 +183,20 @@ async fn what_each_episode_is_about_is_stored_so_an_index_rebuilt_from_the_store
     }
     assert!(answered > 0, "some insight has related insights");
 }
+
+#[tokio::test]
+async fn an_episode_processed_before_subjects_were_kept_gets_one_from_reextract() {
+    let t = TestApp::samples().await;
+    let subjects = t.app.store.episode_subjects(None).await.unwrap();
+    for (episode, _) in &subjects {
+        t.app.store.set_episode_subject(*episode, "").await.unwrap();
+    }
+    assert!(t.app.store.episode_subjects(None).await.unwrap().is_empty());
+    let report = t.app.ingestor.reextract_all(false).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    let mut again = t.app.store.episode_subjects(None).await.unwrap();
+    again.sort();
+    let mut subjects = subjects;
+    subjects.sort();
+    assert_eq!(again, subjects);
+}
