@@ -172,6 +172,9 @@ pub(super) struct Word {
     /// covers for the floor). Its own stem weighs and covers 1; a Moby synonym covers nothing
     /// (it ranks, but never alone makes an episode worth showing).
     alts: Vec<(String, f32, f32)>,
+    /// Whether its terms are in few insights (at most [`RARE`] or a thousandth), so requiring
+    /// it makes stage one walk short postings.
+    short: bool,
 }
 
 impl Word {
@@ -306,6 +309,11 @@ impl SearchIndex {
             if expand && n <= rare {
                 self.add_synonyms(&tok.text, &stem, &mut alts, &df);
             }
+            let postings: u64 = alts
+                .iter()
+                .filter(|a| a.1 > 0.0)
+                .map(|a| if a.0 == stem { n } else { df(&a.0) })
+                .sum();
             // The word's own stem first, even when absent (it names the word).
             if n == 0 {
                 alts.insert(0, (stem, 0.0, 0.0));
@@ -314,6 +322,7 @@ impl SearchIndex {
                 idf: idf(n, docs),
                 count: 1,
                 alts,
+                short: postings <= rare,
             });
         }
         if words.is_empty() && !framing.is_empty() {
@@ -461,15 +470,18 @@ impl SearchIndex {
                 idf: 0.0,
                 count: 1,
                 alts: vec![(t, FEEDBACK_WEIGHT * w / top, 0.0)],
+                short: false,
             });
         }
         Ok(true)
     }
 
     /// Stage one's query: every term standing for a word, weighted. A word the coverage floor
-    /// cannot do without ([`essential`]) is required: an insight lacking all its terms can
-    /// bring its episode no coverage it needs, and leaving it out keeps a lookup led by a rare
-    /// word from ranking the whole posting list of a common one.
+    /// cannot do without ([`essential`]) whose terms are in few insights (`short`) is required:
+    /// an insight lacking all its terms can bring its episode no coverage it needs, and
+    /// requiring it keeps a lookup led by a rare word from ranking the whole posting list of a
+    /// common one. A commoner essential word is not required: tantivy then scores every insight
+    /// holding it, where the plain disjunction prunes (block-max WAND).
     pub(super) fn words_query(&self, words: &[Word]) -> BooleanQuery {
         let needed = essential(words);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -490,7 +502,7 @@ impl SearchIndex {
                     terms.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
                 }
             }
-            if must && words.len() > 1 {
+            if must && w.short && words.len() > 1 {
                 required.push((Occur::Must, Box::new(BooleanQuery::new(terms))));
             } else {
                 clauses.extend(terms);
