@@ -8,8 +8,8 @@
 //! in memory ([`Subjects`]) and compares two episodes by the cosine of their TF-IDF vectors
 //! (`1 + ln count` times the IDF over the episodes it knows). "More like this" uses it to tell an
 //! insight of an episode about the same thing from one that shares a few words by chance: on the
-//! judged related episodes, the episode most similar to a seed episode this way is judged related
-//! three times in four, against one in three when episodes are compared by their insights alone.
+//! judged related episodes, of each seed episode's three most similar episodes this way 0.72 are
+//! judged related, against 0.31 when episodes are compared by their insights' words.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -21,7 +21,7 @@ use crate::extract::EpisodeText;
 pub const SUBJECT_TERMS: usize = 200;
 /// Words counted in a subject (the sum of its counts) below which it is **thin**: too little talk
 /// (a quarter-hour episode, show notes) for its counts to tell its subject from chance. On the
-/// shared transcripts hour-long episodes count 1,100–2,600, ten-minute ones 400–950, and the
+/// shared transcripts hour-long episodes count 1,100–2,600, ten-minute ones 390–955, and the
 /// bundled samples' quarter-hour ones 520–610.
 pub const FULL_TALK: u32 = 1_000;
 
