@@ -141,7 +141,7 @@ impl Subjects {
         for (t, _) in &v {
             inner.df[*t as usize] += 1;
         }
-        let talk: u32 = v.iter().map(|(_, c)| *c).sum();
+        let talk = v.iter().fold(0u32, |sum, (_, c)| sum.saturating_add(*c));
         inner.full.insert(episode, talk >= FULL_TALK);
         inner.episodes.insert(episode, v.into_boxed_slice());
     }
@@ -242,6 +242,9 @@ mod tests {
         subjects.set(2, "espresso:4 bean:6 roast:2 milk:3");
         subjects.set(3, "kafka:7 stream:5 broker:3 bean:1");
         subjects.set(4, "broken pair:x :3 solo:0");
+        subjects.set(6, "huge:4294967295 huger:4294967295");
+        assert!(subjects.has(6));
+        subjects.set(6, "");
         let sim = subjects.similarity(1, &[2, 3, 4, 5]);
         assert!(sim[&2].0 > 0.2, "{sim:?}");
         assert!(sim[&3].0 < 0.05, "{sim:?}");
