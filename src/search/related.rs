@@ -11,9 +11,8 @@
 //! about the same thing: the cosine of their subjects (all the episode's words, see
 //! [`super::subject`]), so shared words between episodes on different subjects count for
 //! nothing (where a subject is unknown or thin, words alone may relate, at a higher bar). It is
-//! raised by semantic similarity when both have a vector. Below [`FLOOR`] a
-//! candidate is not shown, so an insight with nothing on
-//! its subject gets fewer items, or none. The rest are taken best first, preferring other
+//! raised by semantic similarity when both have a vector. Below [`FLOOR`] a candidate is not
+//! shown, so an insight with nothing on its subject gets fewer items, or none. The rest are taken best first, preferring other
 //! episodes and shows (each further item of an episode, or of the insight's own show, counts
 //! for less) and dropping near-duplicates (of the insight and of each other).
 

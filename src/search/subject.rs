@@ -74,17 +74,23 @@ struct Inner {
     ids: HashMap<Box<str>, u32>,
     /// By term id: the episodes whose subject holds it.
     df: Vec<u32>,
-    /// By episode: (term id, count), sorted by term id.
-    episodes: HashMap<i64, Box<[(u32, u32)]>>,
-    /// By episode: whether its subject is not thin (see [`FULL_TALK`]).
-    full: HashMap<i64, bool>,
+    /// By episode: its subject.
+    episodes: HashMap<i64, Entry>,
+}
+
+/// One episode's subject.
+#[derive(Debug)]
+struct Entry {
+    /// (term id, count), sorted by term id.
+    terms: Box<[(u32, u32)]>,
+    /// Whether it is not thin (see [`FULL_TALK`]).
+    full: bool,
 }
 
 impl Inner {
     fn forget(&mut self, episode: i64) {
-        self.full.remove(&episode);
         if let Some(old) = self.episodes.remove(&episode) {
-            for (t, _) in old.iter() {
+            for (t, _) in old.terms.iter() {
                 self.df[*t as usize] -= 1;
             }
         }
@@ -142,8 +148,11 @@ impl Subjects {
             inner.df[*t as usize] += 1;
         }
         let talk = v.iter().fold(0u32, |sum, (_, c)| sum.saturating_add(*c));
-        inner.full.insert(episode, talk >= FULL_TALK);
-        inner.episodes.insert(episode, v.into_boxed_slice());
+        let entry = Entry {
+            terms: v.into_boxed_slice(),
+            full: talk >= FULL_TALK,
+        };
+        inner.episodes.insert(episode, entry);
     }
 
     /// Episodes with a subject.
@@ -173,15 +182,17 @@ impl Subjects {
     /// and whether neither of the two is thin; empty when `episode` has none.
     pub fn similarity(&self, episode: i64, others: &[i64]) -> HashMap<i64, (f32, bool)> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let Some(a) = inner.episodes.get(&episode) else {
+        let Some(ea) = inner.episodes.get(&episode) else {
             return HashMap::new();
         };
+        let a = &ea.terms;
         let (wa, na) = inner.weighted(a);
         let mut out = HashMap::with_capacity(others.len());
         for o in others {
-            let Some(b) = inner.episodes.get(o) else {
+            let Some(eb) = inner.episodes.get(o) else {
                 continue;
             };
+            let b = &eb.terms;
             let (wb, nb) = inner.weighted(b);
             let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
             while i < a.len() && j < b.len() {
@@ -200,7 +211,7 @@ impl Subjects {
             } else {
                 0.0
             };
-            let full = inner.full.get(&episode) == Some(&true) && inner.full.get(o) == Some(&true);
+            let full = ea.full && eb.full;
             out.insert(*o, (cos, full));
         }
         out
